@@ -1,0 +1,127 @@
+#include "audio/jack_client.hpp"
+
+#include <array>
+#include <cassert>
+#include <sstream>
+
+namespace audio {
+
+JackClient::JackClient(const Options& options) {
+  // Never start a server behind the user's back: a receiver that silently
+  // spawns its own JACK plays into nothing.
+  int flags = JackNoStartServer;
+  if (!options.server.empty()) flags |= JackServerName;
+  jack_status_t status{};
+  client_ = options.server.empty()
+                ? jack_client_open(options.name.c_str(), static_cast<jack_options_t>(flags), &status)
+                : jack_client_open(options.name.c_str(), static_cast<jack_options_t>(flags), &status,
+                                   options.server.c_str());
+  if (client_ == nullptr) {
+    const std::string which = options.server.empty() ? std::string("the default JACK server")
+                                                     : "JACK server '" + options.server + "'";
+    if (status & JackServerFailed)
+      throw JackError("cannot connect to " + which +
+                      ": is it running? Start one, e.g. `jackd -d alsa` or `jackd -d dummy -r 48000`");
+    if (status & JackNameNotUnique)
+      throw JackError("a JACK client named '" + options.name + "' exists already: choose --name");
+    throw JackError("jack_client_open failed for " + which + " (status 0x" +
+                    [&] { std::ostringstream o; o << std::hex << status; return o.str(); }() + ")");
+  }
+  name_ = jack_get_client_name(client_);
+
+  for (int c = 0; c < options.channels; ++c) {
+    const std::string port = "out_" + std::to_string(c + 1);
+    jack_port_t* p = jack_port_register(client_, port.c_str(), JACK_DEFAULT_AUDIO_TYPE,
+                                        JackPortIsOutput | JackPortIsTerminal, 0);
+    if (p == nullptr) throw JackError("jack_port_register " + port + " failed");
+    ports_.push_back(p);
+  }
+  jack_set_process_callback(client_, &JackClient::on_process, this);
+  jack_set_xrun_callback(client_, &JackClient::on_xrun, this);
+  jack_on_shutdown(client_, &JackClient::on_shutdown, this);
+  jack_set_latency_callback(client_, &JackClient::on_latency, this);
+}
+
+JackClient::~JackClient() {
+  deactivate();
+  if (client_ != nullptr) jack_client_close(client_);
+}
+
+void JackClient::activate(ProcessFn fn, void* arg) {
+  process_ = fn;
+  process_arg_ = arg;
+  if (jack_activate(client_) != 0) throw JackError("jack_activate failed");
+  active_ = true;
+}
+
+void JackClient::deactivate() noexcept {
+  if (active_ && !shut_down()) jack_deactivate(client_);
+  active_ = false;
+}
+
+std::vector<std::string> JackClient::connect(const std::string& spec) {
+  std::vector<std::string> targets;
+  if (spec == "none") return {};
+  if (spec == "auto") {
+    const char** ports = jack_get_ports(client_, nullptr, JACK_DEFAULT_AUDIO_TYPE,
+                                        JackPortIsPhysical | JackPortIsInput);
+    for (const char** p = ports; p != nullptr && *p != nullptr; ++p) targets.emplace_back(*p);
+    jack_free(ports);
+    // A mono stream on a stereo device: feed the one output to both sides.
+    if (ports_.size() == 1 && targets.size() >= 2) {
+      targets.resize(2);
+      std::vector<std::string> failed;
+      for (const auto& t : targets)
+        if (jack_connect(client_, jack_port_name(ports_[0]), t.c_str()) != 0) failed.push_back(t);
+      return failed;
+    }
+  } else {
+    std::stringstream in(spec);
+    for (std::string t; std::getline(in, t, ',');)
+      if (!t.empty()) targets.push_back(t);
+  }
+  std::vector<std::string> failed;
+  for (std::size_t i = 0; i < ports_.size() && i < targets.size(); ++i) {
+    const int rc = jack_connect(client_, jack_port_name(ports_[i]), targets[i].c_str());
+    if (rc != 0 && rc != EEXIST) failed.push_back(targets[i]);
+  }
+  return failed;
+}
+
+void JackClient::set_added_latency(std::uint32_t frames) noexcept {
+  added_latency_.store(frames, std::memory_order_relaxed);
+  if (client_ != nullptr && active_) jack_recompute_total_latencies(client_);
+}
+
+std::uint32_t JackClient::sample_rate() const noexcept { return jack_get_sample_rate(client_); }
+std::uint32_t JackClient::buffer_size() const noexcept { return jack_get_buffer_size(client_); }
+
+int JackClient::on_process(jack_nframes_t nframes, void* self) noexcept {
+  auto* me = static_cast<JackClient*>(self);
+  std::array<float*, core::defaults::kMaxChannels> out{};
+  for (std::size_t c = 0; c < me->ports_.size(); ++c)
+    out[c] = static_cast<float*>(jack_port_get_buffer(me->ports_[c], nframes));
+  me->process_(me->process_arg_, out.data(), nframes);
+  return 0;
+}
+
+int JackClient::on_xrun(void* self) noexcept {
+  static_cast<JackClient*>(self)->xruns_.fetch_add(1, std::memory_order_relaxed);
+  return 0;
+}
+
+void JackClient::on_shutdown(void* self) noexcept {
+  static_cast<JackClient*>(self)->shut_down_.store(true, std::memory_order_release);
+}
+
+void JackClient::on_latency(jack_latency_callback_mode_t mode, void* self) noexcept {
+  // Our outputs are a source: their capture latency is how long ago the
+  // audio they carry arrived, i.e. what the receiver adds (JACK latency API).
+  if (mode != JackCaptureLatency) return;
+  auto* me = static_cast<JackClient*>(self);
+  const jack_nframes_t l = me->added_latency_.load(std::memory_order_relaxed);
+  jack_latency_range_t range{l, l};
+  for (jack_port_t* p : me->ports_) jack_port_set_latency_range(p, JackCaptureLatency, &range);
+}
+
+}  // namespace audio

@@ -1,0 +1,96 @@
+// The JACK client: its lifecycle belongs to the control context, its
+// process callback to the audio context.
+//
+// Control opens the client (never starting a server), registers out_1..N,
+// installs the callbacks, activates and connects. The process callback is a
+// static trampoline that fetches the port buffers and hands them to the
+// audio context's function.
+#pragma once
+
+#include <jack/jack.h>
+
+#include <atomic>
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "core/defaults.hpp"
+
+namespace audio {
+
+/// A set-up failure with a one-line, actionable message.
+class JackError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+class JackClient {
+ public:
+  /// The audio context's entry: writes `nframes` to each of `out[0..channels)`.
+  /// Called on JACK's real-time thread; must be real-time safe.
+  using ProcessFn = void (*)(void* arg, float* const* out, std::uint32_t nframes) noexcept;
+
+  struct Options {
+    std::string name = core::defaults::kName;
+    std::string server;  // empty: JACK's default server ($JACK_DEFAULT_SERVER)
+    int channels = core::defaults::kChannels;
+  };
+
+  /// Thread: control. Opens the client and registers its ports. Throws
+  /// JackError when no server runs or a port cannot be registered.
+  explicit JackClient(const Options& options);
+  ~JackClient();
+  JackClient(const JackClient&) = delete;
+  JackClient& operator=(const JackClient&) = delete;
+
+  /// Thread: control. Installs `fn` as the process function and activates.
+  void activate(ProcessFn fn, void* arg);
+
+  /// Thread: control. Stops callbacks; after it returns none runs any more.
+  void deactivate() noexcept;
+
+  /// Thread: control. `auto`: the physical playback ports in order; `none`;
+  /// or a comma-separated list of port names, one per output. Returns the
+  /// connections it could not make (empty when all succeeded).
+  std::vector<std::string> connect(const std::string& spec);
+
+  /// Thread: control. Sets the latency the receiver adds, in JACK frames, for
+  /// JACK's latency callback (capture latency of the outputs).
+  void set_added_latency(std::uint32_t frames) noexcept;
+
+  std::uint32_t sample_rate() const noexcept;
+  std::uint32_t buffer_size() const noexcept;
+  const std::string& name() const noexcept { return name_; }
+
+  /// Thread: any. Counted by JACK's xrun callback.
+  std::uint64_t xruns() const noexcept { return xruns_.load(std::memory_order_relaxed); }
+  /// Thread: any. True once JACK has shut the client down (server gone).
+  bool shut_down() const noexcept { return shut_down_.load(std::memory_order_acquire); }
+
+ private:
+  static int on_process(jack_nframes_t nframes, void* self) noexcept;
+  static int on_xrun(void* self) noexcept;
+  static void on_shutdown(void* self) noexcept;
+  static void on_latency(jack_latency_callback_mode_t mode, void* self) noexcept;
+
+  jack_client_t* client_ = nullptr;
+  std::string name_;
+  std::vector<jack_port_t*> ports_;  // written by control before activate, read by audio
+  bool active_ = false;
+
+  // Written by control before activate, read by the process callback.
+  ProcessFn process_ = nullptr;
+  void* process_arg_ = nullptr;
+
+  // Written by JACK's xrun callback (a non-real-time JACK thread), read by
+  // control: relaxed, it is a statistic.
+  std::atomic<std::uint64_t> xruns_{0};
+  // Written by JACK's shutdown callback, read by control. release/acquire so
+  // that control sees the client as dead only after JACK said so.
+  std::atomic<bool> shut_down_{false};
+  // Written by control, read by JACK's latency callback.
+  std::atomic<std::uint32_t> added_latency_{0};
+};
+
+}  // namespace audio

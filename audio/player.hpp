@@ -1,0 +1,104 @@
+// The audio context: what the JACK process callback does.
+//
+// Drains net -> audio messages into the jitter buffer, plays records at the
+// playout cursor into the output buffers, fades at the edges of silence,
+// sends consumed records home and pushes its status to net.
+//
+// Thread: audio for process(); control only while no callback can run.
+// Everything process() touches was allocated at construction.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+
+#include "audio/jitter_buffer.hpp"
+#include "core/defaults.hpp"
+#include "core/messages.hpp"
+#include "core/spsc_queue.hpp"
+
+namespace audio {
+
+struct PlayerConfig {
+  int channels = 2;                  // output ports; records carry the same count
+  std::uint32_t target_frames = 960; // target latency L in stream (48 kHz) frames
+  std::size_t capacity = 256;        // records the jitter buffer can hold: the pool size
+};
+
+class Player {
+ public:
+  enum class State : std::uint8_t {
+    Idle,       // no stream yet, or flushed by a Reset
+    Buffering,  // filling up to the target latency
+    Playing,
+  };
+
+  /// Thread: control, at start-up.
+  Player(const PlayerConfig& config, core::SpscQueue<core::ToAudio>& from_net,
+         core::SpscQueue<core::ToNet>& to_net);
+
+  /// Thread: audio. Real-time safe: no allocation, no locks, no syscalls,
+  /// bounded time. Writes exactly `nframes` to each of `out[0..channels)`.
+  void process(float* const* out, std::uint32_t nframes) noexcept;
+
+  /// Static trampoline for audio::JackClient.
+  static void process_trampoline(void* self, float* const* out, std::uint32_t nframes) noexcept {
+    static_cast<Player*>(self)->process(out, nframes);
+  }
+
+  /// Thread: audio (or control while no callback runs).
+  State state() const noexcept { return state_; }
+  const core::AudioStatus& status() const noexcept { return status_; }
+
+ private:
+  void drain_net() noexcept;
+  void flush() noexcept;
+  void unlink(core::PacketRecord* r) noexcept;
+  void return_pending() noexcept;
+  void start_if_ready() noexcept;
+  void play(float* const* out, std::uint32_t offset, const float* pcm,
+            std::uint32_t frames) noexcept;
+  void silence(float* const* out, std::uint32_t offset, std::uint32_t frames) noexcept;
+  void begin_fade_out() noexcept;
+  void push_status() noexcept;
+
+  const int channels_;
+  core::SpscQueue<core::ToAudio>& from_net_;  // net -> audio: Link, Reset, SetTarget
+  core::SpscQueue<core::ToNet>& to_net_;      // audio -> net: Unlink, Status
+
+  // Everything below: only referenced by the audio context.
+  JitterBuffer buffer_;
+  // Records whose Unlink found to_net_ full; retried every call. Sized for
+  // the whole pool, so nothing is ever lost.
+  const std::unique_ptr<core::PacketRecord*[]> pending_;
+  std::size_t pending_count_ = 0;
+
+  State state_ = State::Idle;
+  std::uint32_t target_frames_;
+  std::int64_t cursor_ = 0;           // stream position of the next sample to play
+  bool has_cursor_ = false;           // cursor_ is meaningful: playout began this epoch
+  // Running dry is an underrun only if the stream goes on from where it ran
+  // dry: the next record then starts before the position playout would have
+  // reached. A stream that ended or paused (its timestamps jump ahead with
+  // real time) ran dry without fault.
+  bool dry_ = false;
+  std::int64_t dry_at_ = 0;           // cursor when the buffer ran dry
+  std::int64_t dry_frames_ = 0;       // frames played as silence since
+  // Edges of silence: fade-in of new audio over kFadeFrames, and a ramp to
+  // zero from the last sample written (hold_), mixed where they meet, so
+  // that no edge is a step.
+  bool silent_ = true;                // the last sample written was silence (or fading)
+  std::uint32_t fade_in_left_ = 0;
+  std::uint32_t fade_out_left_ = 0;
+  std::array<float, core::defaults::kMaxChannels> last_{};  // last sample written, per channel
+  std::array<float, core::defaults::kMaxChannels> hold_{};  // value the fade-out starts from
+
+  // Buffer depth: the minimum queued ahead of the cursor over a window about
+  // one packet interval long (see DESIGN.md, "Latency, precisely").
+  std::uint32_t depth_min_ = UINT32_MAX;
+  std::uint32_t depth_window_left_ = 0;
+
+  core::AudioStatus status_;
+};
+
+}  // namespace audio

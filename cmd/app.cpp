@@ -1,0 +1,176 @@
+#include "cmd/app.hpp"
+
+#include <chrono>
+#include <cmath>
+#include <csignal>
+#include <cstdio>
+#include <iostream>
+#include <memory>
+#include <thread>
+
+#include <asio.hpp>
+
+#include "audio/jack_client.hpp"
+#include "audio/player.hpp"
+#include "cmd/stats_format.hpp"
+#include "core/defaults.hpp"
+#include "core/messages.hpp"
+#include "core/record_pool.hpp"
+#include "core/spsc_queue.hpp"
+#include "net/stream_receiver.hpp"
+#include "net/udp_receiver.hpp"
+
+namespace cmd {
+namespace {
+
+namespace d = core::defaults;
+using Clock = std::chrono::steady_clock;
+
+// Records in flight at most: the jitter buffer at the target plus the
+// longest packet, a concealment burst, and a margin for both queues; all at
+// the shortest Opus frame.
+std::size_t pool_size(double latency_ms) {
+  const double span_ms = latency_ms + 120.0 + 100.0 + 60.0;
+  return static_cast<std::size_t>(std::ceil(span_ms / 2.5)) + 64;
+}
+
+void print_stats(const Options& o, const net::StatsSnapshot& s, double uptime, bool final) {
+  if (o.stats == "json") {
+    std::printf("%s\n", stats_json(s, uptime, final).c_str());
+    std::fflush(stdout);
+  } else {
+    std::fprintf(stderr, "%s\n", stats_text(s, uptime, final).c_str());
+  }
+}
+
+// --verbose: say what changed since the last look.
+void print_events(const net::StatsSnapshot& prev, const net::StatsSnapshot& now) {
+  if (now.net.locked && (!prev.net.locked || now.net.ssrc != prev.net.ssrc ||
+                         now.net.stream_resets != prev.net.stream_resets))
+    std::fprintf(stderr, "rtp2jack: stream ssrc=%08x payload type %u%s\n", now.net.ssrc,
+                 now.net.payload_type, now.net.stream_resets ? " (sender restarted)" : "");
+  if (now.audio.playing && !prev.audio.playing)
+    std::fprintf(stderr, "rtp2jack: playing, %.1f ms packets\n",
+                 now.net.packet_frames * 1000.0 / d::kStreamRate);
+  if (now.audio.underruns > prev.audio.underruns)
+    std::fprintf(stderr, "rtp2jack: underrun (%llu so far): the buffer ran dry; raise --latency?\n",
+                 static_cast<unsigned long long>(now.audio.underruns));
+}
+
+}  // namespace
+
+int run(const Options& o) {
+  const auto start = Clock::now();
+  const auto uptime = [&] { return std::chrono::duration<double>(Clock::now() - start).count(); };
+
+  // Everything the contexts will ever use is allocated here, before start.
+  const std::size_t records = pool_size(o.latency_ms);
+  core::RecordPool pool(records);
+  core::SpscQueue<core::ToAudio> to_audio(records + 16);
+  core::SpscQueue<core::ToNet> to_net(2 * records + 64);
+  net::StreamReceiver stream({o.channels, o.payload_type}, pool, to_audio, to_net);
+  const auto target = static_cast<std::uint32_t>(std::lround(o.latency_ms * d::kStreamRate / 1000.0));
+  audio::Player player({o.channels, target, records}, to_audio, to_net);
+
+  asio::io_context net_io;
+  std::unique_ptr<net::UdpReceiver> udp;
+  std::unique_ptr<audio::JackClient> jack;
+  try {
+    udp = std::make_unique<net::UdpReceiver>(net_io, stream,
+                                             net::ListenConfig{o.bind, o.port, o.iface});
+    jack = std::make_unique<audio::JackClient>(
+        audio::JackClient::Options{o.name, o.server, o.channels});
+  } catch (const std::exception& e) {
+    std::cerr << "rtp2jack: " << e.what() << "\n";
+    return 2;
+  }
+  if (jack->sample_rate() != d::kStreamRate) {
+    std::cerr << "rtp2jack: JACK runs at " << jack->sample_rate()
+              << " Hz; this version plays only at 48000 Hz (start JACK with -r 48000)\n";
+    return 2;
+  }
+  jack->set_added_latency(target);
+  try {
+    jack->activate(&audio::Player::process_trampoline, &player);
+  } catch (const std::exception& e) {
+    std::cerr << "rtp2jack: " << e.what() << "\n";
+    return 2;
+  }
+  for (const auto& port : jack->connect(o.connect))
+    std::cerr << "rtp2jack: warning: could not connect to JACK port '" << port << "'\n";
+
+  udp->start();
+  std::thread net_thread([&] { net_io.run(); });
+  std::fprintf(stderr, "rtp2jack: receiving on %s, playing to JACK '%s' (%u Hz, %u frames), latency %.1f ms\n",
+               udp->description().c_str(), jack->name().c_str(), jack->sample_rate(),
+               jack->buffer_size(), o.latency_ms);
+
+  // The control context: signals, statistics, watching the JACK client.
+  asio::io_context control_io;
+  asio::signal_set signals(control_io, SIGINT, SIGTERM);
+  int exit_code = 0;
+  signals.async_wait([&](const asio::error_code& ec, int) {
+    if (!ec) control_io.stop();
+  });
+
+  // Ask net for a snapshot; it answers by posting back (net owns its state).
+  auto request_stats = [&](auto&& on_snapshot) {
+    asio::post(net_io, [&, on_snapshot] {
+      net::StatsSnapshot s = stream.stats();
+      asio::post(control_io, [&, s, on_snapshot]() mutable {
+        s.xruns = jack->xruns();
+        on_snapshot(s);
+      });
+    });
+  };
+
+  asio::steady_timer stats_timer(control_io);
+  const auto interval = std::chrono::duration_cast<Clock::duration>(
+      std::chrono::duration<double>(o.stats_interval_s));
+  std::function<void(Clock::time_point)> arm_stats = [&](Clock::time_point when) {
+    stats_timer.expires_at(when);
+    stats_timer.async_wait([&, when](const asio::error_code& ec) {
+      if (ec) return;
+      request_stats([&](const net::StatsSnapshot& s) { print_stats(o, s, uptime(), false); });
+      arm_stats(when + interval);
+    });
+  };
+  if (!o.stats.empty()) arm_stats(start + interval);
+
+  asio::steady_timer watch_timer(control_io);
+  net::StatsSnapshot last_seen;
+  std::function<void()> arm_watch = [&] {
+    watch_timer.expires_after(std::chrono::milliseconds(100));
+    watch_timer.async_wait([&](const asio::error_code& ec) {
+      if (ec) return;
+      if (jack->shut_down()) {
+        std::cerr << "rtp2jack: the JACK server went away; exiting\n";
+        exit_code = 1;
+        control_io.stop();
+        return;
+      }
+      if (o.verbose)
+        request_stats([&](const net::StatsSnapshot& s) {
+          print_events(last_seen, s);
+          last_seen = s;
+        });
+      arm_watch();
+    });
+  };
+  arm_watch();
+
+  control_io.run();
+
+  // Shutdown: no callback runs after deactivate, so the audio state is
+  // control's; then net stops and its state migrates to control too.
+  jack->deactivate();
+  asio::post(net_io, [&] { udp->stop(); });
+  net_thread.join();
+  stream.drain_audio();
+  net::StatsSnapshot final_stats = stream.stats();
+  final_stats.xruns = jack->xruns();
+  print_stats(o, final_stats, uptime(), true);
+  return exit_code;
+}
+
+}  // namespace cmd

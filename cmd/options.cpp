@@ -1,0 +1,76 @@
+#include "cmd/options.hpp"
+
+#include <CLI/CLI.hpp>
+
+#include <iostream>
+
+#ifndef RTP2JACK_VERSION
+#define RTP2JACK_VERSION "0.0.0"
+#endif
+
+namespace cmd {
+
+std::variant<Options, int> parse_options(int argc, char** argv) {
+  namespace d = core::defaults;
+  Options o;
+  CLI::App app{"rtp2jack: receive an RTP/Opus stream (RFC 3550, RFC 7587) and play it into JACK"};
+  app.set_version_flag("--version", std::string("rtp2jack ") + RTP2JACK_VERSION);
+  app.get_formatter()->column_width(34);
+
+  const char* net = "Network";
+  app.add_option("--port", o.port, "UDP port to receive RTP on (RTCP: port+1)")
+      ->capture_default_str()->check(CLI::Range(1, 65535))->group(net);
+  app.add_option("--bind", o.bind,
+                 "Local address to listen on (IPv4 or IPv6; '::' for both); a multicast "
+                 "group address is joined")
+      ->capture_default_str()->group(net);
+  app.add_option("--iface", o.iface, "Network interface for the multicast group (or to bind to)")
+      ->group(net);
+  app.add_option("--payload-type", o.payload_type,
+                 "Accept only this RTP payload type (default: the first Opus stream's)")
+      ->check(CLI::Range(0, 127))->group(net);
+
+  const char* play = "Playout";
+  app.add_option("--latency", o.latency_ms,
+                 "Target latency in ms: from a packet's arrival to the playout of its first sample")
+      ->capture_default_str()->check(CLI::Range(0.0, d::kMaxLatencyMs))->group(play);
+  app.add_option("--channels", o.channels, "Output channels (1 or 2; libopus mixes the stream to fit)")
+      ->capture_default_str()->check(CLI::Range(1, d::kMaxChannels))->group(play);
+
+  const char* jack = "JACK";
+  app.add_option("--name", o.name, "JACK client name; ports are NAME:out_1..out_N")
+      ->capture_default_str()->group(jack);
+  app.add_option("--server", o.server, "JACK server name (default: $JACK_DEFAULT_SERVER or 'default')")
+      ->group(jack);
+  app.add_option("--connect", o.connect,
+                 "auto (physical playback ports), none, or PORT,PORT,... one per output")
+      ->capture_default_str()->group(jack);
+
+  const char* report = "Reporting";
+  app.add_option("--stats", o.stats,
+                 "Print statistics every interval: text (one line on stderr) or json (one object "
+                 "per line on stdout)")
+      ->check(CLI::IsMember({"text", "json"}))->group(report);
+  app.add_option("--stats-interval", o.stats_interval_s, "Seconds between statistics lines")
+      ->capture_default_str()->check(CLI::Range(0.05, 3600.0))->group(report);
+  app.add_flag("--verbose,-v", o.verbose, "Say when a stream locks, restarts or underruns")
+      ->group(report);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::cerr << "rtp2jack: " << e.what() << " (see --help)\n";
+    return 2;
+  }
+  if (o.connect.empty()) {
+    std::cerr << "rtp2jack: --connect: give auto, none, or a list of ports (see --help)\n";
+    return 2;
+  }
+  return o;
+}
+
+}  // namespace cmd

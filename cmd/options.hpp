@@ -1,0 +1,33 @@
+// Command-line options of rtp2jack (CLI11). Defaults come from
+// core/defaults.hpp and --help shows them.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <variant>
+
+#include "core/defaults.hpp"
+
+namespace cmd {
+
+struct Options {
+  std::uint16_t port = core::defaults::kPort;
+  std::string bind = core::defaults::kBind;
+  std::string iface;
+  double latency_ms = core::defaults::kLatencyMs;
+  int channels = core::defaults::kChannels;
+  int payload_type = -1;  // -1: lock to the first Opus stream's payload type
+  std::string name = core::defaults::kName;
+  std::string server;
+  std::string connect = core::defaults::kConnect;
+  std::string stats;      // "", "text" or "json"
+  double stats_interval_s = core::defaults::kStatsIntervalS;
+  bool verbose = false;
+};
+
+/// Parses the command line. Returns Options to run with, or an exit code when
+/// the program should stop now (--help, --version: 0; a bad flag: one line on
+/// stderr and 2).
+std::variant<Options, int> parse_options(int argc, char** argv);
+
+}  // namespace cmd

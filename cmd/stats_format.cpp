@@ -1,0 +1,73 @@
+#include "cmd/stats_format.hpp"
+
+#include <cstdio>
+
+#include "core/defaults.hpp"
+
+namespace cmd {
+namespace {
+
+double ms(double frames) { return frames * 1000.0 / core::defaults::kStreamRate; }
+
+}  // namespace
+
+std::string stats_json(const net::StatsSnapshot& s, double uptime_s, bool final) {
+  const auto& n = s.net;
+  const auto& a = s.audio;
+  char buf[2048];
+  std::snprintf(
+      buf, sizeof buf,
+      "{\"uptime_s\":%.3f,\"final\":%s,\"playing\":%s,"
+      "\"packets_received\":%llu,\"packets_lost\":%llu,\"packets_late\":%llu,"
+      "\"packets_duplicate\":%llu,\"packets_reordered\":%llu,\"packets_invalid\":%llu,"
+      "\"packets_foreign\":%llu,\"datagrams_received\":%llu,\"rtcp_received\":%llu,"
+      "\"frames_concealed\":%llu,\"frames_fec\":%llu,\"underruns\":%llu,\"gaps\":%llu,"
+      "\"buffer_ms\":%.2f,\"target_ms\":%.2f,\"jitter_ms\":%.3f,\"drift_ppm\":%.1f,"
+      "\"ssrc\":%u,\"payload_type\":%u,\"packet_ms\":%.1f,\"stream_resets\":%llu,"
+      "\"xruns\":%llu,\"pool_exhausted\":%llu,\"queue_full\":%llu,\"records_dropped\":%llu}",
+      uptime_s, final ? "true" : "false", a.playing ? "true" : "false",
+      static_cast<unsigned long long>(n.packets_received),
+      static_cast<unsigned long long>(n.packets_lost),
+      static_cast<unsigned long long>(n.packets_late),
+      static_cast<unsigned long long>(n.packets_duplicate),
+      static_cast<unsigned long long>(n.packets_reordered),
+      static_cast<unsigned long long>(n.packets_invalid),
+      static_cast<unsigned long long>(n.packets_foreign),
+      static_cast<unsigned long long>(n.datagrams_received),
+      static_cast<unsigned long long>(n.rtcp_received),
+      static_cast<unsigned long long>(n.frames_concealed),
+      static_cast<unsigned long long>(n.frames_fec), static_cast<unsigned long long>(a.underruns),
+      static_cast<unsigned long long>(a.gaps), ms(a.depth_frames), ms(a.target_frames),
+      ms(n.jitter_frames), 0.0, n.ssrc, n.payload_type, ms(n.packet_frames),
+      static_cast<unsigned long long>(n.stream_resets), static_cast<unsigned long long>(s.xruns),
+      static_cast<unsigned long long>(n.pool_exhausted),
+      static_cast<unsigned long long>(n.queue_full),
+      static_cast<unsigned long long>(a.records_dropped));
+  return buf;
+}
+
+std::string stats_text(const net::StatsSnapshot& s, double uptime_s, bool final) {
+  const auto& n = s.net;
+  const auto& a = s.audio;
+  char buf[512];
+  const char* state = !n.locked ? "waiting" : a.playing ? "playing" : "buffering";
+  std::snprintf(buf, sizeof buf,
+                "rtp2jack%s %.0fs %s ssrc=%08x buf %.1f/%.1f ms jitter %.2f ms | recv %llu lost %llu "
+                "late %llu dup %llu reord %llu bad %llu | plc %llu fec %llu | underruns %llu "
+                "xruns %llu",
+                final ? " final:" : ":", uptime_s, state, n.ssrc, ms(a.depth_frames),
+                ms(a.target_frames), ms(n.jitter_frames),
+                static_cast<unsigned long long>(n.packets_received),
+                static_cast<unsigned long long>(n.packets_lost),
+                static_cast<unsigned long long>(n.packets_late),
+                static_cast<unsigned long long>(n.packets_duplicate),
+                static_cast<unsigned long long>(n.packets_reordered),
+                static_cast<unsigned long long>(n.packets_invalid),
+                static_cast<unsigned long long>(n.frames_concealed),
+                static_cast<unsigned long long>(n.frames_fec),
+                static_cast<unsigned long long>(a.underruns),
+                static_cast<unsigned long long>(s.xruns));
+  return buf;
+}
+
+}  // namespace cmd

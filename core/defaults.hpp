@@ -1,0 +1,41 @@
+// Every default of rtp2jack in one place; --help shows these values.
+#pragma once
+
+#include <cstdint>
+
+namespace core::defaults {
+
+inline constexpr std::uint16_t kPort = 5004;
+inline constexpr const char* kBind = "0.0.0.0";
+inline constexpr double kLatencyMs = 20.0;
+inline constexpr int kChannels = 2;
+inline constexpr const char* kName = "rtp2jack";
+inline constexpr const char* kConnect = "auto";
+inline constexpr double kStatsIntervalS = 1.0;
+
+// RFC 7587 section 4.1: the RTP clock of Opus is always 48 kHz.
+inline constexpr std::uint32_t kStreamRate = 48000;
+// RFC 7587 section 7: mono or stereo only.
+inline constexpr int kMaxChannels = 2;
+// RFC 6716 section 3.2.1: an Opus packet carries at most 120 ms of audio.
+inline constexpr std::uint32_t kMaxPacketFrames = kStreamRate * 120 / 1000;
+// RFC 6716 section 2.1.4: the shortest Opus frame is 2.5 ms.
+inline constexpr std::uint32_t kMinPacketFrames = kStreamRate * 25 / 10000;
+// Largest latency the command line accepts; sizes the record pool.
+inline constexpr double kMaxLatencyMs = 2000.0;
+// Short fades that hide the edges of silence (1 ms at 48 kHz).
+inline constexpr std::uint32_t kFadeFrames = 48;
+// How often the net context drains returned records and statuses.
+inline constexpr std::uint32_t kNetTickUs = 5000;
+// A locked sender that has sent nothing for this long no longer holds the
+// lock: another SSRC may take over.
+inline constexpr std::uint32_t kStreamIdleMs = 1000;
+// Sequence jumps beyond this many packets are a sender restart, not loss.
+inline constexpr std::int64_t kMaxSeqJump = 3000;
+// Timestamp jumps beyond this are a sender restart (RTP clock units, 48 kHz).
+inline constexpr std::int64_t kMaxTimestampJump = 48000LL * 60;
+// Longest gap the net context fills with Opus concealment; longer gaps are
+// left to the audio context, which fades to silence.
+inline constexpr std::uint32_t kMaxConcealFrames = kStreamRate * 100 / 1000;
+
+}  // namespace core::defaults

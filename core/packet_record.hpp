@@ -1,0 +1,33 @@
+// A packet record: one decoded (or concealed) stretch of audio, pooled.
+//
+// Records are allocated once at start-up (core::RecordPool) and cycle
+// net -> audio -> net forever (closed-loop reuse). Exactly one context owns a
+// record at a time; ownership moves with the Link/Unlink messages.
+#pragma once
+
+#include <cstdint>
+
+#include "core/defaults.hpp"
+
+namespace core {
+
+struct PacketRecord {
+  enum class Kind : std::uint8_t { Decoded, Concealed, Fec };
+
+  // Written by net before Link, read by audio after. Never both at once.
+  std::int64_t seq = 0;        // extended (64-bit) RTP sequence number
+  std::int64_t timestamp = 0;  // stream position of the first sample, 48 kHz units
+  std::int64_t arrival_ns = 0; // when the packet arrived (CLOCK_REALTIME)
+  std::uint32_t frames = 0;    // samples per channel in pcm
+  std::uint32_t epoch = 0;     // stream epoch: bumped by every Reset
+  Kind kind = Kind::Decoded;
+  bool pooled = false;         // only referenced by the pool: catches double release
+
+  // Interleaved, `channels` as configured at start-up. Left uninitialised so
+  // that untouched records cost no resident memory.
+  float pcm[defaults::kMaxPacketFrames * defaults::kMaxChannels];
+
+  std::int64_t end() const noexcept { return timestamp + frames; }
+};
+
+}  // namespace core

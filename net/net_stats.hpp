@@ -1,0 +1,39 @@
+// Counters kept by the net context. Cumulative since start.
+#pragma once
+
+#include <cstdint>
+
+#include "core/messages.hpp"
+
+namespace net {
+
+struct NetStats {
+  std::uint64_t datagrams_received = 0;  // everything that arrived on the RTP port
+  std::uint64_t packets_received = 0;    // RTP packets of the locked stream, duplicates included
+  std::uint64_t packets_lost = 0;        // RFC 3550 A.3: expected minus received (never negative)
+  std::uint64_t packets_late = 0;        // arrived after their place was concealed or played
+  std::uint64_t packets_duplicate = 0;
+  std::uint64_t packets_reordered = 0;   // arrived after a later sequence number
+  std::uint64_t packets_invalid = 0;     // malformed RTP or undecodable Opus
+  std::uint64_t packets_foreign = 0;     // another SSRC or payload type while the stream is live
+  std::uint64_t rtcp_received = 0;       // RTCP multiplexed on the RTP port (RFC 5761)
+  std::uint64_t frames_concealed = 0;    // Opus frames (a packet's duration each) made by PLC
+  std::uint64_t frames_fec = 0;          // Opus frames recovered from in-band FEC (LBRR)
+  std::uint64_t stream_resets = 0;       // sender restarts after the first lock
+  std::uint64_t pool_exhausted = 0;      // packets dropped: no free record (audio stalled)
+  std::uint64_t queue_full = 0;          // packets dropped: net -> audio queue full
+  double jitter_frames = 0.0;            // RFC 3550 A.8 interarrival jitter, 48 kHz units
+  std::uint32_t ssrc = 0;
+  bool locked = false;
+  std::uint8_t payload_type = 0;
+  std::uint32_t packet_frames = 0;       // samples per channel in the latest packet
+};
+
+/// What control prints: net's counters and its cached copy of audio's status.
+struct StatsSnapshot {
+  NetStats net;
+  core::AudioStatus audio;
+  std::uint64_t xruns = 0;  // filled in by control from the JACK client
+};
+
+}  // namespace net

@@ -1,0 +1,45 @@
+// libopus decoder for one stream (RFC 6716, RFC 7587).
+//
+// Thread: net. Created at start-up; decode and conceal do not allocate.
+#pragma once
+
+#include <cstdint>
+#include <span>
+
+struct OpusDecoder;
+
+namespace net {
+
+class OpusStreamDecoder {
+ public:
+  /// Thread: control, at start-up. Decodes to `channels` (1 or 2) whatever
+  /// the stream carries: libopus down- or up-mixes (RFC 7587 section 7).
+  /// Throws std::runtime_error when libopus refuses.
+  explicit OpusStreamDecoder(int channels);
+  ~OpusStreamDecoder();
+  OpusStreamDecoder(const OpusStreamDecoder&) = delete;
+  OpusStreamDecoder& operator=(const OpusStreamDecoder&) = delete;
+
+  /// Thread: any. Real-time safe. Samples per channel at 48 kHz that the
+  /// packet decodes to, or a negative value for a malformed TOC/frame layout
+  /// (RFC 6716 section 3.4 rules, as libopus checks them).
+  static int packet_frames(std::span<const std::uint8_t> packet) noexcept;
+
+  /// Thread: net. Decodes into interleaved `pcm` (room for `max_frames`).
+  /// Returns samples per channel, or a negative libopus error.
+  int decode(std::span<const std::uint8_t> packet, float* pcm, int max_frames) noexcept;
+
+  /// Thread: net. Packet-loss concealment for `frames` (a multiple of 2.5 ms).
+  int conceal(float* pcm, int frames) noexcept;
+
+  /// Thread: net. Forget all state (a new stream).
+  void reset() noexcept;
+
+  int channels() const noexcept { return channels_; }
+
+ private:
+  int channels_;
+  ::OpusDecoder* dec_ = nullptr;
+};
+
+}  // namespace net

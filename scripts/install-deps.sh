@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs everything rtp2jack needs to build, test and run its demo on Debian 12.
+# Idempotent: packages already present are skipped by apt. Needs root (or sudo).
+set -euo pipefail
+
+pkgs=(
+  build-essential cmake pkg-config
+  libasio-dev libopus-dev libjack-jackd2-dev jackd2 libcli11-dev doctest-dev
+  gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
+  gstreamer1.0-plugins-bad
+  ffmpeg
+  python3 python3-numpy
+  clang libclang-rt-14-dev
+  iproute2 nftables
+)
+
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+export DEBIAN_FRONTEND=noninteractive
+# jackd2 asks whether to enable realtime priority; answer for it.
+echo "jackd2 jackd/tweak_rt_limits boolean true" | $sudo debconf-set-selections
+$sudo apt-get update -q
+$sudo apt-get install -y -q --no-install-recommends "${missing[@]}"

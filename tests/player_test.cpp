@@ -1,0 +1,191 @@
+#include "audio/player.hpp"
+
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <vector>
+
+#include "core/record_pool.hpp"
+
+namespace {
+
+constexpr std::uint32_t kFrame = 960;   // 20 ms packets
+constexpr std::uint32_t kPeriod = 128;  // JACK period
+constexpr std::uint32_t kTarget = 960;  // 20 ms target
+
+// Drives a Player the way net and JACK do, with a mono ramp signal whose
+// value is the stream position: continuity is easy to check.
+struct Rig {
+  core::RecordPool pool{64};
+  core::SpscQueue<core::ToAudio> to_audio{80};
+  core::SpscQueue<core::ToNet> to_net{200};
+  audio::Player player{{1, kTarget, 64}, to_audio, to_net};
+  std::vector<float> out;  // everything played so far
+  std::size_t returned = 0;
+  core::AudioStatus status;
+
+  static float value(std::int64_t pos) { return 0.5f * std::sin(static_cast<float>(pos) * 0.01f); }
+
+  void link(std::int64_t ts, std::uint32_t frames = kFrame) {
+    core::PacketRecord* r = pool.acquire();
+    REQUIRE(r != nullptr);
+    r->timestamp = ts;
+    r->frames = frames;
+    r->kind = core::PacketRecord::Kind::Decoded;
+    for (std::uint32_t i = 0; i < frames; ++i) r->pcm[i] = value(ts + i);
+    REQUIRE(to_audio.try_push(core::ToAudio{core::ToAudio::Kind::Link, 0, r}));
+  }
+  void reset(std::uint32_t epoch) {
+    REQUIRE(to_audio.try_push(core::ToAudio{core::ToAudio::Kind::Reset, epoch, nullptr}));
+  }
+  void process(std::uint32_t n = kPeriod) {
+    std::vector<float> buf(n, 12345.0f);  // poison: every sample must be written
+    float* chans[1] = {buf.data()};
+    player.process(chans, n);
+    for (float v : buf) CHECK(v != 12345.0f);
+    out.insert(out.end(), buf.begin(), buf.end());
+    while (auto m = to_net.try_pop()) {
+      if (m->kind == core::ToNet::Kind::Unlink) {
+        REQUIRE(pool.release(m->record));
+        ++returned;
+      } else {
+        status = m->status;
+      }
+    }
+  }
+  // Largest jump between neighbouring output samples from `from` on.
+  float max_step(std::size_t from = 0) const {
+    float m = 0;
+    for (std::size_t i = from + 1; i < out.size(); ++i) m = std::max(m, std::fabs(out[i] - out[i - 1]));
+    return m;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("player: silent until the target is buffered, then plays contiguously") {
+  Rig rig;
+  rig.reset(1);
+  rig.link(0);
+  for (int i = 0; i < 10; ++i) rig.process();
+  CHECK(rig.player.state() == audio::Player::State::Buffering);
+  for (float v : rig.out) CHECK(v == 0.0f);
+
+  // A second packet: the queue holds target + one frame, playout starts.
+  rig.link(kFrame);
+  rig.process();
+  CHECK(rig.player.state() == audio::Player::State::Playing);
+  const std::size_t start = rig.out.size() - kPeriod;
+
+  // Feed a packet per 20 ms of playout, as a clean network would.
+  std::int64_t next = 2 * kFrame;
+  for (int i = 0; i < 300; ++i) {
+    rig.process();
+    if ((i + 1) * kPeriod / kFrame != i * kPeriod / kFrame) {
+      rig.link(next);
+      next += kFrame;
+    }
+  }
+  CHECK(rig.status.underruns == 0);
+  CHECK(rig.status.gaps == 0);
+  // After the 1 ms fade-in, the output is the signal itself, sample for sample.
+  const std::size_t fade = core::defaults::kFadeFrames;
+  int mismatches = 0;
+  for (std::size_t i = start + fade; i < rig.out.size(); ++i)
+    if (std::fabs(rig.out[i] - Rig::value(static_cast<std::int64_t>(i - start))) > 1e-6f) ++mismatches;
+  CHECK(mismatches == 0);
+  CHECK(rig.max_step(start + core::defaults::kFadeFrames) <= 0.0051f);  // the sine's own steps
+  CHECK(rig.max_step() <= 0.0051f + 0.5f / core::defaults::kFadeFrames);  // fade-in: a ramp, no step
+  // Depth is the queue's minimum over a packet interval: the target, give or
+  // take the period granularity.
+  CHECK(rig.status.depth_frames >= kTarget - kPeriod);
+  CHECK(rig.status.depth_frames <= kTarget + kPeriod);
+}
+
+TEST_CASE("player: a stream that ends fades out and is not an underrun") {
+  Rig rig;
+  rig.reset(1);
+  for (int k = 0; k < 5; ++k) rig.link(std::int64_t{k} * kFrame);
+  for (int i = 0; i < 100; ++i) rig.process();
+  CHECK(rig.player.state() == audio::Player::State::Buffering);
+  CHECK(rig.status.underruns == 0);
+  CHECK(rig.out.back() == 0.0f);
+  CHECK(rig.max_step() <= 0.0051f + 0.5f / core::defaults::kFadeFrames);  // no click
+  CHECK(rig.returned == 5);  // every record came home
+}
+
+TEST_CASE("player: a record that comes after the buffer ran dry counts one underrun") {
+  Rig rig;
+  rig.reset(1);
+  for (int k = 0; k < 3; ++k) rig.link(std::int64_t{k} * kFrame);
+  for (int i = 0; i < 40; ++i) rig.process();  // runs dry
+  CHECK(rig.status.underruns == 0);
+  rig.link(3 * kFrame);  // the stream goes on from where it stopped: it was late
+  rig.process();
+  CHECK(rig.status.underruns == 1);
+  // Playout re-buffers from there rather than dropping the rest as late.
+  CHECK(rig.status.records_late == 0);
+  rig.link(4 * kFrame);
+  rig.process();
+  CHECK(rig.player.state() == audio::Player::State::Playing);
+  CHECK(rig.status.underruns == 1);
+}
+
+TEST_CASE("player: a pause whose timestamps jump ahead is not an underrun") {
+  Rig rig;
+  rig.reset(1);
+  for (int k = 0; k < 3; ++k) rig.link(std::int64_t{k} * kFrame);
+  for (int i = 0; i < 40; ++i) rig.process();
+  // 40 periods later, the sender resumes with timestamps that moved on by a second
+  rig.link(3 * kFrame + 48000);
+  rig.link(4 * kFrame + 48000);
+  rig.process();
+  CHECK(rig.status.underruns == 0);
+  CHECK(rig.player.state() == audio::Player::State::Playing);
+}
+
+TEST_CASE("player: late records go home and are counted") {
+  Rig rig;
+  rig.reset(1);
+  for (int k = 0; k < 4; ++k) rig.link(std::int64_t{k} * kFrame);
+  for (int i = 0; i < 10; ++i) rig.process();
+  REQUIRE(rig.player.state() == audio::Player::State::Playing);
+  const std::size_t before = rig.returned;
+  rig.link(-static_cast<std::int64_t>(kFrame));  // long gone
+  rig.process();
+  CHECK(rig.status.records_late == 1);
+  CHECK(rig.returned >= before + 1);
+}
+
+TEST_CASE("player: a Reset flushes every record home and re-buffers") {
+  Rig rig;
+  rig.reset(1);
+  for (int k = 0; k < 6; ++k) rig.link(std::int64_t{k} * kFrame);
+  rig.process();
+  REQUIRE(rig.player.state() == audio::Player::State::Playing);
+  rig.reset(2);
+  rig.process();
+  CHECK(rig.player.state() == audio::Player::State::Buffering);
+  CHECK(rig.returned == 6);
+  CHECK(rig.status.epoch == 2);
+  // the new stream starts from its own positions
+  rig.link(0);
+  rig.link(kFrame);
+  rig.process();
+  CHECK(rig.player.state() == audio::Player::State::Playing);
+}
+
+TEST_CASE("player: a hole in the timeline plays as faded silence") {
+  Rig rig;
+  rig.reset(1);
+  rig.link(0);
+  rig.link(kFrame);
+  rig.process();
+  REQUIRE(rig.player.state() == audio::Player::State::Playing);
+  rig.link(4 * kFrame);  // 40 ms of nothing between
+  rig.link(5 * kFrame);
+  for (int i = 0; i < 60; ++i) rig.process();
+  CHECK(rig.status.gaps == 1);
+  CHECK(rig.status.underruns == 0);
+  CHECK(rig.max_step() <= 0.0051f + 0.5f / core::defaults::kFadeFrames);
+}

@@ -1,0 +1,252 @@
+#include "net/stream_receiver.hpp"
+
+#include <doctest/doctest.h>
+#include <opus/opus.h>
+
+#include <cmath>
+#include <cstdint>
+#include <vector>
+
+namespace {
+
+// A real Opus encoder and an RTP packetiser, like a sender would have.
+struct Sender {
+  OpusEncoder* enc = nullptr;
+  std::uint32_t ssrc = 0x11223344;
+  std::uint16_t seq = 1000;
+  std::uint32_t ts = 5000;
+  std::uint8_t pt = 96;
+  int frame = 960;
+  double phase = 0;
+
+  explicit Sender(int frame_size = 960) : frame(frame_size) {
+    int err = 0;
+    enc = opus_encoder_create(48000, 2, OPUS_APPLICATION_AUDIO, &err);
+    REQUIRE(err == OPUS_OK);
+  }
+  ~Sender() { opus_encoder_destroy(enc); }
+
+  std::vector<std::uint8_t> next() {
+    std::vector<float> pcm(static_cast<std::size_t>(frame) * 2);
+    for (int i = 0; i < frame; ++i) {
+      pcm[2 * i] = pcm[2 * i + 1] = static_cast<float>(0.5 * std::sin(phase));
+      phase += 2 * M_PI * 440 / 48000;
+    }
+    std::vector<std::uint8_t> pkt(12 + 1500);
+    const int n = opus_encode_float(enc, pcm.data(), frame, pkt.data() + 12, 1500);
+    REQUIRE(n > 0);
+    pkt.resize(12 + static_cast<std::size_t>(n));
+    pkt[0] = 0x80;
+    pkt[1] = pt;
+    pkt[2] = static_cast<std::uint8_t>(seq >> 8);
+    pkt[3] = static_cast<std::uint8_t>(seq);
+    for (int i = 0; i < 4; ++i) pkt[4 + i] = static_cast<std::uint8_t>(ts >> (24 - 8 * i));
+    for (int i = 0; i < 4; ++i) pkt[8 + i] = static_cast<std::uint8_t>(ssrc >> (24 - 8 * i));
+    ++seq;
+    ts += static_cast<std::uint32_t>(frame);
+    return pkt;
+  }
+};
+
+constexpr std::int64_t kMs = 1'000'000;
+
+struct Rig {
+  core::RecordPool pool{256};
+  core::SpscQueue<core::ToAudio> to_audio{300};
+  core::SpscQueue<core::ToNet> from_audio{300};
+  net::StreamReceiver rx{{2, -1}, pool, to_audio, from_audio};
+  std::int64_t now = 1'700'000'000LL * 1'000'000'000;
+  std::vector<core::ToAudio> got;
+  std::vector<core::PacketRecord> linked;  // copies taken on arrival: records are reused
+
+  void feed(const std::vector<std::uint8_t>& p, std::int64_t advance_ms = 20) {
+    now += advance_ms * kMs;
+    rx.on_datagram(p, now);
+    collect();
+  }
+  // Plays the audio context: takes messages, sends every record home.
+  void collect() {
+    while (auto m = to_audio.try_pop()) {
+      got.push_back(*m);
+      if (m->kind == core::ToAudio::Kind::Link) {
+        core::PacketRecord& r = linked.emplace_back();
+        r.timestamp = m->record->timestamp;
+        r.frames = m->record->frames;
+        r.kind = m->record->kind;
+        r.epoch = m->record->epoch;
+        r.seq = m->record->seq;
+        REQUIRE(from_audio.try_push(core::ToNet{core::ToNet::Kind::Unlink, m->record, {}}));
+      }
+    }
+    rx.drain_audio();
+  }
+  const std::vector<core::PacketRecord>& links() const { return linked; }
+  int resets() const {
+    int n = 0;
+    for (const auto& m : got) n += m.kind == core::ToAudio::Kind::Reset;
+    return n;
+  }
+  net::NetStats stats() const { return rx.stats().net; }
+};
+
+}  // namespace
+
+TEST_CASE("stream_receiver: locks, decodes in order, positions are contiguous") {
+  Rig rig;
+  Sender s;
+  for (int i = 0; i < 10; ++i) rig.feed(s.next());
+  const auto l = rig.links();
+  REQUIRE(l.size() == 10);
+  CHECK(rig.resets() == 1);  // the lock starts epoch 1
+  for (std::size_t i = 0; i < l.size(); ++i) {
+    CHECK(l[i].timestamp == static_cast<std::int64_t>(i) * 960);
+    CHECK(l[i].frames == 960);
+    CHECK(l[i].kind == core::PacketRecord::Kind::Decoded);
+    CHECK(l[i].epoch == 1);
+  }
+  const auto st = rig.stats();
+  CHECK(st.locked);
+  CHECK(st.ssrc == s.ssrc);
+  CHECK(st.packets_received == 10);
+  CHECK(st.packets_lost == 0);
+  CHECK(st.stream_resets == 0);
+  CHECK(st.jitter_frames < 1.0);  // perfectly regular arrivals
+  CHECK(rig.pool.available() == rig.pool.size());  // closed loop: all home
+}
+
+TEST_CASE("stream_receiver: a loss is concealed, a duplicate dropped, a late one counted") {
+  Rig rig;
+  Sender s;
+  std::vector<std::vector<std::uint8_t>> p;
+  for (int i = 0; i < 8; ++i) p.push_back(s.next());
+  rig.feed(p[0]);
+  rig.feed(p[1]);
+  rig.feed(p[1], 0);  // duplicate
+  rig.feed(p[3], 40); // p[2] missing
+  rig.feed(p[2], 1);  // arrives after its place was concealed
+  rig.feed(p[4], 19);
+  const auto st = rig.stats();
+  CHECK(st.packets_received == 6);
+  CHECK(st.packets_duplicate == 1);
+  CHECK(st.packets_reordered == 1);
+  CHECK(st.packets_late == 1);
+  CHECK(st.packets_lost == 0);  // it did arrive, in the end (RFC 3550 A.3)
+  CHECK(st.frames_concealed == 1);
+  const auto l = rig.links();
+  REQUIRE(l.size() == 5);
+  CHECK(l[2].kind == core::PacketRecord::Kind::Concealed);
+  CHECK(l[2].timestamp == 1920);
+  CHECK(l[2].frames == 960);
+  for (std::size_t i = 0; i < l.size(); ++i) CHECK(l[i].timestamp == static_cast<std::int64_t>(i) * 960);
+}
+
+TEST_CASE("stream_receiver: packets that never come count as lost") {
+  Rig rig;
+  Sender s;
+  rig.feed(s.next());
+  s.next();
+  s.next();
+  rig.feed(s.next(), 60);
+  CHECK(rig.stats().packets_lost == 2);
+  CHECK(rig.stats().frames_concealed == 2);
+}
+
+TEST_CASE("stream_receiver: GStreamer's short first step keeps the audio contiguous") {
+  Rig rig;
+  Sender s;
+  rig.feed(s.next());
+  s.ts -= 312;  // rtpopuspay: second timestamp 648 after the first
+  for (int i = 0; i < 4; ++i) rig.feed(s.next());
+  const auto l = rig.links();
+  REQUIRE(l.size() == 5);
+  for (std::size_t i = 0; i < l.size(); ++i) CHECK(l[i].timestamp == static_cast<std::int64_t>(i) * 960);
+  CHECK(rig.stats().packets_lost == 0);
+}
+
+TEST_CASE("stream_receiver: sequence and timestamp wraparound play on") {
+  Rig rig;
+  Sender s;
+  s.seq = 65530;
+  s.ts = 0xffffffffu - 960 * 3;
+  for (int i = 0; i < 12; ++i) rig.feed(s.next());
+  const auto l = rig.links();
+  REQUIRE(l.size() == 12);
+  for (std::size_t i = 0; i < l.size(); ++i) CHECK(l[i].timestamp == static_cast<std::int64_t>(i) * 960);
+  CHECK(l.back().seq == 65530 + 11);
+  CHECK(rig.stats().packets_lost == 0);
+  CHECK(rig.resets() == 1);
+}
+
+TEST_CASE("stream_receiver: another sender is ignored while ours is live, taken once it is idle") {
+  Rig rig;
+  Sender a;
+  Sender b;
+  b.ssrc = 0x55667788;
+  for (int i = 0; i < 5; ++i) {
+    rig.feed(a.next());
+    rig.feed(b.next(), 0);
+  }
+  CHECK(rig.stats().packets_foreign == 5);
+  CHECK(rig.stats().ssrc == a.ssrc);
+  CHECK(rig.resets() == 1);
+  rig.feed(b.next(), 1500);  // a has been silent for 1.5 s
+  CHECK(rig.stats().ssrc == b.ssrc);
+  CHECK(rig.stats().stream_resets == 1);
+  CHECK(rig.resets() == 2);
+  CHECK(rig.links().back().epoch == 2);
+  CHECK(rig.links().back().timestamp == 0);
+}
+
+TEST_CASE("stream_receiver: the same SSRC jumping far away is a restart") {
+  Rig rig;
+  Sender s;
+  for (int i = 0; i < 5; ++i) rig.feed(s.next());
+  s.seq = static_cast<std::uint16_t>(s.seq + 20000);
+  s.ts += 48000 * 3600;
+  rig.feed(s.next());
+  CHECK(rig.stats().stream_resets == 1);
+  CHECK(rig.stats().packets_lost == 0);
+  CHECK(rig.resets() == 2);
+}
+
+TEST_CASE("stream_receiver: junk is counted and dropped") {
+  Rig rig;
+  Sender s;
+  rig.feed(s.next());
+  rig.feed({1, 2, 3});                                  // not RTP
+  rig.feed({0x80, 200, 0, 1, 0, 0, 0, 0});              // RTCP SR header
+  auto bad_opus = s.next();
+  bad_opus.resize(12);
+  bad_opus.push_back(0x03);                             // code 3 TOC with no frame count byte
+  rig.feed(bad_opus);
+  auto wrong_pt = s.next();
+  wrong_pt[1] = 97;
+  rig.feed(wrong_pt);                                   // another payload type: foreign
+  const auto st = rig.stats();
+  CHECK(st.packets_invalid == 2);
+  CHECK(st.rtcp_received == 1);
+  CHECK(st.packets_foreign == 1);
+  CHECK(st.packets_received == 1);
+  CHECK(st.datagrams_received == 5);
+}
+
+TEST_CASE("stream_receiver: jitter follows RFC 3550 A.8") {
+  Rig rig;
+  Sender s;
+  // arrivals alternate 18 and 22 ms apart for 20 ms packets: |D| = 2 ms
+  rig.feed(s.next());
+  for (int i = 0; i < 200; ++i) rig.feed(s.next(), i % 2 ? 18 : 22);
+  CHECK(rig.stats().jitter_frames == doctest::Approx(96.0).epsilon(0.02));  // 2 ms at 48 kHz
+}
+
+TEST_CASE("stream_receiver: an exhausted pool drops and counts, never allocates") {
+  core::RecordPool pool(4);
+  core::SpscQueue<core::ToAudio> to_audio(40);
+  core::SpscQueue<core::ToNet> from_audio(40);
+  net::StreamReceiver rx({2, -1}, pool, to_audio, from_audio);
+  Sender s;
+  std::int64_t now = 0;
+  for (int i = 0; i < 10; ++i) rx.on_datagram(s.next(), now += 20 * kMs);  // audio never returns any
+  CHECK(rx.stats().net.pool_exhausted == 6);
+  CHECK(pool.available() == 0);
+}
