@@ -1,0 +1,202 @@
+# shellcheck shell=bash
+# Helpers for integration test scripts: a private JACK server, waiting without
+# fixed sleeps, free UDP ports, and cleanup of every background process.
+#
+#   source "$(dirname "$0")/lib/jack.sh"
+#
+# Safe under `set -euo pipefail`: every function returns 0 or 1 on purpose
+# and never lets a failing probe abort the caller.
+#
+# Sourcing creates TEST_TMP (a private directory for logs and recordings) and
+# installs EXIT/INT/TERM traps. Register teardown with cleanup_push instead of
+# your own `trap ... EXIT`, which would replace ours. Call jack_start and
+# spawn in the script's own shell, not inside $(...): a background process
+# started in a subshell cannot be waited for by the script.
+
+TEST_TMP=${TEST_TMP:-$(mktemp -d "${TMPDIR:-/tmp}/rtp2jack-test.XXXXXX")}
+_CLEANUPS=()
+
+# cleanup_push CMD...: run CMD at exit, last pushed first, even on failure.
+cleanup_push() {
+  _CLEANUPS+=("$*")
+}
+
+_run_cleanups() {
+  local status=$? i
+  set +e  # one failing cleanup must not skip the others
+  for ((i = ${#_CLEANUPS[@]} - 1; i >= 0; i--)); do
+    eval "${_CLEANUPS[i]}"
+  done
+  _CLEANUPS=()
+  # Keep logs of a failed run; tidy up after a passing one.
+  if [[ $status -eq 0 && -z ${KEEP_TEST_TMP:-} ]]; then
+    rm -rf -- "$TEST_TMP"
+  else
+    echo "test files kept in $TEST_TMP" >&2
+  fi
+  return "$status"
+}
+trap _run_cleanups EXIT
+# Turn signals into an exit, so the EXIT trap runs once with a failing status.
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# Milliseconds on a monotonic-enough clock, without forking (bash 5).
+_now_ms() {
+  local t=${EPOCHREALTIME//[.,]/}  # microseconds; the separator follows the locale
+  echo $((t / 1000))
+}
+
+# _seconds_to_ms "2.5" -> 2500; accepts whole or decimal seconds.
+_seconds_to_ms() {
+  local whole=${1%%.*} frac=000
+  [[ $1 == *.* ]] && frac=${1#*.}000
+  echo $((10#${whole:-0} * 1000 + 10#${frac:0:3}))
+}
+
+# _poll TIMEOUT_S DESCRIPTION CMD...: run CMD every 50 ms until it succeeds
+# (return 0) or the timeout passes (say what we waited for, return 1). CMD
+# returning 2 means "will never succeed": give up at once.
+_poll() {
+  local timeout_ms desc=$2 deadline rc
+  timeout_ms=$(_seconds_to_ms "$1")
+  shift 2
+  deadline=$(($(_now_ms) + timeout_ms))
+  while true; do
+    rc=0
+    "$@" || rc=$?
+    if ((rc == 0)); then return 0; fi
+    if ((rc == 2)); then
+      echo "gave up waiting for $desc" >&2
+      return 1
+    fi
+    if (($(_now_ms) >= deadline)); then
+      echo "timeout after ${timeout_ms} ms waiting for $desc" >&2
+      return 1
+    fi
+    sleep 0.05
+  done
+}
+
+# stop_pid PID [TIMEOUT_S=5]: TERM, then KILL if still alive after the
+# timeout; reaps it when it is our child. Quiet if it is already gone.
+stop_pid() {
+  local pid=$1 timeout_ms deadline
+  timeout_ms=$(_seconds_to_ms "${2:-5}")
+  kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
+  kill -TERM "$pid" 2>/dev/null || true
+  deadline=$(($(_now_ms) + timeout_ms))
+  while kill -0 "$pid" 2>/dev/null && (($(_now_ms) < deadline)); do
+    sleep 0.02
+  done
+  if kill -0 "$pid" 2>/dev/null; then
+    echo "pid $pid ignored SIGTERM for ${timeout_ms} ms; sending SIGKILL" >&2
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+  wait "$pid" 2>/dev/null || true
+}
+
+# spawn NAME CMD...: run CMD in the background with stdout and stderr in
+# $TEST_TMP/NAME.log; sets SPAWNED_PID and registers stop_pid for exit.
+spawn() {
+  local name=$1
+  shift
+  "$@" >"$TEST_TMP/$name.log" 2>&1 &
+  SPAWNED_PID=$!
+  cleanup_push "stop_pid $SPAWNED_PID"
+}
+
+# unique_name PREFIX: a name no other run on this machine uses now.
+unique_name() {
+  echo "${1}_$$_${RANDOM}"
+}
+
+# _jackd_up NAME PID: 0 when the server answers, 2 when our jackd died (a
+# server of the same name answering would not be ours).
+_jackd_up() {
+  kill -0 "$2" 2>/dev/null || return 2
+  [[ $(jack_wait -s "$1" -c 2>/dev/null) == running ]]
+}
+
+# jack_start NAME [RATE=48000] [PERIOD=128]: a private dummy-driver server.
+# Sets JACKD_PID and JACKD_NAME, exports JACK_DEFAULT_SERVER and
+# JACK_NO_START_SERVER=1 so that clients find it and never start another.
+jack_start() {
+  local name=$1 rate=${2:-48000} period=${3:-128}
+  local log="$TEST_TMP/jackd-$name.log"
+  export JACK_DEFAULT_SERVER=$name JACK_NO_START_SERVER=1
+  # A second jackd of the same name exits at once, but the first one answers
+  # our probe meanwhile; refuse up front rather than test someone's server.
+  if [[ $(jack_wait -s "$name" -c 2>/dev/null) == running ]]; then
+    echo "jack_start: a server named '$name' already runs" >&2
+    return 1
+  fi
+  jackd -n "$name" -d dummy -r "$rate" -p "$period" >"$log" 2>&1 &
+  JACKD_PID=$!
+  # shellcheck disable=SC2034  # for the calling script
+  JACKD_NAME=$name
+  cleanup_push "stop_pid $JACKD_PID"
+  if ! _poll 10 "jackd '$name' (pid $JACKD_PID) to run" _jackd_up "$name" "$JACKD_PID"; then
+    echo "--- $log" >&2
+    cat "$log" >&2
+    return 1
+  fi
+}
+
+# jack_stop: stops the server jack_start started and waits until it is gone.
+jack_stop() {
+  [[ -n ${JACKD_PID:-} ]] || return 0
+  stop_pid "$JACKD_PID" 5
+  JACKD_PID=
+}
+
+# wait_for_file FILE TIMEOUT_S: until FILE exists.
+wait_for_file() {
+  _poll "$2" "file $1" test -e "$1"
+}
+
+_file_has_line() {
+  grep -Eq -- "$2" "$1" 2>/dev/null
+}
+
+# wait_for_line FILE REGEX TIMEOUT_S: until a line of FILE matches the
+# extended REGEX.
+wait_for_line() {
+  _poll "$3" "a line matching /$2/ in $1" _file_has_line "$1" "$2"
+}
+
+_jack_has_port() {
+  local ports
+  # Capture first: `jack_lsp | grep -q` can die of SIGPIPE, which pipefail
+  # would report as failure even on a match.
+  ports=$(jack_lsp 2>/dev/null) || return 1
+  grep -Fxq -- "$1" <<<"$ports"
+}
+
+# wait_for_port PORTNAME TIMEOUT_S: until the JACK port exists on
+# $JACK_DEFAULT_SERVER.
+wait_for_port() {
+  _poll "$2" "JACK port $1" _jack_has_port "$1"
+}
+
+# free_udp_port: prints an even UDP port on 127.0.0.1 whose odd neighbour
+# (RTCP) is free too. Free when asked: another process could still take it.
+free_udp_port() {
+  python3 - <<'EOF'
+import socket, sys
+for _ in range(200):
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as rtp:
+        rtp.bind(("127.0.0.1", 0))
+        port = rtp.getsockname()[1]
+        if port % 2 or port + 1 > 65535:
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as rtcp:
+            try:
+                rtcp.bind(("127.0.0.1", port + 1))
+            except OSError:
+                continue
+        print(port)
+        sys.exit(0)
+sys.exit("free_udp_port: no free even/odd UDP port pair found")
+EOF
+}
