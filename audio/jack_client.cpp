@@ -2,11 +2,22 @@
 
 #include <array>
 #include <cassert>
+#include <cstdlib>
 #include <sstream>
 
 namespace audio {
 
+namespace {
+void quiet(const char*) {}
+}  // namespace
+
 JackClient::JackClient(const Options& options) {
+  // libjack explains a failed connection in several lines of its own; we say
+  // it in one (set-up failures print one clear line). --verbose keeps them.
+  if (!options.verbose) {
+    jack_set_error_function(&quiet);
+    jack_set_info_function(&quiet);
+  }
   // Never start a server behind the user's back: a receiver that silently
   // spawns its own JACK plays into nothing.
   int flags = JackNoStartServer;
@@ -17,8 +28,10 @@ JackClient::JackClient(const Options& options) {
                 : jack_client_open(options.name.c_str(), static_cast<jack_options_t>(flags), &status,
                                    options.server.c_str());
   if (client_ == nullptr) {
-    const std::string which = options.server.empty() ? std::string("the default JACK server")
-                                                     : "JACK server '" + options.server + "'";
+    const char* env = std::getenv("JACK_DEFAULT_SERVER");
+    const std::string server = !options.server.empty() ? options.server : env ? env : "";
+    const std::string which =
+        server.empty() ? std::string("the default JACK server") : "JACK server '" + server + "'";
     if (status & JackServerFailed)
       throw JackError("cannot connect to " + which +
                       ": is it running? Start one, e.g. `jackd -d alsa` or `jackd -d dummy -r 48000`");

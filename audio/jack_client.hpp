@@ -35,6 +35,7 @@ class JackClient {
     std::string name = core::defaults::kName;
     std::string server;  // empty: JACK's default server ($JACK_DEFAULT_SERVER)
     int channels = core::defaults::kChannels;
+    bool verbose = false;  // pass libjack's own messages through to stderr
   };
 
   /// Thread: control. Opens the client and registers its ports. Throws

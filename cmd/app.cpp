@@ -57,9 +57,20 @@ void print_events(const net::StatsSnapshot& prev, const net::StatsSnapshot& now)
                  static_cast<unsigned long long>(now.audio.underruns));
 }
 
+// The hook and what it wraps, for the hooked trampoline.
+struct HookedProcess {
+  ProcessHook hook;
+  audio::JackClient::ProcessFn inner;
+  void* inner_arg;
+  static void trampoline(void* self, float* const* out, std::uint32_t nframes) noexcept {
+    const auto* h = static_cast<const HookedProcess*>(self);
+    h->hook(h->inner, h->inner_arg, out, nframes);
+  }
+};
+
 }  // namespace
 
-int run(const Options& o) {
+int run(const Options& o, ProcessHook hook) {
   const auto start = Clock::now();
   const auto uptime = [&] { return std::chrono::duration<double>(Clock::now() - start).count(); };
 
@@ -79,7 +90,7 @@ int run(const Options& o) {
     udp = std::make_unique<net::UdpReceiver>(net_io, stream,
                                              net::ListenConfig{o.bind, o.port, o.iface});
     jack = std::make_unique<audio::JackClient>(
-        audio::JackClient::Options{o.name, o.server, o.channels});
+        audio::JackClient::Options{o.name, o.server, o.channels, o.verbose});
   } catch (const std::exception& e) {
     std::cerr << "rtp2jack: " << e.what() << "\n";
     return 2;
@@ -90,8 +101,12 @@ int run(const Options& o) {
     return 2;
   }
   jack->set_added_latency(target);
+  HookedProcess hooked{hook, &audio::Player::process_trampoline, &player};
   try {
-    jack->activate(&audio::Player::process_trampoline, &player);
+    if (hook != nullptr)
+      jack->activate(&HookedProcess::trampoline, &hooked);
+    else
+      jack->activate(&audio::Player::process_trampoline, &player);
   } catch (const std::exception& e) {
     std::cerr << "rtp2jack: " << e.what() << "\n";
     return 2;

@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# cli_test.sh BUILD_DIR
+#
+# The command line's contract: bad flags and set-up failures print exactly
+# one line on stderr and exit non-zero; --help and --version exit 0; SIGINT
+# and SIGTERM shut down cleanly with final statistics and exit 0.
+set -euo pipefail
+build=$(cd "${1:?usage: cli_test.sh BUILD_DIR}" && pwd)
+here=$(cd "$(dirname "$0")" && pwd)
+source "$here/../lib/jack.sh"
+bin="$build/rtp2jack"
+failures=0
+
+# expect_fail NAME ENV... -- ARGS...: exit code 2 (or non-zero with ANY_RC=1),
+# nothing on stdout, exactly one line on stderr, starting "rtp2jack: ".
+expect_fail() {
+  local name=$1 rc=0 lines
+  shift
+  "$@" >"$TEST_TMP/out" 2>"$TEST_TMP/err" </dev/null || rc=$?
+  lines=$(wc -l <"$TEST_TMP/err")
+  if ((rc == 0)) || [[ $lines -ne 1 ]] || ! grep -q '^rtp2jack: ' "$TEST_TMP/err" || [[ -s $TEST_TMP/out ]]; then
+    echo "FAIL $name: exit $rc, $lines stderr line(s):" >&2
+    cat "$TEST_TMP/err" >&2
+    failures=$((failures + 1))
+  else
+    echo "ok   $name (exit $rc): $(cat "$TEST_TMP/err")"
+  fi
+}
+
+# Flags: refused before anything is opened.
+expect_fail "unknown flag" "$bin" --bogus
+expect_fail "latency below 0" "$bin" --latency -1
+expect_fail "latency not a number" "$bin" --latency fast
+expect_fail "latency too large" "$bin" --latency 99999
+expect_fail "three channels" "$bin" --channels 3
+expect_fail "port 0" "$bin" --port 0
+expect_fail "port out of range" "$bin" --port 70000
+expect_fail "stats format" "$bin" --stats xml
+expect_fail "stats interval" "$bin" --stats-interval 0
+expect_fail "empty connect" "$bin" --connect ""
+expect_fail "bind not an address" "$bin" --bind not-an-ip
+expect_fail "payload type" "$bin" --payload-type 200
+
+"$bin" --help >"$TEST_TMP/help" || { echo "FAIL --help exit code"; failures=$((failures + 1)); }
+grep -q -- "--latency" "$TEST_TMP/help" || { echo "FAIL --help lists no --latency"; failures=$((failures + 1)); }
+"$bin" --version | grep -Eq '^rtp2jack [0-9]+\.[0-9]+\.[0-9]+$' || { echo "FAIL --version"; failures=$((failures + 1)); }
+
+# Set-up failures.
+port=$(free_udp_port)
+expect_fail "no JACK server" env JACK_DEFAULT_SERVER="$(unique_name absent)" JACK_NO_START_SERVER=1 \
+  "$bin" --bind 127.0.0.1 --port "$port"
+grep -q 'jackd' "$TEST_TMP/err" || { echo "FAIL no-server line says nothing of jackd"; failures=$((failures + 1)); }
+
+# A port someone else holds (python holds it while rtp2jack tries).
+python3 - "$port" "$bin" "$TEST_TMP" <<'PY' || failures=$((failures + 1))
+import socket, subprocess, sys
+port, binary, tmp = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as held:
+    held.bind(("127.0.0.1", port))
+    p = subprocess.run([binary, "--bind", "127.0.0.1", "--port", str(port)],
+                       capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=20)
+lines = p.stderr.splitlines()
+ok = p.returncode != 0 and len(lines) == 1 and "in use" in lines[0]
+print(("ok   " if ok else "FAIL ") + f"port in use (exit {p.returncode}): {p.stderr.strip()}")
+sys.exit(0 if ok else 1)
+PY
+
+# JACK at a rate this version cannot play yet.
+jack_start "$(unique_name cli44)" 44100
+expect_fail "JACK at 44.1 kHz" "$bin" --bind 127.0.0.1 --port "$port" --connect none
+jack_stop
+
+# Clean shutdown on each signal: exit 0, final stats printed.
+jack_start "$(unique_name cli)"
+for sig in INT TERM; do
+  "$bin" --bind 127.0.0.1 --port "$port" --connect none --stats json >"$TEST_TMP/sig.out" 2>"$TEST_TMP/sig.err" &
+  pid=$!
+  if wait_for_line "$TEST_TMP/sig.err" "receiving on" 10; then
+    kill -"$sig" "$pid"
+  fi
+  rc=0
+  wait "$pid" || rc=$?
+  if ((rc != 0)) || ! grep -q '"final":true' "$TEST_TMP/sig.out"; then
+    echo "FAIL SIG$sig: exit $rc"; cat "$TEST_TMP/sig.err"; failures=$((failures + 1))
+  else
+    echo "ok   SIG$sig: exit 0 with final stats"
+  fi
+done
+
+# The ports exist under --name and connect where --connect says.
+"$bin" --bind 127.0.0.1 --port "$port" --name rxtest --connect system:playback_2,system:playback_1 \
+  >"$TEST_TMP/c.out" 2>"$TEST_TMP/c.err" &
+pid=$!
+wait_for_line "$TEST_TMP/c.err" "receiving on" 10
+conns=$(jack_lsp -c rxtest:out_1)
+kill -TERM "$pid"; wait "$pid" || true
+if grep -q 'system:playback_2' <<<"$conns"; then echo "ok   --connect list"; else
+  echo "FAIL --connect list: $conns"; failures=$((failures + 1)); fi
+
+echo "$failures failure(s)"
+((failures == 0))

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# tone_test.sh gst|ffmpeg BUILD_DIR
+#
+# End to end with real parts: a private dummy JACK server, a real sender
+# (GStreamer rtpopuspay or ffmpeg -f rtp) streaming a 10 s stereo 440 Hz tone
+# through a counting UDP relay to rtp2jack, jack_rec recording rtp2jack's
+# ports. Passes when the recording holds the whole tone at 440 Hz and the
+# sent level with no gap or click after start-up, and rtp2jack's final
+# --stats json counters agree with what the relay forwarded.
+set -euo pipefail
+sender=${1:?usage: tone_test.sh gst|ffmpeg BUILD_DIR}
+build=$(cd "${2:?usage: tone_test.sh gst|ffmpeg BUILD_DIR}" && pwd)
+here=$(cd "$(dirname "$0")" && pwd)
+source "$here/../lib/jack.sh"
+
+jack_start "$(unique_name tone)"
+port=$(free_udp_port)
+relay_port=$(free_udp_port)
+
+spawn relay "$build/tests/udp_relay" --listen "127.0.0.1:$relay_port" --to "127.0.0.1:$port" \
+  --stats-file "$TEST_TMP/relay.json" --ready-file "$TEST_TMP/relay.ready"
+relay_pid=$SPAWNED_PID
+wait_for_file "$TEST_TMP/relay.ready" 5
+
+spawn rtp2jack "$build/rtp2jack" --bind 127.0.0.1 --port "$port" --latency 40 \
+  --connect none --stats json --stats-interval 0.5
+rx_pid=$SPAWNED_PID
+wait_for_line "$TEST_TMP/rtp2jack.log" "receiving on" 10
+
+# 13 s of recording covers the sender's start-up and the 10 s tone.
+spawn jack_rec jack_rec -f "$TEST_TMP/out.wav" -d 13 -b 16 rtp2jack:out_1 rtp2jack:out_2
+rec_pid=$SPAWNED_PID
+
+case $sender in
+  gst)
+    # 500 buffers of 20 ms = 10 s; is-live paces them in real time.
+    gst-launch-1.0 -q audiotestsrc is-live=true wave=sine freq=440 volume=0.5 \
+      num-buffers=500 samplesperbuffer=960 \
+      ! audio/x-raw,rate=48000,channels=2 ! audioconvert \
+      ! opusenc bitrate=128000 frame-size=20 ! rtpopuspay pt=96 \
+      ! udpsink host=127.0.0.1 port="$relay_port" >"$TEST_TMP/sender.log" 2>&1
+    ;;
+  ffmpeg)
+    ffmpeg -nostdin -hide_banner -loglevel error -re -f lavfi \
+      -i "aevalsrc=0.5*sin(2*PI*440*t)|0.5*sin(2*PI*440*t):s=48000:d=10" \
+      -c:a libopus -b:a 128k -frame_duration 20 -payload_type 96 \
+      -f rtp "rtp://127.0.0.1:$relay_port" >"$TEST_TMP/sender.log" 2>&1
+    ;;
+  *) echo "unknown sender $sender" >&2; exit 2 ;;
+esac
+
+wait "$rec_pid"
+stop_pid "$rx_pid"   # SIGTERM: rtp2jack prints its final stats and exits 0
+wait "$rx_pid" 2>/dev/null || true
+stop_pid "$relay_pid"
+grep -q '"final":true' "$TEST_TMP/rtp2jack.log" || { cat "$TEST_TMP/rtp2jack.log"; exit 1; }
+
+sent=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["forwarded"])' "$TEST_TMP/relay.json")
+echo "relay forwarded $sent packets"
+
+# 0.5 amplitude sine: RMS 0.354. A 10 s tone less the sender's start-up.
+"$build/tests/wav_analyze" "$TEST_TMP/out.wav" --channels 2 --freq 440 --freq-tol 1 \
+  --rms 0.354 --rms-tol-db 1.0 --min-sound-s 9.9 --max-gaps 0 --max-clicks 0
+
+python3 "$here/../lib/stats_check.py" "$TEST_TMP/rtp2jack.log" \
+  "packets_received == $sent" "packets_lost == 0" "packets_invalid == 0" \
+  "packets_duplicate == 0" "packets_late == 0" "packets_foreign == 0" \
+  "frames_concealed == 0" "underruns == 0" "stream_resets == 0" "xruns == 0" \
+  "payload_type == 96" "packet_ms == 20.0" "abs(target_ms - 40) < 0.01" "jitter_ms < 5"
+echo "PASS: $sender tone arrived whole"
