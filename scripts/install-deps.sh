@@ -6,12 +6,11 @@ set -euo pipefail
 pkgs=(
   build-essential cmake pkg-config
   libasio-dev libopus-dev libjack-jackd2-dev jackd2 libcli11-dev doctest-dev
+  # test peers: real senders and recorders
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
-  gstreamer1.0-plugins-bad
   ffmpeg
-  python3 python3-numpy
-  clang libclang-rt-14-dev
-  iproute2 nftables
+  # test scripts: JSON checks, network namespaces
+  python3 iproute2
 )
 
 missing=()
