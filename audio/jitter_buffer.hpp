@@ -46,6 +46,8 @@ class JitterBuffer {
   std::size_t capacity() const noexcept { return capacity_; }
   core::PacketRecord* front() const noexcept { return at(0); }
   core::PacketRecord* back() const noexcept { return at(size_ - 1); }
+  /// The i-th record in order; i < size().
+  core::PacketRecord* at(std::size_t i) const noexcept { return ring_[(head_ + i) % capacity_]; }
 
   /// Thread: audio. Removes and returns the earliest record (nullptr if empty).
   core::PacketRecord* pop_front() noexcept {
@@ -61,7 +63,6 @@ class JitterBuffer {
 
  private:
   core::PacketRecord*& slot(std::size_t i) noexcept { return ring_[(head_ + i) % capacity_]; }
-  core::PacketRecord* at(std::size_t i) const noexcept { return ring_[(head_ + i) % capacity_]; }
 
   const std::size_t capacity_;
   const std::unique_ptr<core::PacketRecord*[]> ring_;

@@ -68,7 +68,13 @@ void Player::process(float* const* out, std::uint32_t nframes) noexcept {
     }
     const auto offset = static_cast<std::uint32_t>(cursor_ - r->timestamp);
     const std::uint32_t n = std::min(r->frames - offset, want);
-    play(out, done, r->pcm + std::size_t{offset} * channels_, n);
+    // Audio with nothing after it (a hole follows, or the buffer runs dry
+    // within this call) fades out over its own last samples instead of
+    // stopping mid-wave.
+    const core::PacketRecord* next = buffer_.size() > 1 ? buffer_.at(1) : nullptr;
+    const bool ends_here = next ? next->timestamp > r->end() : r->end() - cursor_ <= want;
+    play(out, done, r->pcm + std::size_t{offset} * channels_, n,
+         ends_here ? r->end() - cursor_ : INT64_MAX);
     cursor_ += n;
     done += n;
     status_.frames_played += n;
@@ -164,15 +170,17 @@ void Player::begin_fade_out() noexcept {
   fade_out_left_ = d::kFadeFrames;
 }
 
-void Player::play(float* const* out, std::uint32_t offset, const float* pcm,
-                  std::uint32_t frames) noexcept {
+void Player::play(float* const* out, std::uint32_t offset, const float* pcm, std::uint32_t frames,
+                  std::int64_t frames_to_end) noexcept {
   if (silent_) {
     fade_in_left_ = d::kFadeFrames;
     silent_ = false;
   }
   constexpr float kStep = 1.0f / d::kFadeFrames;
   for (std::uint32_t i = 0; i < frames; ++i) {
-    const float gin = fade_in_left_ ? 1.0f - static_cast<float>(fade_in_left_) * kStep : 1.0f;
+    float gin = fade_in_left_ ? 1.0f - static_cast<float>(fade_in_left_) * kStep : 1.0f;
+    const std::int64_t left = frames_to_end - i;  // samples from this one to the end, inclusive
+    if (left < d::kFadeFrames) gin *= static_cast<float>(left - 1) * kStep;
     const float gout = static_cast<float>(fade_out_left_) * kStep;
     for (int c = 0; c < channels_; ++c) {
       const float v = pcm[std::size_t{i} * channels_ + c] * gin + hold_[c] * gout;

@@ -56,8 +56,8 @@ class Player {
   void unlink(core::PacketRecord* r) noexcept;
   void return_pending() noexcept;
   void start_if_ready() noexcept;
-  void play(float* const* out, std::uint32_t offset, const float* pcm,
-            std::uint32_t frames) noexcept;
+  void play(float* const* out, std::uint32_t offset, const float* pcm, std::uint32_t frames,
+            std::int64_t frames_to_end) noexcept;
   void silence(float* const* out, std::uint32_t offset, std::uint32_t frames) noexcept;
   void begin_fade_out() noexcept;
   void push_status() noexcept;

@@ -112,6 +112,17 @@ TEST_CASE("player: a stream that ends fades out and is not an underrun") {
   CHECK(rig.out.back() == 0.0f);
   CHECK(rig.max_step() <= 0.0051f + 0.5f / core::defaults::kFadeFrames);  // no click
   CHECK(rig.returned == 5);  // every record came home
+  // Playout began at position 2880 (target plus a frame before the end of
+  // the five records), so output index i is position 2880 + i and the audio
+  // ends at index 1920. Its own last millisecond fades out: the waveform
+  // goes on under a falling gain, not a held value.
+  constexpr std::size_t kEnd = 1920;
+  constexpr auto kFade = static_cast<std::int64_t>(core::defaults::kFadeFrames);
+  for (std::int64_t k = 1; k < kFade; ++k) {
+    const float expect = Rig::value(4800 - k) * static_cast<float>(k - 1) / static_cast<float>(kFade);
+    CHECK(rig.out[kEnd - static_cast<std::size_t>(k)] == doctest::Approx(expect).epsilon(1e-4));
+  }
+  for (std::size_t i = kEnd; i < rig.out.size(); ++i) CHECK(rig.out[i] == 0.0f);
 }
 
 TEST_CASE("player: a record that comes after the buffer ran dry counts one underrun") {

@@ -44,7 +44,9 @@ void PrintUsage(FILE* to) {
                "  --max-gaps N       most gaps allowed (default %d)\n"
                "  --max-clicks N     most clicks allowed (default: not checked)\n"
                "  --channels N       exact channel count of the file\n"
-               "\nFixed analysis settings: sound above %g dB RMS in 1 ms windows; steady part\n"
+               "  --sound-db DB      a 1 ms window is sound above this RMS in dB (default -40);\n"
+               "                     raise it to keep a sender's low-level tail out of the tone\n"
+               "\nAnalysis settings: sound above %g dB RMS in 1 ms windows; steady part\n"
                "from onset+%gs to offset-%gs; gap below %g x steady RMS.\n"
                "\nOutput: one JSON object per channel on stdout, PASS/FAIL line on stderr.\n"
                "Exit: 0 pass, 1 fail, 2 bad usage or unreadable file.\n",
@@ -130,6 +132,7 @@ void Check(const testtools::ChannelAnalysis& a, const Expectations& e,
 int main(int argc, char** argv) {
   std::string path;
   Expectations e;
+  testtools::AnalysisOptions options;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     if (arg == "-h" || arg == "--help") {
@@ -151,6 +154,7 @@ int main(int argc, char** argv) {
     else if (arg == "--max-gaps") e.max_gaps = ParseCount(arg, value);
     else if (arg == "--max-clicks") e.max_clicks = ParseCount(arg, value);
     else if (arg == "--channels") e.channels = ParseCount(arg, value);
+    else if (arg == "--sound-db") options.sound_threshold_db = ParseNumber(arg, value);
     else UsageError("unknown option " + arg);
   }
   if (path.empty()) UsageError("no FILE given");
@@ -158,7 +162,7 @@ int main(int argc, char** argv) {
 
   std::vector<testtools::ChannelAnalysis> channels;
   try {
-    channels = testtools::AnalyseWav(path);
+    channels = testtools::AnalyseWav(path, options);
   } catch (const std::exception& ex) {
     std::fprintf(stderr, "wav_analyze: %s\n", ex.what());
     return 2;
