@@ -3,6 +3,7 @@
 #include <array>
 #include <cassert>
 #include <cstdlib>
+#include <ctime>
 #include <sstream>
 
 namespace audio {
@@ -63,6 +64,7 @@ JackClient::~JackClient() {
 void JackClient::activate(ProcessFn fn, void* arg) {
   process_ = fn;
   process_arg_ = arg;
+  update_clock_offset();
   if (jack_activate(client_) != 0) throw JackError("jack_activate failed");
   active_ = true;
 }
@@ -106,6 +108,18 @@ void JackClient::set_added_latency(std::uint32_t frames) noexcept {
   if (client_ != nullptr && active_) jack_recompute_total_latencies(client_);
 }
 
+void JackClient::update_clock_offset() noexcept {
+  // Read CLOCK_MONOTONIC on both sides of JACK's clock; the midpoint halves
+  // the error of being descheduled between the reads.
+  timespec a{}, b{};
+  clock_gettime(CLOCK_MONOTONIC, &a);
+  const auto jack_us = static_cast<std::int64_t>(jack_get_time());
+  clock_gettime(CLOCK_MONOTONIC, &b);
+  const std::int64_t mono_us =
+      (std::int64_t{a.tv_sec} + std::int64_t{b.tv_sec}) * 500'000 + (a.tv_nsec + b.tv_nsec) / 2000;
+  clock_offset_us_.store(mono_us - jack_us, std::memory_order_relaxed);
+}
+
 std::uint32_t JackClient::sample_rate() const noexcept { return jack_get_sample_rate(client_); }
 std::uint32_t JackClient::buffer_size() const noexcept { return jack_get_buffer_size(client_); }
 
@@ -114,7 +128,16 @@ int JackClient::on_process(jack_nframes_t nframes, void* self) noexcept {
   std::array<float*, core::defaults::kMaxChannels> out{};
   for (std::size_t c = 0; c < me->ports_.size(); ++c)
     out[c] = static_cast<float*>(jack_port_get_buffer(me->ports_[c], nframes));
-  me->process_(me->process_arg_, out.data(), nframes);
+  // The cycle's start on JACK's clock, read from shared memory (no syscall).
+  jack_nframes_t frames = 0;
+  jack_time_t start_us = 0, next_us = 0;
+  float period_us = 0;
+  if (jack_get_cycle_times(me->client_, &frames, &start_us, &next_us, &period_us) != 0)
+    start_us = jack_frames_to_time(me->client_, jack_last_frame_time(me->client_));
+  const std::int64_t cycle_ns =
+      (static_cast<std::int64_t>(start_us) + me->clock_offset_us_.load(std::memory_order_relaxed)) *
+      1000;
+  me->process_(me->process_arg_, out.data(), nframes, cycle_ns);
   return 0;
 }
 

@@ -19,7 +19,7 @@ Player::Player(const PlayerConfig& config, core::SpscQueue<core::ToAudio>& from_
   status_.target_frames = target_frames_;
 }
 
-void Player::process(float* const* out, std::uint32_t nframes) noexcept {
+void Player::process(float* const* out, std::uint32_t nframes, std::int64_t cycle_ns) noexcept {
   ++status_.callbacks;
   return_pending();
   drain_net();
@@ -56,9 +56,10 @@ void Player::process(float* const* out, std::uint32_t nframes) noexcept {
     if (r->timestamp > cursor_) {
       // A hole in the timeline (DTX, a paused sender, a gap too long to
       // conceal): silence until the next record starts.
-      if (!silent_) {
+      if (!in_hole_) {
         ++status_.gaps;
-        begin_fade_out();
+        in_hole_ = true;
+        if (!silent_) begin_fade_out();
       }
       const auto n = static_cast<std::uint32_t>(std::min<std::int64_t>(r->timestamp - cursor_, want));
       silence(out, done, n);
@@ -75,6 +76,7 @@ void Player::process(float* const* out, std::uint32_t nframes) noexcept {
     const bool ends_here = next ? next->timestamp > r->end() : r->end() - cursor_ <= want;
     play(out, done, r->pcm + std::size_t{offset} * channels_, n,
          ends_here ? r->end() - cursor_ : INT64_MAX);
+    in_hole_ = false;
     cursor_ += n;
     done += n;
     status_.frames_played += n;
@@ -95,7 +97,7 @@ void Player::process(float* const* out, std::uint32_t nframes) noexcept {
   } else {
     status_.depth_frames = 0;
   }
-  push_status();
+  push_status(nframes, cycle_ns);
 }
 
 void Player::drain_net() noexcept {
@@ -125,6 +127,7 @@ void Player::drain_net() noexcept {
         state_ = State::Buffering;
         has_cursor_ = false;
         dry_ = false;
+        in_hole_ = false;
         status_.epoch = m->value;
         break;
       case core::ToAudio::Kind::SetTarget:
@@ -176,11 +179,16 @@ void Player::play(float* const* out, std::uint32_t offset, const float* pcm, std
     fade_in_left_ = d::kFadeFrames;
     silent_ = false;
   }
+  // (A fade-out that ends in this call sets silent_ again below.)
   constexpr float kStep = 1.0f / d::kFadeFrames;
   for (std::uint32_t i = 0; i < frames; ++i) {
     float gin = fade_in_left_ ? 1.0f - static_cast<float>(fade_in_left_) * kStep : 1.0f;
     const std::int64_t left = frames_to_end - i;  // samples from this one to the end, inclusive
-    if (left < d::kFadeFrames) gin *= static_cast<float>(left - 1) * kStep;
+    if (left < d::kFadeFrames) {
+      gin *= static_cast<float>(left - 1) * kStep;
+      // Faded out: whatever plays next, if anything does, fades in.
+      if (left == 1) silent_ = true;
+    }
     const float gout = static_cast<float>(fade_out_left_) * kStep;
     for (int c = 0; c < channels_; ++c) {
       const float v = pcm[std::size_t{i} * channels_ + c] * gin + hold_[c] * gout;
@@ -206,9 +214,11 @@ void Player::silence(float* const* out, std::uint32_t offset, std::uint32_t fram
   }
 }
 
-void Player::push_status() noexcept {
+void Player::push_status(std::uint32_t nframes, std::int64_t cycle_ns) noexcept {
   status_.playing = state_ == State::Playing;
   status_.cursor = cursor_;
+  status_.cycle_ns = cycle_ns;
+  status_.period_frames = nframes;
   // Keep half the queue for Unlinks: a status can be dropped, a record not.
   if (to_net_.size_approx() < to_net_.capacity() / 2)
     (void)to_net_.try_push(core::ToNet{core::ToNet::Kind::Status, nullptr, status_});

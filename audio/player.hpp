@@ -39,11 +39,14 @@ class Player {
 
   /// Thread: audio. Real-time safe: no allocation, no locks, no syscalls,
   /// bounded time. Writes exactly `nframes` to each of `out[0..channels)`.
-  void process(float* const* out, std::uint32_t nframes) noexcept;
+  /// `cycle_ns` is when this cycle began (CLOCK_MONOTONIC); net times its
+  /// loss repair from it.
+  void process(float* const* out, std::uint32_t nframes, std::int64_t cycle_ns) noexcept;
 
   /// Static trampoline for audio::JackClient.
-  static void process_trampoline(void* self, float* const* out, std::uint32_t nframes) noexcept {
-    static_cast<Player*>(self)->process(out, nframes);
+  static void process_trampoline(void* self, float* const* out, std::uint32_t nframes,
+                                 std::int64_t cycle_ns) noexcept {
+    static_cast<Player*>(self)->process(out, nframes, cycle_ns);
   }
 
   /// Thread: audio (or control while no callback runs).
@@ -60,7 +63,7 @@ class Player {
             std::int64_t frames_to_end) noexcept;
   void silence(float* const* out, std::uint32_t offset, std::uint32_t frames) noexcept;
   void begin_fade_out() noexcept;
-  void push_status() noexcept;
+  void push_status(std::uint32_t nframes, std::int64_t cycle_ns) noexcept;
 
   const int channels_;
   core::SpscQueue<core::ToAudio>& from_net_;  // net -> audio: Link, Reset, SetTarget
@@ -88,6 +91,7 @@ class Player {
   // zero from the last sample written (hold_), mixed where they meet, so
   // that no edge is a step.
   bool silent_ = true;                // the last sample written was silence (or fading)
+  bool in_hole_ = false;              // playing through a hole in the timeline
   std::uint32_t fade_in_left_ = 0;
   std::uint32_t fade_out_left_ = 0;
   std::array<float, core::defaults::kMaxChannels> last_{};  // last sample written, per channel

@@ -62,9 +62,10 @@ struct HookedProcess {
   ProcessHook hook;
   audio::JackClient::ProcessFn inner;
   void* inner_arg;
-  static void trampoline(void* self, float* const* out, std::uint32_t nframes) noexcept {
+  static void trampoline(void* self, float* const* out, std::uint32_t nframes,
+                         std::int64_t cycle_ns) noexcept {
     const auto* h = static_cast<const HookedProcess*>(self);
-    h->hook(h->inner, h->inner_arg, out, nframes);
+    h->hook(h->inner, h->inner_arg, out, nframes, cycle_ns);
   }
 };
 
@@ -79,8 +80,8 @@ int run(const Options& o, ProcessHook hook) {
   core::RecordPool pool(records);
   core::SpscQueue<core::ToAudio> to_audio(records + 16);
   core::SpscQueue<core::ToNet> to_net(2 * records + 64);
-  net::StreamReceiver stream({o.channels, o.payload_type}, pool, to_audio, to_net);
   const auto target = static_cast<std::uint32_t>(std::lround(o.latency_ms * d::kStreamRate / 1000.0));
+  net::StreamReceiver stream({o.channels, o.payload_type, target}, pool, to_audio, to_net);
   audio::Player player({o.channels, target, records}, to_audio, to_net);
 
   asio::io_context net_io;
@@ -158,6 +159,7 @@ int run(const Options& o, ProcessHook hook) {
     watch_timer.expires_after(std::chrono::milliseconds(100));
     watch_timer.async_wait([&](const asio::error_code& ec) {
       if (ec) return;
+      jack->update_clock_offset();
       if (jack->shut_down()) {
         std::cerr << "rtp2jack: the JACK server went away; exiting\n";
         exit_code = 1;

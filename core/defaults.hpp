@@ -1,6 +1,7 @@
 // Every default of rtp2jack in one place; --help shows these values.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 namespace core::defaults {
@@ -27,9 +28,17 @@ inline constexpr double kMaxLatencyMs = 2000.0;
 inline constexpr std::uint32_t kFadeFrames = 48;
 // How often the net context drains returned records and statuses.
 inline constexpr std::uint32_t kNetTickUs = 5000;
-// A locked sender that has sent nothing for this long no longer holds the
-// lock: another SSRC may take over.
-inline constexpr std::uint32_t kStreamIdleMs = 1000;
+// A locked sender that has sent nothing for this long (or four packet
+// durations, if longer) no longer holds the lock: another SSRC, or another
+// payload type, takes over at once (a sender restart). Shorter silences
+// mean a second sender is talking over a live one: it is ignored.
+inline constexpr std::uint32_t kStreamIdleMs = 100;
+// Net fills a missing packet's place this long before audio needs it: room
+// for the net thread's wake-up latency.
+inline constexpr std::uint32_t kConcealMarginUs = 2000;
+// Out-of-order packets net holds until the gap before them closes.
+inline constexpr std::size_t kHeldPackets = 64;
+inline constexpr std::size_t kMaxHeldBytes = 4000;
 // Sequence jumps beyond this many packets are a sender restart, not loss.
 inline constexpr std::int64_t kMaxSeqJump = 3000;
 // Timestamp jumps beyond this are a sender restart (RTP clock units, 48 kHz).
@@ -37,5 +46,9 @@ inline constexpr std::int64_t kMaxTimestampJump = 48000LL * 60;
 // Longest gap the net context fills with Opus concealment; longer gaps are
 // left to the audio context, which fades to silence.
 inline constexpr std::uint32_t kMaxConcealFrames = kStreamRate * 100 / 1000;
+// Concealment plays at full level this long, then fades to silence by
+// kMaxConcealFrames: a long run is a long outage or a stream that ended, and
+// extrapolating a sound further only makes something up.
+inline constexpr std::uint32_t kConcealFullFrames = kStreamRate * 40 / 1000;
 
 }  // namespace core::defaults

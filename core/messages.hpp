@@ -27,6 +27,8 @@ struct AudioStatus {
   std::uint32_t epoch = 0;          // stream epoch this status belongs to
   bool playing = false;
   std::int64_t cursor = 0;          // stream position of the next sample to play
+  std::int64_t cycle_ns = 0;        // CLOCK_MONOTONIC start of the callback that pushed this
+  std::uint32_t period_frames = 0;  // frames per callback
   std::uint32_t depth_frames = 0;   // min audio queued ahead of the cursor over the last packet interval
   std::uint32_t target_frames = 0;
   std::uint64_t underruns = 0;

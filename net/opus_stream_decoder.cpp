@@ -31,6 +31,29 @@ int OpusStreamDecoder::packet_frames(std::span<const std::uint8_t> packet) noexc
                                     static_cast<opus_int32>(core::defaults::kStreamRate));
 }
 
+bool OpusStreamDecoder::has_lbrr(std::span<const std::uint8_t> packet) noexcept {
+  const unsigned char* frames[48];
+  opus_int16 sizes[48];
+  const int n = opus_packet_parse(packet.data(), static_cast<opus_int32>(packet.size()), nullptr,
+                                  frames, sizes, nullptr);
+  if (n <= 0 || sizes[0] == 0) return false;
+  const int config = packet[0] >> 3;
+  if (config >= 16) return false;  // CELT-only: no SILK layer, no LBRR (RFC 6716 section 3.1)
+  // SILK frames per Opus frame: one for 10 and 20 ms, else one per 20 ms.
+  const int frame_samples = opus_packet_get_samples_per_frame(packet.data(), 48000);
+  const int silk_frames = frame_samples > 960 ? frame_samples / 960 : 1;
+  const unsigned first = frames[0][0];
+  bool lbrr = ((first >> (7 - silk_frames)) & 1u) != 0;             // mid channel
+  if (opus_packet_get_nb_channels(packet.data()) == 2)
+    lbrr = lbrr || ((first >> (6 - 2 * silk_frames)) & 1u) != 0;    // side channel
+  return lbrr;
+}
+
+int OpusStreamDecoder::decode_fec(std::span<const std::uint8_t> next, float* pcm,
+                                  int frames) noexcept {
+  return opus_decode_float(dec_, next.data(), static_cast<opus_int32>(next.size()), pcm, frames, 1);
+}
+
 int OpusStreamDecoder::decode(std::span<const std::uint8_t> packet, float* pcm,
                               int max_frames) noexcept {
   return opus_decode_float(dec_, packet.data(), static_cast<opus_int32>(packet.size()), pcm,

@@ -25,9 +25,22 @@ class OpusStreamDecoder {
   /// (RFC 6716 section 3.4 rules, as libopus checks them).
   static int packet_frames(std::span<const std::uint8_t> packet) noexcept;
 
+  /// Thread: any. Real-time safe. True when the packet's first frame carries
+  /// low-bit-rate redundancy (LBRR, in-band FEC) for the packet before it.
+  /// RFC 6716 section 4.2.3: a SILK or hybrid frame opens with one VAD flag
+  /// per SILK frame and then the LBRR flag, for the mid channel and then (in
+  /// stereo) the side channel, all coded with probability 1/2 at the start of
+  /// the range coder, so they are the leading bits of the frame's first byte.
+  static bool has_lbrr(std::span<const std::uint8_t> packet) noexcept;
+
   /// Thread: net. Decodes into interleaved `pcm` (room for `max_frames`).
   /// Returns samples per channel, or a negative libopus error.
   int decode(std::span<const std::uint8_t> packet, float* pcm, int max_frames) noexcept;
+
+  /// Thread: net. Recovers `frames` samples of the packet before `next` from
+  /// `next`'s in-band FEC (RFC 6716 section 2.1.7); `frames` is that lost
+  /// packet's duration, a multiple of 2.5 ms.
+  int decode_fec(std::span<const std::uint8_t> next, float* pcm, int frames) noexcept;
 
   /// Thread: net. Packet-loss concealment for `frames` (a multiple of 2.5 ms).
   int conceal(float* pcm, int frames) noexcept;

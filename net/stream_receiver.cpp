@@ -2,15 +2,21 @@
 
 #include <algorithm>
 #include <cassert>
+#include <climits>
 #include <cstdlib>
+#include <cstring>
 
-#include "core/defaults.hpp"
 #include "net/rtp_packet.hpp"
 #include "net/unwrap.hpp"
 
 namespace net {
 
 namespace d = core::defaults;
+
+namespace {
+constexpr std::int64_t kQuantum = d::kMinPacketFrames;  // Opus works in 2.5 ms steps
+constexpr std::int64_t kNsPerSec = 1'000'000'000;
+}  // namespace
 
 StreamReceiver::StreamReceiver(const StreamConfig& config, core::RecordPool& pool,
                                core::SpscQueue<core::ToAudio>& to_audio,
@@ -19,12 +25,13 @@ StreamReceiver::StreamReceiver(const StreamConfig& config, core::RecordPool& poo
       pool_(pool),
       to_audio_(to_audio),
       from_audio_(from_audio),
-      decoder_(config.channels) {
+      decoder_(config.channels),
+      held_(std::make_unique<Held[]>(d::kHeldPackets)) {
   recent_.fill(-1);
 }
 
-void StreamReceiver::on_datagram(std::span<const std::uint8_t> data,
-                                 std::int64_t arrival_ns) noexcept {
+void StreamReceiver::on_datagram(std::span<const std::uint8_t> data, std::int64_t arrival_ns,
+                                 std::int64_t now_ns) noexcept {
   ++stats_.datagrams_received;
   RtpPacket p;
   const RtpError err = parse_rtp(data, p);
@@ -43,11 +50,16 @@ void StreamReceiver::on_datagram(std::span<const std::uint8_t> data,
 
   const bool ours =
       stats_.locked && p.ssrc == stats_.ssrc && p.payload_type == stats_.payload_type;
-  const std::int64_t idle_ns = std::int64_t{d::kStreamIdleMs} * 1'000'000;
-  if (stats_.locked && !ours && arrival_ns - last_arrival_ns_ < idle_ns) {
-    // Another sender while ours is live: ignore it (stream identity).
-    ++stats_.packets_foreign;
-    return;
+  if (stats_.locked && !ours) {
+    // Another SSRC (or payload type) while ours is live is a second sender:
+    // ignore it. Once ours has been silent for a while it is a restart.
+    const std::int64_t idle_ns =
+        std::max<std::int64_t>(std::int64_t{d::kStreamIdleMs} * 1'000'000,
+                               4 * std::int64_t{last_frames_} * kNsPerSec / d::kStreamRate);
+    if (now_ns - last_received_ns_ < idle_ns) {
+      ++stats_.packets_foreign;
+      return;
+    }
   }
 
   // The Opus TOC and frame lengths must hold before the packet can lock or
@@ -70,67 +82,287 @@ void StreamReceiver::on_datagram(std::span<const std::uint8_t> data,
       lock_stream(p.ssrc, p.payload_type, p.seq, p.timestamp);
   }
 
-  const std::int64_t ext_seq = unwrap<16>(p.seq, highest_seq_);
-  const std::int64_t ext_ts = unwrap<32>(p.timestamp, highest_ts_);
+  const std::int64_t seq = unwrap<16>(p.seq, highest_seq_);
+  const std::int64_t ts = unwrap<32>(p.timestamp, highest_ts_);
   ++stats_.packets_received;
-  last_arrival_ns_ = arrival_ns;
+  last_received_ns_ = now_ns;
 
-  if (ext_seq <= highest_seq_) {
-    if (seen(ext_seq)) {
-      ++stats_.packets_duplicate;
-      return;
-    }
-    // Its place was already concealed when the later packet arrived.
-    mark_seen(ext_seq);
-    ++unique_received_;
-    ++stats_.packets_reordered;
-    ++stats_.packets_late;
-    update_jitter(ext_ts, arrival_ns);
+  if (seen(seq)) {
+    ++stats_.packets_duplicate;
+    service(now_ns);
     return;
   }
-
-  update_jitter(ext_ts, arrival_ns);
-  const std::int64_t missing = ext_seq - highest_seq_ - 1;
-  highest_seq_ = ext_seq;
-  highest_ts_ = ext_ts;
-  mark_seen(ext_seq);
+  mark_seen(seq);
   ++unique_received_;
+  update_jitter(ts, arrival_ns);
+  if (seq > highest_seq_) {
+    highest_seq_ = seq;
+    highest_ts_ = ts;
+  } else {
+    ++stats_.packets_reordered;
+  }
 
-  std::int64_t pos = ext_ts + ts_offset_;
-  if (pos < next_pos_) {
-    // The timestamp says this audio overlaps what was already decoded, but
-    // the decoder's output is contiguous: keep it so. GStreamer's
+  const auto frames = static_cast<std::uint32_t>(packet_frames);
+  if (seq < next_seq_) {
+    ++stats_.packets_late;  // its place was filled (concealed) already
+  } else if (seq == next_seq_) {
+    decode_in_order(p.payload, seq, ts, frames, arrival_ns);
+    release_ready();
+  } else {
+    hold(p.payload, seq, ts, frames, arrival_ns, now_ns);
+  }
+  service(now_ns);
+}
+
+void StreamReceiver::on_timer(std::int64_t now_ns) noexcept { service(now_ns); }
+
+void StreamReceiver::service(std::int64_t now_ns) noexcept {
+  // Bounded: each step fills at least 2.5 ms or moves past a held packet.
+  for (int i = 0; i < 512 && gap_due() <= now_ns; ++i) fill_one();
+}
+
+std::int64_t StreamReceiver::next_deadline() const noexcept { return gap_due(); }
+
+std::int64_t StreamReceiver::need_time(std::int64_t pos) const noexcept {
+  // Observer + cached state: audio's latest Status says where its cursor was
+  // after the callback that began at cycle_ns. Callback m after it consumes
+  // [cursor + (m-1)n, cursor + mn) and begins at cycle_ns + m periods.
+  if (!audio_.playing || audio_.epoch != epoch_ || audio_.period_frames == 0) return INT64_MAX;
+  const std::int64_t n = audio_.period_frames;
+  const std::int64_t ahead = pos - audio_.cursor;
+  const std::int64_t m = ahead < 0 ? 0 : ahead / n + 1;
+  return audio_.cycle_ns + m * n * kNsPerSec / d::kStreamRate;
+}
+
+std::int64_t StreamReceiver::gap_due() const noexcept {
+  if (!stats_.locked || last_frames_ == 0) return INT64_MAX;
+  const Held* h = earliest_held();
+  const bool can_conceal = conceal_run_ < d::kMaxConcealFrames;
+  if (h == nullptr && !can_conceal) return INT64_MAX;
+  // Due before the callback that plays the sample just before the gap: that
+  // callback decides whether audio fades out there (audio::Player).
+  const std::int64_t need = need_time(next_pos_ - 1);
+  if (need != INT64_MAX) return need - std::int64_t{d::kConcealMarginUs} * 1000;
+  // Before playout starts (or while audio is silent) there is no deadline:
+  // give a missing packet the target latency to turn up.
+  if (h == nullptr) return INT64_MAX;
+  return h->received_ns + std::int64_t{config_.target_frames} * kNsPerSec / d::kStreamRate;
+}
+
+void StreamReceiver::fill_one() noexcept {
+  Held* h = earliest_held();
+  if (h != nullptr) {
+    const std::int64_t pos = h->ts + ts_offset_;
+    const std::int64_t span = pos - next_pos_;
+    if (span <= 0 || conceal_run_ >= d::kMaxConcealFrames) {
+      skip_to(*h);  // filled up to it already, or too long a gap to conceal
+      return;
+    }
+    // One packet's worth left before the held one, and it carries that
+    // packet in its LBRR: recover it rather than guess.
+    if (h->lbrr && span <= h->frames && span % kQuantum == 0 && h->seq == next_seq_ + 1) {
+      core::PacketRecord* r = pool_.acquire();
+      if (r == nullptr) {
+        ++stats_.pool_exhausted;
+        skip_to(*h);
+        return;
+      }
+      const int n = decoder_.decode_fec(std::span<const std::uint8_t>(h->data.data(), h->size),
+                                        r->pcm, static_cast<int>(span));
+      if (n > 0) {
+        r->seq = next_seq_;
+        r->timestamp = next_pos_;
+        r->arrival_ns = 0;
+        r->frames = static_cast<std::uint32_t>(n);
+        r->epoch = epoch_;
+        r->kind = core::PacketRecord::Kind::Fec;
+        ++stats_.frames_fec;
+        next_pos_ += n;
+        link(r);
+      } else {
+        [[maybe_unused]] const bool ok = pool_.release(r);
+        assert(ok && "stream_receiver: record came from the pool");
+      }
+      skip_to(*h);
+      return;
+    }
+    const std::int64_t want = std::min<std::int64_t>(last_frames_, span) / kQuantum * kQuantum;
+    if (want == 0 || !conceal(static_cast<std::uint32_t>(want), true)) skip_to(*h);
+    return;
+  }
+  // Nothing after the gap has arrived yet: the packet is late or lost, or
+  // the stream paused or ended, and its time has come. Conceal it (at the
+  // end of a stream that is a short, natural fade-out).
+  if (!conceal(last_frames_, false)) conceal_run_ = d::kMaxConcealFrames;  // no record: stop trying
+}
+
+bool StreamReceiver::conceal(std::uint32_t frames, bool confirmed) noexcept {
+  core::PacketRecord* r = pool_.acquire();
+  if (r == nullptr) {
+    ++stats_.pool_exhausted;
+    return false;
+  }
+  const int n = decoder_.conceal(r->pcm, static_cast<int>(frames));
+  if (n <= 0) {
+    [[maybe_unused]] const bool ok = pool_.release(r);
+    assert(ok && "stream_receiver: record came from the pool");
+    return false;
+  }
+  // Past kConcealFullFrames of one run, fade towards silence.
+  const int ch = decoder_.channels();
+  for (int i = 0; i < n; ++i) {
+    const std::int64_t t = std::int64_t{conceal_run_} + i;
+    if (t < d::kConcealFullFrames) continue;
+    const float g = std::max(0.0f, 1.0f - static_cast<float>(t - d::kConcealFullFrames) /
+                                              (d::kMaxConcealFrames - d::kConcealFullFrames));
+    for (int c = 0; c < ch; ++c) r->pcm[i * ch + c] *= g;
+  }
+  r->seq = -1;
+  r->timestamp = next_pos_;
+  r->arrival_ns = 0;
+  r->frames = static_cast<std::uint32_t>(n);
+  r->epoch = epoch_;
+  r->kind = core::PacketRecord::Kind::Concealed;
+  if (confirmed) {
+    stats_.frames_concealed += 1 + conceal_unconfirmed_;
+    conceal_unconfirmed_ = 0;
+  } else {
+    ++conceal_unconfirmed_;
+  }
+  next_pos_ += n;
+  conceal_run_ += static_cast<std::uint32_t>(n);
+  link(r);
+  return true;
+}
+
+void StreamReceiver::skip_to(const Held& h) noexcept {
+  next_seq_ = std::max(next_seq_, h.seq);
+  release_ready();
+}
+
+void StreamReceiver::decode_in_order(std::span<const std::uint8_t> payload, std::int64_t seq,
+                                     std::int64_t ts, std::uint32_t frames,
+                                     std::int64_t arrival_ns) noexcept {
+  next_seq_ = seq + 1;
+  std::int64_t pos = ts + ts_offset_;
+  // Concealment with nothing after it was for a real loss if packets are
+  // missing before this one or this one is late; not if the sender paused.
+  if (seq != last_decoded_seq_ + 1 || pos < next_pos_) stats_.frames_concealed += conceal_unconfirmed_;
+  conceal_unconfirmed_ = 0;
+  if (pos + frames <= next_pos_ && last_decoded_seq_ >= 0) {
+    // Its whole place was concealed while it was on its way.
+    ++stats_.packets_late;
+    return;
+  }
+  if (pos < next_pos_ && seq == last_decoded_seq_ + 1 && conceal_run_ == 0) {
+    // The timestamp says this audio overlaps the packet decoded just before,
+    // but the decoder's output is contiguous: keep it so. GStreamer's
     // rtpopuspay does this on its first step (648 instead of 960).
     ts_offset_ += next_pos_ - pos;
     pos = next_pos_;
   }
-  if (missing > 0 && pos > next_pos_) conceal(pos - next_pos_);
-  // A timestamp jump without loss (DTX, a paused sender) stays a gap in the
+  // A timestamp jump without loss (DTX, a paused sender) stays a hole in the
   // timeline; audio plays silence through it.
 
   core::PacketRecord* r = pool_.acquire();
   if (r == nullptr) {
     ++stats_.pool_exhausted;
-    next_pos_ = pos + packet_frames;
+    next_pos_ = std::max(next_pos_, pos + frames);
     return;
   }
-  const int n = decoder_.decode(p.payload, r->pcm, static_cast<int>(d::kMaxPacketFrames));
+  const int n = decoder_.decode(payload, r->pcm, static_cast<int>(d::kMaxPacketFrames));
   if (n <= 0) {
     [[maybe_unused]] const bool ok = pool_.release(r);
     assert(ok && "stream_receiver: record came from the pool");
     ++stats_.packets_invalid;
-    next_pos_ = pos + packet_frames;
     return;
   }
-  r->seq = ext_seq;
+  if (conceal_run_ > d::kConcealFullFrames) {
+    // Concealment faded (towards) silence before this: fade the sound back in.
+    const int ch = decoder_.channels();
+    const int ramp = std::min<int>(n, d::kFadeFrames);
+    for (int i = 0; i < ramp; ++i)
+      for (int c = 0; c < ch; ++c) r->pcm[i * ch + c] *= static_cast<float>(i) / static_cast<float>(ramp);
+  }
+  r->seq = seq;
   r->timestamp = pos;
   r->arrival_ns = arrival_ns;
   r->frames = static_cast<std::uint32_t>(n);
   r->epoch = epoch_;
   r->kind = core::PacketRecord::Kind::Decoded;
   stats_.packet_frames = r->frames;
-  next_pos_ = pos + n;
+  last_frames_ = r->frames;
+  last_decoded_seq_ = seq;
+  conceal_run_ = 0;
+  next_pos_ = std::max(next_pos_, pos + n);
   link(r);
+}
+
+void StreamReceiver::release_ready() noexcept {
+  // Held packets that are now in order go to the decoder; any that fell
+  // behind (the gap was concealed past them) are late.
+  while (Held* h = earliest_held()) {
+    if (h->seq > next_seq_) break;
+    if (h->seq == next_seq_) {
+      decode_in_order(std::span<const std::uint8_t>(h->data.data(), h->size), h->seq, h->ts,
+                      h->frames, h->arrival_ns);
+    } else {
+      ++stats_.packets_late;
+    }
+    drop_held(h);
+  }
+}
+
+void StreamReceiver::hold(std::span<const std::uint8_t> payload, std::int64_t seq,
+                          std::int64_t ts, std::uint32_t frames, std::int64_t arrival_ns,
+                          std::int64_t now_ns) noexcept {
+  if (payload.size() > d::kMaxHeldBytes) {
+    ++stats_.packets_late;  // too large to hold: cannot wait for the gap before it
+    return;
+  }
+  if (held_count_ == d::kHeldPackets) {
+    // A gap that outlived a whole window of packets: give up on it.
+    skip_to(*earliest_held());
+    if (seq < next_seq_) {
+      ++stats_.packets_late;
+      return;
+    }
+    if (seq == next_seq_) {
+      decode_in_order(payload, seq, ts, frames, arrival_ns);
+      release_ready();
+      return;
+    }
+  }
+  std::size_t slot = 0;
+  while (held_used_[slot]) ++slot;
+  Held& h = held_[slot];
+  held_used_[slot] = true;
+  ++held_count_;
+  h.seq = seq;
+  h.ts = ts;
+  h.arrival_ns = arrival_ns;
+  h.received_ns = now_ns;
+  h.frames = frames;
+  h.size = static_cast<std::uint32_t>(payload.size());
+  h.lbrr = OpusStreamDecoder::has_lbrr(payload);
+  std::memcpy(h.data.data(), payload.data(), payload.size());
+}
+
+StreamReceiver::Held* StreamReceiver::earliest_held() noexcept {
+  return const_cast<Held*>(static_cast<const StreamReceiver*>(this)->earliest_held());
+}
+
+const StreamReceiver::Held* StreamReceiver::earliest_held() const noexcept {
+  if (held_count_ == 0) return nullptr;
+  const Held* best = nullptr;
+  for (std::size_t i = 0; i < d::kHeldPackets; ++i)
+    if (held_used_[i] && (best == nullptr || held_[i].seq < best->seq)) best = &held_[i];
+  return best;
+}
+
+void StreamReceiver::drop_held(Held* h) noexcept {
+  held_used_[static_cast<std::size_t>(h - held_.get())] = false;
+  --held_count_;
 }
 
 void StreamReceiver::lock_stream(std::uint32_t ssrc, std::uint8_t pt, std::uint16_t seq,
@@ -154,10 +386,17 @@ void StreamReceiver::lock_stream(std::uint32_t ssrc, std::uint8_t pt, std::uint1
   highest_seq_ = std::int64_t{seq} - 1;
   highest_ts_ = ts;
   ts_offset_ = -std::int64_t{ts};  // stream positions of an epoch start at 0
+  next_seq_ = seq;
   next_pos_ = 0;
+  last_decoded_seq_ = -1;
+  last_frames_ = 0;
+  conceal_run_ = 0;
+  conceal_unconfirmed_ = 0;
   unique_received_ = 0;
   have_transit_ = false;
   recent_.fill(-1);
+  held_used_.fill(false);
+  held_count_ = 0;
 }
 
 void StreamReceiver::update_jitter(std::int64_t ext_ts, std::int64_t arrival_ns) noexcept {
@@ -171,38 +410,6 @@ void StreamReceiver::update_jitter(std::int64_t ext_ts, std::int64_t arrival_ns)
   }
   transit_ = transit;
   have_transit_ = true;
-}
-
-void StreamReceiver::conceal(std::int64_t frames) noexcept {
-  // Opus PLC continues the last frame's spectrum and fades by itself; past
-  // kMaxConcealFrames the audio context plays silence instead.
-  constexpr std::int64_t kQuantum = d::kMinPacketFrames;  // PLC works in 2.5 ms steps
-  std::int64_t left = std::min<std::int64_t>(frames, d::kMaxConcealFrames);
-  const std::int64_t chunk = std::max<std::int64_t>(kQuantum, stats_.packet_frames);
-  while (left >= kQuantum) {
-    const std::int64_t want = std::min(chunk, left) / kQuantum * kQuantum;
-    core::PacketRecord* r = pool_.acquire();
-    if (r == nullptr) {
-      ++stats_.pool_exhausted;
-      return;
-    }
-    const int n = decoder_.conceal(r->pcm, static_cast<int>(want));
-    if (n <= 0) {
-      [[maybe_unused]] const bool ok = pool_.release(r);
-      assert(ok && "stream_receiver: record came from the pool");
-      return;
-    }
-    r->seq = -1;
-    r->timestamp = next_pos_;
-    r->arrival_ns = 0;
-    r->frames = static_cast<std::uint32_t>(n);
-    r->epoch = epoch_;
-    r->kind = core::PacketRecord::Kind::Concealed;
-    ++stats_.frames_concealed;
-    next_pos_ += n;
-    left -= n;
-    link(r);
-  }
 }
 
 void StreamReceiver::link(core::PacketRecord* r) noexcept {

@@ -1,10 +1,15 @@
-// The net context's logic, free of sockets: datagrams in, decoded records out.
+// The net context's logic, free of sockets and clocks: datagrams and the time
+// in, decoded records out.
 //
-// Stream identity (SSRC lock, RFC 3550 section 8.2 restarts), 64-bit
-// unwrapping, loss and duplicate detection, interarrival jitter (RFC 3550
-// A.8), Opus decoding into pooled records, and the net side of the
-// net <-> audio queues. Kept apart from Asio so that a simulated clock can
-// drive it.
+// Stream identity (SSRC lock, restarts), 64-bit unwrapping, a reorder stage
+// that holds out-of-order packets until the gap before them closes, loss
+// repair timed by the playout deadline (in-band FEC when the next packet has
+// arrived and carries it, else Opus concealment), duplicate and late
+// detection, interarrival jitter (RFC 3550 A.8), Opus decoding into pooled
+// records, and the net side of the net <-> audio queues.
+//
+// Time comes in as arguments (CLOCK_MONOTONIC nanoseconds), so a simulated
+// clock can drive it exactly as the Asio wrapper drives it in real time.
 //
 // Thread: net, every method. Nothing here blocks; nothing allocates after
 // construction.
@@ -12,8 +17,10 @@
 
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <span>
 
+#include "core/defaults.hpp"
 #include "core/messages.hpp"
 #include "core/record_pool.hpp"
 #include "core/spsc_queue.hpp"
@@ -25,6 +32,7 @@ namespace net {
 struct StreamConfig {
   int channels = 2;                // decoded channels (1 or 2)
   int payload_type = -1;           // accept only this payload type; -1: lock to the first
+  std::uint32_t target_frames = 960;  // target latency, for deadlines before playout starts
 };
 
 class StreamReceiver {
@@ -34,9 +42,18 @@ class StreamReceiver {
                  core::SpscQueue<core::ToAudio>& to_audio,
                  core::SpscQueue<core::ToNet>& from_audio);
 
-  /// Thread: net. One datagram from the RTP port, with its arrival time
-  /// (CLOCK_REALTIME nanoseconds, kernel timestamp where available).
-  void on_datagram(std::span<const std::uint8_t> data, std::int64_t arrival_ns) noexcept;
+  /// Thread: net. One datagram from the RTP port. `arrival_ns` is when it
+  /// arrived (CLOCK_REALTIME, kernel timestamp where available; used for
+  /// jitter), `now_ns` the present on CLOCK_MONOTONIC.
+  void on_datagram(std::span<const std::uint8_t> data, std::int64_t arrival_ns,
+                   std::int64_t now_ns) noexcept;
+
+  /// Thread: net. Fills every gap whose deadline has come.
+  void on_timer(std::int64_t now_ns) noexcept;
+
+  /// Thread: net. When on_timer next has work (CLOCK_MONOTONIC ns);
+  /// INT64_MAX for never. Valid after any other call.
+  std::int64_t next_deadline() const noexcept;
 
   /// Thread: net. Takes records home and caches audio's latest status.
   void drain_audio() noexcept;
@@ -45,12 +62,36 @@ class StreamReceiver {
   StatsSnapshot stats() const noexcept;
 
  private:
+  struct Held {  // an out-of-order packet waiting for the gap before it
+    std::int64_t seq = 0;
+    std::int64_t ts = 0;           // extended RTP timestamp
+    std::int64_t arrival_ns = 0;   // realtime, for the record
+    std::int64_t received_ns = 0;  // monotonic, for the fallback deadline
+    std::uint32_t frames = 0;
+    std::uint32_t size = 0;
+    bool lbrr = false;
+    std::array<std::uint8_t, core::defaults::kMaxHeldBytes> data;
+  };
+
   void lock_stream(std::uint32_t ssrc, std::uint8_t pt, std::uint16_t seq, std::uint32_t ts) noexcept;
   void update_jitter(std::int64_t ext_ts, std::int64_t arrival_ns) noexcept;
-  void conceal(std::int64_t frames) noexcept;
+  void decode_in_order(std::span<const std::uint8_t> payload, std::int64_t seq, std::int64_t ts,
+                       std::uint32_t frames, std::int64_t arrival_ns) noexcept;
+  void release_ready() noexcept;
+  void hold(std::span<const std::uint8_t> payload, std::int64_t seq, std::int64_t ts,
+            std::uint32_t frames, std::int64_t arrival_ns, std::int64_t now_ns) noexcept;
+  Held* earliest_held() noexcept;
+  const Held* earliest_held() const noexcept;
+  void drop_held(Held* h) noexcept;
+  void skip_to(const Held& h) noexcept;
+  std::int64_t gap_due() const noexcept;
+  std::int64_t need_time(std::int64_t pos) const noexcept;
+  void fill_one() noexcept;
+  bool conceal(std::uint32_t frames, bool confirmed) noexcept;
   void link(core::PacketRecord* r) noexcept;
   bool seen(std::int64_t ext_seq) const noexcept;
   void mark_seen(std::int64_t ext_seq) noexcept;
+  void service(std::int64_t now_ns) noexcept;
 
   const StreamConfig config_;
   core::RecordPool& pool_;
@@ -67,15 +108,28 @@ class StreamReceiver {
   std::int64_t highest_seq_ = 0;    // highest extended sequence number seen
   std::int64_t highest_ts_ = 0;     // extended RTP timestamp of highest_seq_
   std::int64_t ts_offset_ = 0;      // stream position = extended RTP timestamp + offset
-  std::int64_t next_pos_ = 0;       // stream position where the next record starts
+  std::int64_t next_seq_ = 0;       // the packet the decoder takes next
+  std::int64_t next_pos_ = 0;       // stream position up to which audio was made
+  std::int64_t last_decoded_seq_ = -1;  // of the latest record decoded from a packet
+  std::uint32_t last_frames_ = 0;   // duration of the latest decoded packet
+  std::uint32_t conceal_run_ = 0;   // frames concealed since the last decoded packet
+  // Frames concealed with nothing after them yet: counted once a later
+  // packet shows something was missing, forgotten if the stream just
+  // paused (DTX) or ended.
+  std::uint64_t conceal_unconfirmed_ = 0;
   std::uint64_t unique_received_ = 0;  // this epoch, duplicates excluded
   std::uint64_t lost_before_ = 0;   // loss counted in earlier epochs
-  std::int64_t last_arrival_ns_ = 0;
+  std::int64_t last_received_ns_ = 0;  // monotonic, of the latest packet of the stream
   bool have_transit_ = false;
   double transit_ = 0.0;            // RFC 3550 A.8 relative transit of the previous packet
   // Recently received extended sequence numbers, indexed modulo the size:
-  // tells a duplicate from a reordered packet.
+  // tells a duplicate from a late or reordered packet.
   std::array<std::int64_t, 1024> recent_{};
+
+  // The reorder stage: fixed slots, a handful in use.
+  const std::unique_ptr<Held[]> held_;
+  std::array<bool, core::defaults::kHeldPackets> held_used_{};
+  std::size_t held_count_ = 0;
 };
 
 }  // namespace net

@@ -39,6 +39,12 @@ asio::ip::address_v4 interface_v4(const std::string& iface) {
   return found;
 }
 
+// steady_clock is CLOCK_MONOTONIC on Linux: the clock StreamReceiver and the
+// audio status use.
+std::int64_t monotonic_ns(std::chrono::steady_clock::time_point t) noexcept {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+}
+
 std::int64_t realtime_ns() noexcept {
   timespec ts{};
   clock_gettime(CLOCK_REALTIME, &ts);
@@ -48,7 +54,7 @@ std::int64_t realtime_ns() noexcept {
 }  // namespace
 
 UdpReceiver::UdpReceiver(asio::io_context& io, StreamReceiver& stream, const ListenConfig& config)
-    : stream_(stream), socket_(io), tick_(io) {
+    : stream_(stream), socket_(io), timer_(io) {
   asio::error_code ec;
   const asio::ip::address addr = asio::ip::make_address(config.bind, ec);
   if (ec) throw std::runtime_error("--bind '" + config.bind + "' is not an IP address");
@@ -107,14 +113,14 @@ UdpReceiver::UdpReceiver(asio::io_context& io, StreamReceiver& stream, const Lis
 
 void UdpReceiver::start() {
   arm_receive();
-  arm_tick();
+  arm_timer();
 }
 
 void UdpReceiver::stop() {
   stopped_ = true;
   asio::error_code ec;
   socket_.cancel(ec);
-  tick_.cancel();
+  timer_.cancel();
 }
 
 void UdpReceiver::arm_receive() {
@@ -122,6 +128,8 @@ void UdpReceiver::arm_receive() {
     if (ec || stopped_) return;
     on_readable();
     arm_receive();
+    // A packet may have opened a gap, or closed one: the deadline moved.
+    if (stream_.next_deadline() < monotonic_ns(timer_at_)) arm_timer();
   });
 }
 
@@ -150,16 +158,25 @@ void UdpReceiver::on_readable() {
     }
     if (arrival == 0) arrival = realtime_ns();
     stream_.on_datagram(std::span<const std::uint8_t>(buffer_.data(), static_cast<std::size_t>(n)),
-                        arrival);
+                        arrival, monotonic_ns(std::chrono::steady_clock::now()));
   }
 }
 
-void UdpReceiver::arm_tick() {
-  tick_.expires_after(std::chrono::microseconds(core::defaults::kNetTickUs));
-  tick_.async_wait([this](const asio::error_code& ec) {
-    if (ec || stopped_) return;
+void UdpReceiver::arm_timer() {
+  // Wake for the next loss-repair deadline, or after a tick at most to take
+  // records home and see audio's status.
+  using namespace std::chrono;
+  const auto now = steady_clock::now();
+  auto at = now + microseconds(core::defaults::kNetTickUs);
+  const std::int64_t due = stream_.next_deadline();
+  if (due < monotonic_ns(at)) at = steady_clock::time_point(nanoseconds(std::max(due, monotonic_ns(now))));
+  timer_at_ = at;
+  timer_.expires_at(at);
+  timer_.async_wait([this](const asio::error_code& ec) {
+    if (ec || stopped_) return;  // cancelled: re-armed elsewhere, or stopping
     stream_.drain_audio();
-    arm_tick();
+    stream_.on_timer(monotonic_ns(std::chrono::steady_clock::now()));
+    arm_timer();
   });
 }
 

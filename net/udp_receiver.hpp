@@ -2,11 +2,13 @@
 // net thread, feeding net::StreamReceiver.
 //
 // A receive loop re-armed from its own handler over a fixed member buffer;
-// a periodic tick takes records home from audio. stop() cancels both so
-// that io_context::run() returns by itself.
+// one timer wakes net for the next loss-repair deadline, or after a tick at
+// most, to take records home from audio. stop() cancels both so that
+// io_context::run() returns by itself.
 #pragma once
 
 #include <array>
+#include <chrono>
 #include <cstdint>
 #include <string>
 
@@ -41,11 +43,12 @@ class UdpReceiver {
  private:
   void arm_receive();
   void on_readable();
-  void arm_tick();
+  void arm_timer();
 
   StreamReceiver& stream_;
   asio::ip::udp::socket socket_;
-  asio::steady_timer tick_;
+  asio::steady_timer timer_;
+  std::chrono::steady_clock::time_point timer_at_{};
   bool kernel_timestamps_ = false;
   bool stopped_ = false;
   std::string description_;

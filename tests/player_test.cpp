@@ -41,7 +41,7 @@ struct Rig {
   void process(std::uint32_t n = kPeriod) {
     std::vector<float> buf(n, 12345.0f);  // poison: every sample must be written
     float* chans[1] = {buf.data()};
-    player.process(chans, n);
+    player.process(chans, n, 0);
     for (float v : buf) CHECK(v != 12345.0f);
     out.insert(out.end(), buf.begin(), buf.end());
     while (auto m = to_net.try_pop()) {

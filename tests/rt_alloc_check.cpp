@@ -45,10 +45,10 @@ inline void count(std::atomic<unsigned long>& c) {
   if (t_in_callback) c.fetch_add(1, std::memory_order_relaxed);
 }
 
-void hook(audio::JackClient::ProcessFn inner, void* arg, float* const* out,
-          std::uint32_t nframes) noexcept {
+void hook(audio::JackClient::ProcessFn inner, void* arg, float* const* out, std::uint32_t nframes,
+          std::int64_t cycle_ns) noexcept {
   t_in_callback = true;
-  inner(arg, out, nframes);
+  inner(arg, out, nframes, cycle_ns);
   t_in_callback = false;
   g_callbacks.fetch_add(1, std::memory_order_relaxed);
 }

@@ -19,10 +19,16 @@ struct Sender {
   int frame = 960;
   double phase = 0;
 
-  explicit Sender(int frame_size = 960) : frame(frame_size) {
+  explicit Sender(int frame_size = 960, bool fec = false) : frame(frame_size) {
     int err = 0;
-    enc = opus_encoder_create(48000, 2, OPUS_APPLICATION_AUDIO, &err);
+    enc = opus_encoder_create(48000, 2, fec ? OPUS_APPLICATION_VOIP : OPUS_APPLICATION_AUDIO, &err);
     REQUIRE(err == OPUS_OK);
+    if (fec) {
+      // In-band FEC lives in the SILK layer: a speech-like bit rate keeps it there.
+      opus_encoder_ctl(enc, OPUS_SET_INBAND_FEC(1));
+      opus_encoder_ctl(enc, OPUS_SET_PACKET_LOSS_PERC(20));
+      opus_encoder_ctl(enc, OPUS_SET_BITRATE(24000));
+    }
   }
   ~Sender() { opus_encoder_destroy(enc); }
 
@@ -61,8 +67,18 @@ struct Rig {
 
   void feed(const std::vector<std::uint8_t>& p, std::int64_t advance_ms = 20) {
     now += advance_ms * kMs;
-    rx.on_datagram(p, now);
+    rx.on_datagram(p, now, now);
     collect();
+  }
+  // Lets time pass, running net's timer when it asks, as the Asio loop does.
+  void wait(std::int64_t ms) {
+    const std::int64_t until = now + ms * kMs;
+    while (rx.next_deadline() <= until) {
+      now = std::max(now, rx.next_deadline());
+      rx.on_timer(now);
+      collect();
+    }
+    now = until;
   }
   // Plays the audio context: takes messages, sends every record home.
   void collect() {
@@ -122,22 +138,40 @@ TEST_CASE("stream_receiver: a loss is concealed, a duplicate dropped, a late one
   rig.feed(p[0]);
   rig.feed(p[1]);
   rig.feed(p[1], 0);  // duplicate
-  rig.feed(p[3], 40); // p[2] missing
-  rig.feed(p[2], 1);  // arrives after its place was concealed
+  rig.feed(p[3], 40); // p[2] missing: p[3] waits for it
+  CHECK(rig.links().size() == 2);
+  rig.feed(p[2], 1);  // arrives before its deadline: used, in order
   rig.feed(p[4], 19);
-  const auto st = rig.stats();
+  auto st = rig.stats();
   CHECK(st.packets_received == 6);
   CHECK(st.packets_duplicate == 1);
   CHECK(st.packets_reordered == 1);
+  CHECK(st.packets_late == 0);
+  CHECK(st.packets_lost == 0);
+  CHECK(st.frames_concealed == 0);
+  auto l = rig.links();
+  REQUIRE(l.size() == 5);
+  for (std::size_t i = 0; i < l.size(); ++i) {
+    CHECK(l[i].timestamp == static_cast<std::int64_t>(i) * 960);
+    CHECK(l[i].kind == core::PacketRecord::Kind::Decoded);
+  }
+
+  // p[6] arrives, p[5] does not by the deadline (the target latency, as no
+  // audio status says otherwise): concealed. When it turns up, it is late.
+  rig.feed(p[6], 40);
+  rig.wait(30);
+  rig.feed(p[5], 0);
+  st = rig.stats();
+  CHECK(st.frames_concealed == 1);
   CHECK(st.packets_late == 1);
   CHECK(st.packets_lost == 0);  // it did arrive, in the end (RFC 3550 A.3)
-  CHECK(st.frames_concealed == 1);
-  const auto l = rig.links();
-  REQUIRE(l.size() == 5);
-  CHECK(l[2].kind == core::PacketRecord::Kind::Concealed);
-  CHECK(l[2].timestamp == 1920);
-  CHECK(l[2].frames == 960);
-  for (std::size_t i = 0; i < l.size(); ++i) CHECK(l[i].timestamp == static_cast<std::int64_t>(i) * 960);
+  l = rig.links();
+  REQUIRE(l.size() == 7);
+  CHECK(l[5].kind == core::PacketRecord::Kind::Concealed);
+  CHECK(l[5].timestamp == 5 * 960);
+  CHECK(l[5].frames == 960);
+  CHECK(l[6].kind == core::PacketRecord::Kind::Decoded);
+  CHECK(l[6].timestamp == 6 * 960);
 }
 
 TEST_CASE("stream_receiver: packets that never come count as lost") {
@@ -147,8 +181,46 @@ TEST_CASE("stream_receiver: packets that never come count as lost") {
   s.next();
   s.next();
   rig.feed(s.next(), 60);
+  rig.wait(25);
   CHECK(rig.stats().packets_lost == 2);
   CHECK(rig.stats().frames_concealed == 2);
+  const auto& l = rig.links();
+  REQUIRE(l.size() == 4);
+  for (std::size_t i = 0; i < l.size(); ++i) CHECK(l[i].timestamp == static_cast<std::int64_t>(i) * 960);
+}
+
+TEST_CASE("stream_receiver: a lost packet is recovered from the next one's in-band FEC") {
+  Rig rig;
+  Sender s(960, true);
+  for (int i = 0; i < 10; ++i) rig.feed(s.next());
+  s.next();  // lost
+  const auto after = s.next();
+  REQUIRE(net::OpusStreamDecoder::has_lbrr(std::span<const std::uint8_t>(after).subspan(12)));
+  rig.feed(after, 40);
+  rig.wait(25);
+  CHECK(rig.stats().frames_fec == 1);
+  CHECK(rig.stats().frames_concealed == 0);
+  const auto& l = rig.links();
+  REQUIRE(l.size() == 12);
+  CHECK(l[10].kind == core::PacketRecord::Kind::Fec);
+  CHECK(l[10].timestamp == 10 * 960);
+  CHECK(l[10].frames == 960);
+  CHECK(l[11].timestamp == 11 * 960);
+}
+
+TEST_CASE("opus: LBRR is found where the encoder put it, and only there") {
+  Sender with_fec(960, true);
+  Sender plain;  // 128 kbit/s music: CELT, no SILK layer
+  int fec_packets = 0;
+  int plain_packets = 0;
+  for (int i = 0; i < 50; ++i) {
+    const auto a = with_fec.next();
+    const auto b = plain.next();
+    fec_packets += net::OpusStreamDecoder::has_lbrr(std::span<const std::uint8_t>(a).subspan(12));
+    plain_packets += net::OpusStreamDecoder::has_lbrr(std::span<const std::uint8_t>(b).subspan(12));
+  }
+  CHECK(fec_packets >= 45);  // every packet after the first carries its predecessor
+  CHECK(plain_packets == 0);
 }
 
 TEST_CASE("stream_receiver: GStreamer's short first step keeps the audio contiguous") {
@@ -189,7 +261,9 @@ TEST_CASE("stream_receiver: another sender is ignored while ours is live, taken 
   CHECK(rig.stats().packets_foreign == 5);
   CHECK(rig.stats().ssrc == a.ssrc);
   CHECK(rig.resets() == 1);
-  rig.feed(b.next(), 1500);  // a has been silent for 1.5 s
+  rig.feed(b.next(), 60);  // a silent for 60 ms: still live (jitter, not a restart)
+  CHECK(rig.stats().packets_foreign == 6);
+  rig.feed(b.next(), 60);  // a silent for 120 ms: b is the sender now
   CHECK(rig.stats().ssrc == b.ssrc);
   CHECK(rig.stats().stream_resets == 1);
   CHECK(rig.resets() == 2);
@@ -246,7 +320,10 @@ TEST_CASE("stream_receiver: an exhausted pool drops and counts, never allocates"
   net::StreamReceiver rx({2, -1}, pool, to_audio, from_audio);
   Sender s;
   std::int64_t now = 0;
-  for (int i = 0; i < 10; ++i) rx.on_datagram(s.next(), now += 20 * kMs);  // audio never returns any
+  for (int i = 0; i < 10; ++i) {
+    now += 20 * kMs;
+    rx.on_datagram(s.next(), now, now);  // audio never returns any
+  }
   CHECK(rx.stats().net.pool_exhausted == 6);
   CHECK(pool.available() == 0);
 }

@@ -122,6 +122,22 @@ TEST_CASE("a 5 ms hole is one gap") {
   CHECK(a.clicks >= 1);
 }
 
+TEST_CASE("--analyse-s judges only the tone that was sent") {
+  TempDir dir;
+  // Tone from 0.5 s to 2.5 s, then a loud hole-ridden tail until 2.6 s.
+  auto x = Tone(440, 0.5, 0.5, 2.1, 3.0);
+  for (size_t i = size_t(2.53 * kRate); i < size_t(2.54 * kRate); ++i) x[i] = 0;
+  WriteWav16(dir.File("tail.wav"), {x});
+  const auto all = AnalyseWav(dir.File("tail.wav"))[0];
+  CHECK(all.gaps == 1);
+  testtools::AnalysisOptions options;
+  options.analyse_s = 2.0;
+  const auto sent = AnalyseWav(dir.File("tail.wav"), options)[0];
+  CHECK(sent.gaps == 0);
+  CHECK(sent.clicks == 0);
+  CHECK(sent.duration_s == doctest::Approx(all.duration_s));  // reported whole
+}
+
 TEST_CASE("a single zeroed sample is one click and no gap") {
   TempDir dir;
   auto x = Tone(440, 0.5, 0.5, 2.0, 3.0);

@@ -207,12 +207,19 @@ ChannelAnalysis AnalyseChannel(const std::vector<float>& x, int rate,
   a.offset_s = double(sound_end) / rate;
   a.duration_s = a.offset_s - a.onset_s;
 
+  // What is judged: the whole sound, or only as much as the sender sent, so
+  // that what a receiver plays after the sender stops is not part of the tone.
+  const size_t judged_end =
+      options.analyse_s > 0
+          ? std::min(sound_end, sound_begin + size_t(options.analyse_s * rate))
+          : sound_end;
+
   // Steady part; a sound too short for the skips falls back to its middle half.
   size_t steady_begin = sound_begin + size_t(options.steady_skip_start_s * rate);
-  size_t steady_end = sound_end - std::min(sound_end, size_t(options.steady_skip_end_s * rate));
+  size_t steady_end = judged_end - std::min(judged_end, size_t(options.steady_skip_end_s * rate));
   if (steady_end < steady_begin + size_t(0.1 * rate)) {
-    steady_begin = sound_begin + (sound_end - sound_begin) / 4;
-    steady_end = sound_end - (sound_end - sound_begin) / 4;
+    steady_begin = sound_begin + (judged_end - sound_begin) / 4;
+    steady_end = judged_end - (judged_end - sound_begin) / 4;
   }
   a.rms = Rms(x, steady_begin, steady_end);
   const double amplitude = a.rms * std::numbers::sqrt2;
@@ -227,7 +234,7 @@ ChannelAnalysis AnalyseChannel(const std::vector<float>& x, int rate,
   const double quiet = options.gap_fraction * a.rms;
   bool seen_loud = false;
   size_t run = 0;
-  for (size_t begin = sound_begin; begin + gap_win <= sound_end; begin += gap_win) {
+  for (size_t begin = sound_begin; begin + gap_win <= judged_end; begin += gap_win) {
     if (Rms(x, begin, begin + gap_win) < quiet) {
       if (seen_loud) ++run;
       continue;
@@ -254,7 +261,7 @@ ChannelAnalysis AnalyseChannel(const std::vector<float>& x, int rate,
   const size_t merge = win;  // samples above within 1 ms form one click
   size_t last_above = 0;
   bool any_above = false;
-  for (size_t i = sound_begin + edge; i + edge < sound_end && i + 1 < x.size(); ++i) {
+  for (size_t i = sound_begin + edge; i + edge < judged_end && i + 1 < x.size(); ++i) {
     if (i == 0 || std::abs(Residual(x, i, two_cos_w)) <= click_level) continue;
     if (!any_above || i - last_above > merge) ++a.clicks;
     any_above = true;

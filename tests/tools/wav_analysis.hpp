@@ -54,6 +54,9 @@ struct AnalysisOptions {
   /// ...and above this fraction of the tone's peak amplitude, so that an
   /// almost noise-free synthetic file does not flag rounding as clicks.
   double click_min_fraction = 0.02;
+  /// When > 0: judge level, frequency, gaps and clicks only over this many
+  /// seconds from the onset (the length of the tone that was sent).
+  double analyse_s = 0;
 };
 
 /// What AnalyseChannel found in one channel. Times are from the start of

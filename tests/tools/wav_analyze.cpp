@@ -46,6 +46,8 @@ void PrintUsage(FILE* to) {
                "  --channels N       exact channel count of the file\n"
                "  --sound-db DB      a 1 ms window is sound above this RMS in dB (default -40);\n"
                "                     raise it to keep a sender's low-level tail out of the tone\n"
+               "  --analyse-s S      judge only S seconds from the onset (the tone that was\n"
+               "                     sent), not what plays after the sender stopped\n"
                "\nAnalysis settings: sound above %g dB RMS in 1 ms windows; steady part\n"
                "from onset+%gs to offset-%gs; gap below %g x steady RMS.\n"
                "\nOutput: one JSON object per channel on stdout, PASS/FAIL line on stderr.\n"
@@ -155,6 +157,7 @@ int main(int argc, char** argv) {
     else if (arg == "--max-clicks") e.max_clicks = ParseCount(arg, value);
     else if (arg == "--channels") e.channels = ParseCount(arg, value);
     else if (arg == "--sound-db") options.sound_threshold_db = ParseNumber(arg, value);
+    else if (arg == "--analyse-s") options.analyse_s = ParseNumber(arg, value);
     else UsageError("unknown option " + arg);
   }
   if (path.empty()) UsageError("no FILE given");
