@@ -50,7 +50,9 @@ void StreamReceiver::on_datagram(std::span<const std::uint8_t> data, std::int64_
 
   const bool ours =
       stats_.locked && p.ssrc == stats_.ssrc && p.payload_type == stats_.payload_type;
-  if (stats_.locked && !ours) {
+  // Our sender switching payload type is still our sender: start over now.
+  const bool new_type = stats_.locked && p.ssrc == stats_.ssrc && !ours;
+  if (stats_.locked && !ours && !new_type) {
     // Another SSRC (or payload type) while ours is live is a second sender:
     // ignore it. Once ours has been silent for a while it is a restart.
     const std::int64_t idle_ns =
@@ -139,6 +141,8 @@ std::int64_t StreamReceiver::gap_due() const noexcept {
   const Held* h = earliest_held();
   const bool can_conceal = conceal_run_ < d::kMaxConcealFrames;
   if (h == nullptr && !can_conceal) return INT64_MAX;
+  // Concealment gave up on this gap: nothing is gained by waiting for it.
+  if (h != nullptr && !can_conceal) return 0;
   // Due before the callback that plays the sample just before the gap: that
   // callback decides whether audio fades out there (audio::Player).
   const std::int64_t need = need_time(next_pos_ - 1);

@@ -168,8 +168,11 @@ void UdpReceiver::arm_timer() {
   using namespace std::chrono;
   const auto now = steady_clock::now();
   auto at = now + microseconds(core::defaults::kNetTickUs);
-  const std::int64_t due = stream_.next_deadline();
-  if (due < monotonic_ns(at)) at = steady_clock::time_point(nanoseconds(std::max(due, monotonic_ns(now))));
+  std::int64_t due = stream_.next_deadline();
+  // Every call into the stream has just served what was due; a deadline still
+  // in the past means nothing can progress yet: look again in a millisecond.
+  if (due <= monotonic_ns(now)) due = monotonic_ns(now) + 1'000'000;
+  if (due < monotonic_ns(at)) at = steady_clock::time_point(nanoseconds(due));
   timer_at_ = at;
   timer_.expires_at(at);
   timer_.async_wait([this](const asio::error_code& ec) {

@@ -295,7 +295,8 @@ TEST_CASE("stream_receiver: junk is counted and dropped") {
   rig.feed(bad_opus);
   auto wrong_pt = s.next();
   wrong_pt[1] = 97;
-  rig.feed(wrong_pt);                                   // another payload type: foreign
+  wrong_pt[11] ^= 1;
+  rig.feed(wrong_pt);                                   // another sender and type: foreign
   const auto st = rig.stats();
   CHECK(st.packets_invalid == 2);
   CHECK(st.rtcp_received == 1);

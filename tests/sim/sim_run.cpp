@@ -1,0 +1,97 @@
+// sim_run: a long simulated-time run of the real net and audio logic over a
+// seeded impaired network; prints what happened and checks the invariants
+// that must hold however rough the network:
+//   - every lost packet is counted as lost (the model knows how many it dropped),
+//   - every duplicate is counted as one,
+//   - every place in the stream is repaired exactly once if its packet was lost or late,
+//   - the buffer never runs dry while the network's jitter stays within the target.
+// Exit 0 when all hold. The closing line reads "N passed, M failed".
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+#include "sim/simulation.hpp"
+
+namespace {
+
+[[noreturn]] void usage() {
+  std::fprintf(stderr,
+               "usage: sim_run [--seconds S] [--seed N] [--loss PCT] [--burst ENTER,EXIT]\n"
+               "               [--delay-ms D] [--jitter-ms J] [--bursty-jitter] [--dup PCT]\n"
+               "               [--latency MS] [--frame-ms F] [--fec]\n");
+  std::exit(2);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  sim::Config c;
+  c.seconds = 3600;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    auto value = [&]() -> const char* {
+      if (i + 1 >= argc) usage();
+      return argv[++i];
+    };
+    if (a == "--seconds") c.seconds = std::atof(value());
+    else if (a == "--seed") c.seed = std::strtoull(value(), nullptr, 10);
+    else if (a == "--loss") c.loss_pct = std::atof(value());
+    else if (a == "--burst") {
+      if (std::sscanf(value(), "%lf,%lf", &c.burst_enter_pct, &c.burst_exit_pct) != 2) usage();
+    } else if (a == "--delay-ms") c.delay_ms = std::atof(value());
+    else if (a == "--jitter-ms") c.jitter_ms = std::atof(value());
+    else if (a == "--bursty-jitter") c.jitter = sim::Jitter::Bursty;
+    else if (a == "--dup") c.dup_pct = std::atof(value());
+    else if (a == "--latency") c.latency_ms = std::atof(value());
+    else if (a == "--frame-ms") c.frame_ms10 = static_cast<int>(std::atof(value()) * 10 + 0.5);
+    else if (a == "--fec") c.fec = true;
+    else usage();
+  }
+
+  const sim::Result r = sim::run(c);
+  const auto& n = r.stats.net;
+  const auto& au = r.stats.audio;
+  std::printf(
+      "{\"seconds\":%.0f,\"sent\":%llu,\"dropped\":%llu,\"duplicated\":%llu,"
+      "\"packets_received\":%llu,\"packets_lost\":%llu,\"packets_late\":%llu,"
+      "\"packets_reordered\":%llu,\"packets_duplicate\":%llu,\"frames_concealed\":%llu,"
+      "\"frames_fec\":%llu,\"underruns\":%llu,\"dropouts\":%llu,\"longest_dropout_ms\":%.1f,"
+      "\"mean_depth_ms\":%.2f,\"jitter_ms\":%.2f,\"played_fraction\":%.5f}\n",
+      c.seconds, (unsigned long long)r.sent, (unsigned long long)r.dropped,
+      (unsigned long long)r.duplicated, (unsigned long long)n.packets_received,
+      (unsigned long long)n.packets_lost, (unsigned long long)n.packets_late,
+      (unsigned long long)n.packets_reordered, (unsigned long long)n.packets_duplicate,
+      (unsigned long long)n.frames_concealed, (unsigned long long)n.frames_fec,
+      (unsigned long long)au.underruns, (unsigned long long)r.dropouts, r.longest_dropout_ms,
+      r.mean_depth_ms, n.jitter_frames / 48.0, r.played_fraction);
+
+  int passed = 0, failed = 0;
+  auto check = [&](bool ok, const char* what) {
+    std::printf("%s %s\n", ok ? "ok  " : "FAIL", what);
+    (ok ? passed : failed)++;
+  };
+  check(n.packets_lost == r.dropped, "packets_lost equals the packets the network dropped");
+  check(n.packets_duplicate == r.duplicated, "packets_duplicate equals the duplicates made");
+  const std::uint64_t repaired = n.frames_concealed + n.frames_fec;
+  if (c.burst_enter_pct == 0) {
+    check(repaired == n.packets_lost + n.packets_late,
+          "every lost or late packet's place repaired exactly once");
+  } else {
+    // Past 100 ms of one burst, concealment stops and audio fades out.
+    check(repaired <= n.packets_lost + n.packets_late,
+          "no place repaired twice, none without a loss");
+    check(repaired * 10 >= (n.packets_lost + n.packets_late) * 7,
+          "most lost places repaired (bursts past 100 ms excepted)");
+  }
+  const bool jitter_fits = c.jitter == sim::Jitter::Uniform &&
+                           c.jitter_ms + c.net_wake_ms + 2.0 < c.latency_ms;
+  if (jitter_fits) {
+    check(au.underruns == 0, "no underrun while jitter stays within the target");
+    check(n.packets_late == 0, "no late packet while jitter stays within the target");
+  }
+  if (c.burst_enter_pct == 0) check(r.dropouts == 0, "no dropout in the output: every loss repaired");
+  std::printf("%d passed, %d failed\n", passed, failed);
+  return failed == 0 ? 0 : 1;
+}

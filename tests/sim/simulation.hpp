@@ -1,0 +1,74 @@
+// Simulated time: the real net and audio logic (net::StreamReceiver,
+// audio::Player, the real queues, pool and libopus) driven by a virtual
+// clock, with a scripted sender, a seeded network model and scripted JACK
+// process calls. An hour of network runs in seconds and every run repeats
+// exactly from its seed.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "net/net_stats.hpp"
+
+namespace sim {
+
+enum class Jitter { Uniform, Bursty };
+
+/// A scripted event on the sender's timeline.
+struct SenderEvent {
+  enum class Kind {
+    Pause,         // send nothing in [at_s, until_s); timestamps run on (DTX, a muted sender)
+    NewSsrc,       // restart with a new SSRC, sequence and timestamp (after a silence of gap_s)
+    SeqJump,       // same SSRC, sequence and timestamp jump far away (a restarted sender)
+    PayloadType,   // same SSRC, payload type changes
+    Mono,          // packets become mono (the encoder changes its channel count)
+    SecondSender,  // another SSRC sends too, interleaved, in [at_s, until_s)
+  };
+  Kind kind;
+  double at_s = 0;
+  double until_s = 0;
+  double gap_s = 0;
+};
+
+struct Config {
+  std::uint64_t seed = 1;
+  double seconds = 60;
+  // Sender.
+  int frame_ms10 = 200;          // frame duration in tenths of ms (25 = 2.5 ms ... 600)
+  bool fec = false;              // in-band FEC (SILK layer, voice bit rate)
+  std::uint16_t first_seq = 1000;
+  std::uint32_t first_ts = 123456;
+  std::vector<SenderEvent> events;
+  // Network.
+  double loss_pct = 0;
+  double burst_enter_pct = 0;    // Gilbert-Elliott: good -> bad per packet
+  double burst_exit_pct = 0;     // bad -> good per packet; lost while bad
+  double delay_ms = 2;
+  double jitter_ms = 0;
+  Jitter jitter = Jitter::Uniform;
+  double dup_pct = 0;
+  // Receiver.
+  double latency_ms = 30;
+  std::uint32_t period = 128;    // JACK frames per process call at 48 kHz
+  double net_wake_ms = 0.2;      // the net thread wakes this much after an event (scheduling)
+};
+
+struct Result {
+  net::StatsSnapshot stats;      // the receiver's own counters at the end
+  // What the model did, to hold the counters against.
+  std::uint64_t sent = 0;
+  std::uint64_t dropped = 0;     // by the network model
+  std::uint64_t duplicated = 0;
+  std::uint64_t bursts = 0;      // Gilbert-Elliott entries into the bad state
+  // What came out of the process callback.
+  std::uint64_t dropouts = 0;    // runs of >= 1 ms of exact silence while the sender was sending
+  double longest_dropout_ms = 0;
+  double resume_ms = -1;         // after the last restart event: first arrival -> playing again
+  double first_play_ms = -1;     // first arrival -> playing
+  double mean_depth_ms = 0;      // buffer depth as audio reports it, over the run
+  double played_fraction = 0;    // stream frames played / frames the sender's time span holds
+};
+
+Result run(const Config& config);
+
+}  // namespace sim

@@ -1,0 +1,252 @@
+// Simulated time: each network behaviour of issue 3, scripted and seeded.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <string>
+
+#include "sim/simulation.hpp"
+
+namespace {
+
+using Kind = sim::SenderEvent::Kind;
+
+void report(const std::string& name, const sim::Result& r) {
+  const auto& n = r.stats.net;
+  const auto& a = r.stats.audio;
+  MESSAGE(name << ": sent " << r.sent << " dropped " << r.dropped << " dup " << r.duplicated
+                << " | recv " << n.packets_received << " lost " << n.packets_lost << " late "
+                << n.packets_late << " reord " << n.packets_reordered << " dupl "
+                << n.packets_duplicate << " plc " << n.frames_concealed << " fec " << n.frames_fec
+                << " resets " << n.stream_resets << " foreign " << n.packets_foreign
+                << " | underruns " << a.underruns << " gaps " << a.gaps << " dropouts "
+                << r.dropouts << " (longest " << r.longest_dropout_ms << " ms) depth "
+                << r.mean_depth_ms << " ms resume " << r.resume_ms << " ms played "
+                << r.played_fraction);
+}
+
+// Every place in the stream is filled exactly once: decoded, or repaired
+// because its packet was lost or came too late.
+void check_repair_accounting(const sim::Result& r) {
+  const auto& n = r.stats.net;
+  CHECK(n.frames_concealed + n.frames_fec == n.packets_lost + n.packets_late);
+}
+
+}  // namespace
+
+TEST_CASE("sim: a clean network plays without a glitch at the target depth") {
+  sim::Config c;
+  c.seconds = 60;
+  const auto r = sim::run(c);
+  report("clean", r);
+  const auto& n = r.stats.net;
+  CHECK(n.packets_received == r.sent);
+  CHECK(n.packets_lost == 0);
+  CHECK(n.frames_concealed == 0);
+  CHECK(r.stats.audio.underruns == 0);
+  CHECK(r.dropouts == 0);
+  CHECK(r.mean_depth_ms == doctest::Approx(c.latency_ms).epsilon(0.15));
+  CHECK(r.first_play_ms <= c.latency_ms + 20 + 3);  // target + a frame + a period
+}
+
+TEST_CASE("sim: random loss is concealed, each lost packet once") {
+  sim::Config c;
+  c.seed = 7;
+  c.seconds = 120;
+  c.loss_pct = 5;
+  const auto r = sim::run(c);
+  report("loss 5%", r);
+  const auto& n = r.stats.net;
+  CHECK(n.packets_lost == r.dropped);
+  CHECK(n.packets_late == 0);
+  CHECK(n.frames_concealed == r.dropped);
+  check_repair_accounting(r);
+  CHECK(r.stats.audio.underruns == 0);
+  CHECK(r.dropouts == 0);
+}
+
+TEST_CASE("sim: with in-band FEC, isolated losses are recovered from the next packet") {
+  sim::Config c;
+  c.seed = 8;
+  c.seconds = 120;
+  c.loss_pct = 5;
+  c.fec = true;
+  const auto r = sim::run(c);
+  report("loss 5% fec", r);
+  const auto& n = r.stats.net;
+  CHECK(n.packets_lost == r.dropped);
+  // Single losses (most at 5%) come back from FEC; the rest of a burst is PLC.
+  CHECK(n.frames_fec >= r.dropped * 8 / 10);
+  check_repair_accounting(r);
+  CHECK(r.stats.audio.underruns == 0);
+  CHECK(r.dropouts == 0);
+}
+
+TEST_CASE("sim: bursts longer than concealment fade to silence and recover") {
+  sim::Config c;
+  c.seed = 9;
+  c.seconds = 300;
+  c.burst_enter_pct = 0.5;
+  c.burst_exit_pct = 8;  // mean burst 12 packets = 240 ms, past the 100 ms of concealment
+  const auto r = sim::run(c);
+  report("bursty loss", r);
+  const auto& n = r.stats.net;
+  CHECK(r.dropped > 0);
+  CHECK(n.packets_lost == r.dropped);
+  CHECK(r.stats.audio.underruns == 0);  // a loss is not the buffer's fault
+  CHECK(r.dropouts > 0);                // long bursts do go silent...
+  CHECK(r.dropouts <= r.bursts);        // ...at most once each...
+  // ...and playout comes back: the stream minus its losses minus a
+  // re-buffering (target + a frame) after each dropout, nearly all played.
+  const double lost = static_cast<double>(r.dropped) / static_cast<double>(r.sent);
+  const double rebuffer = static_cast<double>(r.dropouts) * 0.05 / c.seconds;
+  CHECK(r.played_fraction >= 1.0 - lost - rebuffer - 0.01);
+  CHECK(n.frames_concealed > 0);
+}
+
+TEST_CASE("sim: jitter below the target latency: reordered packets used, no underrun") {
+  sim::Config c;
+  c.seed = 10;
+  c.seconds = 120;
+  c.delay_ms = 5;
+  c.jitter_ms = 25;
+  c.latency_ms = 40;
+  const auto r = sim::run(c);
+  report("jitter 25 ms, target 40 ms", r);
+  const auto& n = r.stats.net;
+  CHECK(n.packets_reordered > 0);
+  CHECK(n.packets_late == 0);
+  CHECK(n.packets_lost == 0);
+  CHECK(n.frames_concealed == 0);
+  CHECK(r.stats.audio.underruns == 0);
+  CHECK(r.dropouts == 0);
+  // RFC 3550 A.8 of uniform 0..25 ms delay: E|D| = 25/3 ms for independent draws.
+  CHECK(n.jitter_frames / 48.0 == doctest::Approx(25.0 / 3).epsilon(0.25));
+}
+
+TEST_CASE("sim: bursty jitter past the target: late packets concealed, counted, no underrun") {
+  sim::Config c;
+  c.seed = 11;
+  c.seconds = 120;
+  c.jitter_ms = 30;
+  c.jitter = sim::Jitter::Bursty;
+  c.latency_ms = 30;
+  const auto r = sim::run(c);
+  report("bursty jitter", r);
+  const auto& n = r.stats.net;
+  CHECK(n.packets_late > 0);
+  CHECK(n.packets_lost == 0);
+  check_repair_accounting(r);
+  CHECK(r.stats.audio.underruns == 0);
+  CHECK(r.dropouts == 0);
+}
+
+TEST_CASE("sim: duplicates are dropped and counted") {
+  sim::Config c;
+  c.seed = 12;
+  c.dup_pct = 10;
+  c.jitter_ms = 10;
+  const auto r = sim::run(c);
+  report("dup 10%", r);
+  CHECK(r.stats.net.packets_duplicate == r.duplicated);
+  CHECK(r.stats.net.packets_lost == 0);
+  CHECK(r.stats.audio.underruns == 0);
+  CHECK(r.dropouts == 0);
+}
+
+TEST_CASE("sim: sequence and timestamp wraparound play on") {
+  sim::Config c;
+  c.first_seq = 65000;
+  c.first_ts = 0xffffffffu - 48000u * 5;  // the timestamp wraps after 5 s, the sequence after 10
+  c.seconds = 30;
+  c.loss_pct = 2;
+  const auto r = sim::run(c);
+  report("wraparound", r);
+  CHECK(r.stats.net.stream_resets == 0);
+  CHECK(r.stats.net.packets_lost == r.dropped);
+  CHECK(r.stats.audio.underruns == 0);
+  CHECK(r.dropouts == 0);
+}
+
+TEST_CASE("sim: a DTX pause is a hole, not an underrun storm, and not a loss") {
+  sim::Config c;
+  c.seconds = 30;
+  c.events = {{Kind::Pause, 10.0, 12.5}, {Kind::Pause, 20.0, 20.3}};
+  const auto r = sim::run(c);
+  report("dtx", r);
+  const auto& n = r.stats.net;
+  CHECK(n.packets_lost == 0);
+  CHECK(n.frames_concealed == 0);
+  CHECK(n.stream_resets == 0);
+  CHECK(r.stats.audio.underruns == 0);
+  CHECK(r.dropouts == 0);  // (silence inside the pauses is excused)
+  CHECK(r.played_fraction >= (c.seconds - 2.8) / c.seconds - 0.02);  // all but the pauses
+}
+
+TEST_CASE("sim: a sender restart with a new SSRC resumes within target + a frame") {
+  sim::Config c;
+  c.seconds = 20;
+  c.events = {{Kind::NewSsrc, 10.0, 0, 0.3}};
+  const auto r = sim::run(c);
+  report("new ssrc", r);
+  CHECK(r.stats.net.stream_resets == 1);
+  CHECK(r.stats.audio.underruns == 0);
+  CHECK(r.resume_ms >= 0);
+  CHECK(r.resume_ms <= c.latency_ms + 20 + 128 / 48.0 + c.net_wake_ms);
+  CHECK(r.dropouts == 0);
+}
+
+TEST_CASE("sim: the same SSRC jumping far away restarts at once") {
+  sim::Config c;
+  c.seconds = 20;
+  c.events = {{Kind::SeqJump, 10.0}};
+  const auto r = sim::run(c);
+  report("seq jump", r);
+  CHECK(r.stats.net.stream_resets == 1);
+  CHECK(r.stats.net.packets_lost == 0);
+  CHECK(r.resume_ms >= 0);
+  CHECK(r.resume_ms <= c.latency_ms + 20 + 128 / 48.0 + c.net_wake_ms);
+}
+
+TEST_CASE("sim: a second sender while the first is live is ignored and counted") {
+  sim::Config c;
+  c.seconds = 20;
+  c.events = {{Kind::SecondSender, 5.0, 15.0}};
+  const auto r = sim::run(c);
+  report("second sender", r);
+  CHECK(r.stats.net.stream_resets == 0);
+  CHECK(r.stats.net.packets_foreign == 500);
+  CHECK(r.stats.audio.underruns == 0);
+  CHECK(r.dropouts == 0);
+}
+
+TEST_CASE("sim: payload type and channel count change mid-stream") {
+  sim::Config c;
+  c.seconds = 20;
+  c.events = {{Kind::Mono, 5.0}, {Kind::PayloadType, 10.0}};
+  const auto r = sim::run(c);
+  report("pt and channels", r);
+  CHECK(r.stats.net.stream_resets == 1);   // the new payload type restarts the stream
+  CHECK(r.stats.net.packets_invalid == 0); // mono packets decode into stereo
+  CHECK(r.stats.net.payload_type == 97);
+  CHECK(r.stats.audio.underruns == 0);
+  CHECK(r.dropouts == 0);
+}
+
+TEST_CASE("sim: every Opus frame size survives loss and jitter") {
+  for (int f : {25, 50, 100, 400, 600}) {
+    sim::Config c;
+    c.seed = static_cast<std::uint64_t>(f);
+    c.seconds = 20;
+    c.frame_ms10 = f;
+    c.loss_pct = 3;
+    c.jitter_ms = 8;
+    c.latency_ms = 20 + f / 10.0;
+    const auto r = sim::run(c);
+    report("frame " + std::to_string(f / 10.0) + " ms", r);
+    CAPTURE(f);
+    CHECK(r.stats.net.packets_lost == r.dropped);
+    check_repair_accounting(r);
+    CHECK(r.stats.audio.underruns == 0);
+    CHECK(r.dropouts == 0);
+  }
+}
