@@ -162,9 +162,10 @@ void StreamReceiver::fill_one() noexcept {
       skip_to(*h);  // filled up to it already, or too long a gap to conceal
       return;
     }
-    // One packet's worth left before the held one, and it carries that
-    // packet in its LBRR: recover it rather than guess.
-    if (h->lbrr && span <= h->frames && span % kQuantum == 0 && h->seq == next_seq_ + 1) {
+    // One packet's worth left before the held one (the last of a run of
+    // losses, or the only one), and it carries that packet in its LBRR:
+    // recover it rather than guess.
+    if (h->lbrr && span <= h->frames && span % kQuantum == 0) {
       core::PacketRecord* r = pool_.acquire();
       if (r == nullptr) {
         ++stats_.pool_exhausted;
