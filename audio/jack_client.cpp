@@ -137,7 +137,9 @@ int JackClient::on_process(jack_nframes_t nframes, void* self) noexcept {
   const std::int64_t cycle_ns =
       (static_cast<std::int64_t>(start_us) + me->clock_offset_us_.load(std::memory_order_relaxed)) *
       1000;
-  me->process_(me->process_arg_, out.data(), nframes, cycle_ns);
+  // The rate is read from the engine's shared state each cycle, so a server
+  // that changes it is followed without a callback of our own.
+  me->process_(me->process_arg_, out.data(), nframes, cycle_ns, jack_get_sample_rate(me->client_));
   return 0;
 }
 

@@ -28,10 +28,11 @@ class JackError : public std::runtime_error {
 class JackClient {
  public:
   /// The audio context's entry: writes `nframes` to each of `out[0..channels)`;
-  /// `cycle_ns` is when the cycle began, on CLOCK_MONOTONIC. Called on JACK's
+  /// `cycle_ns` is when the cycle began, on CLOCK_MONOTONIC; `rate` JACK's
+  /// sample rate now. Called on JACK's
   /// real-time thread; must be real-time safe.
   using ProcessFn = void (*)(void* arg, float* const* out, std::uint32_t nframes,
-                             std::int64_t cycle_ns) noexcept;
+                             std::int64_t cycle_ns, std::uint32_t rate) noexcept;
 
   struct Options {
     std::string name = core::defaults::kName;

@@ -2,10 +2,18 @@
 
 #include <algorithm>
 #include <cassert>
+#include <cmath>
 
 namespace audio {
 
 namespace d = core::defaults;
+
+namespace {
+// Stream frames rendered ahead for the resampler at a time: small, so that
+// what sits rendered but unread adds little delay.
+constexpr std::uint32_t kRenderChunk = 32;
+constexpr std::uint32_t kStageFrames = kRenderChunk;
+}  // namespace
 
 Player::Player(const PlayerConfig& config, core::SpscQueue<core::ToAudio>& from_net,
                core::SpscQueue<core::ToNet>& to_net)
@@ -14,27 +22,79 @@ Player::Player(const PlayerConfig& config, core::SpscQueue<core::ToAudio>& from_
       to_net_(to_net),
       buffer_(config.capacity),
       pending_(std::make_unique<core::PacketRecord*[]>(config.capacity)),
-      target_frames_(config.target_frames) {
+      target_frames_(config.target_frames),
+      resampler_(config.channels),
+      stage_(std::make_unique<float[]>(std::size_t{kStageFrames} * config.channels)),
+      out_(std::make_unique<float[]>(std::size_t{kMaxPeriod} * config.channels)) {
   assert(channels_ >= 1 && channels_ <= d::kMaxChannels && "player: channel count");
   status_.target_frames = target_frames_;
 }
 
-void Player::process(float* const* out, std::uint32_t nframes, std::int64_t cycle_ns) noexcept {
+void Player::process(float* const* out, std::uint32_t nframes, std::int64_t cycle_ns,
+                     std::uint32_t jack_rate) noexcept {
   ++status_.callbacks;
   return_pending();
   drain_net();
-
-  if (state_ == State::Playing) {
-    const std::int64_t queued = buffer_.empty() ? 0 : buffer_.end() - cursor_;
-    depth_min_ = std::min<std::uint32_t>(depth_min_, static_cast<std::uint32_t>(std::max<std::int64_t>(queued, 0)));
+  if (jack_rate != jack_rate_) {
+    // A new JACK rate (or the first call): the converter starts afresh.
+    jack_rate_ = jack_rate;
+    resampler_.reset();
   }
-  start_if_ready();
+  if (nframes > kMaxPeriod || jack_rate == 0) {
+    for (int c = 0; c < channels_; ++c) std::fill_n(out[c], nframes, 0.0f);
+    return;
+  }
 
+  start_if_ready();
+  const bool playing_before = state_ == State::Playing;
+  // Depth at the start of the call: queued records plus what is rendered
+  // and waiting in the converter's input (DriftController averages it).
+  const double depth = playing_before
+                           ? static_cast<double>(buffer_.empty() ? 0 : buffer_.end() - cursor_) +
+                                 (stage_len_ - stage_pos_) + Resampler::kDelayFrames
+                           : 0.0;
+
+  // Output-driven: render the stream in small chunks as the converter asks.
+  const double ratio = static_cast<double>(jack_rate) /
+                       (static_cast<double>(d::kStreamRate) * (1.0 + drift_.correction()));
+  std::uint32_t produced = 0;
+  std::uint32_t consumed = 0;
+  float* const dst = out_.get();
+  for (int guard = 0; produced < nframes && guard < 4 * static_cast<int>(kMaxPeriod); ++guard) {
+    if (stage_pos_ == stage_len_) {
+      render(stage_.get(), kRenderChunk);
+      stage_pos_ = 0;
+      stage_len_ = kRenderChunk;
+    }
+    const Resampler::Result r = resampler_.process(
+        stage_.get() + std::size_t{stage_pos_} * channels_, stage_len_ - stage_pos_,
+        dst + std::size_t{produced} * channels_, nframes - produced, ratio);
+    stage_pos_ += r.used;
+    consumed += r.used;
+    produced += r.generated;
+  }
+  std::fill(dst + std::size_t{produced} * channels_, dst + std::size_t{nframes} * channels_, 0.0f);
+  for (int c = 0; c < channels_; ++c)
+    for (std::uint32_t i = 0; i < nframes; ++i) out[c][i] = dst[std::size_t{i} * channels_ + c];
+
+  while (state_ == State::Playing && !buffer_.empty() && buffer_.front()->end() <= cursor_)
+    unlink(buffer_.pop_front());
+
+  if (playing_before && state_ == State::Playing) {
+    const std::uint32_t packet = buffer_.empty() ? kRenderChunk : buffer_.back()->frames;
+    drift_.update(depth, consumed, packet, target_frames_);
+  } else if (state_ != State::Playing) {
+    drift_.reset();
+  }
+  push_status(nframes, cycle_ns, jack_rate, consumed);
+}
+
+void Player::render(float* out, std::uint32_t nframes) noexcept {
   std::uint32_t done = 0;
   if (state_ != State::Playing && dry_) dry_frames_ += nframes;
   while (done < nframes) {
     if (state_ != State::Playing) {
-      silence(out, done, nframes - done);
+      silence(out + std::size_t{done} * channels_, nframes - done);
       break;
     }
     while (!buffer_.empty() && buffer_.front()->end() <= cursor_) unlink(buffer_.pop_front());
@@ -47,7 +107,7 @@ void Player::process(float* const* out, std::uint32_t nframes, std::int64_t cycl
       dry_at_ = cursor_;
       dry_frames_ = 0;
       begin_fade_out();
-      silence(out, done, nframes - done);
+      silence(out + std::size_t{done} * channels_, nframes - done);
       dry_frames_ += nframes - done;
       break;
     }
@@ -62,42 +122,32 @@ void Player::process(float* const* out, std::uint32_t nframes, std::int64_t cycl
         if (!silent_) begin_fade_out();
       }
       const auto n = static_cast<std::uint32_t>(std::min<std::int64_t>(r->timestamp - cursor_, want));
-      silence(out, done, n);
+      silence(out + std::size_t{done} * channels_, n);
       cursor_ += n;
       done += n;
       continue;
     }
     const auto offset = static_cast<std::uint32_t>(cursor_ - r->timestamp);
     const std::uint32_t n = std::min(r->frames - offset, want);
-    // Audio with nothing after it (a hole follows, or the buffer runs dry
-    // within this call) fades out over its own last samples instead of
-    // stopping mid-wave.
+    // Audio with nothing after it (a hole follows, or the buffer will run
+    // dry within a fade's length) fades out over its own last samples
+    // instead of stopping mid-wave. Once begun, the fade runs to its end
+    // even if a record turns up meanwhile (that one then fades in).
     const core::PacketRecord* next = buffer_.size() > 1 ? buffer_.at(1) : nullptr;
-    const bool ends_here = next ? next->timestamp > r->end() : r->end() - cursor_ <= want;
-    play(out, done, r->pcm + std::size_t{offset} * channels_, n,
-         ends_here ? r->end() - cursor_ : INT64_MAX);
+    const bool ends_soon = next ? next->timestamp > r->end()
+                                : r->end() - cursor_ <= std::int64_t{want} + d::kFadeFrames;
+    if (ends_soon && tail_end_ < 0) tail_end_ = r->end();
+    const std::uint32_t m =
+        tail_end_ >= 0 ? static_cast<std::uint32_t>(std::min<std::int64_t>(n, tail_end_ - cursor_)) : n;
+    play(out + std::size_t{done} * channels_, r->pcm + std::size_t{offset} * channels_, m,
+         tail_end_ >= 0 ? tail_end_ - cursor_ : INT64_MAX);
+    if (tail_end_ >= 0 && cursor_ + m >= tail_end_) tail_end_ = -1;  // faded out: done
     in_hole_ = false;
-    cursor_ += n;
-    done += n;
-    status_.frames_played += n;
+    cursor_ += m;
+    done += m;
+    status_.frames_played += m;
+    continue;
   }
-  while (state_ == State::Playing && !buffer_.empty() && buffer_.front()->end() <= cursor_)
-    unlink(buffer_.pop_front());
-
-  // Close the depth window after about one packet interval.
-  if (state_ == State::Playing) {
-    const std::uint32_t packet = buffer_.empty() ? nframes : buffer_.back()->frames;
-    if (depth_window_left_ <= nframes) {
-      status_.depth_frames = depth_min_ == UINT32_MAX ? 0 : depth_min_;
-      depth_min_ = UINT32_MAX;
-      depth_window_left_ = std::max(packet, nframes);
-    } else {
-      depth_window_left_ -= nframes;
-    }
-  } else {
-    status_.depth_frames = 0;
-  }
-  push_status(nframes, cycle_ns);
 }
 
 void Player::drain_net() noexcept {
@@ -125,10 +175,11 @@ void Player::drain_net() noexcept {
         flush();
         if (state_ == State::Playing) begin_fade_out();
         state_ = State::Buffering;
+        status_.epoch = m->value;
         has_cursor_ = false;
         dry_ = false;
         in_hole_ = false;
-        status_.epoch = m->value;
+        tail_end_ = -1;
         break;
       case core::ToAudio::Kind::SetTarget:
         target_frames_ = m->value;
@@ -147,8 +198,7 @@ void Player::start_if_ready() noexcept {
   cursor_ = std::max(buffer_.front()->timestamp, buffer_.end() - need);
   has_cursor_ = true;
   state_ = State::Playing;
-  depth_min_ = UINT32_MAX;
-  depth_window_left_ = 0;
+  drift_.reset();
 }
 
 void Player::flush() noexcept {
@@ -173,13 +223,12 @@ void Player::begin_fade_out() noexcept {
   fade_out_left_ = d::kFadeFrames;
 }
 
-void Player::play(float* const* out, std::uint32_t offset, const float* pcm, std::uint32_t frames,
+void Player::play(float* out, const float* pcm, std::uint32_t frames,
                   std::int64_t frames_to_end) noexcept {
   if (silent_) {
     fade_in_left_ = d::kFadeFrames;
     silent_ = false;
   }
-  // (A fade-out that ends in this call sets silent_ again below.)
   constexpr float kStep = 1.0f / d::kFadeFrames;
   for (std::uint32_t i = 0; i < frames; ++i) {
     float gin = fade_in_left_ ? 1.0f - static_cast<float>(fade_in_left_) * kStep : 1.0f;
@@ -191,8 +240,9 @@ void Player::play(float* const* out, std::uint32_t offset, const float* pcm, std
     }
     const float gout = static_cast<float>(fade_out_left_) * kStep;
     for (int c = 0; c < channels_; ++c) {
-      const float v = pcm[std::size_t{i} * channels_ + c] * gin + hold_[c] * gout;
-      out[c][offset + i] = v;
+      const std::size_t k = std::size_t{i} * channels_ + c;
+      const float v = pcm[k] * gin + hold_[c] * gout;
+      out[k] = v;
       last_[c] = v;
     }
     if (fade_in_left_) --fade_in_left_;
@@ -200,25 +250,36 @@ void Player::play(float* const* out, std::uint32_t offset, const float* pcm, std
   }
 }
 
-void Player::silence(float* const* out, std::uint32_t offset, std::uint32_t frames) noexcept {
+void Player::silence(float* out, std::uint32_t frames) noexcept {
   silent_ = true;
   fade_in_left_ = 0;
   constexpr float kStep = 1.0f / d::kFadeFrames;
   for (std::uint32_t i = 0; i < frames; ++i) {
     const float gout = static_cast<float>(fade_out_left_) * kStep;
     for (int c = 0; c < channels_; ++c) {
-      out[c][offset + i] = hold_[c] * gout;
+      out[std::size_t{i} * channels_ + c] = hold_[c] * gout;
       last_[c] = hold_[c] * gout;
     }
     if (fade_out_left_) --fade_out_left_;
   }
 }
 
-void Player::push_status(std::uint32_t nframes, std::int64_t cycle_ns) noexcept {
+void Player::push_status(std::uint32_t nframes, std::int64_t cycle_ns, std::uint32_t jack_rate,
+                         std::uint32_t stream_frames) noexcept {
   status_.playing = state_ == State::Playing;
   status_.cursor = cursor_;
   status_.cycle_ns = cycle_ns;
-  status_.period_frames = nframes;
+  status_.period_frames = std::max<std::uint32_t>(stream_frames, 1);
+  status_.period_ns = static_cast<std::int64_t>(nframes) * 1'000'000'000 / jack_rate;
+  // The converter takes input in uneven helpings (libsamplerate buffers up
+  // to a chunk inside), so a call may render up to two chunks past its share.
+  status_.render_ahead = 2 * kRenderChunk;
+  status_.jack_rate = jack_rate;
+  status_.depth_frames =
+      status_.playing && drift_.has_depth()
+          ? static_cast<std::uint32_t>(std::max(0.0, std::round(drift_.depth_frames())))
+          : 0;
+  status_.drift_ppm = drift_.drift_ppm();
   // Keep half the queue for Unlinks: a status can be dropped, a record not.
   if (to_net_.size_approx() < to_net_.capacity() / 2)
     (void)to_net_.try_push(core::ToNet{core::ToNet::Kind::Status, nullptr, status_});

@@ -1,8 +1,10 @@
 // The audio context: what the JACK process callback does.
 //
-// Drains net -> audio messages into the jitter buffer, plays records at the
-// playout cursor into the output buffers, fades at the edges of silence,
-// sends consumed records home and pushes its status to net.
+// Drains net -> audio messages into the jitter buffer, renders the stream
+// (48 kHz) from the playout cursor with fades at the edges of silence, and
+// converts it to the JACK rate with a variable-ratio resampler that a drift
+// controller steers to keep the buffer at its target. Sends consumed records
+// home and pushes its status to net.
 //
 // Thread: audio for process(); control only while no callback can run.
 // Everything process() touches was allocated at construction.
@@ -12,7 +14,9 @@
 #include <cstdint>
 #include <memory>
 
+#include "audio/drift_controller.hpp"
 #include "audio/jitter_buffer.hpp"
+#include "audio/resampler.hpp"
 #include "core/defaults.hpp"
 #include "core/messages.hpp"
 #include "core/spsc_queue.hpp"
@@ -33,25 +37,31 @@ class Player {
     Playing,
   };
 
+  /// Largest JACK period process() takes; larger ones play silence.
+  static constexpr std::uint32_t kMaxPeriod = 8192;
+
   /// Thread: control, at start-up.
   Player(const PlayerConfig& config, core::SpscQueue<core::ToAudio>& from_net,
          core::SpscQueue<core::ToNet>& to_net);
 
   /// Thread: audio. Real-time safe: no allocation, no locks, no syscalls,
-  /// bounded time. Writes exactly `nframes` to each of `out[0..channels)`.
-  /// `cycle_ns` is when this cycle began (CLOCK_MONOTONIC); net times its
-  /// loss repair from it.
-  void process(float* const* out, std::uint32_t nframes, std::int64_t cycle_ns) noexcept;
+  /// bounded time. Writes exactly `nframes` to each of `out[0..channels)` at
+  /// `jack_rate` (which may change between calls). `cycle_ns` is when this
+  /// cycle began (CLOCK_MONOTONIC); net times its loss repair from it.
+  void process(float* const* out, std::uint32_t nframes, std::int64_t cycle_ns,
+               std::uint32_t jack_rate) noexcept;
 
   /// Static trampoline for audio::JackClient.
   static void process_trampoline(void* self, float* const* out, std::uint32_t nframes,
-                                 std::int64_t cycle_ns) noexcept {
-    static_cast<Player*>(self)->process(out, nframes, cycle_ns);
+                                 std::int64_t cycle_ns, std::uint32_t jack_rate) noexcept {
+    static_cast<Player*>(self)->process(out, nframes, cycle_ns, jack_rate);
   }
 
   /// Thread: audio (or control while no callback runs).
   State state() const noexcept { return state_; }
   const core::AudioStatus& status() const noexcept { return status_; }
+  /// The consumption factor the drift controller currently applies, minus one.
+  double correction() const noexcept { return drift_.correction(); }
 
  private:
   void drain_net() noexcept;
@@ -59,11 +69,12 @@ class Player {
   void unlink(core::PacketRecord* r) noexcept;
   void return_pending() noexcept;
   void start_if_ready() noexcept;
-  void play(float* const* out, std::uint32_t offset, const float* pcm, std::uint32_t frames,
-            std::int64_t frames_to_end) noexcept;
-  void silence(float* const* out, std::uint32_t offset, std::uint32_t frames) noexcept;
+  void render(float* out, std::uint32_t frames) noexcept;
+  void play(float* out, const float* pcm, std::uint32_t frames, std::int64_t frames_to_end) noexcept;
+  void silence(float* out, std::uint32_t frames) noexcept;
   void begin_fade_out() noexcept;
-  void push_status(std::uint32_t nframes, std::int64_t cycle_ns) noexcept;
+  void push_status(std::uint32_t nframes, std::int64_t cycle_ns, std::uint32_t jack_rate,
+                   std::uint32_t stream_frames) noexcept;
 
   const int channels_;
   core::SpscQueue<core::ToAudio>& from_net_;  // net -> audio: Link, Reset, SetTarget
@@ -78,7 +89,7 @@ class Player {
 
   State state_ = State::Idle;
   std::uint32_t target_frames_;
-  std::int64_t cursor_ = 0;           // stream position of the next sample to play
+  std::int64_t cursor_ = 0;           // stream position of the next sample to render
   bool has_cursor_ = false;           // cursor_ is meaningful: playout began this epoch
   // Running dry is an underrun only if the stream goes on from where it ran
   // dry: the next record then starts before the position playout would have
@@ -86,21 +97,28 @@ class Player {
   // real time) ran dry without fault.
   bool dry_ = false;
   std::int64_t dry_at_ = 0;           // cursor when the buffer ran dry
-  std::int64_t dry_frames_ = 0;       // frames played as silence since
+  std::int64_t dry_frames_ = 0;       // stream frames rendered as silence since
+
   // Edges of silence: fade-in of new audio over kFadeFrames, and a ramp to
-  // zero from the last sample written (hold_), mixed where they meet, so
+  // zero from the last sample rendered (hold_), mixed where they meet, so
   // that no edge is a step.
-  bool silent_ = true;                // the last sample written was silence (or fading)
-  bool in_hole_ = false;              // playing through a hole in the timeline
+  bool silent_ = true;                // the last sample rendered was silence (or fading)
+  bool in_hole_ = false;              // rendering through a hole in the timeline
+  std::int64_t tail_end_ = -1;        // a tail fade under way ends here (-1: none)
   std::uint32_t fade_in_left_ = 0;
   std::uint32_t fade_out_left_ = 0;
-  std::array<float, core::defaults::kMaxChannels> last_{};  // last sample written, per channel
+  std::array<float, core::defaults::kMaxChannels> last_{};  // last sample rendered, per channel
   std::array<float, core::defaults::kMaxChannels> hold_{};  // value the fade-out starts from
 
-  // Buffer depth: the minimum queued ahead of the cursor over a window about
-  // one packet interval long (see DESIGN.md, "Latency, precisely").
-  std::uint32_t depth_min_ = UINT32_MAX;
-  std::uint32_t depth_window_left_ = 0;
+  // Rate conversion: the stream rendered at 48 kHz into stage_, read by the
+  // resampler at the JACK rate into out_, steered by drift_.
+  Resampler resampler_;
+  DriftController drift_;
+  const std::unique_ptr<float[]> stage_;  // kStageFrames x channels, interleaved
+  std::uint32_t stage_pos_ = 0;           // first frame not yet read by the resampler
+  std::uint32_t stage_len_ = 0;           // frames rendered into stage_
+  const std::unique_ptr<float[]> out_;    // kMaxPeriod x channels, interleaved
+  std::uint32_t jack_rate_ = 0;
 
   core::AudioStatus status_;
 };

@@ -63,9 +63,9 @@ struct HookedProcess {
   audio::JackClient::ProcessFn inner;
   void* inner_arg;
   static void trampoline(void* self, float* const* out, std::uint32_t nframes,
-                         std::int64_t cycle_ns) noexcept {
+                         std::int64_t cycle_ns, std::uint32_t rate) noexcept {
     const auto* h = static_cast<const HookedProcess*>(self);
-    h->hook(h->inner, h->inner_arg, out, nframes, cycle_ns);
+    h->hook(h->inner, h->inner_arg, out, nframes, cycle_ns, rate);
   }
 };
 
@@ -96,12 +96,10 @@ int run(const Options& o, ProcessHook hook) {
     std::cerr << "rtp2jack: " << e.what() << "\n";
     return 2;
   }
-  if (jack->sample_rate() != d::kStreamRate) {
-    std::cerr << "rtp2jack: JACK runs at " << jack->sample_rate()
-              << " Hz; this version plays only at 48000 Hz (start JACK with -r 48000)\n";
-    return 2;
-  }
-  jack->set_added_latency(target);
+  // Reported latency, in JACK frames: the target, which the drift
+  // controller holds with the converter's delay counted in.
+  jack->set_added_latency(
+      static_cast<std::uint32_t>(std::lround(static_cast<double>(target) * jack->sample_rate() / d::kStreamRate)));
   HookedProcess hooked{hook, &audio::Player::process_trampoline, &player};
   try {
     if (hook != nullptr)

@@ -38,7 +38,7 @@ std::string stats_json(const net::StatsSnapshot& s, double uptime_s, bool final)
       static_cast<unsigned long long>(n.frames_concealed),
       static_cast<unsigned long long>(n.frames_fec), static_cast<unsigned long long>(a.underruns),
       static_cast<unsigned long long>(a.gaps), ms(a.depth_frames), ms(a.target_frames),
-      ms(n.jitter_frames), 0.0, n.ssrc, n.payload_type, ms(n.packet_frames),
+      ms(n.jitter_frames), a.drift_ppm, n.ssrc, n.payload_type, ms(n.packet_frames),
       static_cast<unsigned long long>(n.stream_resets), static_cast<unsigned long long>(s.xruns),
       static_cast<unsigned long long>(n.pool_exhausted),
       static_cast<unsigned long long>(n.queue_full),
@@ -53,8 +53,8 @@ std::string stats_text(const net::StatsSnapshot& s, double uptime_s, bool final)
   const char* state = !n.locked ? "waiting" : a.playing ? "playing" : "buffering";
   std::snprintf(buf, sizeof buf,
                 "rtp2jack%s %.0fs %s ssrc=%08x buf %.1f/%.1f ms jitter %.2f ms | recv %llu lost %llu "
-                "late %llu dup %llu reord %llu bad %llu | plc %llu fec %llu | underruns %llu "
-                "xruns %llu",
+                "late %llu dup %llu reord %llu bad %llu | plc %llu fec %llu | drift %+.0f ppm | "
+                "underruns %llu xruns %llu",
                 final ? " final:" : ":", uptime_s, state, n.ssrc, ms(a.depth_frames),
                 ms(a.target_frames), ms(n.jitter_frames),
                 static_cast<unsigned long long>(n.packets_received),
@@ -64,7 +64,7 @@ std::string stats_text(const net::StatsSnapshot& s, double uptime_s, bool final)
                 static_cast<unsigned long long>(n.packets_reordered),
                 static_cast<unsigned long long>(n.packets_invalid),
                 static_cast<unsigned long long>(n.frames_concealed),
-                static_cast<unsigned long long>(n.frames_fec),
+                static_cast<unsigned long long>(n.frames_fec), a.drift_ppm,
                 static_cast<unsigned long long>(a.underruns),
                 static_cast<unsigned long long>(s.xruns));
   return buf;

@@ -28,8 +28,12 @@ struct AudioStatus {
   bool playing = false;
   std::int64_t cursor = 0;          // stream position of the next sample to play
   std::int64_t cycle_ns = 0;        // CLOCK_MONOTONIC start of the callback that pushed this
-  std::uint32_t period_frames = 0;  // frames per callback
-  std::uint32_t depth_frames = 0;   // min audio queued ahead of the cursor over the last packet interval
+  std::uint32_t period_frames = 0;  // stream frames the latest callback consumed
+  std::int64_t period_ns = 0;       // length of a JACK period
+  std::uint32_t render_ahead = 0;   // stream frames a callback may render beyond what it consumes
+  std::uint32_t jack_rate = 0;
+  double drift_ppm = 0;             // the drift controller's estimate (sender vs JACK clock)
+  std::uint32_t depth_frames = 0;   // audio queued ahead of playout: mean over the last packet interval less half a packet
   std::uint32_t target_frames = 0;
   std::uint64_t underruns = 0;
   std::uint64_t records_late = 0;   // arrived after the cursor had passed them

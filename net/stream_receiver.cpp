@@ -127,13 +127,15 @@ std::int64_t StreamReceiver::next_deadline() const noexcept { return gap_due(); 
 
 std::int64_t StreamReceiver::need_time(std::int64_t pos) const noexcept {
   // Observer + cached state: audio's latest Status says where its cursor was
-  // after the callback that began at cycle_ns. Callback m after it consumes
-  // [cursor + (m-1)n, cursor + mn) and begins at cycle_ns + m periods.
-  if (!audio_.playing || audio_.epoch != epoch_ || audio_.period_frames == 0) return INT64_MAX;
+  // after the callback that began at cycle_ns. Callback m after it renders
+  // up to cursor + mn, plus the chunk it may render ahead for the
+  // converter, and begins at cycle_ns + m periods.
+  if (!audio_.playing || audio_.epoch != epoch_ || audio_.period_frames == 0 || audio_.period_ns == 0)
+    return INT64_MAX;
   const std::int64_t n = audio_.period_frames;
-  const std::int64_t ahead = pos - audio_.cursor;
+  const std::int64_t ahead = pos - audio_.cursor - audio_.render_ahead;
   const std::int64_t m = ahead < 0 ? 0 : ahead / n + 1;
-  return audio_.cycle_ns + m * n * kNsPerSec / d::kStreamRate;
+  return audio_.cycle_ns + m * audio_.period_ns;
 }
 
 std::int64_t StreamReceiver::gap_due() const noexcept {
@@ -143,9 +145,9 @@ std::int64_t StreamReceiver::gap_due() const noexcept {
   if (h == nullptr && !can_conceal) return INT64_MAX;
   // Concealment gave up on this gap: nothing is gained by waiting for it.
   if (h != nullptr && !can_conceal) return 0;
-  // Due before the callback that plays the sample just before the gap: that
-  // callback decides whether audio fades out there (audio::Player).
-  const std::int64_t need = need_time(next_pos_ - 1);
+  // Due before the callback that renders a fade's length before the gap:
+  // there audio decides whether to fade out (audio::Player::render).
+  const std::int64_t need = need_time(next_pos_ - 1 - d::kFadeFrames);
   if (need != INT64_MAX) return need - std::int64_t{d::kConcealMarginUs} * 1000;
   // Before playout starts (or while audio is silent) there is no deadline:
   // give a missing packet the target latency to turn up.

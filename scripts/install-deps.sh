@@ -11,6 +11,8 @@ pkgs=(
   ffmpeg
   # test scripts: JSON checks, network namespaces
   python3 iproute2
+  # bench/resampler_bench.cpp: resampler candidates for issue 4 (zita-resampler is GPL-3)
+  libsamplerate0-dev libspeexdsp-dev libsoxr-dev libzita-resampler-dev
 )
 
 missing=()

@@ -41,7 +41,7 @@ struct Rig {
   void process(std::uint32_t n = kPeriod) {
     std::vector<float> buf(n, 12345.0f);  // poison: every sample must be written
     float* chans[1] = {buf.data()};
-    player.process(chans, n, 0);
+    player.process(chans, n, 0, 48000);
     for (float v : buf) CHECK(v != 12345.0f);
     out.insert(out.end(), buf.begin(), buf.end());
     while (auto m = to_net.try_pop()) {
@@ -88,16 +88,16 @@ TEST_CASE("player: silent until the target is buffered, then plays contiguously"
   }
   CHECK(rig.status.underruns == 0);
   CHECK(rig.status.gaps == 0);
-  // After the 1 ms fade-in, the output is the signal itself, sample for sample.
-  const std::size_t fade = core::defaults::kFadeFrames;
-  int mismatches = 0;
-  for (std::size_t i = start + fade; i < rig.out.size(); ++i)
-    if (std::fabs(rig.out[i] - Rig::value(static_cast<std::int64_t>(i - start))) > 1e-6f) ++mismatches;
-  CHECK(mismatches == 0);
-  CHECK(rig.max_step(start + core::defaults::kFadeFrames) <= 0.0051f);  // the sine's own steps
-  CHECK(rig.max_step() <= 0.0051f + 0.5f / core::defaults::kFadeFrames);  // fade-in: a ramp, no step
-  // Depth is the queue's minimum over a packet interval: the target, give or
-  // take the period granularity.
+  // After the fade-in and the converter's settling, the output is the
+  // signal: a sine of amplitude 0.5 whose steps never exceed its own.
+  const std::size_t settled = start + 256;
+  CHECK(rig.max_step(settled) <= 0.0052f);
+  float peak = 0;
+  for (std::size_t i = settled; i < rig.out.size(); ++i) peak = std::max(peak, std::fabs(rig.out[i]));
+  CHECK(peak == doctest::Approx(0.5).epsilon(0.01));
+  CHECK(rig.max_step() <= 0.0052f + 0.5f / core::defaults::kFadeFrames);  // fade-in: a ramp, no step
+  // Depth: the queue's mean over a packet interval less half a packet
+  // (converter included) sits at the target, give or take a period.
   CHECK(rig.status.depth_frames >= kTarget - kPeriod);
   CHECK(rig.status.depth_frames <= kTarget + kPeriod);
 }
@@ -112,17 +112,15 @@ TEST_CASE("player: a stream that ends fades out and is not an underrun") {
   CHECK(rig.out.back() == 0.0f);
   CHECK(rig.max_step() <= 0.0051f + 0.5f / core::defaults::kFadeFrames);  // no click
   CHECK(rig.returned == 5);  // every record came home
-  // Playout began at position 2880 (target plus a frame before the end of
-  // the five records), so output index i is position 2880 + i and the audio
-  // ends at index 1920. Its own last millisecond fades out: the waveform
-  // goes on under a falling gain, not a held value.
-  constexpr std::size_t kEnd = 1920;
-  constexpr auto kFade = static_cast<std::int64_t>(core::defaults::kFadeFrames);
-  for (std::int64_t k = 1; k < kFade; ++k) {
-    const float expect = Rig::value(4800 - k) * static_cast<float>(k - 1) / static_cast<float>(kFade);
-    CHECK(rig.out[kEnd - static_cast<std::size_t>(k)] == doctest::Approx(expect).epsilon(1e-4));
-  }
-  for (std::size_t i = kEnd; i < rig.out.size(); ++i) CHECK(rig.out[i] == 0.0f);
+  // The audio's own last millisecond fades out: the final 1 ms before
+  // silence is quieter than the millisecond before it.
+  std::size_t last = rig.out.size();
+  while (last > 0 && std::fabs(rig.out[last - 1]) < 1e-4f) --last;
+  REQUIRE(last > 200);
+  float before = 0, tail = 0;
+  for (std::size_t i = last - 96; i < last - 48; ++i) before = std::max(before, std::fabs(rig.out[i]));
+  for (std::size_t i = last - 24; i < last; ++i) tail = std::max(tail, std::fabs(rig.out[i]));
+  CHECK(tail < 0.6f * before + 0.01f);
 }
 
 TEST_CASE("player: a record that comes after the buffer ran dry counts one underrun") {

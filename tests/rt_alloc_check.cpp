@@ -46,9 +46,9 @@ inline void count(std::atomic<unsigned long>& c) {
 }
 
 void hook(audio::JackClient::ProcessFn inner, void* arg, float* const* out, std::uint32_t nframes,
-          std::int64_t cycle_ns) noexcept {
+          std::int64_t cycle_ns, std::uint32_t rate) noexcept {
   t_in_callback = true;
-  inner(arg, out, nframes, cycle_ns);
+  inner(arg, out, nframes, cycle_ns, rate);
   t_in_callback = false;
   g_callbacks.fetch_add(1, std::memory_order_relaxed);
 }

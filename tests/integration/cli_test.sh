@@ -65,11 +65,6 @@ print(("ok   " if ok else "FAIL ") + f"port in use (exit {p.returncode}): {p.std
 sys.exit(0 if ok else 1)
 PY
 
-# JACK at a rate this version cannot play yet.
-jack_start "$(unique_name cli44)" 44100
-expect_fail "JACK at 44.1 kHz" "$bin" --bind 127.0.0.1 --port "$port" --connect none
-jack_stop
-
 # Clean shutdown on each signal: exit 0, final stats printed.
 jack_start "$(unique_name cli)"
 for sig in INT TERM; do

@@ -7,6 +7,8 @@
 //   - the buffer never runs dry while the network's jitter stays within the target.
 // Exit 0 when all hold. The closing line reads "N passed, M failed".
 #include <cstdint>
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -20,7 +22,8 @@ namespace {
   std::fprintf(stderr,
                "usage: sim_run [--seconds S] [--seed N] [--loss PCT] [--burst ENTER,EXIT]\n"
                "               [--delay-ms D] [--jitter-ms J] [--bursty-jitter] [--dup PCT]\n"
-               "               [--latency MS] [--frame-ms F] [--fec]\n");
+               "               [--latency MS] [--frame-ms F] [--fec] [--drift-ppm P]\n"
+               "               [--jack-rate HZ] [--period FRAMES]\n");
   std::exit(2);
 }
 
@@ -47,6 +50,9 @@ int main(int argc, char** argv) {
     else if (a == "--latency") c.latency_ms = std::atof(value());
     else if (a == "--frame-ms") c.frame_ms10 = static_cast<int>(std::atof(value()) * 10 + 0.5);
     else if (a == "--fec") c.fec = true;
+    else if (a == "--drift-ppm") c.drift_ppm = std::atof(value());
+    else if (a == "--jack-rate") c.jack_rate = static_cast<std::uint32_t>(std::atoi(value()));
+    else if (a == "--period") c.period = static_cast<std::uint32_t>(std::atoi(value()));
     else usage();
   }
 
@@ -58,14 +64,17 @@ int main(int argc, char** argv) {
       "\"packets_received\":%llu,\"packets_lost\":%llu,\"packets_late\":%llu,"
       "\"packets_reordered\":%llu,\"packets_duplicate\":%llu,\"frames_concealed\":%llu,"
       "\"frames_fec\":%llu,\"underruns\":%llu,\"dropouts\":%llu,\"longest_dropout_ms\":%.1f,"
-      "\"mean_depth_ms\":%.2f,\"jitter_ms\":%.2f,\"played_fraction\":%.5f}\n",
+      "\"mean_depth_ms\":%.2f,\"jitter_ms\":%.2f,\"played_fraction\":%.5f,"
+      "\"drift_ppm\":%.1f,\"estimated_drift_ppm\":%.1f,\"worst_depth_error_ms\":%.3f,"
+      "\"worst_drift_error_ppm\":%.1f}\n",
       c.seconds, (unsigned long long)r.sent, (unsigned long long)r.dropped,
       (unsigned long long)r.duplicated, (unsigned long long)n.packets_received,
       (unsigned long long)n.packets_lost, (unsigned long long)n.packets_late,
       (unsigned long long)n.packets_reordered, (unsigned long long)n.packets_duplicate,
       (unsigned long long)n.frames_concealed, (unsigned long long)n.frames_fec,
       (unsigned long long)au.underruns, (unsigned long long)r.dropouts, r.longest_dropout_ms,
-      r.mean_depth_ms, n.jitter_frames / 48.0, r.played_fraction);
+      r.mean_depth_ms, n.jitter_frames / 48.0, r.played_fraction, c.drift_ppm, r.final_drift_ppm,
+      r.worst_depth_error_ms, r.worst_drift_error_ppm);
 
   int passed = 0, failed = 0;
   auto check = [&](bool ok, const char* what) {
@@ -92,6 +101,12 @@ int main(int argc, char** argv) {
     check(n.packets_late == 0, "no late packet while jitter stays within the target");
   }
   if (c.burst_enter_pct == 0) check(r.dropouts == 0, "no dropout in the output: every loss repaired");
+  // Drift compensation (issue 4), once converged.
+  if (c.jitter_ms == 0 && c.loss_pct == 0 && c.burst_enter_pct == 0) {
+    check(r.worst_depth_error_ms <= 1.0, "buffer depth within 1 ms of the target");
+    check(r.worst_drift_error_ppm <= std::max(0.1 * std::fabs(c.drift_ppm), 20.0),
+          "drift estimate within 10% of the truth");
+  }
   std::printf("%d passed, %d failed\n", passed, failed);
   return failed == 0 ? 0 : 1;
 }

@@ -56,10 +56,13 @@ const std::vector<std::vector<std::uint8_t>>& payloads(int frame, bool fec, int 
   } else {
     opus_encoder_ctl(enc, OPUS_SET_BITRATE(96000));
   }
+  // Encode the loop twice and keep the second pass: its first packet then
+  // follows the last one in the encoder's own history, so the loop is
+  // seamless for the decoder too.
   const int count = 96000 / frame;
   std::vector<float> pcm(static_cast<std::size_t>(frame * channels));
   std::int64_t n = 0;
-  for (int k = 0; k < count; ++k) {
+  for (int k = 0; k < 2 * count; ++k) {
     for (int i = 0; i < frame; ++i, ++n)
       for (int c = 0; c < channels; ++c)
         pcm[static_cast<std::size_t>(i * channels + c)] =
@@ -68,7 +71,7 @@ const std::vector<std::vector<std::uint8_t>>& payloads(int frame, bool fec, int 
     const int len = opus_encode_float(enc, pcm.data(), frame, out.data(), 1500);
     if (len <= 0) throw std::runtime_error("opus_encode_float");
     out.resize(static_cast<std::size_t>(len));
-    v.push_back(std::move(out));
+    if (k >= count) v.push_back(std::move(out));
   }
   opus_encoder_destroy(enc);
   return v;
@@ -152,6 +155,7 @@ Result run(const Config& cfg) {
   };
 
   const std::int64_t start = kNs / 10;
+  double drift = cfg.drift_ppm;  // the sender clock's rate against JACK's, now
   const auto end = static_cast<std::int64_t>(cfg.seconds * kNs);
   std::uint32_t ssrc = 0x5eed0000u ^ static_cast<std::uint32_t>(cfg.seed);
   std::uint16_t seq = cfg.first_seq;
@@ -162,8 +166,9 @@ Result run(const Config& cfg) {
   std::int64_t restart_first_arrival = INT64_MAX;
   std::vector<std::pair<std::int64_t, std::int64_t>> excused;  // output silence expected here
   std::vector<bool> done(cfg.events.size(), false);
-  for (std::int64_t k = 0;; ++k) {
-    const std::int64_t t = start + k * frame_ns;
+  double t_exact = static_cast<double>(start);
+  for (std::int64_t k = 0;; ++k, t_exact += static_cast<double>(frame_ns) / (1.0 + drift * 1e-6)) {
+    const auto t = static_cast<std::int64_t>(t_exact);
     if (t >= end) break;
     bool send = true;
     for (std::size_t e = 0; e < cfg.events.size(); ++e) {
@@ -194,6 +199,9 @@ Result run(const Config& cfg) {
           break;
         case SenderEvent::Kind::Mono:
           if (t >= at) channels = 1;
+          break;
+        case SenderEvent::Kind::Drift:
+          if (t >= at) drift = ev.value;
           break;
         case SenderEvent::Kind::SecondSender:
           if (t >= at && t < until) {
@@ -239,7 +247,8 @@ Result run(const Config& cfg) {
   }
 
   // ---- The receiver's timeline: arrivals, net wake-ups, process calls.
-  const std::int64_t period_ns = std::int64_t{cfg.period} * kNs / 48000;
+  const double period_exact = static_cast<double>(cfg.period) * kNs / cfg.jack_rate;
+  std::int64_t calls = 0;
   const auto wake = static_cast<std::int64_t>(cfg.net_wake_ms * 1e6);
   const std::int64_t last_send = end;
   std::vector<float> left(cfg.period), right(cfg.period);
@@ -251,6 +260,7 @@ Result run(const Config& cfg) {
   double depth_sum = 0;
   std::uint64_t depth_n = 0;
   bool played = false;
+  std::int64_t play_start = 0;
   bool lost_play_after_restart = false;
   std::int64_t first_arrival = arrivals.empty() ? 0 : arrivals.top().at;
   const std::int64_t stop = end + 2 * kNs;
@@ -269,14 +279,17 @@ Result run(const Config& cfg) {
     const std::int64_t t = std::min({arrival_at, timer_at, next_call});
     if (t >= stop) break;
     if (t == next_call) {
-      player.process(out, cfg.period, t);
+      player.process(out, cfg.period, t, cfg.jack_rate);
+
       const auto& st = player.status();
+
       if (player.state() == audio::Player::State::Playing) {
         depth_sum += st.depth_frames;
         ++depth_n;
         if (!played) {
           played = true;
           zero_run = 0;  // the silence before playout began is not a dropout
+          play_start = t;
           res.first_play_ms = static_cast<double>(t - first_arrival) / 1e6;
         }
         if (last_restart >= 0 && lost_play_after_restart && res.resume_ms < 0 &&
@@ -286,25 +299,43 @@ Result run(const Config& cfg) {
         lost_play_after_restart = true;
       }
       for (std::uint32_t i = 0; i < cfg.period; ++i) {
-        const std::int64_t ti = t + std::int64_t{i} * kNs / 48000;
+        const std::int64_t ti = t + std::int64_t{i} * kNs / cfg.jack_rate;
         if (left[i] == 0.0f && right[i] == 0.0f) {
           if (zero_run++ == 0) zero_start = ti;
           continue;
         }
-        if (played && zero_run >= 48 && !excused_at(zero_start)) {
+        // (The converter's own delay after playout starts is not a dropout.)
+        if (played && zero_run >= 48 && zero_start > play_start + 20'000'000 &&
+            !excused_at(zero_start)) {
           ++res.dropouts;
           res.longest_dropout_ms = std::max(res.longest_dropout_ms, static_cast<double>(zero_run) / 48.0);
         }
         zero_run = 0;
       }
-      next_call += period_ns;
+      // Drift compensation, judged once a second after settling.
+      const std::int64_t second = static_cast<std::int64_t>(cfg.jack_rate) / cfg.period;
+      if (calls % second == 0 && t >= static_cast<std::int64_t>(cfg.settle_s * kNs) &&
+          t < last_send && player.state() == audio::Player::State::Playing && last_restart < 0) {
+        double truth = cfg.drift_ppm;
+        for (const SenderEvent& ev : cfg.events)
+          if (ev.kind == SenderEvent::Kind::Drift && t >= static_cast<std::int64_t>(ev.at_s * kNs)) truth = ev.value;
+        res.worst_depth_error_ms =
+            std::max(res.worst_depth_error_ms, std::fabs(st.depth_frames / 48.0 - cfg.latency_ms));
+        res.worst_drift_error_ppm = std::max(res.worst_drift_error_ppm, std::fabs(st.drift_ppm - truth));
+      }
+      if (t >= last_send - kNs && t < last_send) res.tail.insert(res.tail.end(), left.begin(), left.end());
+      if (t < last_send) res.final_drift_ppm = st.drift_ppm;
+      ++calls;
+      next_call = static_cast<std::int64_t>(static_cast<double>(calls) * period_exact);
     } else if (t == arrival_at) {
       const Arrival a = arrivals.top();
       arrivals.pop();
       rx.drain_audio();
       rx.on_datagram(a.bytes, kRealtimeBase + a.at, t);
+
     } else {
       rx.drain_audio();
+
       rx.on_timer(t);
       last_timer = t;
       if (t >= next_tick) next_tick += kTickNs;

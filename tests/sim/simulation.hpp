@@ -23,11 +23,13 @@ struct SenderEvent {
     PayloadType,   // same SSRC, payload type changes
     Mono,          // packets become mono (the encoder changes its channel count)
     SecondSender,  // another SSRC sends too, interleaved, in [at_s, until_s)
+    Drift,         // the sender's clock changes to `value` ppm against JACK's
   };
   Kind kind;
   double at_s = 0;
   double until_s = 0;
   double gap_s = 0;
+  double value = 0;
 };
 
 struct Config {
@@ -36,6 +38,7 @@ struct Config {
   // Sender.
   int frame_ms10 = 200;          // frame duration in tenths of ms (25 = 2.5 ms ... 600)
   bool fec = false;              // in-band FEC (SILK layer, voice bit rate)
+  double drift_ppm = 0;          // the sender's clock against JACK's (positive: fast)
   std::uint16_t first_seq = 1000;
   std::uint32_t first_ts = 123456;
   std::vector<SenderEvent> events;
@@ -49,8 +52,10 @@ struct Config {
   double dup_pct = 0;
   // Receiver.
   double latency_ms = 30;
-  std::uint32_t period = 128;    // JACK frames per process call at 48 kHz
+  std::uint32_t period = 128;    // JACK frames per process call
+  std::uint32_t jack_rate = 48000;
   double net_wake_ms = 0.2;      // the net thread wakes this much after an event (scheduling)
+  double settle_s = 10;          // drift compensation is judged from here on (issue 4: within 10 s)
 };
 
 struct Result {
@@ -67,6 +72,12 @@ struct Result {
   double first_play_ms = -1;     // first arrival -> playing
   double mean_depth_ms = 0;      // buffer depth as audio reports it, over the run
   double played_fraction = 0;    // stream frames played / frames the sender's time span holds
+  // Drift compensation, sampled once a second of simulated time after
+  // Config::settle_s.
+  double worst_depth_error_ms = 0;  // |depth - target| after settling
+  double worst_drift_error_ppm = 0; // |estimate - truth| after settling
+  double final_drift_ppm = 0;
+  std::vector<float> tail;          // the last second of output, left channel
 };
 
 Result run(const Config& config);

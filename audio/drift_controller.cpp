@@ -1,0 +1,53 @@
+#include "audio/drift_controller.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "core/defaults.hpp"
+
+namespace audio {
+namespace {
+
+constexpr double kRate = core::defaults::kStreamRate;
+constexpr double kZeta = 0.8;
+constexpr double kWideW = 1.0;     // rad/s while acquiring
+constexpr double kNarrowW = 0.15;  // rad/s once locked
+constexpr double kWideS = 3.0;     // seconds at kWideW, then a glide to kNarrowW
+constexpr double kGlideS = 6.0;
+constexpr std::uint32_t kWindowFrames = core::defaults::kStreamRate / 10;
+
+}  // namespace
+
+void DriftController::reset() noexcept { *this = DriftController{}; }
+
+void DriftController::update(double depth_frames, std::uint32_t frames,
+                             std::uint32_t packet_frames, std::uint32_t target_frames) noexcept {
+  sum_ += depth_frames * frames;
+  frames_ += frames;
+  // A whole number of packet intervals, at least 100 ms: the packets'
+  // sawtooth averages out exactly, the converter's uneven intake nearly.
+  const std::uint32_t packet = std::max<std::uint32_t>(packet_frames, 1);
+  const std::uint32_t window = packet * ((kWindowFrames + packet - 1) / packet);
+  if (frames_ < window) return;
+
+  const double dt = static_cast<double>(frames_) / kRate;
+  depth_ = sum_ / static_cast<double>(frames_) - packet / 2.0;
+  sum_ = 0;
+  frames_ = 0;
+  ++windows_;
+  // One-pole average over about a second, for reporting only.
+  smooth_depth_ = windows_ == 1 ? depth_ : smooth_depth_ + (depth_ - smooth_depth_) * std::min(1.0, dt);
+  if (windows_ == 1) return;  // the first window may straddle the start
+
+  elapsed_s_ += dt;
+  const double glide = std::clamp((elapsed_s_ - kWideS) / kGlideS, 0.0, 1.0);
+  const double w = kWideW * std::pow(kNarrowW / kWideW, glide);  // geometric glide
+  const double ki = w * w / kRate;
+  const double kp = 2 * kZeta * w / kRate;
+
+  const double error = depth_ - target_frames;
+  integral_ = std::clamp(integral_ + ki * error * dt, -kMaxCorrection, kMaxCorrection);
+  correction_ = std::clamp(kp * error + integral_, -kMaxCorrection, kMaxCorrection);
+}
+
+}  // namespace audio

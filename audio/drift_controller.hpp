@@ -1,0 +1,60 @@
+// Keeps the jitter buffer at its target by steering how fast playout
+// consumes the stream: a PI controller on the buffer depth, after
+// F. Adriaensen, "Controlling adaptive resampling", Linux Audio Conference
+// 2012 (the loop zita-njbridge and zita-ajbridge use).
+//
+// The depth is averaged over windows of whole packet intervals (100 ms at
+// least), which removes the sawtooth of packets landing whole, and compared
+// with the target plus half a packet (the sawtooth's mean). The loop is a second-order one:
+// with consumption factor c = Kp e + Ki ∫e and a sender fast by x, the depth
+// error obeys e'' + R Kp e' + R Ki e = R x' (R the stream rate), so
+// Ki = w^2 / R and Kp = 2 zeta w / R. It starts wide (w = 1 rad/s, locked in
+// a few seconds) and narrows to w = 0.15 rad/s over the next seconds, so
+// that network jitter barely moves the pitch once locked. The integrator
+// is the drift estimate.
+//
+// Thread: audio. Real-time safe: arithmetic only.
+#pragma once
+
+#include <cstdint>
+
+namespace audio {
+
+class DriftController {
+ public:
+  /// Forget everything: a new stream, or playout restarting.
+  void reset() noexcept;
+
+  /// One callback's depth sample (stream frames queued ahead of playout,
+  /// converter included) covering `frames` stream frames of playout.
+  /// `packet_frames` sets the averaging window; `target_frames` the goal.
+  void update(double depth_frames, std::uint32_t frames, std::uint32_t packet_frames,
+              std::uint32_t target_frames) noexcept;
+
+  /// Consumption factor minus one: playout reads the stream at R (1 + c).
+  double correction() const noexcept { return correction_; }
+  /// The sender's clock against JACK's, parts per million (positive: the
+  /// sender runs fast).
+  double drift_ppm() const noexcept { return integral_ * 1e6; }
+  /// The depth less half a packet, averaged over about a second: the target
+  /// latency when all is well (DESIGN.md, "Latency, precisely"). What
+  /// buffer_ms reports.
+  double depth_frames() const noexcept { return smooth_depth_; }
+  bool has_depth() const noexcept { return windows_ > 0; }
+
+  /// Largest correction either way: ±5000 ppm covers ±2000 ppm of drift
+  /// with room to move the buffer back to target.
+  static constexpr double kMaxCorrection = 5e-3;
+
+ private:
+  double sum_ = 0;              // depth x frames over the current window
+  std::uint64_t frames_ = 0;    // frames in the current window
+  double integral_ = 0;
+  double correction_ = 0;
+  double depth_ = 0;            // the latest window's mean less half a packet
+  double smooth_depth_ = 0;
+  double elapsed_s_ = 0;        // since reset
+  std::uint64_t windows_ = 0;
+};
+
+}  // namespace audio
