@@ -198,3 +198,27 @@ TEST_CASE("player: a hole in the timeline plays as faded silence") {
   CHECK(rig.status.underruns == 0);
   CHECK(rig.max_step() <= 0.0051f + 0.5f / core::defaults::kFadeFrames);
 }
+
+TEST_CASE("player: a JACK rate change while playing goes on playing") {
+  Rig rig;
+  rig.reset(1);
+  std::int64_t next = 0;
+  for (int k = 0; k < 3; ++k, next += kFrame) rig.link(next);
+  std::vector<float> buf(kPeriod);
+  float* chans[1] = {buf.data()};
+  float peak_after = 0;
+  for (int i = 0; i < 400; ++i) {
+    // 48 kHz for a while, then 44.1 kHz: the converter starts over, playout goes on.
+    rig.player.process(chans, kPeriod, 0, i < 200 ? 48000 : 44100);
+    if (i % 6 == 0) {
+      rig.link(next);
+      next += kFrame;
+    }
+    if (i > 220) for (float v : buf) peak_after = std::max(peak_after, std::fabs(v));
+    while (auto m = rig.to_net.try_pop())
+      if (m->kind == core::ToNet::Kind::Unlink) REQUIRE(rig.pool.release(m->record));
+  }
+  CHECK(rig.player.state() == audio::Player::State::Playing);
+  CHECK(peak_after > 0.4f);
+  CHECK(rig.player.status().jack_rate == 44100);
+}
