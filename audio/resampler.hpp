@@ -1,28 +1,37 @@
-// Variable-ratio sample-rate conversion for the process callback.
+// Variable-ratio sample-rate conversion for the process callback: band-
+// limited interpolation with a windowed-sinc kernel (J. O. Smith, "Digital
+// Audio Resampling", CCRMA, the "bandlimited interpolation" method), read
+// from a table of kPhases sub-sample phases with linear interpolation
+// between neighbouring phases.
 //
-// Wraps libsamplerate (BSD-2-Clause since 0.1.9); the choice and its figures
-// are in bench/results/resampler-latest.md. src_process allocates nothing
-// and takes no lock; the ratio may change on every call, and libsamplerate
-// glides from the previous ratio to the new one across the call's output,
-// so steering never steps.
+// Our own, not a library's, because of bench/results/resampler-latest.md:
+// of the permissive libraries only libsamplerate changes its ratio without
+// allocating, and its cheapest sinc costs twice Opus decoding; speexdsp
+// rebuilds its tables on a ratio change, soxr's variable mode allocates and
+// delays 5 ms, zita-resampler is GPL-3. This one is output-driven, takes in
+// only the input it needs (so what it holds inside is small and steady), and
+// glides the ratio across each call so that steering never steps.
 //
-// Thread: construction and destruction in control; everything else audio,
-// real-time safe.
+// Thread: construction in control; everything else audio, real-time safe:
+// no allocation, no locks, bounded time.
 #pragma once
 
+#include <array>
 #include <cstdint>
+#include <memory>
 
-struct SRC_STATE_tag;
+#include "core/defaults.hpp"
 
 namespace audio {
 
 class Resampler {
  public:
-  /// Thread: control. Throws std::runtime_error when libsamplerate refuses.
+  static constexpr int kTaps = 32;       // kernel length in input samples
+  static constexpr int kPhases = 512;    // table resolution per input sample
+  static constexpr int kMaxInput = 256;  // input frames held at most
+
+  /// Thread: control. Allocates and fills the tables.
   explicit Resampler(int channels);
-  ~Resampler();
-  Resampler(const Resampler&) = delete;
-  Resampler& operator=(const Resampler&) = delete;
 
   struct Result {
     std::uint32_t used = 0;       // input frames consumed
@@ -30,21 +39,33 @@ class Resampler {
   };
 
   /// Thread: audio. Real-time safe. Converts interleaved `in` (up to
-  /// `in_frames`) into `out` (up to `out_frames`) at `ratio` = output rate /
-  /// input rate.
+  /// `in_frames`) into interleaved `out` (up to `out_frames`) at `ratio` =
+  /// output rate / input rate, reached by a linear glide from the previous
+  /// call's ratio across this call's output.
   Result process(const float* in, std::uint32_t in_frames, float* out, std::uint32_t out_frames,
                  double ratio) noexcept;
 
-  /// Thread: audio. Real-time safe. Forgets the filter's history.
+  /// Thread: audio. Real-time safe. Forgets the history.
   void reset() noexcept;
 
-  /// The converter's delay, in input frames: about 20 measured (see
-  /// bench/results/resampler-latest.md), plus up to one 32-frame render
-  /// chunk it takes in ahead of need, half of it on average.
-  static constexpr double kDelayFrames = 36.0;
+  /// Input frames between an input sample and its output: half the kernel
+  /// (its look-ahead) plus, on average, half a 32-frame render chunk waiting
+  /// to be read (audio::Player).
+  static constexpr double kDelayFrames = kTaps / 2 + 16.0;
 
  private:
-  SRC_STATE_tag* state_ = nullptr;
+  void frame(double pos, float* out) const noexcept;
+
+  const int channels_;
+  // Kernel table: kTaps coefficients for each of kPhases + 1 phases, and the
+  // differences to the next phase, for the linear interpolation.
+  const std::unique_ptr<float[]> table_;
+  const std::unique_ptr<float[]> delta_;
+  // Per channel, the input history: kTaps + kMaxInput frames.
+  const std::unique_ptr<float[]> history_;
+  int len_ = 0;          // frames in history_
+  double pos_ = 0;       // position of the next output sample, in history_ frames
+  double ratio_ = 0;     // the previous call's ratio (0: none yet)
 };
 
 }  // namespace audio

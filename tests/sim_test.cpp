@@ -6,6 +6,7 @@
 #include <string>
 
 #include "sim/simulation.hpp"
+#include "tools/thd.hpp"
 
 namespace {
 
@@ -252,52 +253,6 @@ TEST_CASE("sim: every Opus frame size survives loss and jitter") {
   }
 }
 
-namespace {
-
-// THD+N of a steady tone near `approx_hz`: least-squares fit of a sinusoid
-// (frequency refined by golden-section search on the residual),
-// residual RMS over fundamental RMS, in dB.
-double thd_n_db(const std::vector<float>& x, double rate, double approx_hz) {
-  const std::size_t n = x.size();
-  auto fit = [&](double f, double* residual) {
-    double ss = 0, cc = 0, sc = 0, xs = 0, xc = 0;
-    const double w = 2 * M_PI * f / rate;
-    for (std::size_t i = 0; i < n; ++i) {
-      const double s = std::sin(w * static_cast<double>(i)), c = std::cos(w * static_cast<double>(i));
-      ss += s * s; cc += c * c; sc += s * c; xs += x[i] * s; xc += x[i] * c;
-    }
-    const double det = ss * cc - sc * sc;
-    const double a = (xs * cc - xc * sc) / det, b = (xc * ss - xs * sc) / det;
-    if (residual != nullptr) {
-      double r = 0;
-      for (std::size_t i = 0; i < n; ++i) {
-        const double e = x[i] - a * std::sin(w * static_cast<double>(i)) - b * std::cos(w * static_cast<double>(i));
-        r += e * e;
-      }
-      *residual = std::sqrt(r / static_cast<double>(n));
-    }
-    return std::sqrt((a * a + b * b) / 2);
-  };
-  // Minimise the residual (a least-squares fit's amplitude is not largest
-  // at the true frequency over a window of a non-whole number of cycles).
-  auto residual_at = [&](double f) {
-    double r = 0;
-    fit(f, &r);
-    return r;
-  };
-  double lo = approx_hz * 0.99, hi = approx_hz * 1.01;
-  const double g = (std::sqrt(5.0) - 1) / 2;
-  for (int it = 0; it < 80; ++it) {
-    const double m1 = hi - g * (hi - lo), m2 = lo + g * (hi - lo);
-    if (residual_at(m1) < residual_at(m2)) hi = m2; else lo = m1;
-  }
-  double residual = 0;
-  const double amp = fit((lo + hi) / 2, &residual);
-  return 20 * std::log10(residual / amp);
-}
-
-}  // namespace
-
 TEST_CASE("sim: drift of +-2000 ppm is followed at 44.1, 48 and 96 kHz") {
   for (std::uint32_t rate : {44100u, 48000u, 96000u}) {
     for (double ppm : {2000.0, -2000.0}) {
@@ -351,7 +306,7 @@ TEST_CASE("sim: steering the resampler adds nothing to the output's THD+N") {
     std::vector<double> v;
     const auto w = static_cast<std::ptrdiff_t>(rate / 20);
     for (auto it = tail.begin(); tail.end() - it >= w; it += w)
-      v.push_back(thd_n_db(std::vector<float>(it, it + w), rate, hz));
+      v.push_back(testtools::thd_n_db(std::vector<float>(it, it + w), rate, hz));
     std::sort(v.begin(), v.end());
     return v[v.size() / 2];
   };
@@ -359,7 +314,7 @@ TEST_CASE("sim: steering the resampler adds nothing to the output's THD+N") {
   const double steered_db = median_thd(b.tail, steered.jack_rate, 440 * 1.002);
   MESSAGE("THD+N: still " << floor_db << " dB, steered against 2000 ppm " << steered_db << " dB");
   CHECK(floor_db < -42);  // Opus at 96 kbit/s on a pure tone reads -47 dB alone
-  CHECK(thd_n_db([] {  // the measure itself: a pure sine reads as one
+  CHECK(testtools::thd_n_db([] {  // the measure itself: a pure sine reads as one
     std::vector<float> p(2205);
     for (std::size_t i = 0; i < p.size(); ++i) p[i] = static_cast<float>(0.5 * std::sin(2 * M_PI * 440 * static_cast<double>(i) / 44100.0 + 0.3));
     return p;
