@@ -273,6 +273,20 @@ TEST_CASE("sim: drift of +-2000 ppm is followed at 44.1, 48 and 96 kHz") {
   }
 }
 
+TEST_CASE("sim: after a sender restart, drift is caught again within 10 s") {
+  sim::Config c;
+  c.seconds = 60;
+  c.jack_rate = 44100;
+  c.drift_ppm = -2000;
+  c.events = {{Kind::NewSsrc, 25.0, 0, 0.3}};
+  const auto r = sim::run(c);
+  report("drift and restart", r);
+  CHECK(r.stats.net.stream_resets == 1);
+  CHECK(r.stats.audio.underruns == 0);
+  CHECK(r.worst_depth_error_ms <= 1.0);
+  CHECK(r.worst_drift_error_ppm <= 200);
+}
+
 TEST_CASE("sim: a step in the sender's clock is followed without an underrun") {
   sim::Config c;
   c.seconds = 90;

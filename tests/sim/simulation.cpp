@@ -314,8 +314,10 @@ Result run(const Config& cfg) {
       }
       // Drift compensation, judged once a second after settling.
       const std::int64_t second = static_cast<std::int64_t>(cfg.jack_rate) / cfg.period;
-      if (calls % second == 0 && t >= static_cast<std::int64_t>(cfg.settle_s * kNs) &&
-          t < last_send && player.state() == audio::Player::State::Playing && last_restart < 0) {
+      // (Judged from settle_s after the start, and again after a restart.)
+      const std::int64_t since = last_restart >= 0 && t >= last_restart ? last_restart : 0;
+      if (calls % second == 0 && t >= since + static_cast<std::int64_t>(cfg.settle_s * kNs) &&
+          t < last_send && player.state() == audio::Player::State::Playing) {
         double truth = cfg.drift_ppm;
         for (const SenderEvent& ev : cfg.events)
           if (ev.kind == SenderEvent::Kind::Drift && t >= static_cast<std::int64_t>(ev.at_s * kNs)) truth = ev.value;
