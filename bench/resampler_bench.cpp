@@ -4,14 +4,16 @@
 // rtp2jack decodes Opus at 48 kHz and must play at the JACK rate while
 // absorbing the sender's clock drift (up to ±2000 ppm), so the callback runs
 // a resampler whose ratio a controller nudges every period. This program
-// measures Debian's four candidates on what that job needs:
+// measures Debian's four candidates, and rtp2jack's own audio::Resampler,
+// on what that job needs:
 //
 //   - CPU per second of stereo audio, output-driven (exactly `nframes` out per
 //     call, input pulled as needed) with the ratio changed every block, next
 //     to the CPU of decoding the same audio with libopus: decoding, not
-//     resampling, must dominate the receiver's CPU;
+//     resampling, must dominate the receiver's CPU (at 44.1, 48 and 96 kHz
+//     out);
 //   - the worst single call (the callback has a deadline, not an average);
-//   - THD+N of a 1 kHz and a 10 kHz sine at a fixed ratio, and the -1 dB
+//   - THD+N of a 1, a 10 and a 19 kHz sine at a fixed ratio, and the -1 dB
 //     passband edge (Opus fullband stops at 20 kHz);
 //   - the delay it adds, in output samples, as the receiver will see it;
 //   - whether its calls allocate or lock, counted, also while the ratio
@@ -37,6 +39,8 @@
 #include <time.h>
 #include <unistd.h>
 #include <zita-resampler/vresampler.h>
+
+#include "audio/resampler.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -437,6 +441,36 @@ class ZitaResampler final : public Resampler {
   Feed* feed_ = nullptr;
 };
 
+// rtp2jack's own audio::Resampler (audio/resampler.cpp, compiled into this
+// binary by build_resampler_bench.sh): a 32-tap windowed sinc read from a
+// 512-phase table with linear phase interpolation. Output-driven like the
+// callback: process() is offered all the input there is and takes only what
+// the next outputs need; the ratio given glides linearly from the previous
+// call's across the block.
+class OwnResampler final : public Resampler {
+ public:
+  bool open(double, double, Feed* feed) override {
+    feed_ = feed;
+    rs_ = std::make_unique<audio::Resampler>(2);  // allocates its tables here
+    return true;
+  }
+  int process(double ratio, float* out, int n) override {
+    int done = 0;
+    while (done < n) {
+      const auto r = rs_->process(feed_->next(), uint32_t(feed_->available()), out + 2 * done,
+                                  uint32_t(n - done), ratio);
+      feed_->pos += r.used;
+      done += int(r.generated);
+      if (r.generated == 0 && r.used == 0) break;  // feed dry
+    }
+    return done;
+  }
+
+ private:
+  std::unique_ptr<audio::Resampler> rs_;
+  Feed* feed_ = nullptr;
+};
+
 struct Candidate {
   std::string name;
   std::string licence;
@@ -470,13 +504,16 @@ std::vector<Candidate> candidates() {
       zita(16),
       zita(32),
       zita(48),
+      Candidate{"rtp2jack own, 32 taps", "rtp2jack's own",
+                [] { return std::make_unique<OwnResampler>(); }},
   };
 }
 
 // What changing the ratio costs each library, read from its source
 // (libsamplerate 0.2.2 src/samplerate.c, src_sinc.c; speexdsp 1.2.1
 // libspeexdsp/resample.c; soxr 0.1.3 src/soxr.c, vr32.c, fifo.h;
-// zita-resampler vresampler.cc). Printed under the table.
+// zita-resampler vresampler.cc; rtp2jack audio/resampler.cpp). Printed under
+// the table.
 struct LibraryFacts {
   const char* library;
   const char* licence;
@@ -511,6 +548,12 @@ constexpr std::array kFacts{
                  "filter. No allocation, no lock (the shared coefficient table's mutex is taken in "
                  "setup only)",
                  "no allocation in process(); bounded (one memmove of 2*hlen frames per wrap)"},
+    LibraryFacts{"rtp2jack audio::Resampler", "rtp2jack's own",
+                 "ratio passed with each process() and glided linearly from the previous call's "
+                 "across the call's output; nothing else to update. No allocation, no lock",
+                 "no allocation after construction (tables and a 288-frame history sized there); "
+                 "takes only the input the next outputs need; bounded: 32 taps per output frame "
+                 "plus one copy of the history when more than 128 frames are spent"},
 };
 
 // ---------------------------------------------------------------------------
@@ -773,25 +816,27 @@ Run run_blocks(const Candidate& cand, const Case& cs, const std::vector<float>& 
 /// round runs every candidate once, so a slow spell on this shared machine
 /// hits them all rather than one).
 struct Cpu {
-  std::vector<double> a_wobble, a_fixed, b_wobble, a_worst, a_first;  // per round
+  std::vector<double> a_wobble, a_fixed, b_wobble, c_wobble, a_worst, a_first;  // per round
   RtCounts rt, rt_first_s;     // the call-by-call 44.1k runs, worst round
   double first_checksum = NAN;
   bool ok = true, deterministic = true;
 
-  /// Runs the round's four passes and keeps their figures.
-  void round(const Candidate& cand, const Case& a, const Case& b, const std::vector<float>& input,
+  /// Runs the round's five passes and keeps their figures.
+  void round(const Candidate& cand, const Case& a, const Case& b, const Case& c, const std::vector<float>& input,
              double seconds) {
     const Run w = run_blocks(cand, a, input, seconds, wobble(a), false);
     const Run f = run_blocks(cand, a, input, seconds, fixed(a), false);
     const Run bw = run_blocks(cand, b, input, seconds, wobble(b), false);
+    const Run cw = run_blocks(cand, c, input, seconds, wobble(c), false);
     const Run t = run_blocks(cand, a, input, seconds, wobble(a), true);
-    ok &= w.ok && f.ok && bw.ok && t.ok;
+    ok &= w.ok && f.ok && bw.ok && cw.ok && t.ok;
     if (!ok) return;
     if (std::isnan(first_checksum)) first_checksum = w.checksum;
     deterministic &= w.checksum == first_checksum && t.checksum == first_checksum;
     a_wobble.push_back(w.cpu_s * 1e6 / seconds);
     a_fixed.push_back(f.cpu_s * 1e6 / seconds);
     b_wobble.push_back(bw.cpu_s * 1e6 / seconds);
+    c_wobble.push_back(cw.cpu_s * 1e6 / seconds);
     a_worst.push_back(t.worst_call_us());
     a_first.push_back(t.call_us.front());
     if (t.rt.total() > rt.total()) rt = t.rt, rt_first_s = t.rt_first_s;
@@ -1016,7 +1061,7 @@ double sweep_seconds(const Options& opt) { return std::max(10.0, opt.seconds / 3
 struct Row {
   const Candidate* cand = nullptr;
   Cpu cpu;                    // gathered in the rounds
-  SineResult a1, a10, b1;     // THD+N at 1 and 10 kHz
+  SineResult a1, a10, a19, b1;  // THD+N at 1, 10 and 19 kHz
   double edge_hz = NAN;       // -1 dB passband edge, 48 → 44.1 kHz
   double delay_a = NAN, delay_b = NAN;
   Run sweep;                  // 48 kHz, ratio over the whole ±2000 ppm
@@ -1033,6 +1078,7 @@ void measure_rest(Row& r, const Case& a, const Case& b, const std::vector<float>
   r.sweep.cpu_s *= 1e6 / sweep_s;  // now µs per second
   r.a1 = sine_test(cand, a, 1000, 1.0, 2.0, keep_1k);
   r.a10 = sine_test(cand, a, 10000);
+  r.a19 = sine_test(cand, a, 19000);
   r.b1 = sine_test(cand, b, 1000);
   r.edge_hz = passband_edge_hz(cand, a);
   r.delay_a = measure_delay(cand, a);
@@ -1055,22 +1101,24 @@ std::string report(const std::vector<Row>& rows, double opus_us, const std::stri
   std::ostringstream md;
   md << header;
   md << "| candidate | licence | 44.1k CPU µs/s | % of decode | fixed µs/s | worst call µs | THD+N 1 kHz dB "
-        "| THD+N 10 kHz dB | −1 dB edge kHz | delay samples | 48k CPU µs/s | % of decode | THD+N 1 kHz dB "
-        "| delay samples |\n"
-        "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n";
+        "| THD+N 10 kHz dB | THD+N 19 kHz dB | −1 dB edge kHz | delay samples | 48k CPU µs/s | % of decode "
+        "| THD+N 1 kHz dB | delay samples | 96k CPU µs/s | % of decode |\n"
+        "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n";
   for (const Row& r : rows) {
     md << "| " << r.cand->name << " | " << r.cand->licence << " | ";
     if (!r.ok()) {
-      md << "failed | | | | | | | | | | | |\n";
+      md << "failed | | | | | | | | | | | | | | |\n";
       continue;
     }
-    const double a = median(r.cpu.a_wobble), b = median(r.cpu.b_wobble);
+    const double a = median(r.cpu.a_wobble), b = median(r.cpu.b_wobble), c = median(r.cpu.c_wobble);
     md << fmt("%.0f", a) << " | " << fmt("%.0f%%", 100 * a / opus_us) << " | "
        << fmt("%.0f", median(r.cpu.a_fixed)) << " | " << fmt("%.0f", median(r.cpu.a_worst)) << " | "
-       << fmt("%.1f", r.a1.thdn_db) << " | " << fmt("%.1f", r.a10.thdn_db) << " | "
+       << fmt("%.1f", r.a1.thdn_db) << " | " << fmt("%.1f", r.a10.thdn_db) << " | " << fmt("%.1f", r.a19.thdn_db)
+       << " | "
        << fmt("%.1f", r.edge_hz / 1000) << " | " << fmt("%.1f", r.delay_a) << " | " << fmt("%.0f", b) << " | "
        << fmt("%.0f%%", 100 * b / opus_us) << " | " << fmt("%.1f", r.b1.thdn_db) << " | "
-       << fmt("%.1f", r.delay_b) << " |\n";
+       << fmt("%.1f", r.delay_b) << " | " << fmt("%.0f", c) << " | " << fmt("%.0f%%", 100 * c / opus_us)
+       << " |\n";
   }
   md << "\nReal-time check, measured: allocations (malloc, calloc, realloc, aligned), frees and "
         "pthread_mutex_lock calls made inside the resampler calls, counted by interposing those "
@@ -1134,6 +1182,7 @@ int main(int argc, char** argv) {
 
   const Case k441{"44.1k", 44100, 100};  // JACK at 44.1 kHz, 100 ppm of drift
   const Case k48{"48k", 48000, 2000};    // equal rates: only drift, at its limit
+  const Case k96{"96k", 96000, 100};     // JACK at 96 kHz: twice the output to compute
   const std::string started = now_utc(), mach = machine();
   // One second spare: the ratio wobbles, and the sweep may outlast a short run.
   const auto input = music_like(size_t((std::max(opt.seconds, sweep_seconds(opt)) + 1) * defaults::kInRate));
@@ -1163,7 +1212,7 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "resampler_bench: libopus decode failed\n");
       return 1;
     }
-    for (Row& r : rows) r.cpu.round(*r.cand, k441, k48, input, opt.seconds);
+    for (Row& r : rows) r.cpu.round(*r.cand, k441, k48, k96, input, opt.seconds);
   }
   const double opus_us = median(opus_runs);
 
@@ -1205,12 +1254,12 @@ int main(int argc, char** argv) {
       "- date: %s\n"
       "- machine: %s\n"
       "- command: `bench/build_resampler_bench.sh && %s` (%s)\n"
-      "- libraries (Debian): %s\n"
+      "- libraries (Debian) and rtp2jack sources: %s\n"
       "- drive: 48000 Hz stereo float in, output-driven: exactly %d frames out per call, input pulled "
       "as needed (libraries that call back for input get at most %d frames a time), interleaved in "
       "and out\n"
       "- cases: *44.1k* is 48000 → 44100·(1+1e-4); *48k* is 48000 → 48000·(1+2e-3), equal rates with "
-      "drift at the limit the controller must absorb\n"
+      "drift at the limit the controller must absorb; *96k* (CPU only) is 48000 → 96000·(1+1e-4)\n"
       "- CPU: %.0f s of a music-like test signal per run, ratio wobbling ±%.0f ppm (a %.0f s sine) and "
       "changed every block; µs of CLOCK_THREAD_CPUTIME_ID per second of audio, median of %d rounds "
       "(each round runs the Opus reference and every candidate once); *fixed*: the same at a "
@@ -1219,12 +1268,13 @@ int main(int argc, char** argv) {
       "- Opus reference: decoding the same %.0f s (encoded at %d bit/s, 20 ms frames; "
       "mean packet %.0f bytes; opus_decode_float only) costs **%.0f µs per second** (rounds: %s); "
       "*%% of decode* is resampler CPU / that\n"
-      "- THD+N: a sine of amplitude 0.5 at a fixed ratio, 1 s skipped, 2 s fitted (4-parameter "
+      "- THD+N: a sine of amplitude 0.5 (1, 10 or 19 kHz) at a fixed ratio, 1 s skipped, 2 s fitted (4-parameter "
       "least squares, Hann-weighted, whole cycles) and subtracted: residual / fundamental, worse "
       "channel. *−1 dB edge*: highest frequency within 1 dB (44.1k; Opus fullband stops at 20 kHz)\n"
       "- delay: output samples from the call that takes an input sample to the centroid of its "
       "output (Gaussian pulses, one frame per call, input taken only when needed): the filter's "
-      "group delay plus any look-ahead\n\n",
+      "group delay plus any look-ahead; divided by the ratio (0.919 at 44.1k, 1.002 at 48k) it is in "
+      "input samples\n\n",
       started.c_str(), mach.c_str(), command.c_str(), RB_BUILD, RB_VERSIONS, defaults::kBlock,
       defaults::kPullChunk, opt.seconds, defaults::kWobblePpm, defaults::kWobblePeriodS, opt.reps,
       defaults::kWarmupCalls, opt.seconds, defaults::kOpusBitrate, opus.mean_bytes(), opus_us, opus_range);
