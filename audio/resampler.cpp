@@ -70,6 +70,22 @@ void Resampler::frame(double pos, float* out) const noexcept {
   const auto a = static_cast<float>(frac - phase);
   const float* t = table_.get() + std::size_t(phase) * kTaps;
   const float* dt = delta_.get() + std::size_t(phase) * kTaps;
+  if (channels_ == 2) {
+    // Stereo, the common case, in one pass: each interpolated coefficient is
+    // used for both channels while it is in a register.
+    const float* x0 = history_.get() + (base - (kHalf - 1));
+    const float* x1 = x0 + kHistory;
+    float l0[8] = {}, l1[8] = {};
+    for (int k = 0; k < kTaps; k += 8)
+      for (int j = 0; j < 8; ++j) {
+        const float c = t[k + j] + a * dt[k + j];
+        l0[j] += c * x0[k + j];
+        l1[j] += c * x1[k + j];
+      }
+    out[0] = ((l0[0] + l0[1]) + (l0[2] + l0[3])) + ((l0[4] + l0[5]) + (l0[6] + l0[7]));
+    out[1] = ((l1[0] + l1[1]) + (l1[2] + l1[3])) + ((l1[4] + l1[5]) + (l1[6] + l1[7]));
+    return;
+  }
   // The kernel at this sub-sample position, once for all channels.
   alignas(32) float coef[kTaps];
   for (int k = 0; k < kTaps; ++k) coef[k] = t[k] + a * dt[k];
