@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <numbers>
 
 namespace audio {
@@ -71,19 +72,26 @@ void Resampler::frame(double pos, float* out) const noexcept {
   const float* t = table_.get() + std::size_t(phase) * kTaps;
   const float* dt = delta_.get() + std::size_t(phase) * kTaps;
   if (channels_ == 2) {
-    // Stereo, the common case, in one pass: each interpolated coefficient is
-    // used for both channels while it is in a register.
+    // Stereo, the common case, in one pass on 4-float vectors (GCC/Clang
+    // vector extensions: SSE on x86-64, NEON on ARM): each interpolated
+    // coefficient is used for both channels while it is in a register.
+    using V4 = float __attribute__((vector_size(16)));
     const float* x0 = history_.get() + (base - (kHalf - 1));
     const float* x1 = x0 + kHistory;
-    float l0[8] = {}, l1[8] = {};
-    for (int k = 0; k < kTaps; k += 8)
-      for (int j = 0; j < 8; ++j) {
-        const float c = t[k + j] + a * dt[k + j];
-        l0[j] += c * x0[k + j];
-        l1[j] += c * x1[k + j];
-      }
-    out[0] = ((l0[0] + l0[1]) + (l0[2] + l0[3])) + ((l0[4] + l0[5]) + (l0[6] + l0[7]));
-    out[1] = ((l1[0] + l1[1]) + (l1[2] + l1[3])) + ((l1[4] + l1[5]) + (l1[6] + l1[7]));
+    const V4 av = {a, a, a, a};
+    V4 s0 = {}, s1 = {};
+    for (int k = 0; k < kTaps; k += 4) {
+      V4 tv, dv, v0, v1;
+      std::memcpy(&tv, t + k, sizeof tv);
+      std::memcpy(&dv, dt + k, sizeof dv);
+      std::memcpy(&v0, x0 + k, sizeof v0);
+      std::memcpy(&v1, x1 + k, sizeof v1);
+      const V4 c = tv + av * dv;
+      s0 += c * v0;
+      s1 += c * v1;
+    }
+    out[0] = (s0[0] + s0[1]) + (s0[2] + s0[3]);
+    out[1] = (s1[0] + s1[1]) + (s1[2] + s1[3]);
     return;
   }
   // The kernel at this sub-sample position, once for all channels.
