@@ -253,8 +253,8 @@ TEST_CASE("sim: every Opus frame size survives loss and jitter") {
   }
 }
 
-TEST_CASE("sim: drift of +-2000 ppm is followed at 44.1, 48 and 96 kHz") {
-  for (std::uint32_t rate : {44100u, 48000u, 96000u}) {
+TEST_CASE("sim: drift of +-2000 ppm is followed at 44.1, 48, 88.2, 96 and 192 kHz") {
+  for (std::uint32_t rate : {44100u, 48000u, 88200u, 96000u, 192000u}) {
     for (double ppm : {2000.0, -2000.0}) {
       sim::Config c;
       c.seconds = 60;
