@@ -87,9 +87,14 @@ int run(const Options& o, ProcessHook hook) {
   asio::io_context net_io;
   std::unique_ptr<net::UdpReceiver> udp;
   std::unique_ptr<audio::JackClient> jack;
+  net::ListenConfig listen{o.bind, o.port, o.iface, {}};
+  for (const auto& spec : o.allow_from)
+    if (const auto error = listen.allow.add(spec)) {
+      std::cerr << "rtp2jack: " << *error << "\n";
+      return 2;
+    }
   try {
-    udp = std::make_unique<net::UdpReceiver>(net_io, stream,
-                                             net::ListenConfig{o.bind, o.port, o.iface});
+    udp = std::make_unique<net::UdpReceiver>(net_io, stream, listen);
     jack = std::make_unique<audio::JackClient>(
         audio::JackClient::Options{o.name, o.server, o.channels, o.verbose});
   } catch (const std::exception& e) {

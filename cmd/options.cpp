@@ -26,6 +26,10 @@ std::variant<Options, int> parse_options(int argc, char** argv) {
       ->capture_default_str()->group(net);
   app.add_option("--iface", o.iface, "Network interface for the multicast group (or to bind to)")
       ->group(net);
+  app.add_option("--allow-from", o.allow_from,
+                 "Accept packets only from ADDR[/PREFIX] (repeatable); default: any sender, "
+                 "locked by SSRC")
+      ->group(net);
   app.add_option("--payload-type", o.payload_type,
                  "Accept only this RTP payload type (default: the first Opus stream's)")
       ->check(CLI::Range(0, 127))->group(net);

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <string>
 #include <variant>
+#include <vector>
 
 #include "core/defaults.hpp"
 
@@ -14,6 +15,7 @@ struct Options {
   std::uint16_t port = core::defaults::kPort;
   std::string bind = core::defaults::kBind;
   std::string iface;
+  std::vector<std::string> allow_from;  // ADDR[/PREFIX], any number
   double latency_ms = core::defaults::kLatencyMs;
   int channels = core::defaults::kChannels;
   int payload_type = -1;  // -1: lock to the first Opus stream's payload type

@@ -20,7 +20,8 @@ std::string stats_json(const net::StatsSnapshot& s, double uptime_s, bool final)
       "{\"uptime_s\":%.3f,\"final\":%s,\"playing\":%s,"
       "\"packets_received\":%llu,\"packets_lost\":%llu,\"packets_late\":%llu,"
       "\"packets_duplicate\":%llu,\"packets_reordered\":%llu,\"packets_invalid\":%llu,"
-      "\"packets_foreign\":%llu,\"datagrams_received\":%llu,\"rtcp_received\":%llu,"
+      "\"packets_foreign\":%llu,\"packets_filtered\":%llu,\"datagrams_received\":%llu,"
+      "\"rtcp_received\":%llu,"
       "\"frames_concealed\":%llu,\"frames_fec\":%llu,\"underruns\":%llu,\"gaps\":%llu,"
       "\"buffer_ms\":%.2f,\"target_ms\":%.2f,\"jitter_ms\":%.3f,\"drift_ppm\":%.1f,"
       "\"ssrc\":%u,\"payload_type\":%u,\"packet_ms\":%.1f,\"stream_resets\":%llu,"
@@ -33,6 +34,7 @@ std::string stats_json(const net::StatsSnapshot& s, double uptime_s, bool final)
       static_cast<unsigned long long>(n.packets_reordered),
       static_cast<unsigned long long>(n.packets_invalid),
       static_cast<unsigned long long>(n.packets_foreign),
+      static_cast<unsigned long long>(n.packets_filtered),
       static_cast<unsigned long long>(n.datagrams_received),
       static_cast<unsigned long long>(n.rtcp_received),
       static_cast<unsigned long long>(n.frames_concealed),

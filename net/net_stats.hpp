@@ -16,6 +16,7 @@ struct NetStats {
   std::uint64_t packets_reordered = 0;   // arrived after a later sequence number
   std::uint64_t packets_invalid = 0;     // malformed RTP or undecodable Opus
   std::uint64_t packets_foreign = 0;     // another SSRC or payload type while the stream is live
+  std::uint64_t packets_filtered = 0;    // from a source --allow-from does not allow
   std::uint64_t rtcp_received = 0;       // RTCP multiplexed on the RTP port (RFC 5761)
   std::uint64_t frames_concealed = 0;    // Opus frames (a packet's duration each) made by PLC
   std::uint64_t frames_fec = 0;          // Opus frames recovered from in-band FEC (LBRR)

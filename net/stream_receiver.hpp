@@ -48,6 +48,12 @@ class StreamReceiver {
   void on_datagram(std::span<const std::uint8_t> data, std::int64_t arrival_ns,
                    std::int64_t now_ns) noexcept;
 
+  /// Thread: net. A datagram --allow-from turned away.
+  void count_filtered() noexcept {
+    ++stats_.datagrams_received;
+    ++stats_.packets_filtered;
+  }
+
   /// Thread: net. Fills every gap whose deadline has come.
   void on_timer(std::int64_t now_ns) noexcept;
 

@@ -54,7 +54,7 @@ std::int64_t realtime_ns() noexcept {
 }  // namespace
 
 UdpReceiver::UdpReceiver(asio::io_context& io, StreamReceiver& stream, const ListenConfig& config)
-    : stream_(stream), socket_(io), timer_(io) {
+    : stream_(stream), allow_(config.allow), socket_(io), timer_(io) {
   asio::error_code ec;
   const asio::ip::address addr = asio::ip::make_address(config.bind, ec);
   if (ec) throw std::runtime_error("--bind '" + config.bind + "' is not an IP address");
@@ -139,13 +139,20 @@ void UdpReceiver::on_readable() {
   alignas(cmsghdr) char control[CMSG_SPACE(sizeof(timespec))];
   for (;;) {
     iovec iov{buffer_.data(), buffer_.size()};
+    sockaddr_storage from{};
     msghdr msg{};
+    msg.msg_name = &from;
+    msg.msg_namelen = sizeof from;
     msg.msg_iov = &iov;
     msg.msg_iovlen = 1;
     msg.msg_control = control;
     msg.msg_controllen = sizeof control;
     const ssize_t n = recvmsg(socket_.native_handle(), &msg, MSG_DONTWAIT);
     if (n < 0) return;  // EAGAIN: drained (other errors: try again on the next wake-up)
+    if (!allow_.allows(from)) {
+      stream_.count_filtered();
+      continue;
+    }
     std::int64_t arrival = 0;
     if (kernel_timestamps_) {
       for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {

@@ -14,6 +14,7 @@
 
 #include <asio.hpp>
 
+#include "net/source_filter.hpp"
 #include "net/stream_receiver.hpp"
 
 namespace net {
@@ -22,6 +23,7 @@ struct ListenConfig {
   std::string bind = "0.0.0.0";  // unicast address to bind, or a multicast group to join
   std::uint16_t port = 5004;
   std::string iface;             // interface for multicast (or SO_BINDTODEVICE for unicast)
+  SourceFilter allow;            // --allow-from; empty: any sender (locked by SSRC)
 };
 
 class UdpReceiver {
@@ -46,6 +48,7 @@ class UdpReceiver {
   void arm_timer();
 
   StreamReceiver& stream_;
+  const SourceFilter allow_;
   asio::ip::udp::socket socket_;
   asio::steady_timer timer_;
   std::chrono::steady_clock::time_point timer_at_{};

@@ -40,6 +40,8 @@ expect_fail "stats interval" "$bin" --stats-interval 0
 expect_fail "empty connect" "$bin" --connect ""
 expect_fail "bind not an address" "$bin" --bind not-an-ip
 expect_fail "payload type" "$bin" --payload-type 200
+expect_fail "allow-from not an address" "$bin" --allow-from example.org
+expect_fail "allow-from prefix" "$bin" --allow-from 10.0.0.0/40
 
 "$bin" --help >"$TEST_TMP/help" || { echo "FAIL --help exit code"; failures=$((failures + 1)); }
 grep -q -- "--latency" "$TEST_TMP/help" || { echo "FAIL --help lists no --latency"; failures=$((failures + 1)); }
