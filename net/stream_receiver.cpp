@@ -50,9 +50,10 @@ void StreamReceiver::on_datagram(std::span<const std::uint8_t> data, std::int64_
 
   const bool ours =
       stats_.locked && p.ssrc == stats_.ssrc && p.payload_type == stats_.payload_type;
-  // Our sender switching payload type is still our sender: start over now.
-  const bool new_type = stats_.locked && p.ssrc == stats_.ssrc && !ours;
-  if (stats_.locked && !ours && !new_type) {
+  // Another SSRC, or our SSRC with another payload type, is taken only once
+  // the locked stream has gone quiet: a sender that switches type stops the
+  // old one, while junk that borrows our SSRC cannot restart the stream.
+  if (stats_.locked && !ours) {
     // Another SSRC (or payload type) while ours is live is a second sender:
     // ignore it. Once ours has been silent for a while it is a restart.
     const std::int64_t idle_ns =
