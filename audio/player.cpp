@@ -192,12 +192,30 @@ void Player::drain_net() noexcept {
 void Player::start_if_ready() noexcept {
   if (state_ == State::Playing || buffer_.empty()) return;
   // Start when the newest record has sat for the target latency: the queue
-  // then holds L plus that record (DESIGN.md, "Latency, precisely").
-  const std::int64_t need = std::int64_t{target_frames_} + buffer_.back()->frames;
+  // then holds L plus that record (DESIGN.md, "Latency, precisely"), the
+  // converter's delay included, so that the drift controller starts at its
+  // target rather than correcting a start-up offset.
+  const auto converter = static_cast<std::int64_t>(Resampler::kDelayFrames);
+  const std::int64_t need =
+      std::max<std::int64_t>(std::int64_t{target_frames_} - converter, 0) + buffer_.back()->frames;
   if (buffer_.end() - buffer_.front()->timestamp < need) return;
   cursor_ = std::max(buffer_.front()->timestamp, buffer_.end() - need);
   has_cursor_ = true;
   state_ = State::Playing;
+  drift_.reset();
+}
+
+void Player::resync() noexcept {
+  flush();
+  if (state_ == State::Playing) state_ = State::Buffering;
+  has_cursor_ = false;
+  dry_ = false;
+  in_hole_ = false;
+  tail_end_ = -1;
+  silent_ = true;
+  fade_out_left_ = 0;
+  stage_pos_ = stage_len_ = 0;
+  resampler_.reset();
   drift_.reset();
 }
 

@@ -57,6 +57,12 @@ class Player {
     static_cast<Player*>(self)->process(out, nframes, cycle_ns, jack_rate);
   }
 
+  /// Thread: control, while no callback runs (the JACK client is gone: the
+  /// audio state has migrated to control). Sends every buffered record home
+  /// and re-buffers from what comes next, so that a JACK server that comes
+  /// back does not play what piled up meanwhile.
+  void resync() noexcept;
+
   /// Thread: audio (or control while no callback runs).
   State state() const noexcept { return state_; }
   const core::AudioStatus& status() const noexcept { return status_; }

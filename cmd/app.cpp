@@ -95,28 +95,36 @@ int run(const Options& o, ProcessHook hook) {
     }
   try {
     udp = std::make_unique<net::UdpReceiver>(net_io, stream, listen);
-    jack = std::make_unique<audio::JackClient>(
-        audio::JackClient::Options{o.name, o.server, o.channels, o.verbose});
   } catch (const std::exception& e) {
     std::cerr << "rtp2jack: " << e.what() << "\n";
     return 2;
   }
-  // Reported latency, in JACK frames: the target, which the drift
-  // controller holds with the converter's delay counted in.
-  jack->set_added_latency(
-      static_cast<std::uint32_t>(std::lround(static_cast<double>(target) * jack->sample_rate() / d::kStreamRate)));
+
+  // Opens, activates and connects a JACK client for the audio context. Used
+  // at start-up and again whenever the server comes back after going away.
   HookedProcess hooked{hook, &audio::Player::process_trampoline, &player};
-  try {
+  auto open_jack = [&]() -> std::unique_ptr<audio::JackClient> {
+    auto client = std::make_unique<audio::JackClient>(
+        audio::JackClient::Options{o.name, o.server, o.channels, o.verbose});
+    player.resync();  // no callback runs yet: the audio state is control's
+    // Reported latency, in JACK frames: the target, which the drift
+    // controller holds with the converter's delay counted in.
+    client->set_added_latency(static_cast<std::uint32_t>(
+        std::lround(static_cast<double>(target) * client->sample_rate() / d::kStreamRate)));
     if (hook != nullptr)
-      jack->activate(&HookedProcess::trampoline, &hooked);
+      client->activate(&HookedProcess::trampoline, &hooked);
     else
-      jack->activate(&audio::Player::process_trampoline, &player);
+      client->activate(&audio::Player::process_trampoline, &player);
+    for (const auto& port : client->connect(o.connect))
+      std::cerr << "rtp2jack: warning: could not connect to JACK port '" << port << "'\n";
+    return client;
+  };
+  try {
+    jack = open_jack();
   } catch (const std::exception& e) {
     std::cerr << "rtp2jack: " << e.what() << "\n";
     return 2;
   }
-  for (const auto& port : jack->connect(o.connect))
-    std::cerr << "rtp2jack: warning: could not connect to JACK port '" << port << "'\n";
 
   udp->start();
   std::thread net_thread([&] { net_io.run(); });
@@ -132,12 +140,13 @@ int run(const Options& o, ProcessHook hook) {
     if (!ec) control_io.stop();
   });
 
+  std::uint64_t xruns_before = 0;  // of JACK clients that are gone
   // Ask net for a snapshot; it answers by posting back (net owns its state).
   auto request_stats = [&](auto&& on_snapshot) {
     asio::post(net_io, [&, on_snapshot] {
       net::StatsSnapshot s = stream.stats();
       asio::post(control_io, [&, s, on_snapshot]() mutable {
-        s.xruns = jack->xruns();
+        s.xruns = xruns_before + (jack ? jack->xruns() : 0);
         on_snapshot(s);
       });
     });
@@ -157,17 +166,32 @@ int run(const Options& o, ProcessHook hook) {
   if (!o.stats.empty()) arm_stats(start + interval);
 
   asio::steady_timer watch_timer(control_io);
+  unsigned jack_polls = 0;
   net::StatsSnapshot last_seen;
   std::function<void()> arm_watch = [&] {
     watch_timer.expires_after(std::chrono::milliseconds(100));
     watch_timer.async_wait([&](const asio::error_code& ec) {
       if (ec) return;
-      jack->update_clock_offset();
-      if (jack->shut_down()) {
-        std::cerr << "rtp2jack: the JACK server went away; exiting\n";
-        exit_code = 1;
-        control_io.stop();
-        return;
+      if (jack && jack->shut_down()) {
+        // No callback runs any more: the audio context is control's until a
+        // new client activates. Net goes on receiving (and counting what it
+        // cannot hand over).
+        std::cerr << "rtp2jack: the JACK server went away; waiting for it to come back\n";
+        xruns_before += jack->xruns();
+        jack.reset();
+      }
+      if (!jack) {
+        // Try again every half second; libjack says nothing while it fails.
+        if (++jack_polls % 5 == 0) {
+          try {
+            jack = open_jack();
+            std::fprintf(stderr, "rtp2jack: JACK is back (%u Hz, %u frames); playing again\n",
+                         jack->sample_rate(), jack->buffer_size());
+          } catch (const std::exception&) {
+          }
+        }
+      } else {
+        jack->update_clock_offset();
       }
       if (o.verbose)
         request_stats([&](const net::StatsSnapshot& s) {
@@ -183,12 +207,12 @@ int run(const Options& o, ProcessHook hook) {
 
   // Shutdown: no callback runs after deactivate, so the audio state is
   // control's; then net stops and its state migrates to control too.
-  jack->deactivate();
+  if (jack) jack->deactivate();
   asio::post(net_io, [&] { udp->stop(); });
   net_thread.join();
   stream.drain_audio();
   net::StatsSnapshot final_stats = stream.stats();
-  final_stats.xruns = jack->xruns();
+  final_stats.xruns = xruns_before + (jack ? jack->xruns() : 0);
   print_stats(o, final_stats, uptime(), true);
   return exit_code;
 }
