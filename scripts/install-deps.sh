@@ -11,6 +11,8 @@ pkgs=(
   ffmpeg
   # test scripts: JSON checks, network namespaces
   python3 iproute2
+  # fuzzing: clang with libFuzzer and the sanitizer runtimes
+  clang libclang-rt-14-dev
   # bench/resampler_bench.cpp: resampler candidates for issue 4 (zita-resampler is GPL-3)
   libsamplerate0-dev libspeexdsp-dev libsoxr-dev libzita-resampler-dev
 )

@@ -25,6 +25,10 @@ if [[ -z ${SKIP_SANITIZE:-} ]]; then
   "$root/build-tsan/tests/unit_tests" --test-case-exclude='sim:*'
 fi
 
+# Every network parser under libFuzzer (clang, ASan + UBSan): the seed
+# corpus replayed as a regression test, then a short fuzzing run per target.
+"$root/fuzz/run.sh" "${FUZZ_SECONDS:-15}"
+
 cmake -S "$root" -B "$root/build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$root/build" -j "$jobs"
 (cd "$root/build" && ctest --output-on-failure)
