@@ -10,7 +10,7 @@ pkgs=(
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
   ffmpeg
   # test scripts: JSON checks, network namespaces
-  python3 iproute2
+  python3 iproute2 nftables
   # fuzzing: clang with libFuzzer and the sanitizer runtimes
   clang libclang-rt-14-dev
   # bench/resampler_bench.cpp: resampler candidates for issue 4 (zita-resampler is GPL-3)
