@@ -27,7 +27,7 @@ StreamReceiver::StreamReceiver(const StreamConfig& config, core::RecordPool& poo
       from_audio_(from_audio),
       decoder_(config.channels),
       held_(std::make_unique<Held[]>(d::kHeldPackets)) {
-  recent_.fill(-1);
+  recent_.fill(INT64_MIN);  // no real extended sequence number
 }
 
 void StreamReceiver::on_datagram(std::span<const std::uint8_t> data, std::int64_t arrival_ns,
@@ -402,7 +402,7 @@ void StreamReceiver::lock_stream(std::uint32_t ssrc, std::uint8_t pt, std::uint1
   conceal_unconfirmed_ = 0;
   unique_received_ = 0;
   have_transit_ = false;
-  recent_.fill(-1);
+  recent_.fill(INT64_MIN);  // no real extended sequence number
   held_used_.fill(false);
   held_count_ = 0;
 }
