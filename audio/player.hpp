@@ -66,8 +66,6 @@ class Player {
   /// Thread: audio (or control while no callback runs).
   State state() const noexcept { return state_; }
   const core::AudioStatus& status() const noexcept { return status_; }
-  /// The consumption factor the drift controller currently applies, minus one.
-  double correction() const noexcept { return drift_.correction(); }
 
  private:
   void drain_net() noexcept;
