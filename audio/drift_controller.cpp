@@ -20,6 +20,12 @@ constexpr std::uint32_t kWindowFrames = core::defaults::kStreamRate / 10;
 
 void DriftController::reset() noexcept { *this = DriftController{}; }
 
+void DriftController::jump_reference(std::uint32_t target_frames) noexcept {
+  if (reference_ >= 0) reference_ = target_frames;
+  sum_ = 0;
+  frames_ = 0;
+}
+
 void DriftController::update(double depth_frames, std::uint32_t frames,
                              std::uint32_t packet_frames, std::uint32_t target_frames) noexcept {
   sum_ += depth_frames * frames;
@@ -40,14 +46,25 @@ void DriftController::update(double depth_frames, std::uint32_t frames,
   if (windows_ == 1) return;  // the first window may straddle the start
 
   elapsed_s_ += dt;
-  const double glide = std::clamp((elapsed_s_ - kWideS) / kGlideS, 0.0, 1.0);
-  const double w = kWideW * std::pow(kNarrowW / kWideW, glide);  // geometric glide
+  const double narrowing = std::clamp((elapsed_s_ - kWideS) / kGlideS, 0.0, 1.0);
+  const double w = kWideW * std::pow(kNarrowW / kWideW, narrowing);  // geometric glide
   const double ki = w * w / kRate;
   const double kp = 2 * kZeta * w / kRate;
 
-  const double error = depth_ - target_frames;
+  // The reference glides to the target; the glide's rate is fed forward
+  // (consuming slower by s fills the buffer by s frames per frame played).
+  const double target = target_frames;
+  if (reference_ < 0) reference_ = target;
+  const double played = dt * kRate;
+  const auto glide_step = [&] {
+    return std::clamp(target - reference_, -kShrinkSlew * played, kGrowSlew * played);
+  };
+  reference_ += glide_step();
+  const double feed = -glide_step() / played;  // the next window's glide
+
+  const double error = depth_ - reference_;
   integral_ = std::clamp(integral_ + ki * error * dt, -kMaxCorrection, kMaxCorrection);
-  correction_ = std::clamp(kp * error + integral_, -kMaxCorrection, kMaxCorrection);
+  correction_ = std::clamp(kp * error + integral_ + feed, -kMaxSteer, kMaxSteer);
 }
 
 }  // namespace audio

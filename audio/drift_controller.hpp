@@ -13,6 +13,12 @@
 // that network jitter barely moves the pitch once locked. The integrator
 // is the drift estimate.
 //
+// A new target (--latency auto) is not a step for the loop: the reference
+// it steers to glides there at kGrowSlew or kShrinkSlew of the stream rate,
+// and the glide's own rate is fed forward into the consumption factor, so
+// the integrator (the drift estimate) does not wind up, and the buffer
+// fills or drains by a pitch change below a few cents, never by a jump.
+//
 // Thread: audio. Real-time safe: arithmetic only.
 #pragma once
 
@@ -45,6 +51,20 @@ class DriftController {
   /// Largest correction either way: ±5000 ppm covers ±2000 ppm of drift
   /// with room to move the buffer back to target.
   static constexpr double kMaxCorrection = 5e-3;
+  /// How fast the reference follows a new target: a target 10 ms larger
+  /// is reached in 2 s (playout 0.5% slow, 8.6 cents flat), a smaller one
+  /// in 5 s (0.2% fast, 3.5 cents sharp).
+  static constexpr double kGrowSlew = 5e-3;
+  static constexpr double kShrinkSlew = 2e-3;
+  /// Largest correction of all: drift, depth error and glide together.
+  static constexpr double kMaxSteer = kMaxCorrection + kGrowSlew;
+
+  /// A new target the buffer has jumped to already (net inserted audio):
+  /// the reference jumps too, and the current window starts over.
+  void jump_reference(std::uint32_t target_frames) noexcept;
+
+  /// The depth the loop steers to now: the target, or on its way there.
+  double reference_frames() const noexcept { return reference_; }
 
  private:
   double sum_ = 0;              // depth x frames over the current window
@@ -52,6 +72,7 @@ class DriftController {
   double integral_ = 0;
   double correction_ = 0;
   double depth_ = 0;            // the latest window's mean less half a packet
+  double reference_ = -1;       // gliding towards the target (-1: not yet set)
   double smooth_depth_ = 0;
   double elapsed_s_ = 0;        // since reset
   std::uint64_t windows_ = 0;

@@ -129,13 +129,15 @@ void Player::render(float* out, std::uint32_t nframes) noexcept {
     }
     const auto offset = static_cast<std::uint32_t>(cursor_ - r->timestamp);
     const std::uint32_t n = std::min(r->frames - offset, want);
-    // Audio with nothing after it (a hole follows, or the buffer will run
-    // dry within a fade's length) fades out over its own last samples
-    // instead of stopping mid-wave. Once begun, the fade runs to its end
-    // even if a record turns up meanwhile (that one then fades in).
+    // Audio before a hole in the timeline fades out over its own last
+    // samples instead of stopping mid-wave. Once begun, the fade runs to its
+    // end (the record after the hole then fades in). Audio with nothing
+    // after it yet plays on: net conceals whatever is missing before it is
+    // due (and fades a stream that ended to silence), so waiting for a
+    // successor here would only add latency; if the buffer does run dry,
+    // the last sample ramps to zero (begin_fade_out).
     const core::PacketRecord* next = buffer_.size() > 1 ? buffer_.at(1) : nullptr;
-    const bool ends_soon = next ? next->timestamp > r->end()
-                                : r->end() - cursor_ <= std::int64_t{want} + d::kFadeFrames;
+    const bool ends_soon = next != nullptr && next->timestamp > r->end();
     if (ends_soon && tail_end_ < 0) tail_end_ = r->end();
     const std::uint32_t m =
         tail_end_ >= 0 ? static_cast<std::uint32_t>(std::min<std::int64_t>(n, tail_end_ - cursor_)) : n;
@@ -184,6 +186,12 @@ void Player::drain_net() noexcept {
       case core::ToAudio::Kind::SetTarget:
         target_frames_ = m->value;
         status_.target_frames = m->value;
+        break;
+      case core::ToAudio::Kind::GrowTarget:
+        // The records before this one made the buffer deeper by as much.
+        target_frames_ = m->value;
+        status_.target_frames = m->value;
+        drift_.jump_reference(m->value);
         break;
     }
   }
@@ -289,9 +297,10 @@ void Player::push_status(std::uint32_t nframes, std::int64_t cycle_ns, std::uint
   status_.cycle_ns = cycle_ns;
   status_.period_frames = std::max<std::uint32_t>(stream_frames, 1);
   status_.period_ns = static_cast<std::int64_t>(nframes) * 1'000'000'000 / jack_rate;
-  // The converter takes input in uneven helpings (libsamplerate buffers up
-  // to a chunk inside), so a call may render up to two chunks past its share.
-  status_.render_ahead = 2 * kRenderChunk;
+  // A call may leave up to a chunk rendered but not yet read by the
+  // converter (which takes in only the input it needs); the slack covers
+  // the unevenness of `period_frames` from one call to the next.
+  status_.render_ahead = kRenderChunk + 8;
   status_.jack_rate = jack_rate;
   status_.depth_frames =
       status_.playing && drift_.has_depth()

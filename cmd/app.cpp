@@ -3,10 +3,13 @@
 #include <chrono>
 #include <cmath>
 #include <csignal>
+#include <cstdarg>
 #include <cstdio>
 #include <iostream>
 #include <memory>
 #include <thread>
+
+#include <unistd.h>
 
 #include <asio.hpp>
 
@@ -34,27 +37,74 @@ std::size_t pool_size(double latency_ms) {
   return static_cast<std::size_t>(std::ceil(span_ms / 2.5)) + 64;
 }
 
-void print_stats(const Options& o, const net::StatsSnapshot& s, double uptime, bool final) {
+// Control's stderr: messages, and the text statistics, which on a terminal
+// are one line redrawn in place (plain lines otherwise).
+class Console {
+ public:
+  explicit Console(bool live) : live_(live) {}
+
+  void status(const std::string& line) {
+    if (live_) {
+      std::fprintf(stderr, "\r\x1b[K%s", line.c_str());
+      shown_ = true;
+    } else {
+      std::fprintf(stderr, "%s\n", line.c_str());
+    }
+    std::fflush(stderr);
+  }
+
+  /// A message on a line of its own; the status line comes back with the
+  /// next statistics.
+  void say(const char* format, ...) __attribute__((format(printf, 2, 3))) {
+    clear();
+    std::va_list args;
+    va_start(args, format);
+    std::vfprintf(stderr, format, args);
+    va_end(args);
+  }
+
+  /// Leaves the status line where it is, for what comes after.
+  void end() {
+    if (shown_) std::fputc('\n', stderr);
+    shown_ = false;
+  }
+
+ private:
+  void clear() {
+    if (shown_) std::fputs("\r\x1b[K", stderr);
+    shown_ = false;
+  }
+  const bool live_;
+  bool shown_ = false;
+};
+
+void print_stats(const Options& o, Console& console, const net::StatsSnapshot& s, double uptime,
+                 bool final) {
   if (o.stats == "json") {
     std::printf("%s\n", stats_json(s, uptime, final).c_str());
     std::fflush(stdout);
   } else {
-    std::fprintf(stderr, "%s\n", stats_text(s, uptime, final).c_str());
+    console.status(stats_text(s, uptime, final));
+    if (final) console.end();
   }
 }
 
 // --verbose: say what changed since the last look.
-void print_events(const net::StatsSnapshot& prev, const net::StatsSnapshot& now) {
+void print_events(Console& console, const net::StatsSnapshot& prev, const net::StatsSnapshot& now) {
   if (now.net.locked && (!prev.net.locked || now.net.ssrc != prev.net.ssrc ||
                          now.net.stream_resets != prev.net.stream_resets))
-    std::fprintf(stderr, "rtp2jack: stream ssrc=%08x payload type %u%s\n", now.net.ssrc,
-                 now.net.payload_type, now.net.stream_resets ? " (sender restarted)" : "");
+    console.say("rtp2jack: stream ssrc=%08x payload type %u%s\n", now.net.ssrc,
+                now.net.payload_type, now.net.stream_resets ? " (sender restarted)" : "");
   if (now.audio.playing && !prev.audio.playing)
-    std::fprintf(stderr, "rtp2jack: playing, %.1f ms packets\n",
-                 now.net.packet_frames * 1000.0 / d::kStreamRate);
+    console.say("rtp2jack: playing, %.1f ms packets\n",
+                now.net.packet_frames * 1000.0 / d::kStreamRate);
   if (now.audio.underruns > prev.audio.underruns)
-    std::fprintf(stderr, "rtp2jack: underrun (%llu so far): the buffer ran dry; raise --latency?\n",
-                 static_cast<unsigned long long>(now.audio.underruns));
+    console.say("rtp2jack: underrun (%llu so far): the buffer ran dry; raise --latency?\n",
+                static_cast<unsigned long long>(now.audio.underruns));
+  if (prev.audio.target_frames != 0 && now.audio.target_frames != prev.audio.target_frames)
+    console.say("rtp2jack: target latency %.1f ms (was %.1f ms)\n",
+                now.audio.target_frames * 1000.0 / d::kStreamRate,
+                prev.audio.target_frames * 1000.0 / d::kStreamRate);
 }
 
 // The hook and what it wraps, for the hooked trampoline.
@@ -76,12 +126,16 @@ int run(const Options& o, ProcessHook hook) {
   const auto uptime = [&] { return std::chrono::duration<double>(Clock::now() - start).count(); };
 
   // Everything the contexts will ever use is allocated here, before start.
-  const std::size_t records = pool_size(o.latency_ms);
+  const std::size_t records = pool_size(o.latency_auto ? o.max_latency_ms : o.latency_ms);
   core::RecordPool pool(records);
   core::SpscQueue<core::ToAudio> to_audio(records + 16);
   core::SpscQueue<core::ToNet> to_net(2 * records + 64);
-  const auto target = static_cast<std::uint32_t>(std::lround(o.latency_ms * d::kStreamRate / 1000.0));
-  net::StreamReceiver stream({o.channels, o.payload_type, target}, pool, to_audio, to_net);
+  const auto frames = [](double ms) {
+    return static_cast<std::uint32_t>(std::lround(ms * d::kStreamRate / 1000.0));
+  };
+  const std::uint32_t target = frames(o.latency_ms);
+  const net::TunerConfig tuning{o.latency_auto, target, frames(o.min_latency_ms), frames(o.max_latency_ms)};
+  net::StreamReceiver stream({o.channels, o.payload_type, tuning}, pool, to_audio, to_net);
   audio::Player player({o.channels, target, records}, to_audio, to_net);
 
   asio::io_context net_io;
@@ -103,20 +157,27 @@ int run(const Options& o, ProcessHook hook) {
   // Opens, activates and connects a JACK client for the audio context. Used
   // at start-up and again whenever the server comes back after going away.
   HookedProcess hooked{hook, &audio::Player::process_trampoline, &player};
+  Console console(o.stats == "text" && isatty(STDERR_FILENO) == 1);
+  // The latency the ports report (JACK's latency callback, capture
+  // direction), in JACK frames: the target, which the drift controller
+  // holds with the converter's delay counted in (DESIGN.md, "Latency,
+  // precisely"). With --latency auto it follows the target.
+  std::uint32_t reported_target = target;
+  const auto set_port_latency = [&](audio::JackClient& client) {
+    client.set_added_latency(static_cast<std::uint32_t>(std::lround(
+        static_cast<double>(reported_target) * client.sample_rate() / d::kStreamRate)));
+  };
   auto open_jack = [&]() -> std::unique_ptr<audio::JackClient> {
     auto client = std::make_unique<audio::JackClient>(
         audio::JackClient::Options{o.name, o.server, o.channels, o.verbose});
     player.resync();  // no callback runs yet: the audio state is control's
-    // Reported latency, in JACK frames: the target, which the drift
-    // controller holds with the converter's delay counted in.
-    client->set_added_latency(static_cast<std::uint32_t>(
-        std::lround(static_cast<double>(target) * client->sample_rate() / d::kStreamRate)));
+    set_port_latency(*client);
     if (hook != nullptr)
       client->activate(&HookedProcess::trampoline, &hooked);
     else
       client->activate(&audio::Player::process_trampoline, &player);
     for (const auto& port : client->connect(o.connect))
-      std::cerr << "rtp2jack: warning: could not connect to JACK port '" << port << "'\n";
+      console.say("rtp2jack: warning: could not connect to JACK port '%s'\n", port.c_str());
     return client;
   };
   try {
@@ -128,9 +189,9 @@ int run(const Options& o, ProcessHook hook) {
 
   udp->start();
   std::thread net_thread([&] { net_io.run(); });
-  std::fprintf(stderr, "rtp2jack: receiving on %s, playing to JACK '%s' (%u Hz, %u frames), latency %.1f ms\n",
-               udp->description().c_str(), jack->name().c_str(), jack->sample_rate(),
-               jack->buffer_size(), o.latency_ms);
+  console.say("rtp2jack: receiving on %s, playing to JACK '%s' (%u Hz, %u frames), latency %s%.1f ms\n",
+              udp->description().c_str(), jack->name().c_str(), jack->sample_rate(),
+              jack->buffer_size(), o.latency_auto ? "auto from " : "", o.latency_ms);
 
   // The control context: signals, statistics, watching the JACK client.
   asio::io_context control_io;
@@ -159,7 +220,7 @@ int run(const Options& o, ProcessHook hook) {
     stats_timer.expires_at(when);
     stats_timer.async_wait([&, when](const asio::error_code& ec) {
       if (ec) return;
-      request_stats([&](const net::StatsSnapshot& s) { print_stats(o, s, uptime(), false); });
+      request_stats([&](const net::StatsSnapshot& s) { print_stats(o, console, s, uptime(), false); });
       arm_stats(when + interval);
     });
   };
@@ -176,7 +237,7 @@ int run(const Options& o, ProcessHook hook) {
         // No callback runs any more: the audio context is control's until a
         // new client activates. Net goes on receiving (and counting what it
         // cannot hand over).
-        std::cerr << "rtp2jack: the JACK server went away; waiting for it to come back\n";
+        console.say("rtp2jack: the JACK server went away; waiting for it to come back\n");
         xruns_before += jack->xruns();
         jack.reset();
       }
@@ -185,19 +246,23 @@ int run(const Options& o, ProcessHook hook) {
         if (++jack_polls % 5 == 0) {
           try {
             jack = open_jack();
-            std::fprintf(stderr, "rtp2jack: JACK is back (%u Hz, %u frames); playing again\n",
-                         jack->sample_rate(), jack->buffer_size());
+            console.say("rtp2jack: JACK is back (%u Hz, %u frames); playing again\n",
+                        jack->sample_rate(), jack->buffer_size());
           } catch (const std::exception&) {
           }
         }
       } else {
         jack->update_clock_offset();
       }
-      if (o.verbose)
-        request_stats([&](const net::StatsSnapshot& s) {
-          print_events(last_seen, s);
-          last_seen = s;
-        });
+      request_stats([&](const net::StatsSnapshot& s) {
+        // The ports follow the target (--latency auto moves it).
+        if (s.audio.target_frames != 0 && s.audio.target_frames != reported_target) {
+          reported_target = s.audio.target_frames;
+          if (jack) set_port_latency(*jack);
+        }
+        if (o.verbose) print_events(console, last_seen, s);
+        last_seen = s;
+      });
       arm_watch();
     });
   };
@@ -213,7 +278,7 @@ int run(const Options& o, ProcessHook hook) {
   stream.drain_audio();
   net::StatsSnapshot final_stats = stream.stats();
   final_stats.xruns = xruns_before + (jack ? jack->xruns() : 0);
-  print_stats(o, final_stats, uptime(), true);
+  print_stats(o, console, final_stats, uptime(), true);
   return exit_code;
 }
 

@@ -2,6 +2,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
+#include <cstdlib>
 #include <iostream>
 
 #ifndef RTP2JACK_VERSION
@@ -35,9 +37,17 @@ std::variant<Options, int> parse_options(int argc, char** argv) {
       ->check(CLI::Range(0, 127))->group(net);
 
   const char* play = "Playout";
-  app.add_option("--latency", o.latency_ms,
-                 "Target latency in ms: from a packet's arrival to the playout of its first sample")
-      ->capture_default_str()->check(CLI::Range(0.0, d::kMaxLatencyMs))->group(play);
+  std::string latency = "20";
+  app.add_option("--latency", latency,
+                 "Target latency in ms, from a packet's arrival to the playout of its first "
+                 "sample; or 'auto': adapt it to the network")
+      ->capture_default_str()->group(play);
+  auto* min_latency = app.add_option("--min-latency", o.min_latency_ms,
+                                     "With --latency auto: the smallest target in ms")
+                          ->capture_default_str()->check(CLI::Range(0.0, d::kMaxLatencyMs))->group(play);
+  auto* max_latency = app.add_option("--max-latency", o.max_latency_ms,
+                                     "With --latency auto: the largest target in ms")
+                          ->capture_default_str()->check(CLI::Range(1.0, d::kMaxLatencyMs))->group(play);
   app.add_option("--channels", o.channels, "Output channels (1 or 2; libopus mixes the stream to fit)")
       ->capture_default_str()->check(CLI::Range(1, d::kMaxChannels))->group(play);
 
@@ -69,6 +79,26 @@ std::variant<Options, int> parse_options(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     std::cerr << "rtp2jack: " << e.what() << " (see --help)\n";
     return 2;
+  }
+  if (latency == "auto") {
+    o.latency_auto = true;
+    if (o.min_latency_ms > o.max_latency_ms) {
+      std::cerr << "rtp2jack: --min-latency is larger than --max-latency (see --help)\n";
+      return 2;
+    }
+    o.latency_ms = std::clamp(d::kAutoStartMs, o.min_latency_ms, o.max_latency_ms);
+  } else {
+    char* end = nullptr;
+    o.latency_ms = std::strtod(latency.c_str(), &end);
+    if (latency.empty() || *end != '\0' || !(o.latency_ms >= 0.0 && o.latency_ms <= d::kMaxLatencyMs)) {
+      std::cerr << "rtp2jack: --latency: give milliseconds from 0 to " << d::kMaxLatencyMs
+                << ", or auto (see --help)\n";
+      return 2;
+    }
+    if (min_latency->count() > 0 || max_latency->count() > 0) {
+      std::cerr << "rtp2jack: --min-latency and --max-latency go with --latency auto (see --help)\n";
+      return 2;
+    }
   }
   if (o.connect.empty()) {
     std::cerr << "rtp2jack: --connect: give auto, none, or a list of ports (see --help)\n";

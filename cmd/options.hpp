@@ -16,7 +16,10 @@ struct Options {
   std::string bind = core::defaults::kBind;
   std::string iface;
   std::vector<std::string> allow_from;  // ADDR[/PREFIX], any number
-  double latency_ms = core::defaults::kLatencyMs;
+  double latency_ms = core::defaults::kLatencyMs;  // fixed target; with auto, where it starts
+  bool latency_auto = false;                       // --latency auto
+  double min_latency_ms = core::defaults::kMinLatencyMs;
+  double max_latency_ms = core::defaults::kMaxAutoLatencyMs;
   int channels = core::defaults::kChannels;
   int payload_type = -1;  // -1: lock to the first Opus stream's payload type
   std::string name = core::defaults::kName;

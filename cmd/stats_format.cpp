@@ -25,7 +25,8 @@ std::string stats_json(const net::StatsSnapshot& s, double uptime_s, bool final)
       "\"frames_concealed\":%llu,\"frames_fec\":%llu,\"underruns\":%llu,\"gaps\":%llu,"
       "\"buffer_ms\":%.2f,\"target_ms\":%.2f,\"jitter_ms\":%.3f,\"drift_ppm\":%.1f,"
       "\"ssrc\":%u,\"payload_type\":%u,\"packet_ms\":%.1f,\"stream_resets\":%llu,"
-      "\"xruns\":%llu,\"pool_exhausted\":%llu,\"queue_full\":%llu,\"records_dropped\":%llu}",
+      "\"xruns\":%llu,\"pool_exhausted\":%llu,\"queue_full\":%llu,\"records_dropped\":%llu,"
+      "\"latency_auto\":%s,\"recommended_ms\":%.1f,\"lateness_ms\":%.2f,\"target_changes\":%llu}",
       uptime_s, final ? "true" : "false", a.playing ? "true" : "false",
       static_cast<unsigned long long>(n.packets_received),
       static_cast<unsigned long long>(n.packets_lost),
@@ -44,7 +45,9 @@ std::string stats_json(const net::StatsSnapshot& s, double uptime_s, bool final)
       static_cast<unsigned long long>(n.stream_resets), static_cast<unsigned long long>(s.xruns),
       static_cast<unsigned long long>(n.pool_exhausted),
       static_cast<unsigned long long>(n.queue_full),
-      static_cast<unsigned long long>(a.records_dropped));
+      static_cast<unsigned long long>(a.records_dropped), n.latency_auto ? "true" : "false",
+      ms(n.recommended_frames), ms(n.lateness_frames),
+      static_cast<unsigned long long>(n.target_changes));
   return buf;
 }
 
@@ -53,22 +56,21 @@ std::string stats_text(const net::StatsSnapshot& s, double uptime_s, bool final)
   const auto& a = s.audio;
   char buf[512];
   const char* state = !n.locked ? "waiting" : a.playing ? "playing" : "buffering";
+  // What a user tuning --latency looks at first: depth against target, the
+  // network's jitter and peak lateness, and what it recommends; then what
+  // went wrong, if anything.
   std::snprintf(buf, sizeof buf,
-                "rtp2jack%s %.0fs %s ssrc=%08x buf %.1f/%.1f ms jitter %.2f ms | recv %llu lost %llu "
-                "late %llu dup %llu reord %llu bad %llu | plc %llu fec %llu | drift %+.0f ppm | "
-                "underruns %llu xruns %llu",
-                final ? " final:" : ":", uptime_s, state, n.ssrc, ms(a.depth_frames),
-                ms(a.target_frames), ms(n.jitter_frames),
-                static_cast<unsigned long long>(n.packets_received),
-                static_cast<unsigned long long>(n.packets_lost),
+                "rtp2jack%s %.0fs %s | buf %.1f/%.1f ms%s | jitter %.2f ms peak %.1f ms -> "
+                "recommend %.1f ms | lost %llu late %llu plc %llu fec %llu | underruns %llu "
+                "xruns %llu | drift %+.0f ppm",
+                final ? " final:" : ":", uptime_s, state, ms(a.depth_frames), ms(a.target_frames),
+                n.latency_auto ? " auto" : "", ms(n.jitter_frames), ms(n.lateness_frames),
+                ms(n.recommended_frames), static_cast<unsigned long long>(n.packets_lost),
                 static_cast<unsigned long long>(n.packets_late),
-                static_cast<unsigned long long>(n.packets_duplicate),
-                static_cast<unsigned long long>(n.packets_reordered),
-                static_cast<unsigned long long>(n.packets_invalid),
                 static_cast<unsigned long long>(n.frames_concealed),
-                static_cast<unsigned long long>(n.frames_fec), a.drift_ppm,
+                static_cast<unsigned long long>(n.frames_fec),
                 static_cast<unsigned long long>(a.underruns),
-                static_cast<unsigned long long>(s.xruns));
+                static_cast<unsigned long long>(s.xruns), a.drift_ppm);
   return buf;
 }
 

@@ -9,6 +9,10 @@ namespace core::defaults {
 inline constexpr std::uint16_t kPort = 5004;
 inline constexpr const char* kBind = "0.0.0.0";
 inline constexpr double kLatencyMs = 20.0;
+// --latency auto: where the target starts, and its default bounds.
+inline constexpr double kAutoStartMs = 40.0;
+inline constexpr double kMinLatencyMs = 0.0;  // the floor is what playout itself costs
+inline constexpr double kMaxAutoLatencyMs = 250.0;
 inline constexpr int kChannels = 2;
 inline constexpr const char* kName = "rtp2jack";
 inline constexpr const char* kConnect = "auto";

@@ -14,7 +14,8 @@ struct ToAudio {
   enum class Kind : std::uint8_t {
     Link,       // install `record` in the jitter buffer (link pattern)
     Reset,      // new stream epoch `value`: flush and restart playout (mutate target state)
-    SetTarget,  // new target latency, `value` in 48 kHz frames (mutate target state)
+    SetTarget,  // new target latency, `value` in 48 kHz frames: steer there (mutate target state)
+    GrowTarget, // new, larger target; net inserted the difference (concealment) in the records before this: no steering
   };
   Kind kind = Kind::Link;
   std::uint32_t value = 0;

@@ -7,7 +7,7 @@
 // are all reachable from the script.
 //
 // Input: a configuration byte (bit 0: decode to mono, else stereo; bit 1:
-// accept only payload type 96, else lock to the first), then a list of
+// accept only payload type 96, else lock to the first; bit 2: --latency auto), then a list of
 // operations, each opening with a control byte c. First the clock runs
 // (c >> 2) ms, then c & 3 says what happens:
 //   0  raw datagram: u16 length (big-endian), then that many bytes
@@ -100,6 +100,7 @@ struct FakeAudio {
   core::SpscQueue<core::ToNet>& from_audio;
   core::RecordPool& pool;
   int channels = 2;
+  bool adaptive = false;  // --latency auto: SetTarget may come
   bool playing = false;
   bool keep = false;
   std::uint32_t epoch = 0;
@@ -142,8 +143,10 @@ struct FakeAudio {
             send_home(r);
           break;
         }
+        case core::ToAudio::Kind::GrowTarget:
         case core::ToAudio::Kind::SetTarget:
-          FUZZ_CHECK(false && "net never sends SetTarget");
+          // Only --latency auto moves the target, within its bounds.
+          FUZZ_CHECK(adaptive && m->value >= 240 && m->value <= 9600);
           break;
       }
     }
@@ -189,10 +192,13 @@ class Session {
   Session(Shared& sh, std::uint8_t config)
       : sh_(sh),
         rx_(std::make_unique<net::StreamReceiver>(
-            net::StreamConfig{(config & 1) ? 1 : 2, (config & 2) ? 96 : -1, 960}, sh.pool,
+            net::StreamConfig{(config & 1) ? 1 : 2, (config & 2) ? 96 : -1,
+                              net::TunerConfig{(config & 4) != 0, 960, 240, 9600}},
+            sh.pool,
             sh.to_audio, sh.from_audio)),
         audio_(sh.to_audio, sh.from_audio, sh.pool) {
     audio_.channels = (config & 1) ? 1 : 2;
+    audio_.adaptive = (config & 4) != 0;
   }
 
   void run(const std::uint8_t* p, std::size_t n) {

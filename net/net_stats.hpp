@@ -20,10 +20,15 @@ struct NetStats {
   std::uint64_t rtcp_received = 0;       // RTCP multiplexed on the RTP port (RFC 5761)
   std::uint64_t frames_concealed = 0;    // Opus frames (a packet's duration each) made by PLC
   std::uint64_t frames_fec = 0;          // Opus frames recovered from in-band FEC (LBRR)
+  std::uint64_t frames_stretched = 0;    // 48 kHz frames of concealment inserted to grow the target at once
   std::uint64_t stream_resets = 0;       // sender restarts after the first lock
   std::uint64_t pool_exhausted = 0;      // packets dropped: no free record (audio stalled)
   std::uint64_t queue_full = 0;          // packets dropped: net -> audio queue full
   double jitter_frames = 0.0;            // RFC 3550 A.8 interarrival jitter, 48 kHz units
+  double lateness_frames = 0.0;          // peak lateness over the last 30 s (net::LatencyTuner)
+  std::uint32_t recommended_frames = 0;  // the target latency this network needs
+  std::uint64_t target_changes = 0;      // adaptive target changes so far
+  bool latency_auto = false;             // --latency auto
   std::uint32_t ssrc = 0;
   bool locked = false;
   std::uint8_t payload_type = 0;

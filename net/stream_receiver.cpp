@@ -26,6 +26,7 @@ StreamReceiver::StreamReceiver(const StreamConfig& config, core::RecordPool& poo
       to_audio_(to_audio),
       from_audio_(from_audio),
       decoder_(config.channels),
+      tuner_(config.latency),
       held_(std::make_unique<Held[]>(d::kHeldPackets)) {
   recent_.fill(INT64_MIN);  // no real extended sequence number
 }
@@ -114,14 +115,73 @@ void StreamReceiver::on_datagram(std::span<const std::uint8_t> data, std::int64_
   } else {
     hold(p.payload, seq, ts, frames, arrival_ns, now_ns);
   }
+  // Where the sender's timeline puts it (after decode_in_order corrected a
+  // sender's overlapping first timestamps); net's own stretches do not move
+  // the network's lateness.
+  tuner_.on_packet(ts + ts_offset_ - stretched_, arrival_ns);
   service(now_ns);
 }
 
 void StreamReceiver::on_timer(std::int64_t now_ns) noexcept { service(now_ns); }
 
 void StreamReceiver::service(std::int64_t now_ns) noexcept {
+  tune(now_ns);
   // Bounded: each step fills at least 2.5 ms or moves past a held packet.
   for (int i = 0; i < 512 && gap_due() <= now_ns; ++i) fill_one();
+}
+
+void StreamReceiver::tune(std::int64_t now_ns) noexcept {
+  const std::uint32_t before = tuner_.target_frames();
+  if (tuner_.update(audio_, now_ns)) {
+    target_unsent_ = true;
+    // Growth is wanted now (packets came late, or the buffer ran dry):
+    // while audio plays, insert the difference as concealment where the
+    // stream has got to, and shift what follows by as much, so the buffer
+    // is deeper at once, at the cost of one concealment. Steering alone
+    // would take seconds, with a late packet concealed every few. Beyond
+    // what concealment can make at full level, steering does the rest.
+    const std::uint32_t after = tuner_.target_frames();
+    if (after > before && audio_.playing && audio_.epoch == epoch_ && last_frames_ > 0) {
+      const std::uint32_t room = conceal_run_ < d::kConcealFullFrames ? d::kConcealFullFrames - conceal_run_ : 0;
+      const auto want = static_cast<std::uint32_t>(
+          std::min<std::int64_t>((after - before + kQuantum - 1) / kQuantum * kQuantum, room / kQuantum * kQuantum));
+      if (want > 0 && stretch(want) > 0) target_grown_ = true;
+    }
+  }
+  if (target_unsent_) {
+    const auto kind = target_grown_ ? core::ToAudio::Kind::GrowTarget : core::ToAudio::Kind::SetTarget;
+    if (to_audio_.try_push(core::ToAudio{kind, tuner_.target_frames(), nullptr})) {
+      target_unsent_ = false;
+      target_grown_ = false;
+    }
+  }
+}
+
+std::uint32_t StreamReceiver::stretch(std::uint32_t frames) noexcept {
+  core::PacketRecord* r = pool_.acquire();
+  if (r == nullptr) {
+    ++stats_.pool_exhausted;
+    return 0;
+  }
+  const int n = decoder_.conceal(r->pcm, static_cast<int>(frames));
+  if (n <= 0) {
+    [[maybe_unused]] const bool ok = pool_.release(r);
+    assert(ok && "stream_receiver: record came from the pool");
+    return 0;
+  }
+  r->seq = -1;
+  r->timestamp = next_pos_;
+  r->arrival_ns = 0;
+  r->frames = static_cast<std::uint32_t>(n);
+  r->epoch = epoch_;
+  r->kind = core::PacketRecord::Kind::Concealed;
+  next_pos_ += n;
+  ts_offset_ += n;  // everything not yet made moves later by as much
+  stretched_ += n;
+  conceal_run_ += static_cast<std::uint32_t>(n);
+  stats_.frames_stretched += static_cast<std::uint64_t>(n);
+  link(r);
+  return static_cast<std::uint32_t>(n);
 }
 
 std::int64_t StreamReceiver::next_deadline() const noexcept { return gap_due(); }
@@ -146,14 +206,13 @@ std::int64_t StreamReceiver::gap_due() const noexcept {
   if (h == nullptr && !can_conceal) return INT64_MAX;
   // Concealment gave up on this gap: nothing is gained by waiting for it.
   if (h != nullptr && !can_conceal) return 0;
-  // Due before the callback that renders a fade's length before the gap:
-  // there audio decides whether to fade out (audio::Player::render).
-  const std::int64_t need = need_time(next_pos_ - 1 - d::kFadeFrames);
+  // Due before the callback that may render the gap's first sample.
+  const std::int64_t need = need_time(next_pos_);
   if (need != INT64_MAX) return need - std::int64_t{d::kConcealMarginUs} * 1000;
   // Before playout starts (or while audio is silent) there is no deadline:
   // give a missing packet the target latency to turn up.
   if (h == nullptr) return INT64_MAX;
-  return h->received_ns + std::int64_t{config_.target_frames} * kNsPerSec / d::kStreamRate;
+  return h->received_ns + std::int64_t{tuner_.target_frames()} * kNsPerSec / d::kStreamRate;
 }
 
 void StreamReceiver::fill_one() noexcept {
@@ -169,6 +228,7 @@ void StreamReceiver::fill_one() noexcept {
     // losses, or the only one), and it carries that packet in its LBRR:
     // recover it rather than guess.
     if (h->lbrr && span <= h->frames && span % kQuantum == 0) {
+      tuner_.on_loss_with_fec(h->frames);
       core::PacketRecord* r = pool_.acquire();
       if (r == nullptr) {
         ++stats_.pool_exhausted;
@@ -253,9 +313,29 @@ void StreamReceiver::decode_in_order(std::span<const std::uint8_t> payload, std:
                                      std::int64_t arrival_ns) noexcept {
   next_seq_ = seq + 1;
   std::int64_t pos = ts + ts_offset_;
+  if (seq == last_decoded_seq_ + 1 && conceal_run_ > 0 && pos < next_pos_ &&
+      tuner_.absorb(static_cast<std::uint32_t>(next_pos_ - pos), last_received_ns_)) {
+    // --latency auto: the packet after the last one decoded, late, its
+    // place concealed. Play it after the concealment instead of dropping
+    // it, and everything after it as much later: the concealment becomes a
+    // stretch of the timeline, and the buffer is as much deeper, which is
+    // what the network now needs.
+    stats_.frames_stretched += static_cast<std::uint64_t>(next_pos_ - pos);
+    ts_offset_ += next_pos_ - pos;
+    stretched_ += next_pos_ - pos;
+    pos = next_pos_;
+    conceal_unconfirmed_ = 0;
+    target_unsent_ = true;
+    target_grown_ = true;
+  }
   // Concealment with nothing after it was for a real loss if packets are
   // missing before this one or this one is late; not if the sender paused.
-  if (seq != last_decoded_seq_ + 1 || pos < next_pos_) stats_.frames_concealed += conceal_unconfirmed_;
+  if (seq != last_decoded_seq_ + 1 || pos < next_pos_) {
+    // A loss its successor's FEC could have repaired, had it come in time.
+    if (conceal_unconfirmed_ > 0 && seq != last_decoded_seq_ + 1 && OpusStreamDecoder::has_lbrr(payload))
+      tuner_.on_loss_with_fec(frames);
+    stats_.frames_concealed += conceal_unconfirmed_;
+  }
   conceal_unconfirmed_ = 0;
   if (pos + frames <= next_pos_ && last_decoded_seq_ >= 0) {
     // Its whole place was concealed while it was on its way.
@@ -394,6 +474,7 @@ void StreamReceiver::lock_stream(std::uint32_t ssrc, std::uint8_t pt, std::uint1
   highest_seq_ = std::int64_t{seq} - 1;
   highest_ts_ = ts;
   ts_offset_ = -std::int64_t{ts};  // stream positions of an epoch start at 0
+  stretched_ = 0;
   next_seq_ = seq;
   next_pos_ = 0;
   last_decoded_seq_ = -1;
@@ -402,6 +483,7 @@ void StreamReceiver::lock_stream(std::uint32_t ssrc, std::uint8_t pt, std::uint1
   conceal_unconfirmed_ = 0;
   unique_received_ = 0;
   have_transit_ = false;
+  tuner_.reset();
   recent_.fill(INT64_MIN);  // no real extended sequence number
   held_used_.fill(false);
   held_count_ = 0;
@@ -458,6 +540,10 @@ StatsSnapshot StreamReceiver::stats() const noexcept {
   }
   s.audio = audio_;
   s.net.packets_late += s.audio.records_late;
+  s.net.recommended_frames = tuner_.recommended_frames();
+  s.net.lateness_frames = tuner_.peak_lateness_frames();
+  s.net.target_changes = tuner_.changes();
+  s.net.latency_auto = config_.latency.adaptive;
   return s;
 }
 

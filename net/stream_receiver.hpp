@@ -24,6 +24,7 @@
 #include "core/messages.hpp"
 #include "core/record_pool.hpp"
 #include "core/spsc_queue.hpp"
+#include "net/latency_tuner.hpp"
 #include "net/net_stats.hpp"
 #include "net/opus_stream_decoder.hpp"
 
@@ -32,7 +33,7 @@ namespace net {
 struct StreamConfig {
   int channels = 2;                // decoded channels (1 or 2)
   int payload_type = -1;           // accept only this payload type; -1: lock to the first
-  std::uint32_t target_frames = 960;  // target latency, for deadlines before playout starts
+  TunerConfig latency{};           // the target latency, fixed or adaptive
 };
 
 class StreamReceiver {
@@ -67,6 +68,9 @@ class StreamReceiver {
   /// Thread: net. Counters plus the cached audio status.
   StatsSnapshot stats() const noexcept;
 
+  /// Thread: net. The target latency now, 48 kHz frames.
+  std::uint32_t target_frames() const noexcept { return tuner_.target_frames(); }
+
  private:
   struct Held {  // an out-of-order packet waiting for the gap before it
     std::int64_t seq = 0;
@@ -98,6 +102,8 @@ class StreamReceiver {
   bool seen(std::int64_t ext_seq) const noexcept;
   void mark_seen(std::int64_t ext_seq) noexcept;
   void service(std::int64_t now_ns) noexcept;
+  void tune(std::int64_t now_ns) noexcept;
+  std::uint32_t stretch(std::uint32_t frames) noexcept;
 
   const StreamConfig config_;
   core::RecordPool& pool_;
@@ -107,6 +113,9 @@ class StreamReceiver {
 
   NetStats stats_;
   core::AudioStatus audio_;  // cached state: the latest Status audio pushed
+  LatencyTuner tuner_;
+  bool target_unsent_ = false;  // a SetTarget found the queue full: retry
+  bool target_grown_ = false;   // ... and it was a GrowTarget
 
   // Stream state, valid while stats_.locked.
   std::uint32_t epoch_ = 0;
@@ -114,6 +123,7 @@ class StreamReceiver {
   std::int64_t highest_seq_ = 0;    // highest extended sequence number seen
   std::int64_t highest_ts_ = 0;     // extended RTP timestamp of highest_seq_
   std::int64_t ts_offset_ = 0;      // stream position = extended RTP timestamp + offset
+  std::int64_t stretched_ = 0;      // of which net's stretches (--latency auto) this epoch
   std::int64_t next_seq_ = 0;       // the packet the decoder takes next
   std::int64_t next_pos_ = 0;       // stream position up to which audio was made
   std::int64_t last_decoded_seq_ = -1;  // of the latest record decoded from a packet

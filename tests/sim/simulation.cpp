@@ -114,17 +114,24 @@ Result run(const Config& cfg) {
 
   // The receiver, sized and wired as cmd/app.cpp does it.
   const std::size_t records =
-      static_cast<std::size_t>(std::ceil((cfg.latency_ms + 280.0) / 2.5)) + 64;
+      static_cast<std::size_t>(
+          std::ceil(((cfg.latency_auto ? cfg.max_latency_ms : cfg.latency_ms) + 280.0) / 2.5)) + 64;
   core::RecordPool pool(records);
   core::SpscQueue<core::ToAudio> to_audio(records + 16);
   core::SpscQueue<core::ToNet> to_net(2 * records + 64);
-  net::StreamReceiver rx({2, -1, target}, pool, to_audio, to_net);
+  const auto ms_frames = [](double ms) { return static_cast<std::uint32_t>(std::lround(ms * 48.0)); };
+  net::StreamReceiver rx({2, -1,
+                          {cfg.latency_auto, target, ms_frames(cfg.min_latency_ms),
+                           ms_frames(cfg.max_latency_ms)}},
+                         pool, to_audio, to_net);
   audio::Player player({2, target, records}, to_audio, to_net);
 
   // ---- The sender and the network: every arrival, computed up front.
   std::priority_queue<Arrival, std::vector<Arrival>, std::greater<>> arrivals;
   std::uint64_t order = 0;
   bool bad = false;  // Gilbert-Elliott state
+  double jitter_ms = cfg.jitter_ms;  // now (SenderEvent::Kind::Jitter changes it)
+  double late_ms = 0;                // now (SenderEvent::Kind::Late)
   auto transmit = [&](std::int64_t sent_at, std::vector<std::uint8_t> bytes) {
     ++res.sent;
     bool lost = cfg.loss_pct > 0 && net_rng.chance(cfg.loss_pct);
@@ -142,13 +149,14 @@ Result run(const Config& cfg) {
     res.duplicated += static_cast<std::uint64_t>(copies - 1);
     for (int c = 0; c < copies; ++c) {
       double extra = 0;
-      if (cfg.jitter_ms > 0) {
+      if (jitter_ms > 0) {
         extra = cfg.jitter == Jitter::Uniform
-                    ? net_rng.uniform() * cfg.jitter_ms
+                    ? net_rng.uniform() * jitter_ms
                     // bursty: mostly a little, now and then a spike of 1-3x
-                    : (net_rng.chance(5) ? cfg.jitter_ms * (1 + 2 * net_rng.uniform())
-                                         : net_rng.uniform() * cfg.jitter_ms / 4);
+                    : (net_rng.chance(5) ? jitter_ms * (1 + 2 * net_rng.uniform())
+                                         : net_rng.uniform() * jitter_ms / 4);
       }
+      extra += late_ms;
       const auto delay = static_cast<std::int64_t>((cfg.delay_ms + extra) * 1e6);
       arrivals.push(Arrival{sent_at + delay, order++, c == 0 ? bytes : std::vector<std::uint8_t>(bytes)});
     }
@@ -165,7 +173,7 @@ Result run(const Config& cfg) {
   std::int64_t last_restart = -1;
   std::int64_t restart_first_arrival = INT64_MAX;
   std::vector<std::pair<std::int64_t, std::int64_t>> excused;  // output silence expected here
-  std::vector<bool> done(cfg.events.size(), false);
+  std::vector<bool> done(2 * cfg.events.size(), false);  // second half: an event's end
   double t_exact = static_cast<double>(start);
   for (std::int64_t k = 0;; ++k, t_exact += static_cast<double>(frame_ns) / (1.0 + drift * 1e-6)) {
     const auto t = static_cast<std::int64_t>(t_exact);
@@ -202,6 +210,16 @@ Result run(const Config& cfg) {
           break;
         case SenderEvent::Kind::Drift:
           if (t >= at) drift = ev.value;
+          break;
+        case SenderEvent::Kind::Jitter:
+          if (t >= at && !done[e]) jitter_ms = ev.value;
+          break;
+        case SenderEvent::Kind::Late:
+          if (t >= at && t < until) late_ms = ev.value;
+          if (t >= until && !done[e + cfg.events.size()]) {
+            late_ms = 0;
+            done[e + cfg.events.size()] = true;
+          }
           break;
         case SenderEvent::Kind::SecondSender:
           if (t >= at && t < until) {
@@ -316,8 +334,14 @@ Result run(const Config& cfg) {
       const std::int64_t second = static_cast<std::int64_t>(cfg.jack_rate) / cfg.period;
       // (Judged from settle_s after the start, and again after a restart.)
       const std::int64_t since = last_restart >= 0 && t >= last_restart ? last_restart : 0;
-      if (calls % second == 0 && t >= since + static_cast<std::int64_t>(cfg.settle_s * kNs) &&
-          t < last_send && player.state() == audio::Player::State::Playing) {
+      if (calls % second == 0) {
+        const net::StatsSnapshot now = rx.stats();
+        res.trace.push_back({static_cast<double>(t) / kNs, st.target_frames / 48.0,
+                             st.depth_frames / 48.0, now.net.packets_late, st.underruns});
+      }
+      if (!cfg.latency_auto && calls % second == 0 &&
+          t >= since + static_cast<std::int64_t>(cfg.settle_s * kNs) && t < last_send &&
+          player.state() == audio::Player::State::Playing) {
         double truth = cfg.drift_ppm;
         for (const SenderEvent& ev : cfg.events)
           if (ev.kind == SenderEvent::Kind::Drift && t >= static_cast<std::int64_t>(ev.at_s * kNs)) truth = ev.value;

@@ -24,6 +24,8 @@ struct SenderEvent {
     Mono,          // packets become mono (the encoder changes its channel count)
     SecondSender,  // another SSRC sends too, interleaved, in [at_s, until_s)
     Drift,         // the sender's clock changes to `value` ppm against JACK's
+    Jitter,        // the network's jitter becomes `value` ms from at_s on
+    Late,          // packets sent in [at_s, until_s) take `value` ms longer
   };
   Kind kind;
   double at_s = 0;
@@ -51,7 +53,10 @@ struct Config {
   Jitter jitter = Jitter::Uniform;
   double dup_pct = 0;
   // Receiver.
-  double latency_ms = 30;
+  double latency_ms = 30;        // fixed target; with latency_auto, where it starts
+  bool latency_auto = false;     // --latency auto
+  double min_latency_ms = 0;
+  double max_latency_ms = 250;
   std::uint32_t period = 128;    // JACK frames per process call
   std::uint32_t jack_rate = 48000;
   double net_wake_ms = 0.2;      // the net thread wakes this much after an event (scheduling)
@@ -78,6 +83,15 @@ struct Result {
   double worst_drift_error_ppm = 0; // |estimate - truth| after settling
   double final_drift_ppm = 0;
   std::vector<float> tail;          // the last second of output, left channel
+  // Once a second of simulated time: the target and the depth (ms).
+  struct Sample {
+    double t_s;
+    double target_ms;
+    double depth_ms;
+    std::uint64_t late;       // packets late so far (net and audio)
+    std::uint64_t underruns;  // so far
+  };
+  std::vector<Sample> trace;
 };
 
 Result run(const Config& config);
