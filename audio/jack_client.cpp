@@ -120,6 +120,9 @@ void JackClient::update_clock_offset() noexcept {
   clock_offset_us_.store(mono_us - jack_us, std::memory_order_relaxed);
 }
 
+int JackClient::realtime_priority() const noexcept {
+  return jack_is_realtime(client_) ? jack_client_real_time_priority(client_) : -1;
+}
 std::uint32_t JackClient::sample_rate() const noexcept { return jack_get_sample_rate(client_); }
 std::uint32_t JackClient::buffer_size() const noexcept { return jack_get_buffer_size(client_); }
 

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <jack/jack.h>
+#include <jack/thread.h>
 
 #include <atomic>
 #include <cstdint>
@@ -68,6 +69,9 @@ class JackClient {
   /// then. The process callback converts cycle times with it.
   void update_clock_offset() noexcept;
 
+  /// The real-time priority JACK gives its client threads (SCHED_FIFO), or
+  /// -1 when JACK does not run real-time.
+  int realtime_priority() const noexcept;
   std::uint32_t sample_rate() const noexcept;
   std::uint32_t buffer_size() const noexcept;
   const std::string& name() const noexcept { return name_; }

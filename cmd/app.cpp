@@ -9,6 +9,8 @@
 #include <memory>
 #include <thread>
 
+#include <pthread.h>
+#include <sched.h>
 #include <unistd.h>
 
 #include <asio.hpp>
@@ -189,6 +191,19 @@ int run(const Options& o, ProcessHook hook) {
 
   udp->start();
   std::thread net_thread([&] { net_io.run(); });
+  // Net fills a missing packet's place a couple of milliseconds before
+  // audio needs it (core::defaults::kConcealMarginUs): it must wake on time
+  // even when the machine is busy. Where JACK runs real-time, net runs
+  // real-time too, one step below JACK's own threads; where it may not
+  // (no rtprio for this user), it runs as it is.
+  if (const int jack_priority = jack->realtime_priority(); jack_priority > 1) {
+    sched_param param{};
+    param.sched_priority = jack_priority - 1;
+    const int err = pthread_setschedparam(net_thread.native_handle(), SCHED_FIFO, &param);
+    if (o.verbose)
+      console.say("rtp2jack: net thread %s (SCHED_FIFO %d)\n", err == 0 ? "real-time" : "not real-time",
+                  param.sched_priority);
+  }
   console.say("rtp2jack: receiving on %s, playing to JACK '%s' (%u Hz, %u frames), latency %s%.1f ms\n",
               udp->description().c_str(), jack->name().c_str(), jack->sample_rate(),
               jack->buffer_size(), o.latency_auto ? "auto from " : "", o.latency_ms);

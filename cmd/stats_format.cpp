@@ -9,11 +9,20 @@ namespace {
 
 double ms(double frames) { return frames * 1000.0 / core::defaults::kStreamRate; }
 
+// The recommended target once there is a stream to measure, else `none`.
+std::string recommended_ms(const net::NetStats& n, const char* none) {
+  if (!n.locked) return none;
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f", ms(n.recommended_frames));
+  return buf;
+}
+
 }  // namespace
 
 std::string stats_json(const net::StatsSnapshot& s, double uptime_s, bool final) {
   const auto& n = s.net;
   const auto& a = s.audio;
+  const std::string recommended = recommended_ms(n, "null");
   char buf[2048];
   std::snprintf(
       buf, sizeof buf,
@@ -26,7 +35,7 @@ std::string stats_json(const net::StatsSnapshot& s, double uptime_s, bool final)
       "\"buffer_ms\":%.2f,\"target_ms\":%.2f,\"jitter_ms\":%.3f,\"drift_ppm\":%.1f,"
       "\"ssrc\":%u,\"payload_type\":%u,\"packet_ms\":%.1f,\"stream_resets\":%llu,"
       "\"xruns\":%llu,\"pool_exhausted\":%llu,\"queue_full\":%llu,\"records_dropped\":%llu,"
-      "\"latency_auto\":%s,\"recommended_ms\":%.1f,\"lateness_ms\":%.2f,\"target_changes\":%llu}",
+      "\"latency_auto\":%s,\"recommended_ms\":%s,\"lateness_ms\":%.2f,\"target_changes\":%llu}",
       uptime_s, final ? "true" : "false", a.playing ? "true" : "false",
       static_cast<unsigned long long>(n.packets_received),
       static_cast<unsigned long long>(n.packets_lost),
@@ -46,7 +55,7 @@ std::string stats_json(const net::StatsSnapshot& s, double uptime_s, bool final)
       static_cast<unsigned long long>(n.pool_exhausted),
       static_cast<unsigned long long>(n.queue_full),
       static_cast<unsigned long long>(a.records_dropped), n.latency_auto ? "true" : "false",
-      ms(n.recommended_frames), ms(n.lateness_frames),
+      recommended.c_str(), ms(n.lateness_frames),
       static_cast<unsigned long long>(n.target_changes));
   return buf;
 }
@@ -61,11 +70,11 @@ std::string stats_text(const net::StatsSnapshot& s, double uptime_s, bool final)
   // went wrong, if anything.
   std::snprintf(buf, sizeof buf,
                 "rtp2jack%s %.0fs %s | buf %.1f/%.1f ms%s | jitter %.2f ms peak %.1f ms -> "
-                "recommend %.1f ms | lost %llu late %llu plc %llu fec %llu | underruns %llu "
+                "recommend %s ms | lost %llu late %llu plc %llu fec %llu | underruns %llu "
                 "xruns %llu | drift %+.0f ppm",
                 final ? " final:" : ":", uptime_s, state, ms(a.depth_frames), ms(a.target_frames),
                 n.latency_auto ? " auto" : "", ms(n.jitter_frames), ms(n.lateness_frames),
-                ms(n.recommended_frames), static_cast<unsigned long long>(n.packets_lost),
+                recommended_ms(n, "-").c_str(), static_cast<unsigned long long>(n.packets_lost),
                 static_cast<unsigned long long>(n.packets_late),
                 static_cast<unsigned long long>(n.frames_concealed),
                 static_cast<unsigned long long>(n.frames_fec),

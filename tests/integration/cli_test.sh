@@ -32,6 +32,11 @@ expect_fail "unknown flag" "$bin" --bogus
 expect_fail "latency below 0" "$bin" --latency -1
 expect_fail "latency not a number" "$bin" --latency fast
 expect_fail "latency too large" "$bin" --latency 99999
+expect_fail "latency empty" "$bin" --latency ""
+expect_fail "min-latency without auto" "$bin" --latency 20 --min-latency 5
+expect_fail "max-latency without auto" "$bin" --max-latency 100
+expect_fail "min-latency above max-latency" "$bin" --latency auto --min-latency 50 --max-latency 10
+expect_fail "max-latency too large" "$bin" --latency auto --max-latency 99999
 expect_fail "three channels" "$bin" --channels 3
 expect_fail "port 0" "$bin" --port 0
 expect_fail "port out of range" "$bin" --port 70000
@@ -93,6 +98,36 @@ conns=$(jack_lsp -c rxtest:out_1)
 kill -TERM "$pid"; wait "$pid" || true
 if grep -q 'system:playback_2' <<<"$conns"; then echo "ok   --connect list"; else
   echo "FAIL --connect list: $conns"; failures=$((failures + 1)); fi
+
+# --stats text on a terminal: one status line redrawn in place (carriage
+# return, erase to end of line), never a new line per interval. script(1)
+# gives rtp2jack a pseudo-terminal.
+JACK_NO_START_SERVER=1 script -qfec "$bin --bind 127.0.0.1 --port $port --connect none \
+  --latency auto --stats text --stats-interval 0.1" /dev/null >"$TEST_TMP/tty.out" 2>&1 &
+pid=$!
+_redrawn() { (($(grep -o $'\r\e\[Krtp2jack: ' "$TEST_TMP/tty.out" | wc -l) >= 5)); }
+_poll 10 "five redraws of the status line" _redrawn || true
+# SIGINT to rtp2jack itself (script(1) runs it as its child).
+pkill -INT -P "$pid" 2>/dev/null || true
+wait "$pid" || true
+redraws=$(grep -o $'\r\e\[Krtp2jack: ' "$TEST_TMP/tty.out" | wc -l)
+status_lines=$(tr '\r' '\n' <"$TEST_TMP/tty.out" | grep -c 'rtp2jack: [0-9]*s waiting' || true)
+if ((redraws >= 5)) && ((status_lines >= 5)) && grep -q 'rtp2jack final:' "$TEST_TMP/tty.out" &&
+   (($(grep -c 'rtp2jack: [0-9]*s waiting' "$TEST_TMP/tty.out") <= 1)); then
+  echo "ok   --stats text on a terminal: $redraws redraws of one line, then the final line"
+else
+  echo "FAIL --stats text on a terminal ($redraws redraws):"; od -c "$TEST_TMP/tty.out" | head -20
+  failures=$((failures + 1))
+fi
+# ... and plain lines when stderr is not a terminal.
+"$bin" --bind 127.0.0.1 --port "$port" --connect none --stats text --stats-interval 0.1 \
+  2>"$TEST_TMP/plain.err" &
+pid=$!
+_lines() { (($(grep -c '^rtp2jack: [0-9]*s waiting' "$TEST_TMP/plain.err") >= 3)); }
+_poll 10 "three plain status lines" _lines || true
+kill -INT "$pid"; wait "$pid" || true
+if ! grep -q $'\e' "$TEST_TMP/plain.err" && _lines; then echo "ok   --stats text to a file: plain lines"; else
+  echo "FAIL --stats text to a file"; cat -A "$TEST_TMP/plain.err" | head; failures=$((failures + 1)); fi
 
 echo "$failures failure(s)"
 ((failures == 0))
