@@ -26,6 +26,7 @@
 #include "core/spsc_queue.hpp"
 #include "net/net_stats.hpp"
 #include "net/opus_stream_decoder.hpp"
+#include "net/reception_state.hpp"
 
 namespace net {
 
@@ -66,6 +67,12 @@ class StreamReceiver {
 
   /// Thread: net. Counters plus the cached audio status.
   StatsSnapshot stats() const noexcept;
+
+  /// Thread: net. The stream's sequence space, counts and jitter, for RTCP.
+  ReceptionState reception() const noexcept;
+
+  /// Thread: net. Cached state: audio's latest Status.
+  const core::AudioStatus& audio_status() const noexcept { return audio_; }
 
  private:
   struct Held {  // an out-of-order packet waiting for the gap before it
