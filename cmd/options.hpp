@@ -16,6 +16,7 @@ struct Options {
   std::string bind = core::defaults::kBind;
   std::string iface;
   std::vector<std::string> allow_from;  // ADDR[/PREFIX], any number
+  bool rtcp = true;                     // --no-rtcp: false
   double latency_ms = core::defaults::kLatencyMs;
   int channels = core::defaults::kChannels;
   int payload_type = -1;  // -1: lock to the first Opus stream's payload type

@@ -9,6 +9,36 @@ namespace {
 
 double ms(double frames) { return frames * 1000.0 / core::defaults::kStreamRate; }
 
+// RTCP's fields, appended to the JSON object: counters, and the end-to-end
+// latency (null while unknown).
+std::string rtcp_json(const net::RtcpStats& r) {
+  char buf[256];
+  char e2e[32] = "null";
+  if (r.e2e_known) std::snprintf(e2e, sizeof e2e, "%.2f", r.e2e_latency_ms);
+  std::snprintf(buf, sizeof buf,
+                ",\"rtcp\":%s,\"rtcp_sr_received\":%llu,\"rtcp_rr_sent\":%llu,"
+                "\"rtcp_invalid\":%llu,\"rtcp_filtered\":%llu,\"e2e_latency_ms\":%s,"
+                "\"e2e_rejected\":%llu",
+                r.enabled ? "true" : "false", static_cast<unsigned long long>(r.sr_received),
+                static_cast<unsigned long long>(r.rr_sent), static_cast<unsigned long long>(r.invalid),
+                static_cast<unsigned long long>(r.filtered), e2e,
+                static_cast<unsigned long long>(r.e2e_rejected));
+  return buf;
+}
+
+// RTCP's part of the text line; empty with --no-rtcp.
+std::string rtcp_text(const net::RtcpStats& r) {
+  if (!r.enabled) return {};
+  char buf[160];
+  char e2e[32] = "?";
+  if (r.e2e_known) std::snprintf(e2e, sizeof e2e, "%.1f ms", r.e2e_latency_ms);
+  std::snprintf(buf, sizeof buf, " | rtcp sr %llu rr %llu bad %llu | e2e %s",
+                static_cast<unsigned long long>(r.sr_received),
+                static_cast<unsigned long long>(r.rr_sent),
+                static_cast<unsigned long long>(r.invalid), e2e);
+  return buf;
+}
+
 }  // namespace
 
 std::string stats_json(const net::StatsSnapshot& s, double uptime_s, bool final) {
@@ -45,7 +75,9 @@ std::string stats_json(const net::StatsSnapshot& s, double uptime_s, bool final)
       static_cast<unsigned long long>(n.pool_exhausted),
       static_cast<unsigned long long>(n.queue_full),
       static_cast<unsigned long long>(a.records_dropped));
-  return buf;
+  std::string out = buf;
+  out.insert(out.size() - 1, rtcp_json(s.rtcp));  // before the closing brace
+  return out;
 }
 
 std::string stats_text(const net::StatsSnapshot& s, double uptime_s, bool final) {
@@ -69,7 +101,7 @@ std::string stats_text(const net::StatsSnapshot& s, double uptime_s, bool final)
                 static_cast<unsigned long long>(n.frames_fec), a.drift_ppm,
                 static_cast<unsigned long long>(a.underruns),
                 static_cast<unsigned long long>(s.xruns));
-  return buf;
+  return buf + rtcp_text(s.rtcp);
 }
 
 }  // namespace cmd
