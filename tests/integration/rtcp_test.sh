@@ -14,6 +14,10 @@
 #         show the SRs and a plausible end-to-end latency.
 #  loss:  RTP through udp_relay --loss 10 (RTCP through a clean relay): the
 #         fraction lost and the cumulative loss are there and plausible.
+#  mux:   a scripted sender multiplexes its SR on the RTP port (RFC 5761):
+#         the reports come back to that port from rtp2jack's RTP port and
+#         echo that SR; an SR to port+1 from a source --allow-from refuses
+#         is filtered, a malformed compound there is counted and dropped.
 set -euo pipefail
 build=$(cd "${1:?usage: rtcp_test.sh BUILD_DIR}" && pwd)
 here=$(cd "$(dirname "$0")" && pwd)
@@ -191,4 +195,62 @@ stop_pid "$relay_pid"
 relay_dropped=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["dropped"])' "$TEST_TMP/relay.json")
 echo "relay dropped $relay_dropped RTP packets"
 check loss loss
-echo "PASS: rtp2jack's RTCP is well-formed and right, clean and with loss"
+
+# Mux: a Python sender (TOC-only Opus packets, 20 ms apart) with its SR on
+# the RTP port; it listens on the same socket for what comes back.
+mport=$(free_udp_port)
+spawn rx-mux "$build/rtp2jack" --bind 127.0.0.1 --port "$mport" --latency "$latency" \
+  --connect none --stats json --stats-interval 0.25 --allow-from 127.0.0.1/32
+mux_pid=$SPAWNED_PID
+wait_for_line "$TEST_TMP/rx-mux.log" "receiving on" 10
+python3 - "$mport" <<'EOF'
+import socket, struct, sys, time
+port = int(sys.argv[1])
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("127.0.0.1", 0))
+s.setblocking(False)
+ssrc = 0xA1B2C3D4
+ntp = (int(time.time()) + 2208988800) << 32 | 0x40000000
+def sr(ntp, rtp_ts):  # SR without blocks + SDES CNAME "m@x"
+    return (bytes([0x80, 200, 0, 6]) + struct.pack(">IIIIII", ssrc, ntp >> 32, ntp & 0xFFFFFFFF, rtp_ts, 0, 0)
+            + bytes([0x81, 202, 0, 3]) + struct.pack(">I", ssrc) + bytes([1, 3]) + b"m@x" + bytes(3))
+s.sendto(sr(ntp, 1000), ("127.0.0.1", port))
+# The same SR to port+1 from 127.0.0.2 (refused by --allow-from), and a
+# malformed compound (a BYE first) from 127.0.0.1.
+o = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+o.bind(("127.0.0.2", 0))
+o.sendto(sr(ntp + (5 << 32), 2000), ("127.0.0.1", port + 1))
+s.sendto(bytes([0x81, 203, 0, 1]) + struct.pack(">I", ssrc), ("127.0.0.1", port + 1))
+got = []
+start = time.monotonic()
+for i in range(300):  # 6 s of 20 ms packets
+    s.sendto(bytes([0x80, 96]) + struct.pack(">HII", i, 1000 + 960 * i, ssrc) + bytes([0xFC]),
+             ("127.0.0.1", port))
+    while True:
+        try:
+            data, src = s.recvfrom(2048)
+            got.append((data, src))
+        except BlockingIOError:
+            break
+    time.sleep(max(0, start + (i + 1) * 0.02 - time.monotonic()))
+fails = 0
+def need(ok, what):
+    global fails
+    print(("ok   " if ok else "FAIL ") + what)
+    fails += not ok
+need(len(got) >= 1, f"{len(got)} RTCP compound(s) came back to the sender's RTP port")
+for data, src in got:
+    need(src == ("127.0.0.1", port), f"from rtp2jack's RTP port ({src[1]})")
+    need(data[1] == 201 and (data[0] & 0x1F) == 1 and len(data) >= 32, "an RR with one block")
+    block_ssrc, lost, ext, jitter, lsr, dlsr = struct.unpack(">IIIIII", data[8:32])
+    need(block_ssrc == ssrc, "on our SSRC")
+    need(lsr == (ntp >> 16) & 0xFFFFFFFF, f"LSR {lsr:#x} echoes the multiplexed SR (not the refused one)")
+    need(0 < dlsr / 65536 < 6.5, f"DLSR {dlsr / 65536:.3f} s")
+    need(b"rtp2jack@" in data[32:], "SDES CNAME follows")
+sys.exit(1 if fails else 0)
+EOF
+stop_pid "$mux_pid"
+python3 "$here/../lib/stats_check.py" "$TEST_TMP/rx-mux.log" \
+  "rtcp_sr_received == 1" "rtcp_filtered == 1" "rtcp_invalid == 1" "rtcp_received == 1" \
+  "packets_received == 300" "rtcp_rr_sent >= 1"
+echo "PASS: rtp2jack's RTCP is well-formed and right: clean, with loss, and multiplexed"
