@@ -84,9 +84,16 @@ RtcpSession::Received RtcpSession::on_rtcp(std::span<const std::uint8_t> data,
   avg_rtcp_size_ += (static_cast<double>(data.size()) + kUdpIpHeader - avg_rtcp_size_) / 16;
   if (c.sr) {
     ++stats_.sr_received;
-    have_sr_ = true;
-    sr_ = c.info;
-    sr_arrival_ns_ = now_ns;
+    // Keep the locked stream's SR. Another sender's replaces it only once
+    // ours has gone quiet (as StreamReceiver lets a new SSRC take over), so
+    // a second sender cannot spoil LSR or the latency of a live stream.
+    const bool live = block_ssrc_ != 0 && now_ns - last_heard_ns_ <
+                                              std::int64_t{core::defaults::kStreamIdleMs} * 1'000'000;
+    if (c.info.ssrc == block_ssrc_ || !live) {
+      have_sr_ = true;
+      sr_ = c.info;
+      sr_arrival_ns_ = now_ns;
+    }
     if (c.info.ssrc == block_ssrc_) last_heard_ns_ = now_ns;
     if (c.info.ssrc == ssrc_) new_ssrc(c.info.ssrc);
   }

@@ -167,6 +167,14 @@ TEST_CASE("rtcp session: LSR and DLSR from the sender's SR") {
     CHECK(b.lsr == 0);
     CHECK(b.dlsr == 0);
   }
+  SUBCASE("another sender's SR does not displace ours while ours is live") {
+    s.on_rtcp(sender_report(42, ntp, 1000), 1 * kSec);
+    r.packets += 1;
+    s.on_rtp(r, 1010 * kMs);
+    s.on_rtcp(sender_report(43, ntp + (1ull << 32), 1000), 1020 * kMs);  // 10 ms after our RTP
+    CHECK(s.report_block(r, 2 * kSec).lsr == 0xb2c31234);
+    CHECK(s.stats(r, core::AudioStatus{}, 0).sr_received == 2);
+  }
   SUBCASE("malformed RTCP is counted and changes nothing") {
     Bytes bad = sender_report(42, ntp, 1000);
     bad[3] = 7;  // SR length one word too long: the SDES header becomes its body
