@@ -147,7 +147,7 @@ if mode == "clean":
     # after the time its first sample maps to (measured: bursts of its input
     # pacing). So e2e = that send delay + loopback + arrival->playout (the
     # buffer, which the drift controller holds near the target) + one JACK
-    # period (2.7 ms) + the converter (~0.7 ms): above the target latency,
+    # period (2.7 ms) + the converter and render chunk (1 ms): above the target latency,
     # and above buffer_ms by the sender's part and the output period.
     e2e = [(s["e2e_latency_ms"], s["buffer_ms"]) for s in stats
            if s["playing"] and s["e2e_latency_ms"] is not None and s["buffer_ms"] > 0]
