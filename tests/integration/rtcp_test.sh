@@ -95,6 +95,9 @@ first = lambda s: s.split(",")[0]
 reports = [f for f in ours if "203" not in f["pt"].split(",")]
 byes = [f for f in ours if "203" in f["pt"].split(",")]
 need(len(reports) >= 1, "at least one receiver report before the BYE")
+sr_ports = {f["src"] for f in srs}
+need(len(sr_ports) == 1 and all(f["dst"] in sr_ports for f in ours),
+     f"every compound goes back to where the SRs came from (port {', '.join(sr_ports)})")
 need(all(first(f["pt"]) == "201" for f in ours), "every compound starts with RR (RFC 3550 6.1)")
 need(all("202" in f["pt"].split(",") and f["sdes"].startswith("rtp2jack@") for f in ours),
      "every compound carries SDES CNAME rtp2jack@...")
