@@ -172,8 +172,16 @@ else:
     need(cum == lost, f"cumulative lost in the last report {cum} = packets_lost {lost}")
     fr = [int(f["fraction"]) / 256 for f in with_block]
     print("fraction lost per report: " + " ".join(f"{x:.3f}" for x in fr))
-    # 10% random loss over intervals of 2.5 s or more (>= 60 packets each).
-    need(all(0.02 <= x <= 0.25 for x in fr[:-1]) and sum(fr) > 0, "fraction lost near 10% per interval")
+    # A.3 exactly: each report's fraction is the interval's loss over the
+    # interval's expected packets, from the previous report's figures.
+    prev_ext, prev_cum = seq0 - 1, 0
+    for f in with_block:
+        ext, cum = int(f["ext"]), int(f["cum"])
+        exp_i, lost_i = ext - prev_ext, cum - prev_cum
+        want = (lost_i << 8) // exp_i if exp_i > 0 and lost_i > 0 else 0
+        need(int(f["fraction"]) == want, f"fraction {f['fraction']}/256 = ({lost_i} << 8) / {exp_i} (A.3)")
+        prev_ext, prev_cum = ext, cum
+    need(max(fr) >= 0.03, "the 10% loss shows in the fraction lost")
     need(all(int(f["cum"]) > 0 for f in with_block), "cumulative lost > 0 in every report")
 sys.exit(1 if fails else 0)
 EOF
@@ -256,4 +264,46 @@ stop_pid "$mux_pid"
 python3 "$here/../lib/stats_check.py" "$TEST_TMP/rx-mux.log" \
   "rtcp_sr_received == 1" "rtcp_filtered == 1" "rtcp_invalid == 1" "rtcp_received == 1" \
   "packets_received == 300" "rtcp_rr_sent >= 1"
-echo "PASS: rtp2jack's RTCP is well-formed and right: clean, with loss, and multiplexed"
+
+# No SR at all: the reports go to the RTP source's port+1.
+pport=$(free_udp_port)
+spawn rx-plain "$build/rtp2jack" --bind 127.0.0.1 --port "$pport" --latency "$latency" \
+  --connect none --stats json --stats-interval 0.25
+plain_pid=$SPAWNED_PID
+wait_for_line "$TEST_TMP/rx-plain.log" "receiving on" 10
+python3 - "$pport" <<'EOF'
+import socket, struct, sys, time
+port = int(sys.argv[1])
+for _ in range(200):  # an even/odd pair of our own: RTP from the even one
+    rtp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    rtp.bind(("127.0.0.1", 0))
+    mine = rtp.getsockname()[1]
+    if mine % 2 == 0:
+        rtcp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            rtcp.bind(("127.0.0.1", mine + 1))
+            break
+        except OSError:
+            rtcp.close()
+    rtp.close()
+else:
+    sys.exit("no port pair")
+rtcp.setblocking(False)
+ssrc = 0x0BADCAFE
+got = []
+start = time.monotonic()
+for i in range(250):  # 5 s: the first report comes 1.25 to 3.75 s after lock
+    rtp.sendto(bytes([0x80, 96]) + struct.pack(">HII", i, 960 * i, ssrc) + bytes([0xFC]), ("127.0.0.1", port))
+    try:
+        got.append(rtcp.recvfrom(2048))
+    except BlockingIOError:
+        pass
+    time.sleep(max(0, start + (i + 1) * 0.02 - time.monotonic()))
+ok = len(got) >= 1 and all(src == ("127.0.0.1", port + 1) and d[1] == 201 and
+                           struct.unpack(">I", d[8:12])[0] == ssrc and d[24:32] == bytes(8) for d, src in got)
+print(("ok   " if ok else "FAIL ") + f"{len(got)} report(s) to the RTP source's port+1 {mine + 1}, "
+      "from our port+1, LSR/DLSR 0 without an SR")
+sys.exit(0 if ok else 1)
+EOF
+stop_pid "$plain_pid"
+echo "PASS: rtp2jack's RTCP is well-formed and right: clean, with loss, multiplexed, and without SRs"
