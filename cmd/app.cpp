@@ -17,6 +17,7 @@
 
 #include "audio/jack_client.hpp"
 #include "audio/player.hpp"
+#include "cmd/rtcp_setup.hpp"
 #include "cmd/stats_format.hpp"
 #include "core/defaults.hpp"
 #include "core/messages.hpp"
@@ -141,6 +142,7 @@ int run(const Options& o, ProcessHook hook) {
   audio::Player player({o.channels, target, records}, to_audio, to_net);
 
   asio::io_context net_io;
+  const std::unique_ptr<net::RtcpSession> rtcp = make_rtcp_session(o);  // null: --no-rtcp
   std::unique_ptr<net::UdpReceiver> udp;
   std::unique_ptr<audio::JackClient> jack;
   net::ListenConfig listen{o.bind, o.port, o.iface, {}};
@@ -150,7 +152,7 @@ int run(const Options& o, ProcessHook hook) {
       return 2;
     }
   try {
-    udp = std::make_unique<net::UdpReceiver>(net_io, stream, listen);
+    udp = std::make_unique<net::UdpReceiver>(net_io, stream, listen, rtcp.get());
   } catch (const std::exception& e) {
     std::cerr << "rtp2jack: " << e.what() << "\n";
     return 2;
@@ -221,6 +223,7 @@ int run(const Options& o, ProcessHook hook) {
   auto request_stats = [&](auto&& on_snapshot) {
     asio::post(net_io, [&, on_snapshot] {
       net::StatsSnapshot s = stream.stats();
+      s.rtcp = udp->rtcp_stats();
       asio::post(control_io, [&, s, on_snapshot]() mutable {
         s.xruns = xruns_before + (jack ? jack->xruns() : 0);
         on_snapshot(s);
@@ -292,6 +295,7 @@ int run(const Options& o, ProcessHook hook) {
   net_thread.join();
   stream.drain_audio();
   net::StatsSnapshot final_stats = stream.stats();
+  final_stats.rtcp = udp->rtcp_stats();
   final_stats.xruns = xruns_before + (jack ? jack->xruns() : 0);
   print_stats(o, console, final_stats, uptime(), true);
   return exit_code;

@@ -32,6 +32,10 @@ std::variant<Options, int> parse_options(int argc, char** argv) {
                  "Accept packets only from ADDR[/PREFIX] (repeatable); default: any sender, "
                  "locked by SSRC")
       ->group(net);
+  bool no_rtcp = false;
+  app.add_flag("--no-rtcp", no_rtcp,
+               "Do not use RTCP: no socket on port+1, no receiver reports, no end-to-end latency")
+      ->group(net);
   app.add_option("--payload-type", o.payload_type,
                  "Accept only this RTP payload type (default: the first Opus stream's)")
       ->check(CLI::Range(0, 127))->group(net);
@@ -80,6 +84,7 @@ std::variant<Options, int> parse_options(int argc, char** argv) {
     std::cerr << "rtp2jack: " << e.what() << " (see --help)\n";
     return 2;
   }
+  o.rtcp = !no_rtcp;
   if (latency == "auto") {
     o.latency_auto = true;
     if (o.min_latency_ms > o.max_latency_ms) {

@@ -16,6 +16,7 @@ struct Options {
   std::string bind = core::defaults::kBind;
   std::string iface;
   std::vector<std::string> allow_from;  // ADDR[/PREFIX], any number
+  bool rtcp = true;                     // --no-rtcp: false
   double latency_ms = core::defaults::kLatencyMs;  // fixed target; with auto, where it starts
   bool latency_auto = false;                       // --latency auto
   double min_latency_ms = core::defaults::kMinLatencyMs;

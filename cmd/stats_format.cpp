@@ -17,6 +17,36 @@ std::string recommended_ms(const net::NetStats& n, const char* none) {
   return buf;
 }
 
+// RTCP's fields, appended to the JSON object: counters, and the end-to-end
+// latency (null while unknown).
+std::string rtcp_json(const net::RtcpStats& r) {
+  char buf[256];
+  char e2e[32] = "null";
+  if (r.e2e_known) std::snprintf(e2e, sizeof e2e, "%.2f", r.e2e_latency_ms);
+  std::snprintf(buf, sizeof buf,
+                ",\"rtcp\":%s,\"rtcp_sr_received\":%llu,\"rtcp_rr_sent\":%llu,"
+                "\"rtcp_invalid\":%llu,\"rtcp_filtered\":%llu,\"e2e_latency_ms\":%s,"
+                "\"e2e_rejected\":%llu",
+                r.enabled ? "true" : "false", static_cast<unsigned long long>(r.sr_received),
+                static_cast<unsigned long long>(r.rr_sent), static_cast<unsigned long long>(r.invalid),
+                static_cast<unsigned long long>(r.filtered), e2e,
+                static_cast<unsigned long long>(r.e2e_rejected));
+  return buf;
+}
+
+// RTCP's part of the text line; empty with --no-rtcp.
+std::string rtcp_text(const net::RtcpStats& r) {
+  if (!r.enabled) return {};
+  char buf[160];
+  char e2e[32] = "?";
+  if (r.e2e_known) std::snprintf(e2e, sizeof e2e, "%.1f ms", r.e2e_latency_ms);
+  std::snprintf(buf, sizeof buf, " | rtcp sr %llu rr %llu bad %llu | e2e %s",
+                static_cast<unsigned long long>(r.sr_received),
+                static_cast<unsigned long long>(r.rr_sent),
+                static_cast<unsigned long long>(r.invalid), e2e);
+  return buf;
+}
+
 }  // namespace
 
 std::string stats_json(const net::StatsSnapshot& s, double uptime_s, bool final) {
@@ -58,7 +88,9 @@ std::string stats_json(const net::StatsSnapshot& s, double uptime_s, bool final)
       recommended.c_str(), ms(n.lateness_frames),
       static_cast<unsigned long long>(n.target_changes),
       static_cast<unsigned long long>(n.frames_stretched));
-  return buf;
+  std::string out = buf;
+  out.insert(out.size() - 1, rtcp_json(s.rtcp));  // before the closing brace
+  return out;
 }
 
 std::string stats_text(const net::StatsSnapshot& s, double uptime_s, bool final) {
@@ -68,7 +100,7 @@ std::string stats_text(const net::StatsSnapshot& s, double uptime_s, bool final)
   const char* state = !n.locked ? "waiting" : a.playing ? "playing" : "buffering";
   // What a user tuning --latency looks at first: depth against target, the
   // network's jitter and peak lateness, and what it recommends; then what
-  // went wrong, if anything.
+  // went wrong, if anything; then RTCP and the end-to-end latency.
   std::snprintf(buf, sizeof buf,
                 "rtp2jack%s %.0fs %s | buf %.1f/%.1f ms%s | jitter %.2f ms peak %.1f ms -> "
                 "recommend %s ms | lost %llu late %llu plc %llu fec %llu | underruns %llu "
@@ -81,7 +113,7 @@ std::string stats_text(const net::StatsSnapshot& s, double uptime_s, bool final)
                 static_cast<unsigned long long>(n.frames_fec),
                 static_cast<unsigned long long>(a.underruns),
                 static_cast<unsigned long long>(s.xruns), a.drift_ppm);
-  return buf;
+  return buf + rtcp_text(s.rtcp);
 }
 
 }  // namespace cmd

@@ -187,6 +187,75 @@ def rtcp_rr_bye(ssrc=0x11223344):
     return rr + bye
 
 
+# --- rtcp_fuzz seeds (RFC 3550 section 6) ------------------------------------
+
+def rtcp_packet(pt, count, body, padding=0):
+    """One RTCP packet: header (V=2, P, count, PT, length in words - 1) and body."""
+    if padding:
+        body = body + bytes(padding - 1) + bytes([padding])
+    assert len(body) % 4 == 0
+    return bytes([0x80 | (0x20 if padding else 0) | count, pt]) + struct.pack(">H", len(body) // 4) + body
+
+
+def report_block(ssrc=0x11223344, fraction=12, cum=3, ext=0x0001FF00, jitter=90, lsr=0xB2C31234,
+                 dlsr=98304):
+    return struct.pack(">IIIIII", ssrc, (fraction << 24) | (cum & 0xFFFFFF), ext, jitter, lsr, dlsr)
+
+
+def sdes_chunk(ssrc, items):
+    out = struct.pack(">I", ssrc)
+    for t, text in items:
+        out += bytes([t, len(text)]) + text
+    out += b"\0"
+    return out + bytes(-len(out) % 4)
+
+
+def rtcp_seeds():
+    sender_info = struct.pack(">IIIII", 0xE8A1B2C3, 0x80000000, 123456, 500, 64000)
+    sr = rtcp_packet(200, 0, struct.pack(">I", 0x11223344) + sender_info)
+    sr_block = rtcp_packet(200, 1, struct.pack(">I", 0x11223344) + sender_info + report_block(0x5EED5EED))
+    sdes = rtcp_packet(202, 1, sdes_chunk(0x11223344, [(1, b"user@host")]))
+    sdes_many = rtcp_packet(202, 2, sdes_chunk(0x11223344, [(1, b"a@b"), (2, b"name"), (6, b"tool")]) +
+                            sdes_chunk(0x55667788, [(1, b"")]))
+    rr = rtcp_packet(201, 1, struct.pack(">I", 0x5EED5EED) + report_block())
+    rr_empty = rtcp_packet(201, 0, struct.pack(">I", 0x5EED5EED))
+    ours = rtcp_packet(202, 1, sdes_chunk(0x5EED5EED, [(1, b"rtp2jack@host")]))
+    bye = rtcp_packet(203, 1, struct.pack(">I", 0x5EED5EED))
+    bye_reason = rtcp_packet(203, 2, struct.pack(">II", 1, 2) + bytes([5]) + b"gone!" + bytes(2))
+    app = rtcp_packet(204, 3, struct.pack(">I", 0x11223344) + b"test" + b"data")
+    rtpfb = rtcp_packet(205, 1, struct.pack(">III", 0x5EED5EED, 0x11223344, 0x00100001))
+    xr = rtcp_packet(207, 0, struct.pack(">III", 0x11223344, 0x04000002, 0xE8A1B2C3))
+    seeds = {
+        # Well-formed: what ffmpeg and GStreamer send, what we send, and the rest.
+        "sr_sdes_ffmpeg": sr + sdes,
+        "sr_block_sdes": sr_block + sdes_many,
+        "rr_sdes_ours": rr + ours,
+        "rr_sdes_bye_ours": rr_empty + ours + bye,
+        "rr_bye_reason": rr_empty + bye_reason,
+        "sr_app_rtpfb_xr": sr + sdes + app + rtpfb + xr,
+        "sr_padded_last": sr + rtcp_packet(203, 1, struct.pack(">I", 0x11223344), padding=4),
+        "sr_alone": sr,
+        # Malformed, one rule each (appendix A.2, section 6.4.1).
+        "empty": b"",
+        "three_bytes": bytes([0x80, 200, 0]),
+        "not_words": sr + b"\0",
+        "bad_version": bytes([0x40]) + (sr + sdes)[1:],
+        "bye_first": bye + sr,
+        "padded_first": bytes([sr[0] | 0x20]) + sr[1:],
+        "padding_not_last": rtcp_packet(201, 0, struct.pack(">I", 1), padding=4) + sdes,
+        "padding_too_long": rr_empty + bytes([0xA0, 203, 0, 1, 0, 0, 0, 9]),  # 9 octets of 4
+        "length_overrun": sr[:2] + struct.pack(">H", 40) + sr[4:] + sdes,
+        "sr_blocks_missing": bytes([0x82]) + sr[1:],
+        "rr_block_missing": bytes([0x81, 201, 0, 1]) + struct.pack(">I", 1),
+        "sdes_no_end": rr_empty + rtcp_packet(202, 1, struct.pack(">I", 1) + bytes([1, 2]) + b"ab"),
+        "sdes_item_overrun": rr_empty + rtcp_packet(202, 1, struct.pack(">I", 1) + bytes([1, 9]) + b"ab"),
+        "bye_reason_overrun": rr_empty + rtcp_packet(203, 1, struct.pack(">I", 1) + bytes([9, 0x61, 0x62, 0x63])),
+        "app_short": rr_empty + rtcp_packet(204, 0, struct.pack(">I", 1)),
+        "zero_length_chain": bytes([0x80, 201, 0, 0]) * 8,
+    }
+    return seeds
+
+
 # --- stream_fuzz scripts (the format is in fuzz/stream_fuzz.cpp) -------------
 
 def op_raw(adv_ms, datagram):
@@ -387,7 +456,7 @@ def build():
     config = {"mono_in_order": 1, "only_pt96": 2, "fec_stereo": 1}
     s = {name: bytes([config.get(name, 0)]) + script for name, script in s.items()}
 
-    return {"rtp_fuzz": rtp_seeds, "opus_toc_fuzz": opus, "stream_fuzz": s}
+    return {"rtp_fuzz": rtp_seeds, "rtcp_fuzz": rtcp_seeds(), "opus_toc_fuzz": opus, "stream_fuzz": s}
 
 
 def main():

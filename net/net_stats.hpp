@@ -35,10 +35,23 @@ struct NetStats {
   std::uint32_t packet_frames = 0;       // samples per channel in the latest packet
 };
 
+/// RTCP (RFC 3550 section 6) as the net context's RtcpSession sees it.
+struct RtcpStats {
+  bool enabled = false;                // --no-rtcp: false
+  std::uint64_t sr_received = 0;       // sender reports in valid compounds (either port)
+  std::uint64_t rr_sent = 0;           // compound RR packets sent (the BYE one included)
+  std::uint64_t invalid = 0;           // malformed RTCP compounds, dropped (appendix A.2)
+  std::uint64_t filtered = 0;          // RTCP from a source --allow-from does not allow
+  std::uint64_t e2e_rejected = 0;      // latency evaluations that came out negative or > 10 s
+  bool e2e_known = false;
+  double e2e_latency_ms = 0;           // capture (sender's SR clock) -> JACK output
+};
+
 /// What control prints: net's counters and its cached copy of audio's status.
 struct StatsSnapshot {
   NetStats net;
   core::AudioStatus audio;
+  RtcpStats rtcp;           // filled in by net's RTCP session, if any
   std::uint64_t xruns = 0;  // filled in by control from the JACK client
 };
 

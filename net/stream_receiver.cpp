@@ -547,4 +547,19 @@ StatsSnapshot StreamReceiver::stats() const noexcept {
   return s;
 }
 
+ReceptionState StreamReceiver::reception() const noexcept {
+  ReceptionState r;
+  r.locked = stats_.locked;
+  r.ssrc = stats_.ssrc;
+  r.epoch = epoch_;
+  r.base_seq = base_seq_;
+  r.highest_seq = highest_seq_;
+  r.received = unique_received_;
+  r.packets = stats_.packets_received;
+  r.jitter = stats_.jitter_frames;
+  r.highest_ts = highest_ts_;
+  r.ts_offset = ts_offset_;
+  return r;
+}
+
 }  // namespace net

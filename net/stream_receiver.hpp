@@ -27,6 +27,7 @@
 #include "net/latency_tuner.hpp"
 #include "net/net_stats.hpp"
 #include "net/opus_stream_decoder.hpp"
+#include "net/reception_state.hpp"
 
 namespace net {
 
@@ -70,6 +71,12 @@ class StreamReceiver {
 
   /// Thread: net. The target latency now, 48 kHz frames.
   std::uint32_t target_frames() const noexcept { return tuner_.target_frames(); }
+
+  /// Thread: net. The stream's sequence space, counts and jitter, for RTCP.
+  ReceptionState reception() const noexcept;
+
+  /// Thread: net. Cached state: audio's latest Status.
+  const core::AudioStatus& audio_status() const noexcept { return audio_; }
 
  private:
   struct Held {  // an out-of-order packet waiting for the gap before it

@@ -51,55 +51,97 @@ std::int64_t realtime_ns() noexcept {
   return std::int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
 }
 
-}  // namespace
-
-UdpReceiver::UdpReceiver(asio::io_context& io, StreamReceiver& stream, const ListenConfig& config)
-    : stream_(stream), allow_(config.allow), socket_(io), timer_(io) {
+// Opens, binds and (for a group) joins one socket. Throws
+// std::runtime_error with a one-line reason on failure.
+void open_socket(asio::ip::udp::socket& socket, const asio::ip::address& addr, std::uint16_t port,
+                 const std::string& iface, const std::string& where) {
   asio::error_code ec;
-  const asio::ip::address addr = asio::ip::make_address(config.bind, ec);
-  if (ec) throw std::runtime_error("--bind '" + config.bind + "' is not an IP address");
-  description_ = endpoint_text(addr, config.port);
-  const std::string where = "cannot listen on " + description_ + ": ";
-
   const bool group = addr.is_multicast();
   const asio::ip::udp::endpoint local(
       group ? (addr.is_v6() ? asio::ip::address(asio::ip::address_v6::any())
                             : asio::ip::address(asio::ip::address_v4::any()))
             : addr,
-      config.port);
-  socket_.open(local.protocol(), ec);
+      port);
+  socket.open(local.protocol(), ec);
   if (ec) throw std::runtime_error(where + ec.message());
   if (addr.is_v6() && addr.to_v6().is_unspecified()) {
-    socket_.set_option(asio::ip::v6_only(false), ec);  // "::" takes IPv4 too
+    socket.set_option(asio::ip::v6_only(false), ec);  // "::" takes IPv4 too
   }
-  if (group) socket_.set_option(asio::socket_base::reuse_address(true), ec);
+  if (group) socket.set_option(asio::socket_base::reuse_address(true), ec);
   // Room for bursts while the net thread is descheduled.
-  socket_.set_option(asio::socket_base::receive_buffer_size(1 << 20), ec);
+  socket.set_option(asio::socket_base::receive_buffer_size(1 << 20), ec);
 
-  if (!group && !config.iface.empty()) {
-    if (setsockopt(socket_.native_handle(), SOL_SOCKET, SO_BINDTODEVICE, config.iface.c_str(),
-                   static_cast<socklen_t>(config.iface.size())) != 0)
-      throw std::runtime_error(where + "SO_BINDTODEVICE " + config.iface + ": " + strerror(errno));
+  if (!group && !iface.empty()) {
+    if (setsockopt(socket.native_handle(), SOL_SOCKET, SO_BINDTODEVICE, iface.c_str(),
+                   static_cast<socklen_t>(iface.size())) != 0)
+      throw std::runtime_error(where + "SO_BINDTODEVICE " + iface + ": " + strerror(errno));
   }
 
-  socket_.bind(local, ec);
+  socket.bind(local, ec);
   if (ec) throw std::runtime_error(where + ec.message());
 
   if (group) {
     if (addr.is_v6()) {
       unsigned index = 0;
-      if (!config.iface.empty()) {
-        index = if_nametoindex(config.iface.c_str());
-        if (index == 0) throw std::runtime_error(where + "no interface '" + config.iface + "'");
+      if (!iface.empty()) {
+        index = if_nametoindex(iface.c_str());
+        if (index == 0) throw std::runtime_error(where + "no interface '" + iface + "'");
       }
-      socket_.set_option(asio::ip::multicast::join_group(addr.to_v6(), index), ec);
-    } else if (!config.iface.empty()) {
-      socket_.set_option(asio::ip::multicast::join_group(addr.to_v4(), interface_v4(config.iface)),
-                         ec);
+      socket.set_option(asio::ip::multicast::join_group(addr.to_v6(), index), ec);
+    } else if (!iface.empty()) {
+      socket.set_option(asio::ip::multicast::join_group(addr.to_v4(), interface_v4(iface)), ec);
     } else {
-      socket_.set_option(asio::ip::multicast::join_group(addr), ec);
+      socket.set_option(asio::ip::multicast::join_group(addr), ec);
     }
     if (ec) throw std::runtime_error(where + "joining the group: " + ec.message());
+  }
+  socket.non_blocking(true, ec);
+  if (ec) throw std::runtime_error(where + ec.message());
+}
+
+asio::ip::udp::endpoint to_endpoint(const sockaddr_storage& from) {
+  asio::ip::udp::endpoint e;
+  const std::size_t len = from.ss_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
+  std::memcpy(e.data(), &from, len);
+  e.resize(len);
+  return e;
+}
+
+// CLOCK_REALTIME minus CLOCK_MONOTONIC, from reads on both sides of one
+// realtime read (the midpoint halves the error of being descheduled).
+std::int64_t realtime_minus_monotonic_ns() noexcept {
+  timespec a{}, r{}, b{};
+  clock_gettime(CLOCK_MONOTONIC, &a);
+  clock_gettime(CLOCK_REALTIME, &r);
+  clock_gettime(CLOCK_MONOTONIC, &b);
+  const std::int64_t mono = (std::int64_t{a.tv_sec} + b.tv_sec) * 500'000'000 + (a.tv_nsec + b.tv_nsec) / 2;
+  return std::int64_t{r.tv_sec} * 1'000'000'000 + r.tv_nsec - mono;
+}
+
+}  // namespace
+
+UdpReceiver::UdpReceiver(asio::io_context& io, StreamReceiver& stream, const ListenConfig& config,
+                         RtcpSession* rtcp)
+    : stream_(stream),
+      rtcp_(rtcp),
+      allow_(config.allow),
+      socket_(io),
+      timer_(io),
+      rtcp_socket_(io),
+      rtcp_timer_(io) {
+  asio::error_code ec;
+  const asio::ip::address addr = asio::ip::make_address(config.bind, ec);
+  if (ec) throw std::runtime_error("--bind '" + config.bind + "' is not an IP address");
+  description_ = endpoint_text(addr, config.port);
+  open_socket(socket_, addr, config.port, config.iface, "cannot listen on " + description_ + ": ");
+  if (rtcp_ != nullptr) {
+    // RFC 3550 section 11: RTCP on the next (odd) port.
+    if (config.port == 65535)
+      throw std::runtime_error("--port 65535 leaves no port+1 for RTCP: choose another port, or --no-rtcp");
+    const std::string rtcp_at = endpoint_text(addr, static_cast<std::uint16_t>(config.port + 1));
+    open_socket(rtcp_socket_, addr, static_cast<std::uint16_t>(config.port + 1), config.iface,
+                "cannot listen for RTCP on " + rtcp_at + " (port+1; --no-rtcp turns RTCP off): ");
+    description_ += " (RTCP " + rtcp_at + ")";
   }
 
   // Kernel receive timestamps make the jitter figure independent of how late
@@ -107,20 +149,106 @@ UdpReceiver::UdpReceiver(asio::io_context& io, StreamReceiver& stream, const Lis
   const int on = 1;
   kernel_timestamps_ =
       setsockopt(socket_.native_handle(), SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof on) == 0;
-  socket_.non_blocking(true, ec);
-  if (ec) throw std::runtime_error(where + ec.message());
 }
 
 void UdpReceiver::start() {
   arm_receive();
   arm_timer();
+  if (rtcp_ != nullptr) {
+    arm_rtcp_receive();
+    arm_rtcp_timer();
+  }
 }
 
 void UdpReceiver::stop() {
+  if (rtcp_ != nullptr && !stopped_) {
+    // RFC 3550 section 6.6: say goodbye (RR + SDES + BYE), if we ever spoke.
+    send_rtcp(rtcp_->goodbye(stream_.reception(), monotonic_ns(std::chrono::steady_clock::now()),
+                             rtcp_out_));
+  }
   stopped_ = true;
   asio::error_code ec;
   socket_.cancel(ec);
   timer_.cancel();
+  rtcp_socket_.cancel(ec);
+  rtcp_timer_.cancel();
+}
+
+RtcpStats UdpReceiver::rtcp_stats() {
+  if (rtcp_ == nullptr) return {};
+  return rtcp_->stats(stream_.reception(), stream_.audio_status(), realtime_minus_monotonic_ns());
+}
+
+void UdpReceiver::send_rtcp(std::size_t n) {
+  if (n == 0) return;
+  // Where the sender listens: where its SRs come from; else its RTP port if
+  // it multiplexes RTCP there (RFC 5761), else its RTP port + 1.
+  asio::ip::udp::socket* via = &rtcp_socket_;
+  asio::ip::udp::endpoint to;
+  if (have_sr_from_) {
+    to = sr_from_;
+    if (sr_on_rtp_port_) via = &socket_;
+  } else if (muxed_) {
+    to = mux_from_;
+    via = &socket_;
+  } else if (have_rtp_from_ && rtp_from_.port() < 65535) {
+    to = rtp_from_;
+    to.port(static_cast<std::uint16_t>(rtp_from_.port() + 1));
+  } else {
+    return;  // nobody to send to (the session counted it sent: harmless)
+  }
+  asio::error_code ec;
+  via->send_to(asio::buffer(rtcp_out_.data(), n), to, 0, ec);  // non-blocking; a full buffer drops it
+}
+
+void UdpReceiver::arm_rtcp_receive() {
+  rtcp_socket_.async_wait(asio::ip::udp::socket::wait_read, [this](const asio::error_code& ec) {
+    if (ec || stopped_) return;
+    on_rtcp_readable();
+    arm_rtcp_receive();
+  });
+}
+
+void UdpReceiver::on_rtcp_readable() {
+  for (;;) {
+    sockaddr_storage from{};
+    socklen_t from_len = sizeof from;
+    const ssize_t n = recvfrom(rtcp_socket_.native_handle(), buffer_.data(), buffer_.size(),
+                               MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&from), &from_len);
+    if (n < 0) return;  // EAGAIN: drained
+    if (!allow_.allows(from)) {
+      rtcp_->count_filtered();
+      continue;
+    }
+    const auto got = rtcp_->on_rtcp(
+        std::span<const std::uint8_t>(buffer_.data(), static_cast<std::size_t>(n)),
+        monotonic_ns(std::chrono::steady_clock::now()));
+    const ReceptionState r = stream_.reception();
+    if (got.sender_report && (!r.locked || got.sr_ssrc == r.ssrc)) {
+      sr_from_ = to_endpoint(from);
+      have_sr_from_ = true;
+      sr_on_rtp_port_ = false;
+    }
+  }
+}
+
+void UdpReceiver::arm_rtcp_timer() {
+  using namespace std::chrono;
+  const auto now = steady_clock::now();
+  // Look at least once a second: a stream that locks schedules its first
+  // report a few seconds ahead, and datagrams re-arm this when it is sooner.
+  auto at = now + seconds(1);
+  const std::int64_t due = rtcp_->next_report_ns();
+  if (due < monotonic_ns(at)) at = steady_clock::time_point(nanoseconds(std::max(due, monotonic_ns(now))));
+  rtcp_timer_at_ = at;
+  rtcp_timer_.expires_at(at);
+  rtcp_timer_.async_wait([this](const asio::error_code& ec) {
+    if (ec || stopped_) return;
+    stream_.drain_audio();
+    send_rtcp(rtcp_->poll(stream_.reception(), monotonic_ns(std::chrono::steady_clock::now()),
+                          rtcp_out_));
+    arm_rtcp_timer();
+  });
 }
 
 void UdpReceiver::arm_receive() {
@@ -130,6 +258,11 @@ void UdpReceiver::arm_receive() {
     arm_receive();
     // A packet may have opened a gap, or closed one: the deadline moved.
     if (stream_.next_deadline() < monotonic_ns(timer_at_)) arm_timer();
+    // A stream that locked schedules its first report.
+    if (rtcp_ != nullptr && rtcp_->next_report_ns() < monotonic_ns(rtcp_timer_at_)) {
+      rtcp_timer_.cancel();  // its handler sees operation_aborted and returns
+      arm_rtcp_timer();
+    }
   });
 }
 
@@ -164,8 +297,31 @@ void UdpReceiver::on_readable() {
       }
     }
     if (arrival == 0) arrival = realtime_ns();
-    stream_.on_datagram(std::span<const std::uint8_t>(buffer_.data(), static_cast<std::size_t>(n)),
-                        arrival, monotonic_ns(std::chrono::steady_clock::now()));
+    const std::span<const std::uint8_t> data(buffer_.data(), static_cast<std::size_t>(n));
+    const std::int64_t now = monotonic_ns(std::chrono::steady_clock::now());
+    stream_.on_datagram(data, arrival, now);
+    if (rtcp_ == nullptr) continue;
+    if (looks_like_rtcp(data)) {
+      // RFC 5761 section 4: RTCP multiplexed on the RTP port.
+      const auto got = rtcp_->on_rtcp(data, now);
+      if (!got.valid) continue;
+      muxed_ = true;
+      mux_from_ = to_endpoint(from);
+      const ReceptionState r = stream_.reception();
+      if (got.sender_report && (!r.locked || got.sr_ssrc == r.ssrc)) {
+        sr_from_ = mux_from_;
+        have_sr_from_ = true;
+        sr_on_rtp_port_ = true;
+      }
+      continue;
+    }
+    const ReceptionState r = stream_.reception();
+    if (r.locked && r.packets != rtp_packets_) {  // the locked stream's RTP, not junk
+      rtp_packets_ = r.packets;
+      rtp_from_ = to_endpoint(from);
+      have_rtp_from_ = true;
+      rtcp_->on_rtp(r, now);
+    }
   }
 }
 

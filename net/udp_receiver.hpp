@@ -1,5 +1,11 @@
-// The net context's I/O: one UDP socket on an asio::io_context run by the
-// net thread, feeding net::StreamReceiver.
+// The net context's I/O: the RTP socket (and, unless RTCP is off, the RTCP
+// socket on port+1) on an asio::io_context run by the net thread, feeding
+// net::StreamReceiver and net::RtcpSession.
+//
+// RTCP (RFC 3550 section 6) arrives on port+1 or multiplexed on the RTP port
+// (RFC 5761 section 4); both go to the same session. Receiver reports go to
+// where the sender's SRs came from; before any SR, to the RTP source's
+// port+1, or to its RTP port if it multiplexes.
 //
 // A receive loop re-armed from its own handler over a fixed member buffer;
 // one timer wakes net for the next loss-repair deadline, or after a tick at
@@ -14,6 +20,7 @@
 
 #include <asio.hpp>
 
+#include "net/rtcp_session.hpp"
 #include "net/source_filter.hpp"
 #include "net/stream_receiver.hpp"
 
@@ -23,21 +30,28 @@ struct ListenConfig {
   std::string bind = "0.0.0.0";  // unicast address to bind, or a multicast group to join
   std::uint16_t port = 5004;
   std::string iface;             // interface for multicast (or SO_BINDTODEVICE for unicast)
-  SourceFilter allow;            // --allow-from; empty: any sender (locked by SSRC)
+  SourceFilter allow;            // --allow-from (RTP and RTCP); empty: any sender (locked by SSRC)
 };
 
 class UdpReceiver {
  public:
   /// Thread: control, at start-up. Opens, binds and (for a group) joins.
   /// Throws std::runtime_error with a one-line reason on failure.
-  UdpReceiver(asio::io_context& io, StreamReceiver& stream, const ListenConfig& config);
+  /// `rtcp` null: no RTCP socket, no reports (--no-rtcp).
+  UdpReceiver(asio::io_context& io, StreamReceiver& stream, const ListenConfig& config,
+              RtcpSession* rtcp = nullptr);
 
   /// Thread: control before the net thread runs, or net. Arms the receive
   /// loop and the tick.
   void start();
 
-  /// Thread: net (post it). Cancels outstanding work; run() then returns.
+  /// Thread: net (post it). Sends RTCP BYE (if RTCP was sent), cancels
+  /// outstanding work; run() then returns.
   void stop();
+
+  /// Thread: net (or control once net has stopped). RTCP counters and the
+  /// end-to-end latency, with CLOCK_MONOTONIC converted to CLOCK_REALTIME.
+  RtcpStats rtcp_stats();
 
   /// Thread: any. "ADDR:PORT" as bound.
   const std::string& description() const { return description_; }
@@ -46,8 +60,13 @@ class UdpReceiver {
   void arm_receive();
   void on_readable();
   void arm_timer();
+  void arm_rtcp_receive();
+  void on_rtcp_readable();
+  void arm_rtcp_timer();
+  void send_rtcp(std::size_t n);
 
   StreamReceiver& stream_;
+  RtcpSession* const rtcp_;  // null: RTCP off
   const SourceFilter allow_;
   asio::ip::udp::socket socket_;
   asio::steady_timer timer_;
@@ -55,6 +74,20 @@ class UdpReceiver {
   bool kernel_timestamps_ = false;
   bool stopped_ = false;
   std::string description_;
+
+  // RTCP, only referenced by the net thread.
+  asio::ip::udp::socket rtcp_socket_;
+  asio::steady_timer rtcp_timer_;
+  std::chrono::steady_clock::time_point rtcp_timer_at_{};
+  asio::ip::udp::endpoint rtp_from_;   // source of the locked stream's RTP
+  asio::ip::udp::endpoint sr_from_;    // source of the latest SR of the stream
+  std::uint64_t rtp_packets_ = 0;      // ReceptionState::packets when rtp_from_ was taken
+  bool have_rtp_from_ = false;
+  bool have_sr_from_ = false;
+  bool sr_on_rtp_port_ = false;        // that SR came multiplexed (RFC 5761)
+  bool muxed_ = false;                 // valid RTCP seen on the RTP port
+  asio::ip::udp::endpoint mux_from_;   // ...from here
+  std::array<std::uint8_t, kMaxReceiverCompound> rtcp_out_{};
   // Only referenced by the net thread. Big enough for any UDP datagram, so
   // nothing is ever truncated into a valid-looking packet.
   std::array<std::uint8_t, 65536> buffer_{};

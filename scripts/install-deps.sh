@@ -11,6 +11,8 @@ pkgs=(
   ffmpeg
   # test scripts: JSON checks, network namespaces
   python3 iproute2 nftables
+  # tests/integration/rtcp_test.sh: decodes the RTCP rtp2jack sends
+  tshark
   # fuzzing: clang with libFuzzer and the sanitizer runtimes
   clang libclang-rt-14-dev
   # bench/resampler_bench.cpp: resampler candidates for issue 4 (zita-resampler is GPL-3)
@@ -28,5 +30,7 @@ sudo=""
 export DEBIAN_FRONTEND=noninteractive
 # jackd2 asks whether to enable realtime priority; answer for it.
 echo "jackd2 jackd/tweak_rt_limits boolean true" | $sudo debconf-set-selections
+# tshark asks whether non-root users may capture; root captures in the tests.
+echo "wireshark-common wireshark-common/install-setuid boolean false" | $sudo debconf-set-selections
 $sudo apt-get update -q
 $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"

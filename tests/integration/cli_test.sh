@@ -38,6 +38,9 @@ expect_fail "max-latency without auto" "$bin" --max-latency 100
 expect_fail "min-latency above max-latency" "$bin" --latency auto --min-latency 50 --max-latency 10
 expect_fail "max-latency too large" "$bin" --latency auto --max-latency 99999
 expect_fail "three channels" "$bin" --channels 3
+expect_fail "--no-rtcp given a non-boolean" "$bin" --no-rtcp=maybe
+expect_fail "no port+1 for RTCP" "$bin" --bind 127.0.0.1 --port 65535
+grep -q -- '--no-rtcp' "$TEST_TMP/err" || { echo "FAIL port 65535 line does not name --no-rtcp"; failures=$((failures + 1)); }
 expect_fail "port 0" "$bin" --port 0
 expect_fail "port out of range" "$bin" --port 70000
 expect_fail "stats format" "$bin" --stats xml
@@ -70,6 +73,27 @@ lines = p.stderr.splitlines()
 ok = p.returncode != 0 and len(lines) == 1 and "in use" in lines[0]
 print(("ok   " if ok else "FAIL ") + f"port in use (exit {p.returncode}): {p.stderr.strip()}")
 sys.exit(0 if ok else 1)
+PY
+
+# The RTCP port (port+1) someone else holds: one line naming --no-rtcp; with
+# --no-rtcp the same port pair starts (and gets as far as JACK).
+python3 - "$port" "$bin" <<'PY' || failures=$((failures + 1))
+import os, socket, subprocess, sys
+port, binary = int(sys.argv[1]), sys.argv[2]
+env = dict(os.environ, JACK_DEFAULT_SERVER="absent_%d" % os.getpid(), JACK_NO_START_SERVER="1")
+with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as held:
+    held.bind(("127.0.0.1", port + 1))
+    p = subprocess.run([binary, "--bind", "127.0.0.1", "--port", str(port)], env=env,
+                       capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=20)
+    q = subprocess.run([binary, "--bind", "127.0.0.1", "--port", str(port), "--no-rtcp"], env=env,
+                       capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=20)
+lines = p.stderr.splitlines()
+ok = p.returncode != 0 and len(lines) == 1 and "RTCP" in lines[0] and "--no-rtcp" in lines[0]
+print(("ok   " if ok else "FAIL ") + f"RTCP port in use (exit {p.returncode}): {p.stderr.strip()}")
+# With --no-rtcp the sockets open; what stops it is the absent JACK server.
+ok2 = q.returncode != 0 and "RTCP" not in q.stderr and "jackd" in q.stderr
+print(("ok   " if ok2 else "FAIL ") + f"--no-rtcp leaves port+1 alone: {q.stderr.strip()}")
+sys.exit(0 if ok and ok2 else 1)
 PY
 
 # Clean shutdown on each signal: exit 0, final stats printed.
