@@ -73,6 +73,7 @@ class Player {
   void unlink(core::PacketRecord* r) noexcept;
   void return_pending() noexcept;
   void start_if_ready() noexcept;
+  void catch_up() noexcept;
   void render(float* out, std::uint32_t frames) noexcept;
   void play(float* out, const float* pcm, std::uint32_t frames, std::int64_t frames_to_end) noexcept;
   void silence(float* out, std::uint32_t frames) noexcept;
