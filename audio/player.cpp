@@ -17,6 +17,9 @@ constexpr std::uint32_t kStageFrames = kRenderChunk;
 // callback stopped for a while (JACK suspended or stalled) while the
 // network went on: skip to the target rather than stay that late.
 constexpr std::int64_t kCatchUpExcess = d::kStreamRate / 10;  // 100 ms
+// ...for this many calls in a row: a message that deepens the target on
+// purpose may trail the records it explains by a call or two.
+constexpr std::uint32_t kCatchUpCalls = 8;
 }  // namespace
 
 Player::Player(const PlayerConfig& config, core::SpscQueue<core::ToAudio>& from_net,
@@ -218,7 +221,12 @@ void Player::catch_up() noexcept {
   const auto converter = static_cast<std::int64_t>(Resampler::kDelayFrames);
   const std::int64_t need =
       std::max<std::int64_t>(std::int64_t{target_frames_} - converter, 0) + buffer_.back()->frames;
-  if (buffer_.end() - cursor_ <= need + kCatchUpExcess) return;
+  if (buffer_.end() - cursor_ <= need + kCatchUpExcess) {
+    over_calls_ = 0;
+    return;
+  }
+  if (++over_calls_ < kCatchUpCalls) return;
+  over_calls_ = 0;
   cursor_ = buffer_.end() - need;
   while (!buffer_.empty() && buffer_.front()->end() <= cursor_) {
     ++status_.records_dropped;
