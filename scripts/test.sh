@@ -30,18 +30,21 @@ if [[ -z ${SKIP_SANITIZE:-} ]]; then
     '~tone_test.sh gst @' '~impair_test.sh @' '~jack_restart_test.sh @' '~flood_test.sh @' \
     '~exhaustion_test.sh @' 'leak_test.sh @'
 
-  # ThreadSanitizer: every unit test (the queue's two-thread stress test and
-  # the simulated-time cases among them), a shorter simulated run, and the
-  # real program, whose net, audio and control threads meet in the queues.
+  # ThreadSanitizer: the unit tests (the queue's two-thread stress test
+  # among them), a short simulated run, and the real program, whose net,
+  # audio and control threads meet in the queues. The simulated-time cases
+  # and sim_run are single-threaded by design (a virtual clock drives net
+  # and audio in turn), so TSan can find nothing in them and they are ten
+  # times slower under it (4 minutes): the unit run leaves them to ASan and
+  # sim_run plays 2 minutes only.
   cmake -S "$root" -B "$root/build-tsan" -DCMAKE_BUILD_TYPE=Tsan >/dev/null
   cmake --build "$root/build-tsan" -j "$jobs" --target "${san_targets[@]}"
-  TSAN_OPTIONS="halt_on_error=1:exitcode=66${TSAN_OPTIONS:+:$TSAN_OPTIONS}" \
-    "$root/build-tsan/tests/unit_tests"
-  TSAN_OPTIONS="halt_on_error=1:exitcode=66${TSAN_OPTIONS:+:$TSAN_OPTIONS}" \
-    "$root/build-tsan/tests/sim_run" --seconds 300 --seed 2 --loss 1 --jitter-ms 30 \
+  export TSAN_OPTIONS="halt_on_error=1:exitcode=66${TSAN_OPTIONS:+:$TSAN_OPTIONS}"
+  "$root/build-tsan/tests/unit_tests" --test-case-exclude='sim:*'
+  "$root/build-tsan/tests/sim_run" --seconds 120 --seed 2 --loss 1 --jitter-ms 30 \
     --bursty-jitter --latency 30 --frame-ms 10 --drift-ppm -300
   "$root/scripts/sanitized_integration.sh" "$root/build-tsan" 'cli_test.sh @' \
-    '~tone_test.sh gst @' '~jack_restart_test.sh @' '~flood_test.sh @' '~exhaustion_test.sh @'
+    '~tone_test.sh gst @' '~jack_restart_test.sh @' '~flood_test.sh @'
 fi
 
 # Every network parser under libFuzzer (clang, ASan + UBSan): the seed
