@@ -103,5 +103,5 @@ callbacks=$(sed -nE 's/.*rt_check: ([0-9]+) callbacks.*/\1/p' "$TEST_TMP/checker
 # which ran the last 13 s).
 python3 "$here/../lib/stats_check.py" "$TEST_TMP/checker.log" \
   "frames_concealed > 0" "packets_duplicate > 0" "packets_reordered > 0" "packets_invalid >= 150" \
-  "stream_resets >= 2" "packets_received > 1700" "drift_ppm > 300"
+  "stream_resets >= 2" "packets_received > 1700" "drift_ppm > 150"
 echo "PASS: $callbacks process callbacks, no allocation, free, lock or system call in any"
