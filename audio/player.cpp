@@ -13,6 +13,13 @@ namespace {
 // what sits rendered but unread adds little delay.
 constexpr std::uint32_t kRenderChunk = 32;
 constexpr std::uint32_t kStageFrames = kRenderChunk;
+// Queued audio this far beyond the target and the newest record means the
+// callback stopped for a while (JACK suspended or stalled) while the
+// network went on: skip to the target rather than stay that late.
+constexpr std::int64_t kCatchUpExcess = d::kStreamRate / 10;  // 100 ms
+// ...for this many calls in a row: a message that deepens the target on
+// purpose may trail the records it explains by a call or two.
+constexpr std::uint32_t kCatchUpCalls = 8;
 }  // namespace
 
 Player::Player(const PlayerConfig& config, core::SpscQueue<core::ToAudio>& from_net,
@@ -46,6 +53,7 @@ void Player::process(float* const* out, std::uint32_t nframes, std::int64_t cycl
   }
 
   start_if_ready();
+  catch_up();
   const bool playing_before = state_ == State::Playing;
   // Depth at the start of the call: queued records plus what is rendered
   // and waiting in the converter's input (DriftController averages it).
@@ -210,6 +218,35 @@ void Player::start_if_ready() noexcept {
   cursor_ = std::max(buffer_.front()->timestamp, buffer_.end() - need);
   has_cursor_ = true;
   state_ = State::Playing;
+  drift_.reset();
+}
+
+void Player::catch_up() noexcept {
+  if (state_ != State::Playing || buffer_.empty()) return;
+  // The drift controller's +-0.5 % would take minutes to play a stall's
+  // backlog away, with the pool held by it meanwhile (net drops new
+  // packets). Jump as start_if_ready() would start, crossfading.
+  const auto converter = static_cast<std::int64_t>(Resampler::kDelayFrames);
+  const std::int64_t need =
+      std::max<std::int64_t>(std::int64_t{target_frames_} - converter, 0) + buffer_.back()->frames;
+  // Measured from where the loop steers now: while --latency auto glides
+  // down to a smaller target, the excess is on purpose.
+  const auto gliding = static_cast<std::int64_t>(std::max(0.0, drift_.reference_frames() - target_frames_));
+  if (buffer_.end() - cursor_ <= need + gliding + kCatchUpExcess) {
+    over_calls_ = 0;
+    return;
+  }
+  if (++over_calls_ < kCatchUpCalls) return;
+  over_calls_ = 0;
+  cursor_ = buffer_.end() - need;
+  while (!buffer_.empty() && buffer_.front()->end() <= cursor_) {
+    ++status_.records_dropped;
+    unlink(buffer_.pop_front());
+  }
+  begin_fade_out();
+  silent_ = true;  // what plays next fades in
+  in_hole_ = false;
+  tail_end_ = -1;
   drift_.reset();
 }
 

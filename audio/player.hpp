@@ -73,6 +73,7 @@ class Player {
   void unlink(core::PacketRecord* r) noexcept;
   void return_pending() noexcept;
   void start_if_ready() noexcept;
+  void catch_up() noexcept;
   void render(float* out, std::uint32_t frames) noexcept;
   void play(float* out, const float* pcm, std::uint32_t frames, std::int64_t frames_to_end) noexcept;
   void silence(float* out, std::uint32_t frames) noexcept;
@@ -95,6 +96,7 @@ class Player {
   std::uint32_t target_frames_;
   std::int64_t cursor_ = 0;           // stream position of the next sample to render
   bool has_cursor_ = false;           // cursor_ is meaningful: playout began this epoch
+  std::uint32_t over_calls_ = 0;      // calls in a row with the queue far beyond the target
   // Running dry is an underrun only if the stream goes on from where it ran
   // dry: the next record then starts before the position playout would have
   // reached. A stream that ended or paused (its timestamps jump ahead with

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Sets everything up and runs every test: the unit tests under
-# AddressSanitizer + UndefinedBehaviorSanitizer and under ThreadSanitizer,
-# then everything (unit and
-# integration: real dummy JACK servers, real GStreamer and ffmpeg senders)
-# in a normal build, whose ctest summary is the last line.
+# Sets everything up and runs every test: unit, simulated-time and
+# integration tests under AddressSanitizer + UndefinedBehaviorSanitizer (and
+# LeakSanitizer) and under ThreadSanitizer, the fuzzers, then everything
+# (unit, simulated time, integration: real dummy JACK servers, real
+# GStreamer and ffmpeg senders, the real-time safety check) in a normal
+# build, whose ctest summary is the last line.
 #
 #   scripts/test.sh            # everything
 #   SKIP_SANITIZE=1 scripts/test.sh
@@ -13,16 +14,37 @@ jobs=$(nproc)
 
 "$root/scripts/install-deps.sh"
 
+# The integration scripts run against each sanitizer build too: the real
+# program with real JACK servers and senders. Every sanitizer report from any
+# process fails (scripts/sanitized_integration.sh); `~` marks the scripts
+# whose audio verdict is timing-sensitive and is left to the normal build.
+san_targets=(unit_tests sim_run rtp2jack udp_relay wav_analyze)
 if [[ -z ${SKIP_SANITIZE:-} ]]; then
+  # AddressSanitizer + UndefinedBehaviorSanitizer (+ LeakSanitizer at exit).
   cmake -S "$root" -B "$root/build-sanitize" -DCMAKE_BUILD_TYPE=Sanitize >/dev/null
-  cmake --build "$root/build-sanitize" -j "$jobs" --target unit_tests
+  cmake --build "$root/build-sanitize" -j "$jobs" --target "${san_targets[@]}"
   (cd "$root/build-sanitize" && ctest --output-on-failure -L unit)
-  # ThreadSanitizer on the cross-thread structures (the queue's two-thread
-  # stress test among them); the simulated-time cases are single-threaded
-  # and ten times slower under TSan, so they are left to the ASan run.
+  "$root/build-sanitize/tests/sim_run" --seconds 600 --seed 1 --loss 2 --burst 0.2,25 --delay-ms 5 \
+    --jitter-ms 20 --dup 1 --latency 40 --fec --drift-ppm 300
+  "$root/scripts/sanitized_integration.sh" "$root/build-sanitize" 'cli_test.sh @' \
+    '~tone_test.sh gst @' '~impair_test.sh @' '~jack_restart_test.sh @' '~flood_test.sh @' \
+    '~exhaustion_test.sh @' 'leak_test.sh @'
+
+  # ThreadSanitizer: the unit tests (the queue's two-thread stress test
+  # among them), a short simulated run, and the real program, whose net,
+  # audio and control threads meet in the queues. The simulated-time cases
+  # and sim_run are single-threaded by design (a virtual clock drives net
+  # and audio in turn), so TSan can find nothing in them and they are ten
+  # times slower under it (4 minutes): the unit run leaves them to ASan and
+  # sim_run plays 2 minutes only.
   cmake -S "$root" -B "$root/build-tsan" -DCMAKE_BUILD_TYPE=Tsan >/dev/null
-  cmake --build "$root/build-tsan" -j "$jobs" --target unit_tests
+  cmake --build "$root/build-tsan" -j "$jobs" --target "${san_targets[@]}"
+  export TSAN_OPTIONS="halt_on_error=1:exitcode=66${TSAN_OPTIONS:+:$TSAN_OPTIONS}"
   "$root/build-tsan/tests/unit_tests" --test-case-exclude='sim:*'
+  "$root/build-tsan/tests/sim_run" --seconds 120 --seed 2 --loss 1 --jitter-ms 30 \
+    --bursty-jitter --latency 30 --frame-ms 10 --drift-ppm -300
+  "$root/scripts/sanitized_integration.sh" "$root/build-tsan" 'cli_test.sh @' \
+    '~tone_test.sh gst @' '~jack_restart_test.sh @' '~flood_test.sh @'
 fi
 
 # Every network parser under libFuzzer (clang, ASan + UBSan): the seed

@@ -224,3 +224,27 @@ TEST_CASE("player: a JACK rate change while playing goes on playing") {
   CHECK(peak_after > 0.4f);
   CHECK(rig.player.status().jack_rate == 44100);
 }
+
+TEST_CASE("player: a stall's backlog is skipped back to the target, not played late for ever") {
+  Rig rig;
+  rig.reset(1);
+  rig.link(0);
+  rig.link(kFrame);
+  for (int i = 0; i < 8; ++i) rig.process();
+  REQUIRE(rig.player.state() == audio::Player::State::Playing);
+  // The callback stops for a second while net links 50 packets; then it
+  // runs again.
+  for (int k = 2; k < 52; ++k) rig.link(std::int64_t{k} * kFrame);
+  const std::size_t before = rig.returned;
+  for (int i = 0; i < 7; ++i) rig.process();  // a trailing GrowTarget would come by now
+  CHECK(rig.status.records_dropped == 0);
+  rig.process();
+  CHECK(rig.player.state() == audio::Player::State::Playing);
+  CHECK(rig.status.records_dropped >= 45);
+  CHECK(rig.returned - before >= 45);  // the skipped records went home
+  // What is left is the target and the newest packet, not a second's worth.
+  for (int i = 0; i < 30; ++i) rig.process();
+  CHECK(rig.status.depth_frames < kTarget + 2 * kFrame);
+  // The jump is crossfaded: no step bigger than a sine of this pitch makes.
+  CHECK(rig.max_step(rig.out.size() - 31 * kPeriod) < 0.02f);
+}

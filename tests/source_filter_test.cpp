@@ -54,3 +54,22 @@ TEST_CASE("source_filter: bad specs are refused with a reason") {
   CHECK(f.add("::1/129"));
   CHECK(f.empty());
 }
+
+// Found by fuzz/source_filter_fuzz.cpp.
+TEST_CASE("source_filter: a prefix is digits only; a NUL byte is refused") {
+  net::SourceFilter f;
+  CHECK(f.add("192.0.2.7/ 8"));
+  CHECK(f.add("192.0.2.7/+8"));
+  CHECK(f.add("192.0.2.7/-0"));
+  CHECK(f.add(std::string("192.0.2.7\0junk", 14)));
+  CHECK(f.add(std::string("192.0.2.7/8\0", 12)));
+  CHECK(f.empty());
+  CHECK_FALSE(f.add("192.0.2.7/008"));
+}
+
+TEST_CASE("source_filter: an IPv6 rule written as ::ffff:a.b.c.d matches on a dual-stack socket") {
+  net::SourceFilter f;
+  REQUIRE_FALSE(f.add("::ffff:192.0.2.0/120"));
+  CHECK(f.allows(v6("::ffff:192.0.2.9")));
+  CHECK_FALSE(f.allows(v6("::ffff:192.0.3.9")));
+}

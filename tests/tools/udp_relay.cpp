@@ -1,6 +1,7 @@
 // udp_relay: forwards UDP datagrams from --listen to --to with seeded,
 // repeatable impairments (loss, burst loss, delay, jitter, duplication,
-// reordering). Stands in for netem, which this kernel lacks (tests/PEERS.md).
+// reordering, clock drift). Stands in for netem, which this kernel lacks
+// (tests/PEERS.md).
 //
 // One thread, POSIX sockets and ppoll. Every accepted packet goes through one
 // time-ordered queue (a binary heap keyed by due time, then arrival order),
@@ -48,6 +49,7 @@ struct Options {
   bool burst = false;
   double burst_enter_pct = 0, burst_exit_pct = 0;
   double delay_ms = 0, jitter_ms = 0;
+  double drift_ppm = 0;
   double dup_pct = 0;
   double reorder_pct = 0, reorder_ms = kDefaultReorderMs;
   uint64_t seed = kDefaultSeed;
@@ -72,6 +74,10 @@ void PrintUsage(FILE* to) {
       "  --dup PCT                  send a second copy, with its own jitter (default 0)\n"
       "  --delay-ms D               fixed delay (default 0)\n"
       "  --jitter-ms J              extra delay uniform in [0, J] (default 0)\n"
+      "  --drift-ppm P              the sender's clock seen P ppm fast (negative: slow):\n"
+      "                             the fixed delay shrinks by P us every second from\n"
+      "                             the first packet on (grows when P < 0), never\n"
+      "                             below 0; start from a --delay-ms that lasts the run\n"
       "  --reorder PCT              hold a packet back by --reorder-ms (default 0)\n"
       "  --reorder-ms MS            (default %g)\n"
       "\nControl:\n"
@@ -137,6 +143,7 @@ Options ParseArgs(int argc, char** argv) {
       o.burst_exit_pct = ParseNumber(arg, v.substr(comma + 1), 0, 100);
     } else if (arg == "--delay-ms") o.delay_ms = ParseNumber(arg, v, 0, 1e6);
     else if (arg == "--jitter-ms") o.jitter_ms = ParseNumber(arg, v, 0, 1e6);
+    else if (arg == "--drift-ppm") o.drift_ppm = ParseNumber(arg, v, -1e5, 1e5);
     else if (arg == "--dup") o.dup_pct = ParseNumber(arg, v, 0, 100);
     else if (arg == "--reorder") o.reorder_pct = ParseNumber(arg, v, 0, 100);
     else if (arg == "--reorder-ms") o.reorder_ms = ParseNumber(arg, v, 0, 1e6);
@@ -392,7 +399,12 @@ class Relay {
       ++stats_.oversize;
       return;
     }
-    const int64_t base = now + int64_t(o_.delay_ms * 1e6);
+    // Drift: packets sent every T by the sender's clock arrive every
+    // T * (1 - P/1e6) by ours, as if its clock ran P ppm fast.
+    if (first_ns_ < 0) first_ns_ = now;
+    const double delay_ns =
+        std::max(0.0, o_.delay_ms * 1e6 - o_.drift_ppm * 1e-6 * double(now - first_ns_));
+    const int64_t base = now + int64_t(delay_ns);
     const int64_t hold_ns = hold ? int64_t(o_.reorder_ms * 1e6) : 0;
     if (hold) ++stats_.held_back;
     Enqueue(len, base + hold_ns + int64_t(jitter1 * o_.jitter_ms * 1e6));
@@ -445,6 +457,7 @@ class Relay {
   SplitMix64 loss_rng_{0}, burst_rng_{0}, dup_rng_{0}, reorder_rng_{0}, jitter_rng_{0};
   bool bad_state_ = false;  // Gilbert-Elliott state
   uint64_t next_arrival_ = 0;
+  int64_t first_ns_ = -1;  // arrival of the first packet, the origin of --drift-ppm
   uint64_t max_sent_arrival_ = 0;
   bool sent_any_ = false;
   Endpoint to_;

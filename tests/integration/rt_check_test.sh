@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# rt_check_test.sh BUILD_DIR [selftest]
+#
+# Proves the JACK process callback neither allocates, frees, locks nor makes
+# a system call: runs the real program under tests/rt_check (interposed
+# allocator and locks, syscall user dispatch; see rt_check.cpp) against a
+# real dummy JACK server for about 40 s, with a real GStreamer stream made
+# rough by the relay (loss, duplicates, reordering, jitter, and the sender's
+# clock drifting 1000 ppm fast), junk datagrams, and two sender restarts
+# (the same SSRC far away in sequence space, then a new SSRC), so that the
+# callback's rare paths run too. Fails on any count, too few callbacks, or
+# stats that show a rough path did not run.
+#
+# `selftest`: the negative control. rt_check wraps the callback in a hook
+# that allocates, frees, locks and calls getpid(); the check must fail and
+# name getpid, else it could be passing without looking.
+set -euo pipefail
+build=$(cd "${1:?usage: rt_check_test.sh BUILD_DIR [selftest]}" && pwd)
+mode=${2:-full}
+here=$(cd "$(dirname "$0")" && pwd)
+source "$here/../lib/jack.sh"
+
+# System call numbers to names, from the kernel's header.
+syscall_names() {
+  local header=/usr/include/x86_64-linux-gnu/asm/unistd_64.h
+  sed -nE 's/^rt_check: system call ([0-9]+) made ([0-9]+) times.*/\1 \2/p' "$1" |
+    while read -r nr n; do
+      name=$(sed -nE "s/^#define __NR_([a-z0-9_]+) $nr\$/\1/p" "$header" 2>/dev/null)
+      echo "  ${name:-?} ($nr): $n"
+    done
+}
+
+jack_start "$(unique_name rtcheck)"
+port=$(free_udp_port)
+relay_port=$(free_udp_port)
+
+if [[ $mode == selftest ]]; then
+  spawn checker "$build/tests/rt_check" --rt-check-selftest --bind 127.0.0.1 --port "$port" \
+    --latency 30 --connect none
+  checker_pid=$SPAWNED_PID
+  wait_for_line "$TEST_TMP/checker.log" "receiving on" 10
+  gst-launch-1.0 -q audiotestsrc is-live=true num-buffers=100 samplesperbuffer=960 \
+    ! audio/x-raw,rate=48000,channels=2 ! audioconvert ! opusenc frame-size=20 \
+    ! rtpopuspay pt=96 ! udpsink host=127.0.0.1 port="$port" >>"$TEST_TMP/sender.log" 2>&1
+  kill -TERM "$checker_pid"
+  rc=0
+  wait "$checker_pid" || rc=$?
+  grep '^rt_check' "$TEST_TMP/checker.log" || true
+  syscall_names "$TEST_TMP/checker.log"
+  ((rc == 1)) || { echo "FAIL: rt_check exited $rc with a bad hook; want 1"; exit 1; }
+  grep -Eq "in them [1-9][0-9]* allocations, [1-9][0-9]* frees, [1-9][0-9]* locks, [1-9][0-9]* system calls" \
+    "$TEST_TMP/checker.log" || { echo "FAIL: a detector missed the bad hook"; exit 1; }
+  grep -q "system call 39 made" "$TEST_TMP/checker.log" || { echo "FAIL: getpid not named"; exit 1; }
+  echo "PASS: the bad hook's allocations, frees, locks and getpid() were all caught"
+  exit 0
+fi
+
+# The delay starts at 60 ms and shrinks by 1 ms a second: a sender whose
+# clock runs 1000 ppm fast, for the whole run.
+spawn relay "$build/tests/udp_relay" --listen "127.0.0.1:$relay_port" --to "127.0.0.1:$port" \
+  --loss 5 --dup 5 --reorder 5 --reorder-ms 30 --jitter-ms 8 --delay-ms 60 --drift-ppm 1000 \
+  --seed 7 --stats-file "$TEST_TMP/relay.json" --ready-file "$TEST_TMP/relay.ready"
+relay_pid=$SPAWNED_PID
+wait_for_file "$TEST_TMP/relay.ready" 5
+
+spawn checker "$build/tests/rt_check" --bind 127.0.0.1 --port "$port" --latency 30 \
+  --connect none --stats json --stats-interval 1
+checker_pid=$SPAWNED_PID
+wait_for_line "$TEST_TMP/checker.log" "receiving on" 10
+
+send() {  # send SSRC SEQNUM_OFFSET BUFFERS: 20 ms packets via the relay
+  gst-launch-1.0 -q audiotestsrc is-live=true wave=sine freq=440 volume=0.5 \
+    num-buffers="$3" samplesperbuffer=960 \
+    ! audio/x-raw,rate=48000,channels=2 ! audioconvert \
+    ! opusenc bitrate=96000 frame-size=20 ! rtpopuspay pt=96 ssrc="$1" seqnum-offset="$2" \
+    ! udpsink host=127.0.0.1 port="$relay_port" >>"$TEST_TMP/sender.log" 2>&1
+}
+
+send 4660 100 650      # 13 s of rough network
+# Junk straight to the receiver: not RTP, RTP version 1, a truncated header.
+python3 - "$port" <<'PY'
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+for junk in (b"hello", b"\x40" * 40, b"\x80\x60\x00"):
+    for _ in range(50):
+        s.sendto(junk, ("127.0.0.1", int(sys.argv[1])))
+PY
+send 4660 40000 650    # the same SSRC restarts far away in sequence space
+send 22136 7 650       # a new sender (SSRC 0x5678)
+
+stop_pid "$checker_pid" 10
+stop_pid "$relay_pid"
+grep -v '^{' "$TEST_TMP/checker.log" || true
+syscall_names "$TEST_TMP/checker.log"
+cat "$TEST_TMP/relay.json"
+grep -Eq "rt_check: [0-9]+ callbacks; in them 0 allocations, 0 frees, 0 locks, 0 system calls" \
+  "$TEST_TMP/checker.log" || { echo "FAIL: the callback is not real-time safe (counts above)"; exit 1; }
+callbacks=$(sed -nE 's/.*rt_check: ([0-9]+) callbacks.*/\1/p' "$TEST_TMP/checker.log")
+# About 40 s at 128 frames / 48 kHz is 15000 calls; the callback must really have run.
+((callbacks > 12000)) || { echo "FAIL: only $callbacks callbacks"; exit 1; }
+# The rough paths ran: concealment, duplicates, reordering, junk, two
+# restarts, and the drift was seen (the estimate follows the last sender,
+# which ran the last 13 s).
+python3 "$here/../lib/stats_check.py" "$TEST_TMP/checker.log" \
+  "frames_concealed > 0" "packets_duplicate > 0" "packets_reordered > 0" "packets_invalid >= 150" \
+  "stream_resets >= 2" "packets_received > 1700" "drift_ppm > 150"
+echo "PASS: $callbacks process callbacks, no allocation, free, lock or system call in any"
