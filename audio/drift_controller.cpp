@@ -15,6 +15,9 @@ constexpr double kNarrowW = 0.15;  // rad/s once locked
 constexpr double kWideS = 3.0;     // seconds at kWideW, then a glide to kNarrowW
 constexpr double kGlideS = 6.0;
 constexpr std::uint32_t kWindowFrames = core::defaults::kStreamRate / 10;
+// 10 ms: drift of +-2000 ppm stepping in at the narrow bandwidth moves the
+// depth by a few ms at most before the loop has it.
+constexpr double kStepFrames = core::defaults::kStreamRate / 100.0;
 
 }  // namespace
 
@@ -24,6 +27,10 @@ void DriftController::jump_reference(std::uint32_t target_frames) noexcept {
   if (reference_ >= 0) reference_ = target_frames;
   sum_ = 0;
   frames_ = 0;
+}
+
+void DriftController::shift_reference(double frames) noexcept {
+  if (reference_ >= 0) reference_ = std::max(0.0, reference_ + frames);
 }
 
 void DriftController::update(double depth_frames, std::uint32_t frames,
@@ -54,13 +61,22 @@ void DriftController::update(double depth_frames, std::uint32_t frames,
   // The reference glides to the target; the glide's rate is fed forward
   // (consuming slower by s fills the buffer by s frames per frame played).
   const double target = target_frames;
-  if (reference_ < 0) reference_ = target;
+  // Playout starts near the target, not on it (a packet lands whole): the
+  // loop starts from where the depth is and glides, rather than wind the
+  // integrator (the drift estimate) up on the start-up offset.
+  if (reference_ < 0) reference_ = depth_;
   const double played = dt * kRate;
   const auto glide_step = [&] {
     return std::clamp(target - reference_, -kShrinkSlew * played, kGrowSlew * played);
   };
   reference_ += glide_step();
   const double feed = -glide_step() / played;  // the next window's glide
+
+  // A step of the depth far beyond what either clock could do in a window
+  // (the JACK side lost or delayed cycles that its cycle times do not show,
+  // a burst of packets held up on the way) is no drift either: glide back
+  // from where it is, as for a stall (shift_reference).
+  if (std::fabs(depth_ - reference_) > kStepFrames) reference_ = depth_;
 
   const double error = depth_ - reference_;
   integral_ = std::clamp(integral_ + ki * error * dt, -kMaxCorrection, kMaxCorrection);

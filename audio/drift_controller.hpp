@@ -63,6 +63,12 @@ class DriftController {
   /// the reference jumps too, and the current window starts over.
   void jump_reference(std::uint32_t target_frames) noexcept;
 
+  /// The buffer is `frames` deeper than the loop put it, by no fault of
+  /// either clock (the callback stalled while packets came): the reference
+  /// moves up by as much and glides back to the target like a new target
+  /// would, instead of the integrator (the drift estimate) winding up.
+  void shift_reference(double frames) noexcept;
+
   /// The depth the loop steers to now: the target, or on its way there.
   double reference_frames() const noexcept { return reference_; }
 

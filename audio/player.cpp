@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cassert>
 #include <cmath>
+#include <cstdlib>
 
 namespace audio {
 
@@ -53,6 +54,23 @@ void Player::process(float* const* out, std::uint32_t nframes, std::int64_t cycl
   }
 
   start_if_ready();
+  // A short stall of the JACK side (cycles the server skipped, or ran late
+  // on a busy machine; its own clock says so): the network went on filling the buffer meanwhile,
+  // so it is that much deeper now. That is no drift: the loop's reference
+  // moves up by as much and glides back (DriftController::shift_reference),
+  // so the drift estimate does not wind up on it. Long stalls are
+  // catch_up()'s.
+  const std::int64_t period_ns = std::int64_t{nframes} * 1'000'000'000 / jack_rate;
+  if (prev_cycle_ns_ != 0 && state_ == State::Playing) {
+    const std::int64_t late_ns = cycle_ns - prev_cycle_ns_ - prev_period_ns_;
+    // Either way: a server that catches up on lost time with cycles in
+    // quick succession drains the buffer again.
+    if (std::llabs(late_ns) > prev_period_ns_ / 2 &&
+        late_ns < kCatchUpExcess * 1'000'000'000 / d::kStreamRate)
+      drift_.shift_reference(static_cast<double>(late_ns) * d::kStreamRate / 1e9);
+  }
+  prev_cycle_ns_ = cycle_ns;
+  prev_period_ns_ = period_ns;
   catch_up();
   const bool playing_before = state_ == State::Playing;
   // Depth at the start of the call: queued records plus what is rendered

@@ -97,6 +97,8 @@ class Player {
   std::int64_t cursor_ = 0;           // stream position of the next sample to render
   bool has_cursor_ = false;           // cursor_ is meaningful: playout began this epoch
   std::uint32_t over_calls_ = 0;      // calls in a row with the queue far beyond the target
+  std::int64_t prev_cycle_ns_ = 0;    // when the previous call's cycle began (0: none yet)
+  std::int64_t prev_period_ns_ = 0;   // and how long it was
   // Running dry is an underrun only if the stream goes on from where it ran
   // dry: the next record then starts before the position playout would have
   // reached. A stream that ended or paused (its timestamps jump ahead with

@@ -31,7 +31,10 @@ done
 wait "$sender_pid"
 wait "$rec_pid"
 stop_pid "$rx_pid"
-"$build/tests/wav_analyze" "$TEST_TMP/out.wav" --channels 2 --freq 440 --freq-tol 1 \
+# Pitch in JACK's timeline: the dummy server loses time against the
+# sender when the host delays it (0.1 to 0.4 % seen on a busy VM), and
+# rtp2jack follows that as clock drift, as it must; 2 Hz is 0.45 %.
+"$build/tests/wav_analyze" "$TEST_TMP/out.wav" --channels 2 --freq 440 --freq-tol 2 \
   --min-sound-s 7.9 --analyse-s 7.95 --max-gaps 0 --max-clicks 0
 python3 "$here/../lib/stats_check.py" "$TEST_TMP/rtp2jack.log" \
   "underruns == 0" "packets_lost == 0" "frames_concealed == 0" "stream_resets == 0"

@@ -15,12 +15,12 @@ here=$(cd "$(dirname "$0")" && pwd)
 source "$here/../lib/jack.sh"
 
 # The dummy driver keeps time by sleeping; at 96 kHz a 128-frame period
-# (1.3 ms) overruns now and then on two shared cores, so use 256 there. Even
-# so its own timing xruns now and then at 96 kHz (the server's, not a late
-# callback: ours takes microseconds), so xruns are judged only up to 48 kHz;
-# the recording is judged for gaps at every rate. RTP2JACK_SANITIZED=1
-# (scripts/sanitized_integration.sh, an ASan or TSan build) leaves xruns
-# unjudged too: those runtimes slow every thread, the real-time one included.
+# (1.3 ms) overruns now and then on two shared cores, so use 256 there. The
+# server runs synchronously (tests/lib/jack.sh), so a client descheduled by
+# the host delays a cycle instead of punching a hole in the recording; the
+# xruns the dummy driver counts are printed in the final stats, not judged
+# (the host's timing, at every rate, with or without a sanitizer runtime).
+# The recording is judged for gaps, clicks, pitch and level at every rate.
 jack_start "$(unique_name tone)" "$rate" $((rate > 48000 ? 256 : 128))
 port=$(free_udp_port)
 relay_port=$(free_udp_port)
@@ -67,13 +67,15 @@ sent=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["forwarde
 echo "relay forwarded $sent packets"
 
 # 0.5 amplitude sine: RMS 0.354. A 10 s tone less the sender's start-up.
-"$build/tests/wav_analyze" "$TEST_TMP/out.wav" --channels 2 --freq 440 --freq-tol 1 \
+# Pitch in JACK's timeline: the dummy server loses time against the
+# sender when the host delays it (0.1 to 0.4 % seen on a busy VM), and
+# rtp2jack follows that as clock drift, as it must; 2 Hz is 0.45 %.
+"$build/tests/wav_analyze" "$TEST_TMP/out.wav" --channels 2 --freq 440 --freq-tol 2 \
   --rms 0.354 --rms-tol-db 1.0 --min-sound-s 9.9 --analyse-s 9.95 --max-gaps 0 --max-clicks 0
 
 python3 "$here/../lib/stats_check.py" "$TEST_TMP/rtp2jack.log" \
   "packets_received == $sent" "packets_lost == 0" "packets_invalid == 0" \
   "packets_duplicate == 0" "packets_late == 0" "packets_foreign == 0" \
   "frames_concealed == 0" "underruns == 0" "stream_resets == 0" \
-  "xruns == 0 or $rate > 48000 or ${RTP2JACK_SANITIZED:-0}" \
   "payload_type == 96" "packet_ms == 20.0" "abs(target_ms - 40) < 0.01" "jitter_ms < 5"
 echo "PASS: $sender tone arrived whole"
