@@ -15,9 +15,8 @@ constexpr double kNarrowW = 0.15;  // rad/s once locked
 constexpr double kWideS = 3.0;     // seconds at kWideW, then a glide to kNarrowW
 constexpr double kGlideS = 6.0;
 constexpr std::uint32_t kWindowFrames = core::defaults::kStreamRate / 10;
-// 10 ms: drift of +-2000 ppm stepping in at the narrow bandwidth moves the
-// depth by a few ms at most before the loop has it.
-constexpr double kStepFrames = core::defaults::kStreamRate / 100.0;
+// 1 ms: more than the depth moves in a window by drift or jitter's average.
+constexpr double kStepFrames = core::defaults::kStreamRate / 1000.0;
 
 }  // namespace
 
@@ -28,6 +27,8 @@ void DriftController::jump_reference(std::uint32_t target_frames) noexcept {
   sum_ = 0;
   frames_ = 0;
 }
+
+void DriftController::note_xrun() noexcept { xrun_in_window_ = true; }
 
 void DriftController::shift_reference(double frames) noexcept {
   if (reference_ >= 0) reference_ = std::max(0.0, reference_ + frames);
@@ -72,11 +73,12 @@ void DriftController::update(double depth_frames, std::uint32_t frames,
   reference_ += glide_step();
   const double feed = -glide_step() / played;  // the next window's glide
 
-  // A step of the depth far beyond what either clock could do in a window
-  // (the JACK side lost or delayed cycles that its cycle times do not show,
-  // a burst of packets held up on the way) is no drift either: glide back
-  // from where it is, as for a stall (shift_reference).
-  if (std::fabs(depth_ - reference_) > kStepFrames) reference_ = depth_;
+  // A step of the depth in a window in which JACK had an xrun is the
+  // server's lost (or made-up) time, not drift: glide back from where the
+  // depth is, as for a stall (shift_reference), rather than wind the
+  // integrator up on it.
+  if (xrun_in_window_ && std::fabs(depth_ - reference_) > kStepFrames) reference_ = depth_;
+  xrun_in_window_ = false;
 
   const double error = depth_ - reference_;
   integral_ = std::clamp(integral_ + ki * error * dt, -kMaxCorrection, kMaxCorrection);

@@ -69,6 +69,11 @@ class DriftController {
   /// would, instead of the integrator (the drift estimate) winding up.
   void shift_reference(double frames) noexcept;
 
+  /// JACK reported an xrun since the last call: a depth step in this
+  /// window is the server's lost time, not drift (the reference moves to
+  /// it and glides back).
+  void note_xrun() noexcept;
+
   /// The depth the loop steers to now: the target, or on its way there.
   double reference_frames() const noexcept { return reference_; }
 
@@ -79,6 +84,7 @@ class DriftController {
   double correction_ = 0;
   double depth_ = 0;            // the latest window's mean less half a packet
   double reference_ = -1;       // gliding towards the target (-1: not yet set)
+  bool xrun_in_window_ = false;
   double smooth_depth_ = 0;
   double elapsed_s_ = 0;        // since reset
   std::uint64_t windows_ = 0;

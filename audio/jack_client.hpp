@@ -78,6 +78,8 @@ class JackClient {
 
   /// Thread: any. Counted by JACK's xrun callback.
   std::uint64_t xruns() const noexcept { return xruns_.load(std::memory_order_relaxed); }
+  /// Thread: any. The counter itself, for the audio context to watch.
+  const std::atomic<std::uint64_t>& xrun_counter() const noexcept { return xruns_; }
   /// Thread: any. True once JACK has shut the client down (server gone).
   bool shut_down() const noexcept { return shut_down_.load(std::memory_order_acquire); }
 

@@ -71,6 +71,14 @@ void Player::process(float* const* out, std::uint32_t nframes, std::int64_t cycl
   }
   prev_cycle_ns_ = cycle_ns;
   prev_period_ns_ = period_ns;
+  if (xruns_ != nullptr) {
+    // Relaxed: a lone counter, no data behind it.
+    const std::uint64_t x = xruns_->load(std::memory_order_relaxed);
+    if (x != xruns_seen_) {
+      xruns_seen_ = x;
+      drift_.note_xrun();
+    }
+  }
   catch_up();
   const bool playing_before = state_ == State::Playing;
   // Depth at the start of the call: queued records plus what is rendered

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <memory>
 
@@ -63,6 +64,14 @@ class Player {
   /// back does not play what piled up meanwhile.
   void resync() noexcept;
 
+  /// Thread: control, while no callback runs. JACK's xrun count (written by
+  /// JACK's xrun callback), read relaxed by the audio context each call;
+  /// nullptr: none.
+  void watch_xruns(const std::atomic<std::uint64_t>* xruns) noexcept {
+    xruns_ = xruns;
+    xruns_seen_ = xruns != nullptr ? xruns->load(std::memory_order_relaxed) : 0;
+  }
+
   /// Thread: audio (or control while no callback runs).
   State state() const noexcept { return state_; }
   const core::AudioStatus& status() const noexcept { return status_; }
@@ -97,6 +106,8 @@ class Player {
   std::int64_t cursor_ = 0;           // stream position of the next sample to render
   bool has_cursor_ = false;           // cursor_ is meaningful: playout began this epoch
   std::uint32_t over_calls_ = 0;      // calls in a row with the queue far beyond the target
+  const std::atomic<std::uint64_t>* xruns_ = nullptr;  // JACK's xrun count (watch_xruns)
+  std::uint64_t xruns_seen_ = 0;
   std::int64_t prev_cycle_ns_ = 0;    // when the previous call's cycle began (0: none yet)
   std::int64_t prev_period_ns_ = 0;   // and how long it was
   // Running dry is an underrun only if the stream goes on from where it ran

@@ -175,6 +175,7 @@ int run(const Options& o, ProcessHook hook) {
     auto client = std::make_unique<audio::JackClient>(
         audio::JackClient::Options{o.name, o.server, o.channels, o.verbose});
     player.resync();  // no callback runs yet: the audio state is control's
+    player.watch_xruns(&client->xrun_counter());
     set_port_latency(*client);
     if (hook != nullptr)
       client->activate(&HookedProcess::trampoline, &hooked);
@@ -257,6 +258,7 @@ int run(const Options& o, ProcessHook hook) {
         // cannot hand over).
         console.say("rtp2jack: the JACK server went away; waiting for it to come back\n");
         xruns_before += jack->xruns();
+        player.watch_xruns(nullptr);  // no callback runs: the client goes
         jack.reset();
       }
       if (!jack) {

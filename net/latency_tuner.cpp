@@ -18,13 +18,12 @@ constexpr std::uint32_t kAssumedPeriod = 1024;
 constexpr std::uint32_t kAssumedAhead = 64;
 
 std::uint32_t fixed_cost(std::uint32_t period, std::uint32_t ahead) {
-  // Measured in simulated time (tests/sim_test.cpp, "sim: the fixed cost"):
-  // on a network without jitter the smallest target that loses nothing is
-  // about one and a half periods plus what the callback renders ahead plus
-  // net's repair margin; half a millisecond more for the net thread's
-  // wake-up.
-  return period + period / 2 + ahead + d::kConcealMarginUs * d::kStreamRate / 1'000'000 +
-         d::kStreamRate / 2000;
+  // Measured in simulated time (tests/sim_test.cpp, "sim: the smallest
+  // fixed target"): on a network without jitter the smallest target that
+  // loses nothing is about one and a half periods plus what the callback
+  // renders ahead plus net's repair margin (which has room for the net
+  // thread's wake-up).
+  return period + period / 2 + ahead + d::kConcealMarginUs * d::kStreamRate / 1'000'000;
 }
 }  // namespace
 
