@@ -67,8 +67,15 @@ void DriftController::update(double depth_frames, std::uint32_t frames,
   // integrator (the drift estimate) up on the start-up offset.
   if (reference_ < 0) reference_ = depth_;
   const double played = dt * kRate;
+  // Up at kGrowSlew only towards a target that grew (--latency auto wants
+  // more, now); everything else (a smaller target, the way back from a
+  // start-up offset, a stall or an xrun) at the gentler kShrinkSlew.
+  if (target > last_target_) growing_ = true;
+  if (reference_ >= target) growing_ = false;
+  last_target_ = target;
+  const double up = growing_ ? kGrowSlew : kShrinkSlew;
   const auto glide_step = [&] {
-    return std::clamp(target - reference_, -kShrinkSlew * played, kGrowSlew * played);
+    return std::clamp(target - reference_, -kShrinkSlew * played, up * played);
   };
   reference_ += glide_step();
   const double feed = -glide_step() / played;  // the next window's glide

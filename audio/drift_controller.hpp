@@ -85,6 +85,8 @@ class DriftController {
   double depth_ = 0;            // the latest window's mean less half a packet
   double reference_ = -1;       // gliding towards the target (-1: not yet set)
   bool xrun_in_window_ = false;
+  double last_target_ = -1;     // the target of the previous window
+  bool growing_ = false;        // gliding up to a target that grew
   double smooth_depth_ = 0;
   double elapsed_s_ = 0;        // since reset
   std::uint64_t windows_ = 0;

@@ -258,8 +258,8 @@ int run(const Options& o, ProcessHook hook) {
         // cannot hand over).
         console.say("rtp2jack: the JACK server went away; waiting for it to come back\n");
         xruns_before += jack->xruns();
-        player.watch_xruns(nullptr);  // no callback runs: the client goes
-        jack.reset();
+        jack.reset();  // closes the client: its thread is gone after this
+        player.watch_xruns(nullptr);  // the counter went with it
       }
       if (!jack) {
         // Try again every half second; libjack says nothing while it fails.
