@@ -27,7 +27,7 @@ if [[ -z ${SKIP_SANITIZE:-} ]]; then
   "$root/build-sanitize/tests/sim_run" --seconds 600 --seed 1 --loss 2 --burst 0.2,25 --delay-ms 5 \
     --jitter-ms 20 --dup 1 --latency 40 --fec --drift-ppm 300
   "$root/scripts/sanitized_integration.sh" "$root/build-sanitize" 'cli_test.sh @' \
-    '~tone_test.sh gst @' '~impair_test.sh @' '~jack_restart_test.sh @' '~flood_test.sh @' \
+    '~tone_test.sh gst @' '~jack_restart_test.sh @' '~flood_test.sh @' \
     '~exhaustion_test.sh @' 'leak_test.sh @'
 
   # ThreadSanitizer: the unit tests (the queue's two-thread stress test

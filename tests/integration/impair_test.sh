@@ -183,6 +183,8 @@ while True:
 ' 5004 "$TEST_TMP/loss.vars"
 sniff_pid=$SPAWNED_PID
 wait_for_file "$TEST_TMP/loss.vars.ready" 5
+jackd_log=$(ls "$TEST_TMP"/jackd-*.log)
+log_lines=$(wc -l <"$jackd_log")
 receive loss 5004 12
 send 5004 500
 finish loss
@@ -192,14 +194,21 @@ stop_pid "$sniff_pid"
 # invisible to any receiver).
 echo "nft_dropped=$("${in_ns[@]}" nft list chain inet imp out | sed -nE 's/.*counter packets ([0-9]+).*/\1/p')" \
   >>"$TEST_TMP/loss.vars"
+# The longest stall of the JACK server itself during the profile (its dummy
+# driver logs "XRun = N usec"): one longer than net's repair margin (3 ms)
+# makes the server catch up with cycles in quick succession, and no
+# deadline kept by the network side can help that.
+echo "stall_us=$(tail -n +"$((log_lines + 1))" "$jackd_log" |
+  sed -nE 's/.*Process XRun = ([0-9]+) usec.*/\1/p' | sort -n | tail -1 | grep . || echo 0)" \
+  >>"$TEST_TMP/loss.vars"
 in_ns=()
 judge loss "lost={packets_lost} ({loss_pct:.1f}%, nft dropped {nft_dropped:.0f}; runs length:count \
 {loss_runs}) concealed={frames_concealed} fec={frames_fec} late={packets_late} underruns={underruns}; \
 recording {wav_freq_hz:.1f} Hz, gaps={wav_gaps} (longest {wav_longest_gap_ms} ms) clicks={wav_clicks} \
-sound={wav_duration_s:.2f}s" \
+sound={wav_duration_s:.2f}s; JACK server's longest stall {stall_us:.0f} us" \
   "packets_lost > 0" "2 <= loss_pct <= 10" "nft_dropped - 2 <= packets_lost <= nft_dropped" \
-  "abs(frames_concealed + frames_fec - packets_lost) <= 2" "underruns == 0" \
-  "wav_longest_gap_ms <= 25 + 20 * max(longest_loss_run - 1, 0)" "wav_freq_err < 2" \
+  "abs(frames_concealed + frames_fec - packets_lost) <= 2" "underruns == 0 or stall_us > 3000" \
+  "wav_longest_gap_ms <= 25 + 20 * max(longest_loss_run - 1, 0) or stall_us > 3000" "wav_freq_err < 2" \
   "wav_duration_s >= 9.9"
 
 # 3. Duplicates and reordering within the latency: every duplicate the relay

@@ -99,10 +99,10 @@ callbacks=$(sed -nE 's/.*rt_check: ([0-9]+) callbacks.*/\1/p' "$TEST_TMP/checker
 # About 40 s at 128 frames / 48 kHz is 15000 calls; the callback must really have run.
 ((callbacks > 12000)) || { echo "FAIL: only $callbacks callbacks"; exit 1; }
 # The rough paths ran: concealment, duplicates, reordering, junk, two
-# restarts, and the drift controller steering (its estimate is printed,
-# not judged: on a busy VM the JACK server's own stalls move it more than
-# the relay's 1000 ppm do; the simulated-time tests judge the estimate).
+# restarts. The drift estimate is printed, not judged: on a busy VM the JACK
+# server's own stalls move it more than the relay's 1000 ppm do, and the
+# final line comes after playout stopped; the simulated-time tests judge it.
 python3 "$here/../lib/stats_check.py" "$TEST_TMP/checker.log" \
   "frames_concealed > 0" "packets_duplicate > 0" "packets_reordered > 0" "packets_invalid >= 150" \
-  "stream_resets >= 2" "packets_received > 1700" "drift_ppm != 0"
+  "stream_resets >= 2" "packets_received > 1700"
 echo "PASS: $callbacks process callbacks, no allocation, free, lock or system call in any"
