@@ -62,10 +62,8 @@ void DriftController::update(double depth_frames, std::uint32_t frames,
   // The reference glides to the target; the glide's rate is fed forward
   // (consuming slower by s fills the buffer by s frames per frame played).
   const double target = target_frames;
-  // Playout starts near the target, not on it (a packet lands whole): the
-  // loop starts from where the depth is and glides, rather than wind the
-  // integrator (the drift estimate) up on the start-up offset.
-  if (reference_ < 0) reference_ = depth_;
+  // Playout starts on the target (audio::Player::start_if_ready).
+  if (reference_ < 0) reference_ = target;
   const double played = dt * kRate;
   // Up at kGrowSlew only towards a target that grew (--latency auto wants
   // more, now); everything else (a smaller target, the way back from a
