@@ -67,7 +67,7 @@ void DriftController::update(double depth_frames, std::uint32_t frames,
   const double played = dt * kRate;
   // Up at kGrowSlew only towards a target that grew (--latency auto wants
   // more, now); everything else (a smaller target, the way back from a
-  // start-up offset, a stall or an xrun) at the gentler kShrinkSlew.
+  // stall or an xrun) at the gentler kShrinkSlew.
   if (target > last_target_) growing_ = true;
   if (reference_ >= target) growing_ = false;
   last_target_ = target;
