@@ -39,12 +39,18 @@ for spec in "$@"; do
   fi
   read -r -a words <<<"${spec//@/$build}"
   start=$(date +%s)
-  if "$root/tests/integration/${words[0]}" "${words[@]:1}" >"$reports/out.log" 2>&1; then
+  # Bounded, like ctest's TIMEOUT for the normal build: a hang fails this
+  # script (exit 124) instead of holding up the whole run.
+  rc=0
+  timeout -k 10 "${SANITIZED_TIMEOUT:-300}" "$root/tests/integration/${words[0]}" \
+    "${words[@]:1}" >"$reports/out.log" 2>&1 || rc=$?
+  if ((rc == 0)); then
     status=ok
-  elif ((soft)); then
+  elif ((soft && rc != 124 && rc != 137)); then
     status="ok (no sanitizer report; its timing-sensitive verdict failed: $(grep -m1 -E '^FAIL' "$reports/out.log" | cut -c1-160))"
   else
     status=FAILED
+    ((rc == 124 || rc == 137)) && status="FAILED (timed out after ${SANITIZED_TIMEOUT:-300} s)"
     failed=$((failed + 1))
     tail -n 30 "$reports/out.log"
   fi

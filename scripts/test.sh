@@ -9,6 +9,8 @@
 #   scripts/test.sh            # everything
 #   SKIP_SANITIZE=1 scripts/test.sh
 set -euo pipefail
+# Every step below is bounded (timeout, ctest TIMEOUT): a hang fails its step
+# instead of holding the run past CI's limit.
 root=$(cd "$(dirname "$0")/.." && pwd)
 jobs=$(nproc)
 
@@ -23,8 +25,8 @@ if [[ -z ${SKIP_SANITIZE:-} ]]; then
   # AddressSanitizer + UndefinedBehaviorSanitizer (+ LeakSanitizer at exit).
   cmake -S "$root" -B "$root/build-sanitize" -DCMAKE_BUILD_TYPE=Sanitize >/dev/null
   cmake --build "$root/build-sanitize" -j "$jobs" --target "${san_targets[@]}"
-  (cd "$root/build-sanitize" && ctest --output-on-failure -L unit)
-  "$root/build-sanitize/tests/sim_run" --seconds 600 --seed 1 --loss 2 --burst 0.2,25 --delay-ms 5 \
+  (cd "$root/build-sanitize" && ctest --output-on-failure --timeout 600 -L unit)
+  timeout 600 "$root/build-sanitize/tests/sim_run" --seconds 600 --seed 1 --loss 2 --burst 0.2,25 --delay-ms 5 \
     --jitter-ms 20 --dup 1 --latency 40 --fec --drift-ppm 300
   "$root/scripts/sanitized_integration.sh" "$root/build-sanitize" 'cli_test.sh @' \
     '~tone_test.sh gst @' '~jack_restart_test.sh @' '~flood_test.sh @' \
@@ -40,8 +42,8 @@ if [[ -z ${SKIP_SANITIZE:-} ]]; then
   cmake -S "$root" -B "$root/build-tsan" -DCMAKE_BUILD_TYPE=Tsan >/dev/null
   cmake --build "$root/build-tsan" -j "$jobs" --target "${san_targets[@]}"
   export TSAN_OPTIONS="halt_on_error=1:exitcode=66${TSAN_OPTIONS:+:$TSAN_OPTIONS}"
-  "$root/build-tsan/tests/unit_tests" --test-case-exclude='sim:*'
-  "$root/build-tsan/tests/sim_run" --seconds 120 --seed 2 --loss 1 --jitter-ms 30 \
+  timeout 600 "$root/build-tsan/tests/unit_tests" --test-case-exclude='sim:*'
+  timeout 600 "$root/build-tsan/tests/sim_run" --seconds 120 --seed 2 --loss 1 --jitter-ms 30 \
     --bursty-jitter --latency 30 --frame-ms 10 --drift-ppm -300
   "$root/scripts/sanitized_integration.sh" "$root/build-tsan" 'cli_test.sh @' \
     '~tone_test.sh gst @' '~jack_restart_test.sh @' '~flood_test.sh @'

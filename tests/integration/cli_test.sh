@@ -125,14 +125,20 @@ if grep -q 'system:playback_2' <<<"$conns"; then echo "ok   --connect list"; els
 
 # --stats text on a terminal: one status line redrawn in place (carriage
 # return, erase to end of line), never a new line per interval. script(1)
-# gives rtp2jack a pseudo-terminal.
-JACK_NO_START_SERVER=1 script -qfec "$bin --bind 127.0.0.1 --port $port --connect none \
-  --latency auto --stats text --stats-interval 0.1" /dev/null >"$TEST_TMP/tty.out" 2>&1 &
+# gives rtp2jack a pseudo-terminal. script(1) runs its command with $SHELL
+# -c (/bin/sh when SHELL is unset, as under CI), which need not exec it:
+# `exec` makes rtp2jack script's own child whatever the shell, so that the
+# SIGINT below reaches rtp2jack and not a shell that would wait for it.
+SHELL=/bin/sh JACK_NO_START_SERVER=1 script -qfec "exec $bin --bind 127.0.0.1 --port $port \
+  --connect none --latency auto --stats text --stats-interval 0.1" /dev/null \
+  >"$TEST_TMP/tty.out" 2>&1 &
 pid=$!
 _redrawn() { (($(grep -o $'\r\e\[Krtp2jack: ' "$TEST_TMP/tty.out" | wc -l) >= 5)); }
 _poll 10 "five redraws of the status line" _redrawn || true
-# SIGINT to rtp2jack itself (script(1) runs it as its child).
 pkill -INT -P "$pid" 2>/dev/null || true
+# Bounded: stop_pid sends TERM (then KILL) to script(1) if it outlives 5 s.
+_gone() { ! kill -0 "$pid" 2>/dev/null; }
+_poll 5 "script(1) to end after SIGINT to rtp2jack" _gone || stop_pid "$pid" 1
 wait "$pid" || true
 redraws=$(grep -o $'\r\e\[Krtp2jack: ' "$TEST_TMP/tty.out" | wc -l)
 status_lines=$(tr '\r' '\n' <"$TEST_TMP/tty.out" | grep -c 'rtp2jack: [0-9]*s waiting' || true)
