@@ -16,7 +16,8 @@ failures=0
 
 # run_case NAME CHANNELS "OPUSENC PROPERTIES" "WAV_ANALYZE OPTIONS"
 run_case() {
-  local name=$1 channels=$2 enc=$3 check=$4 rx rec rc=0
+  local name=$1 channels=$2 enc=$3 check=$4 rx rec rc=0 mark stall
+  mark=$(jack_log_mark)
   local log="$TEST_TMP/$name"
   "$build/rtp2jack" --bind 127.0.0.1 --port "$port" --latency 30 --connect none \
     --stats json --stats-interval 10 >"$log.stats" 2>"$log.err" &
@@ -34,13 +35,18 @@ run_case() {
   wait "$rec" || rc=$?
   kill -TERM "$rx"
   wait "$rx" || rc=$?
+  # An underrun while the host stalled the server itself past the 3 ms
+  # repair margin is the host's (jack_longest_stall); the gaps in the
+  # recording are still judged.
+  stall=$(jack_longest_stall "$mark")
   # shellcheck disable=SC2086
   if ((rc == 0)) &&
      "$build/tests/wav_analyze" "$log.wav" --channels 2 --freq 440 --min-sound-s 2.9 --analyse-s 2.95 \
        --max-gaps 0 $check >/dev/null 2>"$log.verdict" &&
      python3 "$here/../lib/stats_check.py" "$log.stats" "packets_lost == 0" \
-       "packets_invalid == 0" "underruns == 0" "frames_concealed == 0" 2>"$log.check"; then
-    echo "ok   $name: $(sed -E 's/^PASS: [^:]*: //' "$log.verdict")"
+       "packets_invalid == 0" "underruns == 0 or $stall > 3000" "frames_concealed == 0" \
+       2>"$log.check"; then
+    echo "ok   $name: $(sed -E 's/^PASS: [^:]*: //' "$log.verdict"); server's longest stall $stall us"
   else
     echo "FAIL $name (exit $rc)"; cat "$log.err" "$log.verdict" "$log.check" 2>/dev/null || true
     failures=$((failures + 1))

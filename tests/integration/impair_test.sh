@@ -183,8 +183,7 @@ while True:
 ' 5004 "$TEST_TMP/loss.vars"
 sniff_pid=$SPAWNED_PID
 wait_for_file "$TEST_TMP/loss.vars.ready" 5
-jackd_log=$(ls "$TEST_TMP"/jackd-*.log)
-log_lines=$(wc -l <"$jackd_log")
+log_lines=$(jack_log_mark)
 receive loss 5004 12
 send 5004 500
 finish loss
@@ -198,9 +197,7 @@ echo "nft_dropped=$("${in_ns[@]}" nft list chain inet imp out | sed -nE 's/.*cou
 # driver logs "XRun = N usec"): one longer than net's repair margin (3 ms)
 # makes the server catch up with cycles in quick succession, and no
 # deadline kept by the network side can help that.
-echo "stall_us=$(tail -n +"$((log_lines + 1))" "$jackd_log" |
-  sed -nE 's/.*Process XRun = ([0-9]+) usec.*/\1/p' | sort -n | tail -1 | grep . || echo 0)" \
-  >>"$TEST_TMP/loss.vars"
+echo "stall_us=$(jack_longest_stall "$log_lines")" >>"$TEST_TMP/loss.vars"
 in_ns=()
 judge loss "lost={packets_lost} ({loss_pct:.1f}%, nft dropped {nft_dropped:.0f}; runs length:count \
 {loss_runs}) concealed={frames_concealed} fec={frames_fec} late={packets_late} underruns={underruns}; \

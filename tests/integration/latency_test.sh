@@ -51,10 +51,8 @@ case $mode in
     # again, up to three times; if none is clean the test is reported as
     # skipped (77), never as passed.
     floor_run() {  # floor_run N: 0 pass, 1 fail, 3 inconclusive (the host stalled JACK)
-      local n=$1 rx rec log
-      log=$(ls "$TEST_TMP"/jackd-*.log)
-      local before
-      before=$(wc -l <"$log")
+      local n=$1 rx rec before
+      before=$(jack_log_mark)
       spawn "rtp2jack$n" "$build/rtp2jack" --bind 127.0.0.1 --port "$port" --latency "$latency" \
         --connect none --stats json --stats-interval 0.5
       rx=$SPAWNED_PID
@@ -65,8 +63,8 @@ case $mode in
       wait "$rec"
       stop_pid "$rx"
       local stall
-      stall=$(tail -n +"$((before + 1))" "$log" | sed -nE 's/.*Process XRun = ([0-9]+) usec.*/\1/p' | sort -n | tail -1)
-      echo "run $n: the server's longest stall ${stall:-0} usec"
+      stall=$(jack_longest_stall "$before")
+      echo "run $n: the server's longest stall $stall usec"
       # Pitch in JACK's timeline: the dummy server loses time against the
       # sender when the host delays it (0.1 to 0.4 % seen on a busy VM), and
       # rtp2jack follows that as clock drift, as it must; 2 Hz is 0.45 %.
@@ -78,7 +76,7 @@ case $mode in
            "abs(target_ms - $latency) < 0.02"; then
         return 0
       fi
-      ((${stall:-0} > 1700)) && return 3
+      ((stall > 1700)) && return 3
       return 1
     }
     for n in 1 2 3; do

@@ -207,3 +207,21 @@ for _ in range(200):
 sys.exit("free_udp_port: no free even/odd UDP port pair found")
 EOF
 }
+
+# jack_log_mark: where the server's log stands now (its line count), for
+# jack_longest_stall.
+jack_log_mark() {
+  wc -l <"$TEST_TMP/jackd-$JACKD_NAME.log"
+}
+
+# jack_longest_stall [MARK=0]: the longest stall of the server itself after
+# line MARK of its log, in microseconds (0 if none). The dummy driver logs
+# "Process XRun = N usec" when its timer woke N us late: the host, not a
+# client, held it up, and it then runs the missed cycles in quick
+# succession, which no deadline kept by a client can absorb.
+jack_longest_stall() {
+  local us
+  us=$(tail -n +"$((${1:-0} + 1))" "$TEST_TMP/jackd-$JACKD_NAME.log" |
+    sed -nE 's/.*Process XRun = ([0-9]+) usec.*/\1/p' | sort -n | tail -1)
+  echo "${us:-0}"
+}
