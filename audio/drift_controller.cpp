@@ -34,6 +34,16 @@ void DriftController::shift_reference(double frames) noexcept {
   if (reference_ >= 0) reference_ = std::max(0.0, reference_ + frames);
 }
 
+void DriftController::restart_window() noexcept {
+  sum_ = 0;
+  frames_ = 0;
+}
+
+void DriftController::set_reference(double frames) noexcept {
+  if (reference_ >= 0) reference_ = std::max(0.0, frames);
+  restart_window();
+}
+
 void DriftController::update(double depth_frames, std::uint32_t frames,
                              std::uint32_t packet_frames, std::uint32_t target_frames) noexcept {
   sum_ += depth_frames * frames;

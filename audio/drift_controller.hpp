@@ -69,6 +69,16 @@ class DriftController {
   /// would, instead of the integrator (the drift estimate) winding up.
   void shift_reference(double frames) noexcept;
 
+  /// The window in progress is discarded (it straddles a stall).
+  void restart_window() noexcept;
+  /// Windows completed since reset, and the latest one's depth (mean
+  /// less half a packet, stream frames).
+  std::uint64_t windows() const noexcept { return windows_; }
+  double window_depth() const noexcept { return depth_; }
+  /// Steer to `frames` from here (gliding to the target as ever), with a
+  /// new window: after the player skipped a stall's backlog.
+  void set_reference(double frames) noexcept;
+
   /// JACK reported an xrun since the last call: a depth step in this
   /// window is the server's lost time, not drift (the reference moves to
   /// it and glides back).

@@ -21,6 +21,11 @@ constexpr std::int64_t kCatchUpExcess = d::kStreamRate / 10;  // 100 ms
 // ...for this many calls in a row: a message that deepens the target on
 // purpose may trail the records it explains by a call or two.
 constexpr std::uint32_t kCatchUpCalls = 8;
+// A JACK stall shorter than catch_up()'s excess leaves the buffer deeper by
+// as much once the server has shown, over kCatchUpCalls calls, that it will
+// not catch up: from this much on the excess is skipped (crossfaded, right
+// after the stall's own glitch) instead of gliding back at 0.2 % for seconds.
+constexpr std::int64_t kStallSkipMin = d::kStreamRate / 500;  // 2 ms
 }  // namespace
 
 Player::Player(const PlayerConfig& config, core::SpscQueue<core::ToAudio>& from_net,
@@ -66,8 +71,15 @@ void Player::process(float* const* out, std::uint32_t nframes, std::int64_t cycl
     // Either way: a server that catches up on lost time with cycles in
     // quick succession drains the buffer again.
     if (std::llabs(late_ns) > prev_period_ns_ / 2 &&
-        late_ns < kCatchUpExcess * 1'000'000'000 / d::kStreamRate)
-      drift_.shift_reference(static_cast<double>(late_ns) * d::kStreamRate / 1e9);
+        late_ns < kCatchUpExcess * 1'000'000'000 / d::kStreamRate) {
+      const double late_frames = static_cast<double>(late_ns) * d::kStreamRate / 1e9;
+      if (stall_frames_ <= 0) stall_reference_ = drift_.reference_frames();
+      drift_.shift_reference(late_frames);
+      stall_frames_ = std::max(0.0, stall_frames_ + late_frames);
+      // skip_stall() judges by the first window wholly after the stall.
+      drift_.restart_window();
+      stall_window_ = drift_.windows();
+    }
   }
   prev_cycle_ns_ = cycle_ns;
   prev_period_ns_ = period_ns;
@@ -80,6 +92,7 @@ void Player::process(float* const* out, std::uint32_t nframes, std::int64_t cycl
     }
   }
   catch_up();
+  skip_stall();
   const bool playing_before = state_ == State::Playing;
   // Depth at the start of the call: queued records plus what is rendered
   // and waiting in the converter's input (DriftController averages it).
@@ -119,6 +132,7 @@ void Player::process(float* const* out, std::uint32_t nframes, std::int64_t cycl
     drift_.update(depth, consumed, packet, target_frames_);
   } else if (state_ != State::Playing) {
     drift_.reset();
+    stall_frames_ = 0;
   }
   push_status(nframes, cycle_ns, jack_rate, consumed);
 }
@@ -245,6 +259,7 @@ void Player::start_if_ready() noexcept {
   has_cursor_ = true;
   state_ = State::Playing;
   drift_.reset();
+  stall_frames_ = 0;
 }
 
 void Player::catch_up() noexcept {
@@ -264,7 +279,41 @@ void Player::catch_up() noexcept {
   }
   if (++over_calls_ < kCatchUpCalls) return;
   over_calls_ = 0;
-  cursor_ = buffer_.end() - need;
+  jump_to(buffer_.end() - need);
+  drift_.reset();
+  stall_frames_ = 0;
+}
+
+void Player::skip_stall() noexcept {
+  if (stall_frames_ <= 0 || drift_.windows() <= stall_window_) return;
+  const double stalled = stall_frames_;
+  stall_frames_ = 0;
+  if (state_ != State::Playing || buffer_.empty() || stall_reference_ < 0) return;
+  // A whole window after the stall: how much deeper than before the
+  // buffer is now. As deep as the stall was long when the network went on
+  // meanwhile; no deeper at all when the sender stalled with JACK (a
+  // sender in the same graph): then nothing piled up, and the reference
+  // the stall moved up must come down at once, or the loop would slow
+  // playout to fill a depth nobody lost.
+  const double excess = drift_.window_depth() - stall_reference_;
+  const auto converter = static_cast<std::int64_t>(Resampler::kDelayFrames);
+  const std::int64_t keep = std::max<std::int64_t>(std::int64_t{target_frames_} - converter, 0);
+  const std::int64_t piled = std::clamp<std::int64_t>(
+      static_cast<std::int64_t>(std::min(excess, stalled)), 0,
+      std::max<std::int64_t>(buffer_.end() - cursor_ - keep, 0));
+  if (piled < kStallSkipMin) {
+    // Too little to skip: the loop glides that much away.
+    drift_.set_reference(stall_reference_ + std::max(0.0, excess));
+    return;
+  }
+  ++status_.stall_skips;
+  jump_to(cursor_ + piled);
+  drift_.set_reference(stall_reference_ + std::max(0.0, excess - static_cast<double>(piled)));
+}
+
+void Player::jump_to(std::int64_t cursor) noexcept {
+  // Records wholly before the new cursor go home; the jump is crossfaded.
+  cursor_ = cursor;
   while (!buffer_.empty() && buffer_.front()->end() <= cursor_) {
     ++status_.records_dropped;
     unlink(buffer_.pop_front());
@@ -273,7 +322,6 @@ void Player::catch_up() noexcept {
   silent_ = true;  // what plays next fades in
   in_hole_ = false;
   tail_end_ = -1;
-  drift_.reset();
 }
 
 void Player::resync() noexcept {
@@ -288,6 +336,7 @@ void Player::resync() noexcept {
   stage_pos_ = stage_len_ = 0;
   resampler_.reset();
   drift_.reset();
+  stall_frames_ = 0;
 }
 
 void Player::flush() noexcept {

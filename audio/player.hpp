@@ -83,6 +83,8 @@ class Player {
   void return_pending() noexcept;
   void start_if_ready() noexcept;
   void catch_up() noexcept;
+  void skip_stall() noexcept;
+  void jump_to(std::int64_t cursor) noexcept;
   void render(float* out, std::uint32_t frames) noexcept;
   void play(float* out, const float* pcm, std::uint32_t frames, std::int64_t frames_to_end) noexcept;
   void silence(float* out, std::uint32_t frames) noexcept;
@@ -106,6 +108,9 @@ class Player {
   std::int64_t cursor_ = 0;           // stream position of the next sample to render
   bool has_cursor_ = false;           // cursor_ is meaningful: playout began this epoch
   std::uint32_t over_calls_ = 0;      // calls in a row with the queue far beyond the target
+  double stall_frames_ = 0;           // JACK's late cycles not caught up or skipped yet
+  double stall_reference_ = -1;       // the loop's reference before them
+  std::uint64_t stall_window_ = 0;    // the loop's window count at the latest
   const std::atomic<std::uint64_t>* xruns_ = nullptr;  // JACK's xrun count (watch_xruns)
   std::uint64_t xruns_seen_ = 0;
   std::int64_t prev_cycle_ns_ = 0;    // when the previous call's cycle began (0: none yet)

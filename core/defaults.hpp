@@ -45,6 +45,13 @@ inline constexpr std::uint32_t kConcealMarginUs = 3000;
 // Out-of-order packets net holds until the gap before them closes.
 inline constexpr std::size_t kHeldPackets = 64;
 inline constexpr std::size_t kMaxHeldBytes = 4000;
+// Sources on probation (RFC 3550 A.1), and the most of a candidate's first
+// datagram kept for replay once its successor confirms it.
+inline constexpr std::size_t kProbationSlots = 16;
+inline constexpr std::size_t kMaxDatagramBytes = 4096;
+// ...and how far apart (sequence numbers, either way) two packets may be to
+// confirm their source.
+inline constexpr int kProbationSeqWindow = 16;
 // Sequence jumps beyond this many packets are a sender restart, not loss.
 inline constexpr std::int64_t kMaxSeqJump = 3000;
 // Timestamp jumps beyond this are a sender restart (RTP clock units, 48 kHz).

@@ -27,6 +27,7 @@ StreamReceiver::StreamReceiver(const StreamConfig& config, core::RecordPool& poo
       from_audio_(from_audio),
       decoder_(config.channels),
       tuner_(config.latency),
+      candidates_(std::make_unique<Candidate[]>(d::kProbationSlots)),
       held_(std::make_unique<Held[]>(d::kHeldPackets)) {
   recent_.fill(INT64_MIN);  // no real extended sequence number
 }
@@ -49,7 +50,7 @@ void StreamReceiver::on_datagram(std::span<const std::uint8_t> data, std::int64_
     return;
   }
 
-  const bool ours =
+  bool ours =
       stats_.locked && p.ssrc == stats_.ssrc && p.payload_type == stats_.payload_type;
   // Another SSRC, or our SSRC with another payload type, is taken only once
   // the locked stream has gone quiet: a sender that switches type stops the
@@ -74,17 +75,64 @@ void StreamReceiver::on_datagram(std::span<const std::uint8_t> data, std::int64_
     return;
   }
 
-  if (!ours) {
-    lock_stream(p.ssrc, p.payload_type, p.seq, p.timestamp);
-  } else {
+  if (ours) {
     const std::int64_t s = unwrap<16>(p.seq, highest_seq_);
     const std::int64_t t = unwrap<32>(p.timestamp, highest_ts_);
     // A jump far outside any reorder window is the sender starting over
-    // with the same SSRC (RFC 3550 A.1 treats it as a restart too).
+    // with the same SSRC (RFC 3550 A.1 treats it as a restart too), once
+    // its successor confirms it.
     if (std::llabs(s - highest_seq_) > d::kMaxSeqJump ||
         std::llabs(t - highest_ts_) > d::kMaxTimestampJump)
-      lock_stream(p.ssrc, p.payload_type, p.seq, p.timestamp);
+      ours = false;
   }
+  if (!ours && config_.probation && on_probation(p, data, arrival_ns, now_ns)) return;
+  take(p, packet_frames, ours, arrival_ns, now_ns);
+}
+
+bool StreamReceiver::on_probation(const RtpPacket& p, std::span<const std::uint8_t> data,
+                                  std::int64_t arrival_ns, std::int64_t now_ns) noexcept {
+  // RFC 3550 A.1 (MIN_SEQUENTIAL = 2): the first packet of a new source
+  // waits in its slot; a second one from the same SSRC and payload type
+  // confirms the source, and both are taken, the earlier first. A.1 wants
+  // the two consecutive; a few apart either way (loss or reordering among
+  // the very first packets) is as good a proof, and the stream then starts
+  // where it would have without probation, so no loss goes uncounted. A
+  // random sequence number lands that near 1 time in 2000. Every waiting
+  // packet counts as foreign until then.
+  std::uint32_t key = (p.ssrc + p.payload_type * 0x9E3779B1U) * 0x85EBCA6BU;
+  key ^= key >> 16;  // every input bit reaches the low bits
+  Candidate& c = candidates_[key % d::kProbationSlots];
+  const auto ahead = static_cast<std::int16_t>(static_cast<std::uint16_t>(p.seq - c.seq));
+  const bool confirms = c.used && c.ssrc == p.ssrc && c.payload_type == p.payload_type &&
+                        ahead != 0 && std::abs(ahead) <= d::kProbationSeqWindow;
+  if (!confirms) {
+    c.used = true;
+    c.ssrc = p.ssrc;
+    c.payload_type = p.payload_type;
+    c.seq = p.seq;
+    c.arrival_ns = arrival_ns;
+    c.size = data.size() <= c.data.size() ? static_cast<std::uint32_t>(data.size()) : 0;
+    std::copy_n(data.begin(), c.size, c.data.begin());
+    ++stats_.packets_foreign;
+    return true;
+  }
+  c.used = false;
+  RtpPacket kept;
+  if (c.size == 0 || parse_rtp(std::span(c.data.data(), c.size), kept) != RtpError::None)
+    return false;  // too big to keep: the stream starts with this packet
+  --stats_.packets_foreign;  // the kept packet was ours after all
+  const RtpPacket& first = ahead > 0 ? kept : p;
+  const RtpPacket& second = ahead > 0 ? p : kept;
+  const std::int64_t first_arrival = ahead > 0 ? c.arrival_ns : arrival_ns;
+  const std::int64_t second_arrival = ahead > 0 ? arrival_ns : c.arrival_ns;
+  take(first, OpusStreamDecoder::packet_frames(first.payload), false, first_arrival, now_ns);
+  take(second, OpusStreamDecoder::packet_frames(second.payload), true, second_arrival, now_ns);
+  return true;
+}
+
+void StreamReceiver::take(const RtpPacket& p, int packet_frames, bool ours, std::int64_t arrival_ns,
+                          std::int64_t now_ns) noexcept {
+  if (!ours) lock_stream(p.ssrc, p.payload_type, p.seq, p.timestamp);
 
   const std::int64_t seq = unwrap<16>(p.seq, highest_seq_);
   const std::int64_t ts = unwrap<32>(p.timestamp, highest_ts_);
@@ -127,7 +175,26 @@ void StreamReceiver::on_timer(std::int64_t now_ns) noexcept { service(now_ns); }
 void StreamReceiver::service(std::int64_t now_ns) noexcept {
   tune(now_ns);
   // Bounded: each step fills at least 2.5 ms or moves past a held packet.
-  for (int i = 0; i < 512 && gap_due() <= now_ns; ++i) fill_one();
+  for (int i = 0; i < 512 && gap_due() <= now_ns; ++i) {
+    // Deadlines assume JACK's callbacks come on schedule after audio's
+    // latest status. When the next one is overdue, the server has stalled
+    // (or lost time): audio's cursor stands still, and so does the sender
+    // when it runs in the same JACK graph. Filling a gap that only a later
+    // callback needs would make the packet that is merely waiting with it
+    // late: wait for the next status instead (the timer looks again every
+    // millisecond). The next callback's own needs are still met.
+    if (audio_overdue(now_ns) && need_time(next_pos_) > audio_.cycle_ns + audio_.period_ns) break;
+    fill_one();
+  }
+}
+
+bool StreamReceiver::audio_overdue(std::int64_t now_ns) const noexcept {
+  // Audio pushes a status every callback, and net takes them in before
+  // each look: none for one and a half periods (plus wake-up slack) means
+  // the callback after the latest has not run.
+  constexpr std::int64_t kSlackNs = 500'000;
+  return audio_.playing && audio_.epoch == epoch_ && audio_.period_ns > 0 &&
+         now_ns - audio_.cycle_ns > audio_.period_ns + audio_.period_ns / 2 + kSlackNs;
 }
 
 void StreamReceiver::tune(std::int64_t now_ns) noexcept {

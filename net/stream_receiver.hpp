@@ -28,6 +28,7 @@
 #include "net/net_stats.hpp"
 #include "net/opus_stream_decoder.hpp"
 #include "net/reception_state.hpp"
+#include "net/rtp_packet.hpp"
 
 namespace net {
 
@@ -35,6 +36,11 @@ struct StreamConfig {
   int channels = 2;                // decoded channels (1 or 2)
   int payload_type = -1;           // accept only this payload type; -1: lock to the first
   TunerConfig latency{};           // the target latency, fixed or adaptive
+  // RFC 3550 A.1 probation: a source (a new SSRC, payload type, or a
+  // sequence far from ours) is taken only after two packets in sequence,
+  // so that a stray or forged packet can neither lock nor restart the
+  // stream. Off: the first valid packet locks (the unit tests' choice).
+  bool probation = true;
 };
 
 class StreamReceiver {
@@ -90,6 +96,22 @@ class StreamReceiver {
     std::array<std::uint8_t, core::defaults::kMaxHeldBytes> data;
   };
 
+  // A source on probation: its first packet, kept until its successor
+  // arrives (then both are taken) or another candidate takes the slot.
+  struct Candidate {
+    bool used = false;
+    std::uint32_t ssrc = 0;
+    std::uint8_t payload_type = 0;
+    std::uint16_t seq = 0;
+    std::int64_t arrival_ns = 0;
+    std::uint32_t size = 0;
+    std::array<std::uint8_t, core::defaults::kMaxDatagramBytes> data;
+  };
+
+  void take(const RtpPacket& p, int packet_frames, bool ours, std::int64_t arrival_ns,
+            std::int64_t now_ns) noexcept;
+  bool on_probation(const RtpPacket& p, std::span<const std::uint8_t> data,
+                    std::int64_t arrival_ns, std::int64_t now_ns) noexcept;
   void lock_stream(std::uint32_t ssrc, std::uint8_t pt, std::uint16_t seq, std::uint32_t ts) noexcept;
   void update_jitter(std::int64_t ext_ts, std::int64_t arrival_ns) noexcept;
   void decode_in_order(std::span<const std::uint8_t> payload, std::int64_t seq, std::int64_t ts,
@@ -109,6 +131,7 @@ class StreamReceiver {
   bool seen(std::int64_t ext_seq) const noexcept;
   void mark_seen(std::int64_t ext_seq) noexcept;
   void service(std::int64_t now_ns) noexcept;
+  bool audio_overdue(std::int64_t now_ns) const noexcept;
   void tune(std::int64_t now_ns) noexcept;
   std::uint32_t stretch(std::uint32_t frames) noexcept;
 
@@ -148,6 +171,11 @@ class StreamReceiver {
   // Recently received extended sequence numbers, indexed modulo the size:
   // tells a duplicate from a late or reordered packet.
   std::array<std::int64_t, 1024> recent_{};
+
+  // Sources on probation, by a hash of SSRC and payload type: a flood of
+  // others evicts the real one's first packet now and then, which only
+  // delays its lock by a packet.
+  const std::unique_ptr<Candidate[]> candidates_;
 
   // The reorder stage: fixed slots, a handful in use.
   const std::unique_ptr<Held[]> held_;

@@ -38,10 +38,20 @@ struct Rig {
   void reset(std::uint32_t epoch) {
     REQUIRE(to_audio.try_push(core::ToAudio{core::ToAudio::Kind::Reset, epoch, nullptr}));
   }
-  void process(std::uint32_t n = kPeriod) {
+  // JACK's cycle start for process_on_time(): 0 leaves the player's
+  // stall detection off, as in most cases here.
+  std::int64_t cycle_ns = 0;
+  static constexpr std::int64_t kPeriodNs = std::int64_t{kPeriod} * 1'000'000'000 / 48000;
+
+  // One callback `late_ns` after the previous one's period ended.
+  void process_on_time(std::int64_t late_ns = 0) {
+    cycle_ns += (cycle_ns == 0 ? 1'000'000'000 : kPeriodNs) + late_ns;
+    process(kPeriod, cycle_ns);
+  }
+  void process(std::uint32_t n = kPeriod, std::int64_t at_ns = 0) {
     std::vector<float> buf(n, 12345.0f);  // poison: every sample must be written
     float* chans[1] = {buf.data()};
-    player.process(chans, n, 0, 48000);
+    player.process(chans, n, at_ns, 48000);
     for (float v : buf) CHECK(v != 12345.0f);
     out.insert(out.end(), buf.begin(), buf.end());
     while (auto m = to_net.try_pop()) {
@@ -247,4 +257,66 @@ TEST_CASE("player: a stall's backlog is skipped back to the target, not played l
   CHECK(rig.status.depth_frames < kTarget + 2 * kFrame);
   // The jump is crossfaded: no step bigger than a sine of this pitch makes.
   CHECK(rig.max_step(rig.out.size() - 31 * kPeriod) < 0.02f);
+}
+
+namespace {
+// A sender in wall time, 20 ms packets, and JACK calling on time: `clock`
+// is wall time in frames, `next` the next packet's timestamp. A packet is
+// linked once its last frame has been captured.
+struct Steady {
+  std::int64_t clock = 0;
+  std::int64_t next = 0;
+  void run(Rig& rig, int calls) {
+    for (int i = 0; i < calls; ++i) {
+      clock += kPeriod;
+      send(rig);
+      rig.process_on_time();
+    }
+  }
+  void send(Rig& rig) {
+    for (; next + kFrame <= clock; next += kFrame) rig.link(next);
+  }
+};
+}  // namespace
+
+TEST_CASE("player: a short JACK stall's backlog is skipped, crossfaded, once the server does not catch up") {
+  Rig rig;
+  rig.reset(1);
+  Steady net;
+  net.run(rig, 400);  // 1 s: playing, settled
+  REQUIRE(rig.player.state() == audio::Player::State::Playing);
+  const auto depth_before = static_cast<std::int64_t>(rig.status.depth_frames);
+  // The server stalls 20 ms while the network goes on.
+  net.clock += 960 + kPeriod;
+  net.send(rig);
+  rig.process_on_time(20'000'000);
+  const std::size_t from = rig.out.size();
+  // Judged on the first whole window of the loop after the stall (100 ms,
+  // 37.5 periods), then skipped.
+  net.run(rig, 30);
+  CHECK(rig.status.stall_skips == 0);
+  net.run(rig, 20);
+  CHECK(rig.status.stall_skips == 1);
+  // Depth is back where it was within a second, not after ten of gliding.
+  net.run(rig, 400);
+  CHECK(std::llabs(static_cast<std::int64_t>(rig.status.depth_frames) - depth_before) <= kPeriod);
+  CHECK(rig.status.underruns == 0);
+  CHECK(rig.max_step(from) < 0.02f);  // crossfaded: no click
+}
+
+TEST_CASE("player: a stall the sender shared (nothing piled up) leaves the depth where it was") {
+  Rig rig;
+  rig.reset(1);
+  Steady net;
+  net.run(rig, 400);
+  const auto depth_before = static_cast<std::int64_t>(rig.status.depth_frames);
+  // A sender in the same JACK graph stalls too: its clock does not run on.
+  net.clock += kPeriod;
+  net.send(rig);
+  rig.process_on_time(20'000'000);
+  net.run(rig, 800);
+  CHECK(rig.status.stall_skips == 0);
+  // The loop did not slow playout to grow the buffer by the stall.
+  CHECK(std::llabs(static_cast<std::int64_t>(rig.status.depth_frames) - depth_before) <= kPeriod);
+  CHECK(rig.status.underruns == 0);
 }

@@ -57,10 +57,14 @@ struct Sender {
 constexpr std::int64_t kMs = 1'000'000;
 
 struct Rig {
+  // Probation (RFC 3550 A.1) off unless asked for: most cases here test
+  // what happens after the lock, from the first packet on.
+  explicit Rig(bool probation = false) : rx{{2, -1, {}, probation}, pool, to_audio, from_audio} {}
+
   core::RecordPool pool{256};
   core::SpscQueue<core::ToAudio> to_audio{300};
   core::SpscQueue<core::ToNet> from_audio{300};
-  net::StreamReceiver rx{{2, -1}, pool, to_audio, from_audio};
+  net::StreamReceiver rx;
   std::int64_t now = 1'700'000'000LL * 1'000'000'000;
   std::vector<core::ToAudio> got;
   std::vector<core::PacketRecord> linked;  // copies taken on arrival: records are reused
@@ -283,6 +287,97 @@ TEST_CASE("stream_receiver: the same SSRC jumping far away is a restart") {
   CHECK(rig.resets() == 2);
 }
 
+TEST_CASE("stream_receiver: probation: two packets in sequence lock, and the first one plays too") {
+  Rig rig(true);
+  Sender s;
+  rig.feed(s.next());
+  CHECK_FALSE(rig.stats().locked);  // one packet proves nothing (RFC 3550 A.1)
+  CHECK(rig.stats().packets_foreign == 1);
+  for (int i = 0; i < 9; ++i) rig.feed(s.next());
+  const auto st = rig.stats();
+  CHECK(st.locked);
+  CHECK(st.packets_received == 10);
+  CHECK(st.packets_foreign == 0);  // the first one was ours after all
+  const auto l = rig.links();
+  REQUIRE(l.size() == 10);
+  for (std::size_t i = 0; i < l.size(); ++i) CHECK(l[i].timestamp == static_cast<std::int64_t>(i) * 960);
+  CHECK(rig.resets() == 1);
+}
+
+TEST_CASE("stream_receiver: probation: the first two arriving swapped, or one lost, start the stream where it starts") {
+  Rig rig(true);
+  Sender s;
+  const auto p0 = s.next();
+  const auto p1 = s.next();
+  rig.feed(p1);
+  rig.feed(p0, 1);  // overtaken: it locks the stream at p0, p1 waits behind it
+  s.next();         // lost
+  for (int i = 0; i < 5; ++i) rig.feed(s.next());
+  rig.wait(200);
+  const auto st = rig.stats();
+  CHECK(st.packets_received == 7);
+  CHECK(st.packets_lost == 1);
+  CHECK(st.packets_foreign == 0);
+  CHECK(rig.links().front().timestamp == 0);
+  CHECK(rig.links().size() == 8);  // the lost one concealed
+}
+
+TEST_CASE("stream_receiver: probation: junk with our SSRC and another type before the stream cannot hold the lock") {
+  // Forged packets that copy the real sender's SSRC, with another payload
+  // type and random sequence numbers, arrive first and keep arriving.
+  Rig rig(true);
+  Sender real;
+  Sender junk;
+  junk.pt = 111;
+  std::uint32_t lcg = 12345;
+  const auto jump = [&] {
+    lcg = lcg * 1664525U + 1013904223U;
+    junk.seq = static_cast<std::uint16_t>(lcg >> 16);
+  };
+  for (int i = 0; i < 5; ++i) {
+    jump();
+    rig.feed(junk.next(), 1);
+  }
+  CHECK_FALSE(rig.stats().locked);
+  for (int i = 0; i < 20; ++i) {
+    rig.feed(real.next());
+    jump();
+    rig.feed(junk.next(), 1);
+  }
+  const auto st = rig.stats();
+  CHECK(st.locked);
+  CHECK(st.payload_type == 96);
+  CHECK(st.packets_received == 20);
+  CHECK(st.packets_foreign == 25);
+  CHECK(st.stream_resets == 0);
+  CHECK(rig.links().size() == 20);
+}
+
+TEST_CASE("stream_receiver: probation: one far jump is junk, two in sequence a restart") {
+  Rig rig(true);
+  Sender s;
+  for (int i = 0; i < 5; ++i) rig.feed(s.next());
+  Sender forged;  // same SSRC and type, far away
+  forged.seq = static_cast<std::uint16_t>(s.seq + 40000);
+  forged.ts = s.ts + 48000 * 3600;
+  rig.feed(forged.next(), 1);
+  CHECK(rig.stats().stream_resets == 0);
+  CHECK(rig.stats().packets_foreign == 1);
+  for (int i = 0; i < 5; ++i) rig.feed(s.next());
+  CHECK(rig.stats().stream_resets == 0);
+  CHECK(rig.stats().packets_received == 10);
+  CHECK(rig.stats().packets_lost == 0);
+  // The sender really starts over: its second packet confirms the first.
+  s.seq = static_cast<std::uint16_t>(s.seq + 20000);
+  s.ts += 48000 * 3600;
+  rig.feed(s.next());
+  CHECK(rig.stats().stream_resets == 0);
+  rig.feed(s.next());
+  CHECK(rig.stats().stream_resets == 1);
+  CHECK(rig.stats().packets_received == 12);
+  CHECK(rig.resets() == 2);
+}
+
 TEST_CASE("stream_receiver: junk is counted and dropped") {
   Rig rig;
   Sender s;
@@ -318,7 +413,7 @@ TEST_CASE("stream_receiver: an exhausted pool drops and counts, never allocates"
   core::RecordPool pool(4);
   core::SpscQueue<core::ToAudio> to_audio(40);
   core::SpscQueue<core::ToNet> from_audio(40);
-  net::StreamReceiver rx({2, -1}, pool, to_audio, from_audio);
+  net::StreamReceiver rx({2, -1, {}, false}, pool, to_audio, from_audio);
   Sender s;
   std::int64_t now = 0;
   for (int i = 0; i < 10; ++i) {
