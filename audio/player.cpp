@@ -18,6 +18,12 @@ constexpr std::uint32_t kStageFrames = kRenderChunk;
 // callback stopped for a while (JACK suspended or stalled) while the
 // network went on: skip to the target rather than stay that late.
 constexpr std::int64_t kCatchUpExcess = d::kStreamRate / 10;  // 100 ms
+// ...or, for targets below that, the target itself, but no less than this:
+// at a 10 ms target, 90 ms of unexplained excess (a stall JACK's cycle times
+// did not show, a burst from a sender that stalled) would otherwise glide
+// away at 0.2 % for most of a minute. Start-up offsets (the first packet
+// delayed by jitter) stay below the target and are the loop's to steer.
+constexpr std::int64_t kCatchUpMin = d::kStreamRate / 50;  // 20 ms
 // ...for this many calls in a row: a message that deepens the target on
 // purpose may trail the records it explains by a call or two.
 constexpr std::uint32_t kCatchUpCalls = 8;
@@ -273,7 +279,21 @@ void Player::catch_up() noexcept {
   // Measured from where the loop steers now: while --latency auto glides
   // down to a smaller target, the excess is on purpose.
   const auto gliding = static_cast<std::int64_t>(std::max(0.0, drift_.reference_frames() - target_frames_));
-  if (buffer_.end() - cursor_ <= need + gliding + kCatchUpExcess) {
+  const std::int64_t limit = std::clamp<std::int64_t>(target_frames_, kCatchUpMin, kCatchUpExcess);
+  const std::int64_t allowed = need + gliding + limit;
+  // Audio queued, not the timeline's span: a hole in it (DTX, a sender's
+  // timestamp jump) is no backlog. Counted only past the cheap test:
+  // bounded by the buffer's capacity.
+  bool over = buffer_.end() - cursor_ > allowed;
+  if (over) {
+    std::int64_t queued = 0;
+    for (std::size_t i = 0; i < buffer_.size(); ++i) {
+      const core::PacketRecord* r = buffer_.at(i);
+      queued += std::max<std::int64_t>(r->end() - std::max(r->timestamp, cursor_), 0);
+    }
+    over = queued > allowed;
+  }
+  if (!over) {
     over_calls_ = 0;
     return;
   }

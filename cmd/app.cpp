@@ -194,6 +194,8 @@ int run(const Options& o, ProcessHook hook) {
 
   udp->start();
   std::thread net_thread([&] { net_io.run(); });
+  // Named, so that top -H and the CPU benchmark can tell it from JACK's.
+  pthread_setname_np(net_thread.native_handle(), "rtp2jack-net");
   // Net fills a missing packet's place a couple of milliseconds before
   // audio needs it (core::defaults::kConcealMarginUs): it must wake on time
   // even when the machine is busy. Where JACK runs real-time, net runs

@@ -1,17 +1,8 @@
 #include "net/rtp_packet.hpp"
 
+#include "net/byte_order.hpp"
+
 namespace net {
-namespace {
-
-std::uint16_t be16(const std::uint8_t* p) noexcept {
-  return static_cast<std::uint16_t>((p[0] << 8) | p[1]);
-}
-std::uint32_t be32(const std::uint8_t* p) noexcept {
-  return (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) | (std::uint32_t{p[2]} << 8) |
-         std::uint32_t{p[3]};
-}
-
-}  // namespace
 
 const char* to_string(RtpError e) noexcept {
   switch (e) {

@@ -224,17 +224,17 @@ void StreamReceiver::tune(std::int64_t now_ns) noexcept {
   }
 }
 
-std::uint32_t StreamReceiver::stretch(std::uint32_t frames) noexcept {
+core::PacketRecord* StreamReceiver::concealed_record(std::uint32_t frames) noexcept {
   core::PacketRecord* r = pool_.acquire();
   if (r == nullptr) {
     ++stats_.pool_exhausted;
-    return 0;
+    return nullptr;
   }
   const int n = decoder_.conceal(r->pcm, static_cast<int>(frames));
   if (n <= 0) {
     [[maybe_unused]] const bool ok = pool_.release(r);
     assert(ok && "stream_receiver: record came from the pool");
-    return 0;
+    return nullptr;
   }
   r->seq = -1;
   r->timestamp = next_pos_;
@@ -242,6 +242,13 @@ std::uint32_t StreamReceiver::stretch(std::uint32_t frames) noexcept {
   r->frames = static_cast<std::uint32_t>(n);
   r->epoch = epoch_;
   r->kind = core::PacketRecord::Kind::Concealed;
+  return r;
+}
+
+std::uint32_t StreamReceiver::stretch(std::uint32_t frames) noexcept {
+  core::PacketRecord* r = concealed_record(frames);
+  if (r == nullptr) return 0;
+  const auto n = static_cast<std::int64_t>(r->frames);
   next_pos_ += n;
   ts_offset_ += n;  // everything not yet made moves later by as much
   stretched_ += n;
@@ -332,17 +339,9 @@ void StreamReceiver::fill_one() noexcept {
 }
 
 bool StreamReceiver::conceal(std::uint32_t frames, bool confirmed) noexcept {
-  core::PacketRecord* r = pool_.acquire();
-  if (r == nullptr) {
-    ++stats_.pool_exhausted;
-    return false;
-  }
-  const int n = decoder_.conceal(r->pcm, static_cast<int>(frames));
-  if (n <= 0) {
-    [[maybe_unused]] const bool ok = pool_.release(r);
-    assert(ok && "stream_receiver: record came from the pool");
-    return false;
-  }
+  core::PacketRecord* r = concealed_record(frames);
+  if (r == nullptr) return false;
+  const int n = static_cast<int>(r->frames);
   // Past kConcealFullFrames of one run, fade towards silence.
   const int ch = decoder_.channels();
   for (int i = 0; i < n; ++i) {
@@ -352,12 +351,6 @@ bool StreamReceiver::conceal(std::uint32_t frames, bool confirmed) noexcept {
                                               (d::kMaxConcealFrames - d::kConcealFullFrames));
     for (int c = 0; c < ch; ++c) r->pcm[i * ch + c] *= g;
   }
-  r->seq = -1;
-  r->timestamp = next_pos_;
-  r->arrival_ns = 0;
-  r->frames = static_cast<std::uint32_t>(n);
-  r->epoch = epoch_;
-  r->kind = core::PacketRecord::Kind::Concealed;
   if (confirmed) {
     stats_.frames_concealed += 1 + conceal_unconfirmed_;
     conceal_unconfirmed_ = 0;

@@ -127,6 +127,9 @@ class StreamReceiver {
   std::int64_t need_time(std::int64_t pos) const noexcept;
   void fill_one() noexcept;
   bool conceal(std::uint32_t frames, bool confirmed) noexcept;
+  // A pooled record of up to `frames` of Opus concealment at next_pos_;
+  // null (counted) when the pool is empty.
+  core::PacketRecord* concealed_record(std::uint32_t frames) noexcept;
   void link(core::PacketRecord* r) noexcept;
   bool seen(std::int64_t ext_seq) const noexcept;
   void mark_seen(std::int64_t ext_seq) noexcept;

@@ -189,23 +189,7 @@ wait_for_port() {
 # free_udp_port: prints an even UDP port on 127.0.0.1 whose odd neighbour
 # (RTCP) is free too. Free when asked: another process could still take it.
 free_udp_port() {
-  python3 - <<'EOF'
-import socket, sys
-for _ in range(200):
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as rtp:
-        rtp.bind(("127.0.0.1", 0))
-        port = rtp.getsockname()[1]
-        if port % 2 or port + 1 > 65535:
-            continue
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as rtcp:
-            try:
-                rtcp.bind(("127.0.0.1", port + 1))
-            except OSError:
-                continue
-        print(port)
-        sys.exit(0)
-sys.exit("free_udp_port: no free even/odd UDP port pair found")
-EOF
+  python3 "$(dirname "${BASH_SOURCE[0]}")/free_port.py"
 }
 
 # jack_log_mark: where the server's log stands now (its line count), for

@@ -1,0 +1,146 @@
+"""What the benchmark drivers share: free ports, background processes stopped
+by PID, bounded JACK command-line clients, rtp2jack's --stats json lines,
+and the report's header."""
+import datetime
+import json
+import os
+import platform
+import signal
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, os.path.join(ROOT, "tests", "lib"))
+from free_port import free_port  # noqa: E402,F401  (re-exported)
+
+
+class Procs:
+    """Background processes with their output in TMP/NAME.log, each stopped
+    by its PID (TERM, then KILL)."""
+
+    def __init__(self, tmp):
+        self.tmp = tmp
+        self.live = []
+
+    def start(self, name, argv, env=None, stdout=None):
+        log = open(os.path.join(self.tmp, name + ".log"), "w")
+        p = subprocess.Popen(argv, stdout=stdout or log, stderr=log if stdout else subprocess.STDOUT,
+                             stdin=subprocess.DEVNULL, env=env, text=True)
+        p.log_path = log.name
+        self.live.append(p)
+        return p
+
+    def stop(self, p, timeout=10):
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+            try:
+                p.wait(timeout)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+        if p in self.live:
+            self.live.remove(p)
+
+    def stop_all(self):
+        for p in reversed(list(self.live)):
+            self.stop(p)
+
+
+def exit_on_sigterm():
+    """SIGTERM (timeout, kill) ends the run through the caller's finally,
+    which stops every process it started, the JACK servers included."""
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+
+
+def poll(what, fn, timeout):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        v = fn()
+        if v:
+            return v
+        time.sleep(0.05)
+    raise RuntimeError(f"timed out waiting for {what}")
+
+
+def jack_cmd(argv, env=None, check=False):
+    """A JACK command-line client's output. Bounded: now and then a client
+    hangs while another one registers (seen with jack_lsp on a -S server);
+    it is killed and tried again."""
+    for _ in range(3):
+        try:
+            r = subprocess.run(argv, capture_output=True, text=True, timeout=5, env=env)
+        except subprocess.TimeoutExpired:
+            continue
+        if check and r.returncode != 0:
+            raise RuntimeError(f"{' '.join(argv)}: {r.stderr.strip()}")
+        return r.stdout
+    raise RuntimeError(f"{' '.join(argv)} hung three times")
+
+
+class Jack:
+    """A private dummy JACK server (synchronous, as the tests run theirs)."""
+
+    def __init__(self, procs, name, rate=48000, period=128):
+        self.name = name
+        self.env = dict(os.environ, JACK_DEFAULT_SERVER=name, JACK_NO_START_SERVER="1")
+        self.proc = procs.start(f"jackd-{name}", ["jackd", "-S", "-n", name, "-d", "dummy",
+                                                 "-r", str(rate), "-p", str(period)])
+        poll(f"jackd {name}", lambda: jack_cmd(["jack_wait", "-s", name, "-c"], self.env).strip() == "running",
+             10)
+
+    def ports(self):
+        return jack_cmd(["jack_lsp"], self.env).split()
+
+    def connect(self, a, b):
+        jack_cmd(["jack_connect", a, b], self.env, check=True)
+
+    def xruns(self):
+        with open(self.proc.log_path) as f:
+            return sum(1 for line in f if "XRun" in line)
+
+
+def stats_lines(path):
+    """rtp2jack's --stats json lines in PATH (a line being written is skipped)."""
+    out = []
+    with open(path) as f:
+        for line in f:
+            if line.startswith("{") and line.endswith("}\n"):
+                out.append(json.loads(line))
+    return out
+
+
+def last_stats(path):
+    lines = stats_lines(path)
+    return lines[-1] if lines else None
+
+
+def final_stats(path):
+    finals = [s for s in stats_lines(path) if s.get("final")]
+    return finals[-1] if finals else None
+
+
+def header(title, command):
+    """The report's first lines: what ran, where, when, on which revision."""
+    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    rev = subprocess.run(["git", "-C", ROOT, "describe", "--always", "--dirty"], capture_output=True,
+                         text=True).stdout.strip()
+    cpu = ""
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(l.split(":", 1)[1].strip() for l in f if l.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return [f"# {title}", "",
+            f"- Date: {now}; revision {rev}; {platform.node()}, {os.cpu_count()} CPUs ({cpu}), "
+            f"kernel {platform.release()}",
+            f"- Command: `{command}`"]
+
+
+def write_report(lines, out):
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if out != "-":
+        with open(out, "w") as f:
+            f.write(text)

@@ -1,0 +1,97 @@
+// callback_cost: the real rtp2jack with the time of every process callback
+// taken (issue 6's process-callback cost).
+//
+//   callback_cost [rtp2jack options...]     # e.g. --port 5004 --latency 20
+//
+// The same program as rtp2jack (cmd::run with the same options), with a
+// ProcessHook around the audio context's callback that reads the monotonic
+// clock (vDSO, no system call) before and after it, and counts the duration
+// into a preallocated histogram of 0.1 us bins (the callback stays free of
+// allocations, locks and system calls). Calls in the first
+// CALLBACK_COST_SKIP_S seconds (default 5: start-up, first packets) are not
+// counted. At exit it prints one JSON line to stderr, prefixed
+// "callback_cost:": calls counted, the period, and the median, 99th, 99.9th
+// percentile and worst duration, in microseconds and as fractions of the
+// period. Wall-clock time: on a shared VM the worst includes preemption.
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <exception>
+#include <variant>
+
+#include "cmd/app.hpp"
+#include "cmd/options.hpp"
+
+namespace {
+
+constexpr std::size_t kBins = 200000;  // 0.1 us each: up to 20 ms
+std::array<std::uint32_t, kBins + 1> g_hist{};  // the last bin: 20 ms or more
+std::int64_t g_max_ns = 0;
+std::uint64_t g_calls = 0;
+std::int64_t g_skip_ns = 5'000'000'000;
+std::int64_t g_first_ns = -1;
+std::atomic<std::uint32_t> g_nframes{0};
+std::atomic<std::uint32_t> g_rate{0};
+
+std::int64_t now_ns() noexcept {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+void timed(audio::JackClient::ProcessFn inner, void* inner_arg, float* const* out,
+           std::uint32_t nframes, std::int64_t cycle_ns, std::uint32_t rate) noexcept {
+  const std::int64_t t0 = now_ns();
+  inner(inner_arg, out, nframes, cycle_ns, rate);
+  const std::int64_t dt = now_ns() - t0;
+  if (g_first_ns < 0) g_first_ns = t0;
+  if (t0 - g_first_ns < g_skip_ns) return;
+  g_nframes.store(nframes, std::memory_order_relaxed);
+  g_rate.store(rate, std::memory_order_relaxed);
+  const auto bin = static_cast<std::size_t>(dt / 100);
+  ++g_hist[bin < kBins ? bin : kBins];
+  if (dt > g_max_ns) g_max_ns = dt;
+  ++g_calls;
+}
+
+double percentile_us(double q) {
+  const auto want = static_cast<std::uint64_t>(q * static_cast<double>(g_calls));
+  std::uint64_t seen = 0;
+  for (std::size_t b = 0; b <= kBins; ++b) {
+    seen += g_hist[b];
+    if (seen > want) return (static_cast<double>(b) + 0.5) / 10.0;
+  }
+  return static_cast<double>(g_max_ns) / 1000.0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (const char* s = std::getenv("CALLBACK_COST_SKIP_S")) {
+    g_skip_ns = static_cast<std::int64_t>(std::atof(s) * 1e9);
+  }
+  const auto parsed = cmd::parse_options(argc, argv);
+  if (const int* code = std::get_if<int>(&parsed)) return *code;
+  int rc = 0;
+  try {
+    rc = cmd::run(std::get<cmd::Options>(parsed), timed);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "callback_cost: %s\n", e.what());
+    return 1;
+  }
+  const std::uint32_t rate = g_rate.load();
+  const double period_us = rate ? g_nframes.load() * 1e6 / rate : 0;
+  const double med = percentile_us(0.5), p99 = percentile_us(0.99), p999 = percentile_us(0.999);
+  const double worst = static_cast<double>(g_max_ns) / 1000.0;
+  const auto frac = [&](double us) { return period_us > 0 ? us / period_us : 0.0; };
+  std::fprintf(stderr,
+               "callback_cost: {\"calls\":%llu,\"nframes\":%u,\"rate\":%u,\"period_us\":%.1f,"
+               "\"median_us\":%.2f,\"p99_us\":%.2f,\"p999_us\":%.2f,\"worst_us\":%.2f,"
+               "\"median_frac\":%.5f,\"p99_frac\":%.5f,\"p999_frac\":%.5f,\"worst_frac\":%.5f}\n",
+               static_cast<unsigned long long>(g_calls), g_nframes.load(), rate, period_us, med, p99,
+               p999, worst, frac(med), frac(p99), frac(p999), frac(worst));
+  return rc;
+}

@@ -1,0 +1,251 @@
+// click_probe: emits clicks into JACK and times their arrival on other ports,
+// in JACK frames (issue 5's click-to-output latency benchmark).
+//
+//   click_probe --inputs 2 --seconds 20 [--interval-ms 250]
+//
+// Two JACK clients in one process:
+//   click_gen:out         a 1 kHz tone at 0.2 (so that dropouts show) with,
+//                         every interval, a 1 ms burst of 4 kHz at 0.8
+//                         starting exactly on a frame that is a multiple of
+//                         the interval in JACK's frame timeline;
+//   click_det:in_1..in_N  the outputs under test (connect them, e.g. with
+//                         jack_connect). A click arrives where |x| first
+//                         rises above 0.5 after 10 ms below 0.35; its delay
+//                         is the arrival frame modulo the interval (so a
+//                         delay must stay below the interval, 250 ms).
+// Two clients, not one with both, so that the graph has no cycle: a
+// feedback loop through the receivers would add a period of its own.
+//
+// Once ready it prints "ready" on stdout. It measures from SIGUSR1 (with
+// --on-signal; otherwise from the first click seen on any input) for
+// --seconds of JACK's frame time, then prints one JSON line
+// per input: clicks seen, delay min / median / max in frames, how often the
+// delay stepped by more than 1 ms between consecutive clicks (audio dropped
+// or inserted), and dropouts (the tone below 0.01 for more than 2 ms after
+// the first click). Exit status 0 once it has measured, whatever it saw.
+#include <jack/jack.h>
+
+#include <algorithm>
+#include <atomic>
+#include <csignal>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace {
+
+constexpr double kPi = 3.14159265358979323846;
+constexpr float kToneLevel = 0.2F;
+constexpr float kClickLevel = 0.8F;
+constexpr float kHigh = 0.5F;
+constexpr float kLow = 0.35F;
+constexpr float kSilent = 0.01F;
+constexpr std::size_t kMaxClicks = 1 << 14;
+
+struct Input {
+  jack_port_t* port = nullptr;
+  // Written by the process callback only; read after it stopped counting.
+  std::vector<std::int64_t> delays;  // preallocated, kMaxClicks
+  std::atomic<std::size_t> clicks{0};
+  std::int64_t quiet_frames = 0;     // consecutive frames below kLow
+  bool armed = false;                // quiet for 10 ms: the next rise is a click
+  std::int64_t silent_frames = 0;    // consecutive frames below kSilent
+  std::uint64_t dropouts = 0;
+  std::int64_t longest_dropout = 0;
+  bool started = false;
+};
+
+struct Probe {
+  jack_client_t* gen = nullptr;
+  jack_client_t* det = nullptr;
+  jack_port_t* out = nullptr;
+  std::vector<Input> inputs;
+  std::int64_t interval = 12000;  // frames
+  std::int64_t click_len = 48;
+  double rate = 48000;
+  std::int64_t span = 0;                    // frames to measure
+  std::atomic<std::int64_t> start{-1};      // JACK frame where measuring starts
+  std::atomic<std::int64_t> now{0};
+};
+
+std::atomic<bool> g_start_requested{false};
+void on_usr1(int) { g_start_requested.store(true, std::memory_order_relaxed); }
+
+int gen_process(jack_nframes_t n, void* arg) {
+  auto* p = static_cast<Probe*>(arg);
+  auto* out = static_cast<float*>(jack_port_get_buffer(p->out, n));
+  const std::int64_t t0 = jack_last_frame_time(p->gen);
+  for (jack_nframes_t i = 0; i < n; ++i) {
+    const std::int64_t t = t0 + i;
+    const std::int64_t phase = t % p->interval;
+    const double s = static_cast<double>(t) / p->rate;
+    float x = kToneLevel * static_cast<float>(std::sin(2 * kPi * 1000 * s));
+    if (phase < p->click_len) {
+      x = kClickLevel * static_cast<float>(std::sin(2 * kPi * 4000 * static_cast<double>(phase) / p->rate));
+    }
+    out[i] = x;
+  }
+  p->now.store(t0 + n, std::memory_order_relaxed);
+  return 0;
+}
+
+int det_process(jack_nframes_t n, void* arg) {
+  auto* p = static_cast<Probe*>(arg);
+  const std::int64_t t0 = jack_last_frame_time(p->det);
+  std::int64_t start = p->start.load(std::memory_order_relaxed);
+  if (start < 0 && g_start_requested.load(std::memory_order_relaxed)) {
+    start = t0;
+    p->start.store(start, std::memory_order_relaxed);
+  }
+  const bool counting = start >= 0 && t0 >= start && t0 < start + p->span;
+  const std::int64_t min_dropout = static_cast<std::int64_t>(p->rate * 0.002);
+  const std::int64_t rearm = static_cast<std::int64_t>(p->rate * 0.010);
+  for (auto& in : p->inputs) {
+    const auto* x = static_cast<const float*>(jack_port_get_buffer(in.port, n));
+    for (jack_nframes_t i = 0; i < n; ++i) {
+      const float a = std::fabs(x[i]);
+      if (a > kHigh && in.armed) {
+        in.armed = false;
+        const std::int64_t at = t0 + i;
+        if (start < 0 && !g_start_requested.load(std::memory_order_relaxed)) {
+          g_start_requested.store(true, std::memory_order_relaxed);  // no --on-signal
+        }
+        if (counting) in.started = true;
+        const std::size_t k = in.clicks.load(std::memory_order_relaxed);
+        if (counting && k < kMaxClicks) {
+          in.delays[k] = at % p->interval;
+          in.clicks.store(k + 1, std::memory_order_release);
+        }
+      }
+      in.quiet_frames = a < kLow ? in.quiet_frames + 1 : 0;
+      if (in.quiet_frames >= rearm) in.armed = true;
+      if (a < kSilent) {
+        ++in.silent_frames;
+      } else {
+        if (in.started && counting && in.silent_frames > min_dropout) {
+          ++in.dropouts;
+          in.longest_dropout = std::max(in.longest_dropout, in.silent_frames);
+        }
+        in.silent_frames = 0;
+      }
+    }
+  }
+  return 0;
+}
+
+jack_client_t* open_client(const char* name) {
+  jack_status_t status{};
+  jack_client_t* c = jack_client_open(name, JackNoStartServer, &status);
+  if (c == nullptr) {
+    std::fprintf(stderr, "click_probe: cannot open JACK client %s (status 0x%x)\n", name,
+                 static_cast<unsigned>(status));
+    std::exit(1);
+  }
+  return c;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int inputs = 2;
+  double seconds = 20;
+  double interval_ms = 250;
+  bool on_signal = false;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    auto value = [&]() -> double {
+      if (i + 1 >= argc) {
+        std::fprintf(stderr, "click_probe: %s needs a value\n", a.c_str());
+        std::exit(2);
+      }
+      return std::atof(argv[++i]);
+    };
+    if (a == "--inputs") {
+      inputs = static_cast<int>(value());
+    } else if (a == "--seconds") {
+      seconds = value();
+    } else if (a == "--on-signal") {
+      on_signal = true;
+    } else if (a == "--interval-ms") {
+      interval_ms = value();
+    } else {
+      std::fprintf(stderr, "click_probe: unknown argument %s\n", a.c_str());
+      return 2;
+    }
+  }
+  if (inputs < 1 || inputs > 16 || seconds <= 0 || interval_ms < 20) {
+    std::fprintf(stderr, "click_probe: want 1..16 inputs, seconds > 0, interval >= 20 ms\n");
+    return 2;
+  }
+
+  Probe p;
+  if (on_signal) std::signal(SIGUSR1, on_usr1);
+  p.gen = open_client("click_gen");
+  p.det = open_client("click_det");
+  p.rate = jack_get_sample_rate(p.gen);
+  p.interval = static_cast<std::int64_t>(std::llround(p.rate * interval_ms / 1000));
+  p.click_len = static_cast<std::int64_t>(p.rate / 1000);
+  p.span = static_cast<std::int64_t>(seconds * p.rate);
+  p.out = jack_port_register(p.gen, "out", JACK_DEFAULT_AUDIO_TYPE, JackPortIsOutput, 0);
+  p.inputs = std::vector<Input>(static_cast<std::size_t>(inputs));
+  for (int k = 0; k < inputs; ++k) {
+    auto& in = p.inputs[static_cast<std::size_t>(k)];
+    in.delays.assign(kMaxClicks, 0);
+    const std::string name = "in_" + std::to_string(k + 1);
+    in.port = jack_port_register(p.det, name.c_str(), JACK_DEFAULT_AUDIO_TYPE, JackPortIsInput, 0);
+  }
+  jack_set_process_callback(p.gen, gen_process, &p);
+  jack_set_process_callback(p.det, det_process, &p);
+  if (jack_activate(p.gen) != 0 || jack_activate(p.det) != 0) {
+    std::fprintf(stderr, "click_probe: cannot activate\n");
+    return 1;
+  }
+  std::printf("ready\n");
+  std::fflush(stdout);
+
+  // Measure for --seconds of JACK's own timeline.
+  const std::int64_t span = p.span;
+  for (;;) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    const std::int64_t start = p.start.load(std::memory_order_relaxed);
+    if (start >= 0 && p.now.load(std::memory_order_relaxed) - start >= span + p.interval) break;
+  }
+  jack_deactivate(p.det);
+  jack_deactivate(p.gen);
+
+  const double ms_per_frame = 1000 / p.rate;
+  const std::int64_t step_limit = static_cast<std::int64_t>(p.rate / 1000);
+  for (int k = 0; k < inputs; ++k) {
+    auto& in = p.inputs[static_cast<std::size_t>(k)];
+    const std::size_t n = in.clicks.load(std::memory_order_acquire);
+    std::vector<std::int64_t> d(in.delays.begin(), in.delays.begin() + static_cast<long>(n));
+    std::uint64_t steps = 0;
+    for (std::size_t i = 1; i < n; ++i) {
+      if (std::llabs(d[i] - d[i - 1]) > step_limit) ++steps;
+    }
+    std::vector<std::int64_t> sorted = d;
+    std::sort(sorted.begin(), sorted.end());
+    const std::int64_t lo = n ? sorted.front() : -1;
+    const std::int64_t med = n ? sorted[n / 2] : -1;
+    const std::int64_t hi = n ? sorted.back() : -1;
+    std::printf(
+        "{\"input\":%d,\"clicks\":%zu,\"expected_clicks\":%lld,\"delay_min_frames\":%lld,"
+        "\"delay_median_frames\":%lld,\"delay_max_frames\":%lld,\"delay_median_ms\":%.3f,"
+        "\"delay_steps\":%llu,\"dropouts\":%llu,\"longest_dropout_ms\":%.2f}\n",
+        k + 1, n, static_cast<long long>(span / p.interval), static_cast<long long>(lo),
+        static_cast<long long>(med), static_cast<long long>(hi),
+        static_cast<double>(med) * ms_per_frame, static_cast<unsigned long long>(steps),
+        static_cast<unsigned long long>(in.dropouts),
+        static_cast<double>(in.longest_dropout) * ms_per_frame);
+  }
+  std::fflush(stdout);
+  jack_client_close(p.det);
+  jack_client_close(p.gen);
+  return 0;
+}

@@ -1,0 +1,290 @@
+#!/usr/bin/env python3
+"""cpu_bench.py BUILD_DIR [options]: CPU, callback cost, scale and memory (issue 6).
+
+1. CPU per stream. One real GStreamer sender (pink noise, 48 kHz stereo,
+   Opus 128 kbit/s) sends every packet to three receivers at once
+   (multiudpsink), all on one private dummy JACK server (48 kHz / 128):
+     - rtp2jack (--latency 30),
+     - the GStreamer reference receiver (udpsrc ! rtpjitterbuffer latency=30
+       ! rtpopusdepay ! opusdec ! audioconvert ! jackaudiosink sync=false),
+     - the floor: bench/opus_floor (UDP + libopus decode, nothing else)
+       plus jack_thru (a minimal JACK client) on the same server.
+   User+system CPU seconds (/proc/PID/stat, every thread) per minute of
+   audio, at 20 ms and at 2.5 ms frames, measured over the same window.
+   The 2.5 ms run lasts as long as an hour of 20 ms traffic in packets
+   (--hour-packets, 180 000 packets = 7.5 min) and gives the memory figure:
+   rtp2jack's resident size at the start of the window and at its end.
+2. Process-callback cost: bench/callback_cost (rtp2jack with its callback
+   timed) on servers with 64 and 128 frame periods, 2.5 ms frames.
+3. Scale: N rtp2jack processes, each receiving the 20 ms stream (the same
+   packets, to N ports), N doubling until one of them underruns or
+   receives late; and the network thread's cost per packet, from its own
+   thread's CPU time.
+
+Prints a Markdown report and writes it to --out
+(default bench/results/cpu-latest.md).
+"""
+import argparse
+import os
+import sys
+import tempfile
+import time
+
+import benchlib
+from benchlib import Procs, final_stats, free_port, last_stats
+
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_s(pid):
+    """User and system CPU seconds of a process, all its threads."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) / TICK, int(fields[12]) / TICK
+
+
+def thread_cpu_s(pid, name):
+    """User+system CPU seconds of the process's threads called NAME."""
+    total = 0.0
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/comm") as f:
+                if f.read().strip() != name:
+                    continue
+            with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / TICK
+        except OSError:
+            pass
+    return total
+
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+class Jack(benchlib.Jack):
+    def __init__(self, procs, period):
+        super().__init__(procs, f"cpubench_{os.getpid()}_{period}", 48000, period)
+
+
+def sender(procs, jack, frame_ms, ports):
+    clients = ",".join(f"127.0.0.1:{p}" for p in ports)
+    cmd = ("audiotestsrc is-live=true wave=pink-noise volume=0.3 samplesperbuffer=120 "
+           "! audio/x-raw,rate=48000,channels=2 ! audioconvert "
+           f"! opusenc bitrate=128000 frame-size={frame_ms:g} ! rtpopuspay pt=96 "
+           f"! multiudpsink clients={clients}")
+    return procs.start(f"sender-{frame_ms:g}", ["gst-launch-1.0", "-q", *cmd.split()], env=jack.env)
+
+
+def rtp2jack_argv(args, port, latency=30, binary=None):
+    return [binary or args.rtp2jack, "--bind", "127.0.0.1", "--port", str(port), "--latency", str(latency),
+            "--connect", "none", "--stats", "json", "--stats-interval", "5"]
+
+
+def cpu_round(args, procs, jack, frame_ms, seconds):
+    p_rx, p_ref, p_floor = free_port(), free_port(), free_port()
+    rx = procs.start(f"rtp2jack-{frame_ms:g}", rtp2jack_argv(args, p_rx), env=jack.env)
+    ref_cmd = (f"udpsrc address=127.0.0.1 port={p_ref} "
+               "caps=application/x-rtp,media=audio,clock-rate=48000,encoding-name=OPUS,payload=96 "
+               "! rtpjitterbuffer latency=30 do-lost=true drop-on-latency=true "
+               "! rtpopusdepay ! opusdec plc=true ! audioconvert "
+               "! jackaudiosink client-name=gstref connect=none sync=false")
+    ref = procs.start(f"reference-{frame_ms:g}", ["gst-launch-1.0", "-q", *ref_cmd.split()], env=jack.env)
+    floor = procs.start(f"opus_floor-{frame_ms:g}", [args.opus_floor, str(p_floor)])
+    thru = procs.start(f"jack_thru-{frame_ms:g}", ["jack_thru"], env=jack.env)
+    send = sender(procs, jack, frame_ms, [p_rx, p_ref, p_floor])
+    poll("the reference's ports", lambda: any(p.startswith("gstref:") for p in jack.ports()), 15)
+    time.sleep(args.warmup)
+    who = {"rtp2jack": rx, "reference": ref, "opus_floor": floor, "jack_thru": thru}
+    t0 = time.monotonic()
+    c0 = {k: cpu_s(p.pid) for k, p in who.items()}
+    net0 = thread_cpu_s(rx.pid, "rtp2jack-net")
+    rss0 = {k: rss_kib(p.pid) for k, p in who.items()}
+    pk0 = (last_stats(rx.log_path) or {}).get("packets_received", 0)
+    xr0 = jack.xruns()
+    time.sleep(seconds)
+    c1 = {k: cpu_s(p.pid) for k, p in who.items()}
+    net1 = thread_cpu_s(rx.pid, "rtp2jack-net")
+    rss1 = {k: rss_kib(p.pid) for k, p in who.items()}
+    elapsed = time.monotonic() - t0
+    xr1 = jack.xruns()
+    procs.stop(send)
+    for p in (rx, ref, floor, thru):
+        procs.stop(p)
+    stats = final_stats(rx.log_path) or {}
+    per_min = {k: ((c1[k][0] - c0[k][0]) + (c1[k][1] - c0[k][1])) * 60 / elapsed for k in who}
+    split = {k: ((c1[k][0] - c0[k][0]) * 60 / elapsed, (c1[k][1] - c0[k][1]) * 60 / elapsed) for k in who}
+    packets = stats.get("packets_received", 0) - pk0
+    return {
+        "frame_ms": frame_ms, "seconds": elapsed, "per_min": per_min, "split": split,
+        "rss0": rss0, "rss1": rss1, "stats": stats, "packets": packets,
+        "net_cpu_s": net1 - net0, "xruns": xr1 - xr0,
+    }
+
+
+def callback_round(args, procs, period, seconds):
+    jack = Jack(procs, period)
+    port = free_port()
+    env = dict(jack.env, CALLBACK_COST_SKIP_S=str(args.warmup))
+    rx = procs.start(f"callback_cost-{period}", rtp2jack_argv(args, port, 20, args.callback_cost), env=env)
+    send = sender(procs, jack, 2.5, [port])
+    time.sleep(args.warmup + seconds)
+    procs.stop(send)
+    procs.stop(rx)
+    procs.stop(jack.proc)
+    with open(rx.log_path) as f:
+        lines = [l for l in f if l.startswith("callback_cost:")]
+    res = json.loads(lines[-1].split(":", 1)[1]) if lines else {}
+    res["stats"] = final_stats(rx.log_path) or {}
+    return res
+
+
+def scale_round(args, procs, jack, n, seconds):
+    ports = [free_port() for _ in range(n)]
+    rxs = [procs.start(f"scale{n}-{i}", rtp2jack_argv(args, p, 40), env=jack.env) for i, p in enumerate(ports)]
+    send = sender(procs, jack, 20, ports)
+    time.sleep(args.warmup)
+    c0 = [cpu_s(p.pid) for p in rxs]
+    xr0 = jack.xruns()
+    t0 = time.monotonic()
+    idle0 = cpu_idle()
+    time.sleep(seconds)
+    elapsed = time.monotonic() - t0
+    idle1 = cpu_idle()
+    c1 = [cpu_s(p.pid) for p in rxs]
+    xr1 = jack.xruns()
+    procs.stop(send)
+    for p in rxs:
+        procs.stop(p)
+    stats = [final_stats(p.log_path) or {} for p in rxs]
+    bad = sum(1 for s in stats if s.get("underruns", 1) or s.get("packets_late", 1) or not s.get("packets_received"))
+    cpu = sum((b[0] - a[0]) + (b[1] - a[1]) for a, b in zip(c0, c1)) * 60 / elapsed
+    return {"n": n, "bad": bad, "underruns": sum(s.get("underruns", 0) for s in stats),
+            "late": sum(s.get("packets_late", 0) for s in stats), "cpu_per_min": cpu,
+            "idle": (idle1 - idle0) / elapsed / os.cpu_count(), "xruns": xr1 - xr0}
+
+
+def cpu_idle():
+    with open("/proc/stat") as f:
+        fields = f.readline().split()
+    return (int(fields[4]) + int(fields[5])) / TICK
+
+
+def main():
+    benchlib.exit_on_sigterm()
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("build")
+    ap.add_argument("--seconds", type=float, default=120, help="the 20 ms CPU window")
+    ap.add_argument("--hour-packets", type=int, default=180000,
+                    help="the 2.5 ms window in packets (an hour of 20 ms frames)")
+    ap.add_argument("--callback-seconds", type=float, default=60)
+    ap.add_argument("--scale-seconds", type=float, default=20)
+    ap.add_argument("--scale-max", type=int, default=64)
+    ap.add_argument("--warmup", type=float, default=5)
+    ap.add_argument("--only", choices=["cpu", "callback", "scale"])
+    ap.add_argument("--out", default=os.path.join(benchlib.HERE, "results", "cpu-latest.md"))
+    args = ap.parse_args()
+    build = os.path.abspath(args.build)
+    args.rtp2jack = os.path.join(build, "rtp2jack")
+    args.opus_floor = os.path.join(build, "bench", "opus_floor")
+    args.callback_cost = os.path.join(build, "bench", "callback_cost")
+    tmp = tempfile.mkdtemp(prefix="rtp2jack-cpubench.")
+    procs = Procs(tmp)
+    out = {"cpu": [], "callback": [], "scale": []}
+    try:
+        if args.only in (None, "cpu"):
+            jack = Jack(procs, 128)
+            out["cpu"].append(cpu_round(args, procs, jack, 20, args.seconds))
+            print("cpu 20 ms:", out["cpu"][-1]["per_min"], flush=True)
+            out["cpu"].append(cpu_round(args, procs, jack, 2.5, args.hour_packets * 0.0025))
+            print("cpu 2.5 ms:", out["cpu"][-1]["per_min"], flush=True)
+            procs.stop(jack.proc)
+        if args.only in (None, "callback"):
+            for period in (64, 128):
+                out["callback"].append(callback_round(args, procs, period, args.callback_seconds))
+                print(f"callback {period}:", out["callback"][-1], flush=True)
+        if args.only in (None, "scale"):
+            jack = Jack(procs, 128)
+            n = 1
+            while n <= args.scale_max:
+                r = scale_round(args, procs, jack, n, args.scale_seconds)
+                out["scale"].append(r)
+                print("scale:", r, flush=True)
+                if r["bad"]:
+                    break
+                n *= 2
+            procs.stop(jack.proc)
+    finally:
+        procs.stop_all()
+    report(args, out, tmp)
+
+
+def report(args, out, tmp):
+    L = benchlib.header("CPU, callback cost, scale and memory (issue 6)",
+                        " ".join(["bench/cpu_bench.py", *sys.argv[1:]]))
+    L += [
+        "- JACK: private `jackd -S -d dummy -r 48000` servers; sender: GStreamer pink noise, Opus 128 kbit/s "
+        "stereo, `multiudpsink` to every receiver at once.",
+        "",
+    ]
+    if out["cpu"]:
+        L += ["## CPU per stream (user+system seconds per minute of audio, same window for all)", "",
+              "| frames | window | rtp2jack | floor (opus_floor + jack_thru) | rtp2jack / floor | GStreamer reference | reference / floor | opus_floor | jack_thru |",
+              "|---|--:|--:|--:|--:|--:|--:|--:|--:|"]
+        for r in out["cpu"]:
+            m = r["per_min"]
+            floor = m["opus_floor"] + m["jack_thru"]
+            L.append(f"| {r['frame_ms']:g} ms | {r['seconds']:.0f} s | {m['rtp2jack']:.3f} | {floor:.3f} | "
+                     f"**{m['rtp2jack'] / floor:.2f}x** | {m['reference']:.3f} | {m['reference'] / floor:.2f}x | "
+                     f"{m['opus_floor']:.3f} | {m['jack_thru']:.3f} |")
+        L += ["", "User / system split (s per minute):", ""]
+        for r in out["cpu"]:
+            L.append(f"- {r['frame_ms']:g} ms: " + "; ".join(
+                f"{k} {u:.3f} / {s:.3f}" for k, (u, s) in r["split"].items()))
+        L += ["", "## Memory (resident size, KiB, at the start of the window and at its end)", "",
+              "| frames | packets in window | rtp2jack start | rtp2jack end | growth | reference start | reference end |",
+              "|---|--:|--:|--:|--:|--:|--:|"]
+        for r in out["cpu"]:
+            L.append(f"| {r['frame_ms']:g} ms | {r['packets']} | {r['rss0']['rtp2jack']} | {r['rss1']['rtp2jack']} | "
+                     f"{r['rss1']['rtp2jack'] - r['rss0']['rtp2jack']:+d} | {r['rss0']['reference']} | "
+                     f"{r['rss1']['reference']} |")
+        L += ["", "rtp2jack's counters over each window:", ""]
+        for r in out["cpu"]:
+            s = r["stats"]
+            per_packet = r["net_cpu_s"] / r["packets"] * 1e6 if r["packets"] else 0
+            L.append(f"- {r['frame_ms']:g} ms: packets {s.get('packets_received')}, underruns {s.get('underruns')}, "
+                     f"late {s.get('packets_late')}, concealed {s.get('frames_concealed')}, JACK xruns in window "
+                     f"{r['xruns']}; net thread {r['net_cpu_s']:.2f} s CPU = {per_packet:.1f} us per packet "
+                     f"(so one core would take about {1e6 / per_packet if per_packet else 0:,.0f} packets/s)")
+        L.append("")
+    if out["callback"]:
+        L += ["## Process-callback cost (2.5 ms frames, wall-clock time inside the callback)", "",
+              "| period | calls | median us | p99 us | p99.9 us | worst us | median / period | worst / period | underruns |",
+              "|---|--:|--:|--:|--:|--:|--:|--:|--:|"]
+        for r in out["callback"]:
+            if not r.get("calls"):
+                L.append(f"| ? | no figures | | | | | | | |")
+                continue
+            L.append(f"| {r['nframes']} ({r['period_us']:.0f} us) | {r['calls']} | {r['median_us']:.1f} | "
+                     f"{r['p99_us']:.1f} | {r['p999_us']:.1f} | {r['worst_us']:.1f} | {r['median_frac']:.4f} | "
+                     f"{r['worst_frac']:.4f} | {r['stats'].get('underruns')} |")
+        L.append("")
+    if out["scale"]:
+        L += ["## Scale: N rtp2jack processes, one 20 ms stream each, one JACK server (128)", "",
+              "| streams | processes with underruns or late packets | underruns | late | rtp2jack CPU s/min (all) | CPU idle | JACK xruns |",
+              "|--:|--:|--:|--:|--:|--:|--:|"]
+        for r in out["scale"]:
+            L.append(f"| {r['n']} | {r['bad']} | {r['underruns']} | {r['late']} | {r['cpu_per_min']:.2f} | "
+                     f"{r['idle'] * 100:.0f}% | {r['xruns']} |")
+        L.append("")
+    L.append(f"Logs of this run: `{tmp}` (not kept).")
+    benchlib.write_report(L, args.out)
+
+
+if __name__ == "__main__":
+    main()
