@@ -25,13 +25,14 @@ Prints a Markdown report and writes it to --out
 (default bench/results/cpu-latest.md).
 """
 import argparse
+import json
 import os
 import sys
 import tempfile
 import time
 
 import benchlib
-from benchlib import Procs, final_stats, free_port, last_stats
+from benchlib import Procs, final_stats, free_port, last_stats, poll
 
 TICK = os.sysconf("SC_CLK_TCK")
 

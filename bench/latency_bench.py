@@ -36,8 +36,8 @@ RATE = 48000
 PERIOD = 128
 FRAME_MS = 5
 
-# rtp2jack: --latency MS, in the order tried.
-RTP2JACK_LADDER = [6.0, 7.0, 8.0, 9.0, 9.666, 11.0, 13.0, 16.0, 20.0, 25.0, 30.0, 40.0]
+# rtp2jack: --latency MS.
+RTP2JACK_LADDER = [7.0, 8.0, 9.0, 9.666, 10.5, 11.0, 12.0, 13.0, 16.0]
 
 # The reference: (rtpjitterbuffer latency ms, jackaudiosink settings). The
 # sink's ring buffer is most of its delay: low-latency=true sizes it from the
@@ -46,10 +46,8 @@ SINKS = [
     ("low-latency", "low-latency=true"),
     ("bt 10.7 ms / lt 2.7 ms", "buffer-time=10667 latency-time=2667"),
     ("bt 20 ms / lt 5 ms", "buffer-time=20000 latency-time=5000"),
-    ("bt 40 ms / lt 10 ms", "buffer-time=40000 latency-time=10000"),
-    ("default (bt 200 ms / lt 10 ms)", ""),
 ]
-JITTERBUFFER_MS = [0, 5, 10, 20, 40]
+JITTERBUFFER_MS = [0, 10, 40]
 REFERENCE_GRID = [(jb, label, props) for label, props in SINKS for jb in JITTERBUFFER_MS]
 
 
@@ -147,15 +145,29 @@ def play(args, procs, jack, rounds, kind, rx_latency, ref):
     return r
 
 
+def summarise(rounds, key, ok, delay):
+    """Per setting: rounds, clean rounds, median of the rounds' median delays."""
+    by = {}
+    for r in rounds:
+        by.setdefault(key(r), []).append(r)
+    out = []
+    for setting, rs in by.items():
+        delays = sorted(delay(r) for r in rs)
+        out.append({"setting": setting, "rounds": len(rs), "clean": sum(1 for r in rs if ok(r)),
+                    "median_ms": delays[len(delays) // 2], "min_ms": delays[0], "max_ms": delays[-1]})
+    return out
+
+
 def main():
     benchlib.exit_on_sigterm()
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("build")
-    ap.add_argument("--seconds", type=float, default=15)
+    ap.add_argument("--seconds", type=float, default=10)
+    ap.add_argument("--reps", type=int, default=3, help="rounds per setting of each receiver")
     ap.add_argument("--settle", type=float, default=3)
     ap.add_argument("--sender-props", default="buffer-time=20000 latency-time=5000",
                     help="jackaudiosrc's buffering (shared by both receivers)")
-    ap.add_argument("--confirm-seconds", type=float, default=60)
+    ap.add_argument("--confirm-seconds", type=float, default=30)
     ap.add_argument("--out", default=os.path.join(benchlib.HERE, "results", "latency-latest.md"))
     args = ap.parse_args()
     build = os.path.abspath(args.build)
@@ -167,35 +179,33 @@ def main():
     confirm = None
     try:
         jack = Jack(procs, f"latbench_{os.getpid()}", RATE, PERIOD)
-        # Sweep: the reference walks its grid; rtp2jack moves up its ladder
-        # whenever it glitched, and otherwise stays (each further round at
-        # the same setting confirms it).
-        rx_i = 0
-        for ref in REFERENCE_GRID:
-            r = play(args, procs, jack, rounds, "sweep", RTP2JACK_LADDER[rx_i], ref)
-            if not r["rx_ok"] and rx_i + 1 < len(RTP2JACK_LADDER):
-                rx_i += 1
-        # Confirm both at their chosen settings in one longer run each time;
-        # a glitch moves that receiver on (rtp2jack up its ladder, the
-        # reference to its next-best clean setting by measured delay).
-        ref_choices = [r["ref"] for r in sorted((r for r in rounds if r["gst_ok"]),
-                                                key=lambda r: r["gst"]["delay_median_frames"])]
-        ref_j = 0
-        sweep_seconds, args.seconds = args.seconds, args.confirm_seconds
-        for _ in range(4):
-            ref = ref_choices[ref_j] if ref_choices else REFERENCE_GRID[-1]
-            r = play(args, procs, jack, rounds, "confirm", RTP2JACK_LADDER[rx_i], ref)
-            if r["rx_ok"] and r["gst_ok"]:
-                confirm = r
-                break
-            if not r["rx_ok"] and rx_i + 1 < len(RTP2JACK_LADDER):
-                rx_i += 1
-            if not r["gst_ok"] and ref_j + 1 < len(ref_choices):
-                ref_j += 1
-        args.seconds = sweep_seconds
+        # Every setting of each receiver `reps` times, paired differently in
+        # each pass (4 is coprime with the grid's 9), in one run.
+        n = max(len(RTP2JACK_LADDER), len(REFERENCE_GRID)) * args.reps
+        for k in range(n):
+            play(args, procs, jack, rounds, "sweep", RTP2JACK_LADDER[k % len(RTP2JACK_LADDER)],
+                 REFERENCE_GRID[(4 * k + k // len(REFERENCE_GRID)) % len(REFERENCE_GRID)])
+        rx_sum, gst_sum = choose(rounds)
+        rx_best = next((x for x in rx_sum if x["clean"] == x["rounds"]), None)
+        gst_best = next((x for x in gst_sum if x["clean"] == x["rounds"]), None)
+        if rx_best and gst_best:
+            args.seconds, sweep_seconds = args.confirm_seconds, args.seconds
+            confirm = play(args, procs, jack, rounds, "confirm", rx_best["setting"], gst_best["setting"])
+            args.seconds = sweep_seconds
     finally:
         procs.stop_all()
     report(args, rounds, confirm, tmp)
+
+
+def choose(rounds):
+    """Both receivers' settings, in the order a user would try them:
+    rtp2jack by --latency, the reference by its measured delay."""
+    sweep = [r for r in rounds if r["kind"] == "sweep"]
+    rx_sum = sorted(summarise(sweep, lambda r: r["rx_latency"], lambda r: r["rx_ok"],
+                              lambda r: r["rx"]["delay_median_ms"]), key=lambda x: x["setting"])
+    gst_sum = sorted(summarise(sweep, lambda r: r["ref"], lambda r: r["gst_ok"],
+                               lambda r: r["gst"]["delay_median_ms"]), key=lambda x: x["median_ms"])
+    return rx_sum, gst_sum
 
 
 def report(args, rounds, confirm, tmp):
@@ -212,12 +222,40 @@ def report(args, rounds, confirm, tmp):
         "reference's jitter buffer drops and conceals them without a count.",
         "",
     ]
+    rx_sum, gst_sum = choose(rounds)
+    rx_best = next((x for x in rx_sum if x["clean"] == x["rounds"]), None)
+    gst_best = next((x for x in gst_sum if x["clean"] == x["rounds"]), None)
+    if rx_best and gst_best:
+        L += [
+            "## Result: each receiver's smallest setting that was clean in every round",
+            "",
+            "| receiver | setting | clean rounds | delay ms, median of rounds (min..max) |",
+            "|---|---|--:|--:|",
+            f"| rtp2jack | `--latency {rx_best['setting']}` | {rx_best['clean']} of {rx_best['rounds']} | "
+            f"{rx_best['median_ms']:.2f} ({rx_best['min_ms']:.2f}..{rx_best['max_ms']:.2f}) |",
+            f"| GStreamer reference | `rtpjitterbuffer latency={gst_best['setting'][0]}`, jackaudiosink "
+            f"{gst_best['setting'][1]} | {gst_best['clean']} of {gst_best['rounds']} | "
+            f"{gst_best['median_ms']:.2f} ({gst_best['min_ms']:.2f}..{gst_best['max_ms']:.2f}) |",
+            "",
+            f"**rtp2jack / reference = {rx_best['median_ms'] / gst_best['median_ms']:.2f}** "
+            "(issue 5's goal: at most 0.70).",
+            "",
+        ]
+    L += ["## Every setting", "", "| receiver | setting | clean rounds | delay ms, median (min..max) |",
+          "|---|---|--:|--:|"]
+    for x in rx_sum:
+        L.append(f"| rtp2jack | `--latency {x['setting']}` | {x['clean']} of {x['rounds']} | "
+                 f"{x['median_ms']:.2f} ({x['min_ms']:.2f}..{x['max_ms']:.2f}) |")
+    for x in gst_sum:
+        L.append(f"| reference | jb {x['setting'][0]} ms, {x['setting'][1]} | {x['clean']} of {x['rounds']} | "
+                 f"{x['median_ms']:.2f} ({x['min_ms']:.2f}..{x['max_ms']:.2f}) |")
+    L.append("")
     if confirm:
         a, b, ref = confirm["rx"], confirm["gst"], confirm["ref"]
         ratio = a["delay_median_frames"] / b["delay_median_frames"]
         lat = confirm["port_latency"]
         L += [
-            "## Result (the confirmation run: both receivers, the same packets, one window)",
+            "## Confirmation: both chosen settings again, in one longer window on the same packets",
             "",
             "| receiver | setting | delay frames (min / median / max) | delay ms | clicks |",
             "|---|---|--:|--:|--:|",
@@ -227,8 +265,9 @@ def report(args, rounds, confirm, tmp):
             f"{b['delay_min_frames']} / {b['delay_median_frames']} / {b['delay_max_frames']} | "
             f"{b['delay_median_ms']:.2f} | {b['clicks']} |",
             "",
-            f"**rtp2jack / reference = {ratio:.2f}** (issue 5's goal: at most 0.70). rtp2jack is "
-            f"{(b['delay_median_frames'] - a['delay_median_frames']) / RATE * 1000:.2f} ms earlier.",
+            f"rtp2jack / reference in this window = {ratio:.2f}; difference "
+            f"{(b['delay_median_frames'] - a['delay_median_frames']) / RATE * 1000:+.2f} ms "
+            f"({'clean' if confirm['rx_ok'] else 'GLITCH'} / {'clean' if confirm['gst_ok'] else 'GLITCH'}).",
             "",
         ]
         if lat:
@@ -237,7 +276,7 @@ def report(args, rounds, confirm, tmp):
                   "delay also holds the sender's share (JACK input buffering, one Opus frame, the codec's "
                   "look-ahead), the network, and the JACK period in which playout is decided.", ""]
     else:
-        L += ["## Result", "", "Neither receiver's setting was confirmed clean in four tries; see the rounds.", ""]
+        L += ["No confirmation run: a receiver had no setting clean in every round.", ""]
     L += [
         "## Every round",
         "",

@@ -30,8 +30,12 @@ inline constexpr std::uint32_t kMinPacketFrames = kStreamRate * 25 / 10000;
 inline constexpr double kMaxLatencyMs = 2000.0;
 // Short fades that hide the edges of silence (1 ms at 48 kHz).
 inline constexpr std::uint32_t kFadeFrames = 48;
-// How often the net context drains returned records and statuses.
-inline constexpr std::uint32_t kNetTickUs = 5000;
+// How often the net context drains returned records and statuses when
+// nothing else wakes it. Every datagram and every repair deadline drains
+// them too, so this only bounds how stale they get in a pause. It was 5 ms:
+// 200 wake-ups a second, most of the net thread's CPU at 20 ms packets
+// (bench/results/cpu-latest.md: 256 us of CPU per packet).
+inline constexpr std::uint32_t kNetTickUs = 50000;
 // A locked sender that has sent nothing for this long (or four packet
 // durations, if longer) no longer holds the lock: another SSRC, or another
 // payload type, takes over at once (a sender restart). Shorter silences
