@@ -28,9 +28,10 @@ constexpr std::int64_t kCatchUpMin = d::kStreamRate / 50;  // 20 ms
 // purpose may trail the records it explains by a call or two.
 constexpr std::uint32_t kCatchUpCalls = 8;
 // A JACK stall shorter than catch_up()'s excess leaves the buffer deeper by
-// as much once the server has shown, over kCatchUpCalls calls, that it will
-// not catch up: from this much on the excess is skipped (crossfaded, right
-// after the stall's own glitch) instead of gliding back at 0.2 % for seconds.
+// as much when the network went on meanwhile and the server does not catch
+// up (the drift loop's first whole window after the stall shows it): from
+// this much on the excess is skipped (crossfaded, right after the stall's
+// own glitch) instead of gliding back at 0.2 % for seconds.
 constexpr std::int64_t kStallSkipMin = d::kStreamRate / 500;  // 2 ms
 }  // namespace
 
