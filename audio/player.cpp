@@ -18,12 +18,6 @@ constexpr std::uint32_t kStageFrames = kRenderChunk;
 // callback stopped for a while (JACK suspended or stalled) while the
 // network went on: skip to the target rather than stay that late.
 constexpr std::int64_t kCatchUpExcess = d::kStreamRate / 10;  // 100 ms
-// ...or, for targets below that, the target itself, but no less than this:
-// at a 10 ms target, 90 ms of unexplained excess (a stall JACK's cycle times
-// did not show, a burst from a sender that stalled) would otherwise glide
-// away at 0.2 % for most of a minute. Start-up offsets (the first packet
-// delayed by jitter) stay below the target and are the loop's to steer.
-constexpr std::int64_t kCatchUpMin = d::kStreamRate / 50;  // 20 ms
 // ...for this many calls in a row: a message that deepens the target on
 // purpose may trail the records it explains by a call or two.
 constexpr std::uint32_t kCatchUpCalls = 8;
@@ -32,7 +26,9 @@ constexpr std::uint32_t kCatchUpCalls = 8;
 // up (the drift loop's first whole window after the stall shows it): from
 // this much on the excess is skipped (crossfaded, right after the stall's
 // own glitch) instead of gliding back at 0.2 % for seconds.
-constexpr std::int64_t kStallSkipMin = d::kStreamRate / 500;  // 2 ms
+// Smaller excesses glide away (5 s for 10 ms): a skip is a crossfade, and
+// a crossfade a listener can hear where the glide is inaudible.
+constexpr std::int64_t kStallSkipMin = d::kStreamRate / 100;  // 10 ms
 }  // namespace
 
 Player::Player(const PlayerConfig& config, core::SpscQueue<core::ToAudio>& from_net,
@@ -280,8 +276,7 @@ void Player::catch_up() noexcept {
   // Measured from where the loop steers now: while --latency auto glides
   // down to a smaller target, the excess is on purpose.
   const auto gliding = static_cast<std::int64_t>(std::max(0.0, drift_.reference_frames() - target_frames_));
-  const std::int64_t limit = std::clamp<std::int64_t>(target_frames_, kCatchUpMin, kCatchUpExcess);
-  const std::int64_t allowed = need + gliding + limit;
+  const std::int64_t allowed = need + gliding + kCatchUpExcess;
   // Audio queued, not the timeline's span: a hole in it (DTX, a sender's
   // timestamp jump) is no backlog. Counted only past the cheap test:
   // bounded by the buffer's capacity.

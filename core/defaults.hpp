@@ -51,7 +51,7 @@ inline constexpr std::size_t kHeldPackets = 64;
 inline constexpr std::size_t kMaxHeldBytes = 4000;
 // Sources on probation (RFC 3550 A.1), and the most of a candidate's first
 // datagram kept for replay once its successor confirms it.
-inline constexpr std::size_t kProbationSlots = 16;
+inline constexpr std::size_t kProbationSlots = 64;
 inline constexpr std::size_t kMaxDatagramBytes = 4096;
 // ...and how far apart (sequence numbers, either way) two packets may be to
 // confirm their source.

@@ -1,7 +1,7 @@
 // libFuzzer target: net::StreamReceiver driven by a scripted session.
 //
 // A simulated net loop (the one net::UdpReceiver runs: datagrams, a timer at
-// next_deadline() or a 5 ms tick, drain_audio before each) and a fake audio
+// next_deadline() or the idle tick (kNetTickUs), drain_audio before each) and a fake audio
 // side that takes every message off to_audio and sends records home, now or
 // later. Stream identity, reordering, FEC, concealment and pool exhaustion
 // are all reachable from the script.

@@ -50,9 +50,10 @@ spawn flood python3 "$TEST_TMP/flood.py" "$port"
 
 for round in 1 2 3; do
   log="$TEST_TMP/rtp2jack-$round.log"
-  # --payload-type: the flood is running before rtp2jack starts, and a junk
-  # sender must not lock first (not what this test is about).
-  "$build/rtp2jack" --bind 127.0.0.1 --port "$port" --latency 40 --connect none --payload-type 96 \
+  # The flood is running before rtp2jack starts, with valid-looking packets
+  # from random SSRCs among it: probation (RFC 3550 A.1) keeps them from
+  # taking the lock, so the real stream must lock and play.
+  "$build/rtp2jack" --bind 127.0.0.1 --port "$port" --latency 40 --connect none \
     --stats json --stats-interval 0.5 >"$log" 2>&1 &
   rx_pid=$!
   cleanup_push "stop_pid $rx_pid"
