@@ -275,7 +275,11 @@ void Player::catch_up() noexcept {
       std::max<std::int64_t>(std::int64_t{target_frames_} - converter, 0) + buffer_.back()->frames;
   // Measured from where the loop steers now: while --latency auto glides
   // down to a smaller target, the excess is on purpose.
-  const auto gliding = static_cast<std::int64_t>(std::max(0.0, drift_.reference_frames() - target_frames_));
+  // At most kCatchUpExcess of it: a server that keeps stalling keeps
+  // raising the reference (each stall's share glides away at 0.2 %), and
+  // the backlog must not hide behind it for ever.
+  const auto gliding = static_cast<std::int64_t>(
+      std::clamp(drift_.reference_frames() - target_frames_, 0.0, static_cast<double>(kCatchUpExcess)));
   const std::int64_t allowed = need + gliding + kCatchUpExcess;
   // Audio queued, not the timeline's span: a hole in it (DTX, a sender's
   // timestamp jump) is no backlog. Counted only past the cheap test:
@@ -311,6 +315,9 @@ void Player::skip_stall() noexcept {
   // sender in the same graph): then nothing piled up, and the reference
   // the stall moved up must come down at once, or the loop would slow
   // playout to fill a depth nobody lost.
+  // Only the stall's own share, never more than it lasted: excess from
+  // before it is the loop's, and a reference raised to the whole depth
+  // would ratchet up with every stall of a server that keeps stalling.
   const double excess = drift_.window_depth() - stall_reference_;
   const auto converter = static_cast<std::int64_t>(Resampler::kDelayFrames);
   const std::int64_t keep = std::max<std::int64_t>(std::int64_t{target_frames_} - converter, 0);
@@ -319,12 +326,12 @@ void Player::skip_stall() noexcept {
       std::max<std::int64_t>(buffer_.end() - cursor_ - keep, 0));
   if (piled < kStallSkipMin) {
     // Too little to skip: the loop glides that much away.
-    drift_.set_reference(stall_reference_ + std::max(0.0, excess));
+    drift_.set_reference(stall_reference_ + static_cast<double>(piled));
     return;
   }
   ++status_.stall_skips;
   jump_to(cursor_ + piled);
-  drift_.set_reference(stall_reference_ + std::max(0.0, excess - static_cast<double>(piled)));
+  drift_.set_reference(stall_reference_);
 }
 
 void Player::jump_to(std::int64_t cursor) noexcept {
