@@ -275,11 +275,7 @@ void Player::catch_up() noexcept {
       std::max<std::int64_t>(std::int64_t{target_frames_} - converter, 0) + buffer_.back()->frames;
   // Measured from where the loop steers now: while --latency auto glides
   // down to a smaller target, the excess is on purpose.
-  // At most kCatchUpExcess of it: a server that keeps stalling keeps
-  // raising the reference (each stall's share glides away at 0.2 %), and
-  // the backlog must not hide behind it for ever.
-  const auto gliding = static_cast<std::int64_t>(
-      std::clamp(drift_.reference_frames() - target_frames_, 0.0, static_cast<double>(kCatchUpExcess)));
+  const auto gliding = static_cast<std::int64_t>(std::max(0.0, drift_.reference_frames() - target_frames_));
   const std::int64_t allowed = need + gliding + kCatchUpExcess;
   // Audio queued, not the timeline's span: a hole in it (DTX, a sender's
   // timestamp jump) is no backlog. Counted only past the cheap test:
