@@ -36,6 +36,11 @@ stop_pid "$rx_pid"
 # rtp2jack follows that as clock drift, as it must; 2 Hz is 0.45 %.
 "$build/tests/wav_analyze" "$TEST_TMP/out.wav" --channels 2 --freq 440 --freq-tol 2 \
   --min-sound-s 7.9 --analyse-s 7.95 --max-gaps 0 --max-clicks 0
+# An underrun while the host held the server itself past the 3 ms repair
+# margin is the host's (jack_longest_stall, as in the formats and
+# impairment tests); the recording's gaps are judged above either way.
+stall=$(jack_longest_stall)
+echo "the server's longest stall: $stall us"
 python3 "$here/../lib/stats_check.py" "$TEST_TMP/rtp2jack.log" \
-  "underruns == 0" "packets_lost == 0" "frames_concealed == 0" "stream_resets == 0"
+  "underruns == 0 or $stall > 3000" "packets_lost == 0" "frames_concealed == 0" "stream_resets == 0"
 echo "PASS: buffer size changes played through"
