@@ -41,6 +41,26 @@ class JitterBuffer {
     return true;
   }
 
+  /// Thread: audio. Real-time safe. Index of the record that starts at
+  /// `timestamp`, or size() when none does. Walks back from the newest,
+  /// where a replacement usually lands; bounded by the capacity.
+  std::size_t find(std::int64_t timestamp) const noexcept {
+    for (std::size_t i = size_; i > 0; --i) {
+      const std::int64_t t = at(i - 1)->timestamp;
+      if (t == timestamp) return i - 1;
+      if (t < timestamp) break;
+    }
+    return size_;
+  }
+
+  /// Thread: audio. Puts `r` in the i-th record's place (same position) and
+  /// returns the record it replaced, for the caller to send home.
+  core::PacketRecord* replace(std::size_t i, core::PacketRecord* r) noexcept {
+    core::PacketRecord* old = at(i);
+    slot(i) = r;
+    return old;
+  }
+
   bool empty() const noexcept { return size_ == 0; }
   std::size_t size() const noexcept { return size_; }
   std::size_t capacity() const noexcept { return capacity_; }

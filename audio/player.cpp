@@ -218,6 +218,8 @@ void Player::drain_net() noexcept {
         if (has_cursor_ && r->end() <= cursor_) {
           if (r->kind == core::PacketRecord::Kind::Decoded) ++status_.records_late;
           unlink(r);
+        } else if (const std::size_t i = buffer_.find(r->timestamp); i < buffer_.size()) {
+          replace(i, r);
         } else if (!buffer_.insert(r)) {
           ++status_.records_dropped;
           unlink(r);
@@ -246,6 +248,25 @@ void Player::drain_net() noexcept {
         break;
     }
   }
+}
+
+void Player::replace(std::size_t i, core::PacketRecord* r) noexcept {
+  // A record where one already is: net made this place again. A packet
+  // that came after its concealment (StreamReceiver::rescue), or what
+  // follows it, replaces concealment that has not begun to play. Once
+  // it has, the concealment plays on, and the packet was late after all.
+  // A second decoded record is a duplicate.
+  using Kind = core::PacketRecord::Kind;
+  const core::PacketRecord* old = buffer_.at(i);
+  const bool begun = has_cursor_ && cursor_ > old->timestamp;
+  if (old->kind == Kind::Decoded || begun) {
+    if (r->kind == Kind::Decoded && old->kind != Kind::Decoded) ++status_.records_late;
+    else if (old->kind == Kind::Decoded) ++status_.records_dropped;
+    unlink(r);
+    return;
+  }
+  if (old->kind == Kind::Concealed && r->kind != Kind::Concealed) ++status_.records_rescued;
+  unlink(buffer_.replace(i, r));
 }
 
 void Player::start_if_ready() noexcept {

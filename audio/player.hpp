@@ -80,6 +80,7 @@ class Player {
   void drain_net() noexcept;
   void flush() noexcept;
   void unlink(core::PacketRecord* r) noexcept;
+  void replace(std::size_t i, core::PacketRecord* r) noexcept;
   void return_pending() noexcept;
   void start_if_ready() noexcept;
   void catch_up() noexcept;

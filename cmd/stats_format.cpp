@@ -57,7 +57,7 @@ std::string stats_json(const net::StatsSnapshot& s, double uptime_s, bool final)
   std::snprintf(
       buf, sizeof buf,
       "{\"uptime_s\":%.3f,\"final\":%s,\"playing\":%s,"
-      "\"packets_received\":%llu,\"packets_lost\":%llu,\"packets_late\":%llu,"
+      "\"packets_received\":%llu,\"packets_lost\":%llu,\"packets_late\":%llu,\"packets_rescued\":%llu,"
       "\"packets_duplicate\":%llu,\"packets_reordered\":%llu,\"packets_invalid\":%llu,"
       "\"packets_foreign\":%llu,\"packets_filtered\":%llu,\"datagrams_received\":%llu,"
       "\"rtcp_received\":%llu,"
@@ -70,6 +70,7 @@ std::string stats_json(const net::StatsSnapshot& s, double uptime_s, bool final)
       static_cast<unsigned long long>(n.packets_received),
       static_cast<unsigned long long>(n.packets_lost),
       static_cast<unsigned long long>(n.packets_late),
+      static_cast<unsigned long long>(n.packets_rescued),
       static_cast<unsigned long long>(n.packets_duplicate),
       static_cast<unsigned long long>(n.packets_reordered),
       static_cast<unsigned long long>(n.packets_invalid),
@@ -104,12 +105,13 @@ std::string stats_text(const net::StatsSnapshot& s, double uptime_s, bool final)
   // went wrong, if anything; then RTCP and the end-to-end latency.
   std::snprintf(buf, sizeof buf,
                 "rtp2jack%s %.0fs %s | buf %.1f/%.1f ms%s | jitter %.2f ms peak %.1f ms -> "
-                "recommend %s ms | lost %llu late %llu plc %llu fec %llu | underruns %llu "
+                "recommend %s ms | lost %llu late %llu rescued %llu plc %llu fec %llu | underruns %llu "
                 "xruns %llu | drift %+.0f ppm",
                 final ? " final:" : ":", uptime_s, state, ms(a.depth_frames), ms(a.target_frames),
                 n.latency_auto ? " auto" : "", ms(n.jitter_frames), ms(n.lateness_frames),
                 recommended_ms(n, "-").c_str(), static_cast<unsigned long long>(n.packets_lost),
                 static_cast<unsigned long long>(n.packets_late),
+                static_cast<unsigned long long>(n.packets_rescued),
                 static_cast<unsigned long long>(n.frames_concealed),
                 static_cast<unsigned long long>(n.frames_fec),
                 static_cast<unsigned long long>(a.underruns),

@@ -46,6 +46,11 @@ inline constexpr std::uint32_t kStreamIdleMs = 100;
 // come early after running late (2 ms was not always enough with in-band
 // FEC on a busy VM: tests/integration/impair_test.sh).
 inline constexpr std::uint32_t kConcealMarginUs = 3000;
+// A packet that arrives after its place was concealed is decoded in place
+// of the concealment (from the decoder's state before it) if audio will
+// take it in at least this long before the callback that may play it
+// begins: the decode's time (StreamReceiver::rescue).
+inline constexpr std::uint32_t kRescueMarginUs = 500;
 // Out-of-order packets net holds until the gap before them closes.
 inline constexpr std::size_t kHeldPackets = 64;
 inline constexpr std::size_t kMaxHeldBytes = 4000;

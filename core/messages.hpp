@@ -38,6 +38,7 @@ struct AudioStatus {
   std::uint32_t target_frames = 0;
   std::uint64_t underruns = 0;
   std::uint64_t records_late = 0;   // arrived after the cursor had passed them
+  std::uint64_t records_rescued = 0;// replaced a concealment at their place before it played
   std::uint64_t records_dropped = 0;// jitter buffer full
   std::uint64_t gaps = 0;           // holes in the stream timeline played as silence
   std::uint64_t stall_skips = 0;    // JACK stalls whose excess latency was skipped (crossfaded)

@@ -12,13 +12,14 @@ struct NetStats {
   std::uint64_t packets_received = 0;    // RTP packets of the locked stream, duplicates included
   std::uint64_t packets_lost = 0;        // RFC 3550 A.3: expected minus received (never negative)
   std::uint64_t packets_late = 0;        // arrived after their place was concealed or played
+  std::uint64_t packets_rescued = 0;     // arrived after their place was concealed, but before it played: replaced it
   std::uint64_t packets_duplicate = 0;
   std::uint64_t packets_reordered = 0;   // arrived after a later sequence number
   std::uint64_t packets_invalid = 0;     // malformed RTP or undecodable Opus
   std::uint64_t packets_foreign = 0;     // another SSRC or payload type while the stream is live
   std::uint64_t packets_filtered = 0;    // from a source --allow-from does not allow
   std::uint64_t rtcp_received = 0;       // RTCP multiplexed on the RTP port (RFC 5761)
-  std::uint64_t frames_concealed = 0;    // Opus frames (a packet's duration each) made by PLC
+  std::uint64_t frames_concealed = 0;    // Opus frames (a packet's duration each) made by PLC and played
   std::uint64_t frames_fec = 0;          // Opus frames recovered from in-band FEC (LBRR)
   std::uint64_t frames_stretched = 0;    // 48 kHz frames of concealment inserted to grow the target at once
   std::uint64_t stream_resets = 0;       // sender restarts after the first lock

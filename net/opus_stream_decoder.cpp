@@ -2,6 +2,7 @@
 
 #include <opus/opus.h>
 
+#include <cstring>
 #include <stdexcept>
 #include <string>
 
@@ -10,13 +11,20 @@
 namespace net {
 
 OpusStreamDecoder::OpusStreamDecoder(int channels) : channels_(channels) {
-  int err = OPUS_OK;
-  dec_ = opus_decoder_create(static_cast<opus_int32>(core::defaults::kStreamRate), channels, &err);
-  if (err != OPUS_OK || dec_ == nullptr)
-    throw std::runtime_error(std::string("opus_decoder_create: ") + opus_strerror(err));
+  // Our own storage (opus_decoder_init, not _create), so that its size is
+  // known to save() and restore().
+  const int size = opus_decoder_get_size(channels);
+  if (size <= 0) throw std::runtime_error("opus_decoder_get_size: channels must be 1 or 2");
+  size_ = static_cast<std::size_t>(size);
+  state_ = std::make_unique<unsigned char[]>(size_);
+  saved_ = std::make_unique<unsigned char[]>(size_);
+  dec_ = reinterpret_cast<::OpusDecoder*>(state_.get());
+  const int err = opus_decoder_init(dec_, static_cast<opus_int32>(core::defaults::kStreamRate), channels);
+  if (err != OPUS_OK) throw std::runtime_error(std::string("opus_decoder_init: ") + opus_strerror(err));
+  save();
 }
 
-OpusStreamDecoder::~OpusStreamDecoder() { opus_decoder_destroy(dec_); }
+OpusStreamDecoder::~OpusStreamDecoder() = default;
 
 int OpusStreamDecoder::packet_frames(std::span<const std::uint8_t> packet) noexcept {
   if (packet.empty()) return OPUS_INVALID_PACKET;
@@ -65,5 +73,9 @@ int OpusStreamDecoder::conceal(float* pcm, int frames) noexcept {
 }
 
 void OpusStreamDecoder::reset() noexcept { opus_decoder_ctl(dec_, OPUS_RESET_STATE); }
+
+void OpusStreamDecoder::save() noexcept { std::memcpy(saved_.get(), state_.get(), size_); }
+
+void OpusStreamDecoder::restore() noexcept { std::memcpy(state_.get(), saved_.get(), size_); }
 
 }  // namespace net

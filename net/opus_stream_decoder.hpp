@@ -3,7 +3,9 @@
 // Thread: net. Created at start-up; decode and conceal do not allocate.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <span>
 
 struct OpusDecoder;
@@ -48,11 +50,21 @@ class OpusStreamDecoder {
   /// Thread: net. Forget all state (a new stream).
   void reset() noexcept;
 
+  /// Thread: net. Keeps a copy of the decoder's state, which restore()
+  /// brings back: a late packet can then be decoded as if the concealment
+  /// made in its place (which moved the state on) had never been. libopus
+  /// documents its state as one block that a shallow copy duplicates.
+  void save() noexcept;
+  void restore() noexcept;
+
   int channels() const noexcept { return channels_; }
 
  private:
   int channels_;
-  ::OpusDecoder* dec_ = nullptr;
+  std::size_t size_ = 0;                    // opus_decoder_get_size(channels)
+  std::unique_ptr<unsigned char[]> state_;  // the live decoder
+  std::unique_ptr<unsigned char[]> saved_;  // save()'s copy
+  ::OpusDecoder* dec_ = nullptr;            // state_, typed
 };
 
 }  // namespace net

@@ -138,6 +138,7 @@ void StreamReceiver::take(const RtpPacket& p, int packet_frames, bool ours, std:
   const std::int64_t ts = unwrap<32>(p.timestamp, highest_ts_);
   ++stats_.packets_received;
   last_received_ns_ = now_ns;
+  now_ns_ = now_ns;
 
   if (seen(seq)) {
     ++stats_.packets_duplicate;
@@ -173,6 +174,7 @@ void StreamReceiver::take(const RtpPacket& p, int packet_frames, bool ours, std:
 void StreamReceiver::on_timer(std::int64_t now_ns) noexcept { service(now_ns); }
 
 void StreamReceiver::service(std::int64_t now_ns) noexcept {
+  now_ns_ = now_ns;
   tune(now_ns);
   // Bounded: each step fills at least 2.5 ms or moves past a held packet.
   for (int i = 0; i < 512 && gap_due() <= now_ns; ++i) {
@@ -253,9 +255,30 @@ std::uint32_t StreamReceiver::stretch(std::uint32_t frames) noexcept {
   ts_offset_ += n;  // everything not yet made moves later by as much
   stretched_ += n;
   conceal_run_ += static_cast<std::uint32_t>(n);
+  rescue_pos_ = -1;  // the timeline moved: a late packet no longer lands where the run began
   stats_.frames_stretched += static_cast<std::uint64_t>(n);
   link(r);
   return static_cast<std::uint32_t>(n);
+}
+
+bool StreamReceiver::rescue() noexcept {
+  // Audio takes in what net links at the start of each callback: a record
+  // linked before the callback that may render its first sample begins
+  // (need_time) is in time to replace the concealment there, unplayed.
+  // The margin covers the decode. Before playout starts nothing has played.
+  const std::int64_t need = need_time(rescue_pos_);
+  if (need != INT64_MAX && now_ns_ > need - std::int64_t{d::kRescueMarginUs} * 1000) return false;
+  // The run's concealment was made for a packet that did come: counted as
+  // concealment now, and audio counts it rescued when it replaces it (the
+  // stats show the difference: concealment that played).
+  stats_.frames_concealed += conceal_unconfirmed_;
+  conceal_unconfirmed_ = 0;
+  decoder_.restore();
+  rescued_until_ = std::max(rescued_until_, next_pos_);
+  next_pos_ = rescue_pos_;
+  conceal_run_ = 0;
+  rescue_pos_ = -1;
+  return true;
 }
 
 std::int64_t StreamReceiver::next_deadline() const noexcept { return gap_due(); }
@@ -339,6 +362,11 @@ void StreamReceiver::fill_one() noexcept {
 }
 
 bool StreamReceiver::conceal(std::uint32_t frames, bool confirmed) noexcept {
+  if (conceal_run_ == 0) {
+    // A run begins: keep the decoder as it is, for rescue().
+    decoder_.save();
+    rescue_pos_ = next_pos_;
+  }
   core::PacketRecord* r = concealed_record(frames);
   if (r == nullptr) return false;
   const int n = static_cast<int>(r->frames);
@@ -351,7 +379,14 @@ bool StreamReceiver::conceal(std::uint32_t frames, bool confirmed) noexcept {
                                               (d::kMaxConcealFrames - d::kConcealFullFrames));
     for (int c = 0; c < ch; ++c) r->pcm[i * ch + c] *= g;
   }
-  if (confirmed) {
+  if (next_pos_ < rescued_until_) {
+    // Made again after a rescue rewound the timeline: it replaces a
+    // concealment audio holds, which was counted already.
+    if (confirmed) {
+      stats_.frames_concealed += conceal_unconfirmed_;
+      conceal_unconfirmed_ = 0;
+    }
+  } else if (confirmed) {
     stats_.frames_concealed += 1 + conceal_unconfirmed_;
     conceal_unconfirmed_ = 0;
   } else {
@@ -373,7 +408,11 @@ void StreamReceiver::decode_in_order(std::span<const std::uint8_t> payload, std:
                                      std::int64_t arrival_ns) noexcept {
   next_seq_ = seq + 1;
   std::int64_t pos = ts + ts_offset_;
-  if (seq == last_decoded_seq_ + 1 && conceal_run_ > 0 && pos < next_pos_ &&
+  if (seq == last_decoded_seq_ + 1 && conceal_run_ > 0 && pos < next_pos_ && pos == rescue_pos_ &&
+      rescue()) {
+    // Late, but audio has not played the concealment made in its place:
+    // decoded as if it had come in time, it replaces that concealment.
+  } else if (seq == last_decoded_seq_ + 1 && conceal_run_ > 0 && pos < next_pos_ &&
       tuner_.absorb(static_cast<std::uint32_t>(next_pos_ - pos), last_received_ns_)) {
     // --latency auto: the packet after the last one decoded, late, its
     // place concealed. Play it after the concealment instead of dropping
@@ -442,6 +481,7 @@ void StreamReceiver::decode_in_order(std::span<const std::uint8_t> payload, std:
   last_frames_ = r->frames;
   last_decoded_seq_ = seq;
   conceal_run_ = 0;
+  rescue_pos_ = -1;
   next_pos_ = std::max(next_pos_, pos + n);
   link(r);
 }
@@ -540,6 +580,8 @@ void StreamReceiver::lock_stream(std::uint32_t ssrc, std::uint8_t pt, std::uint1
   last_decoded_seq_ = -1;
   last_frames_ = 0;
   conceal_run_ = 0;
+  rescue_pos_ = -1;
+  rescued_until_ = 0;
   conceal_unconfirmed_ = 0;
   unique_received_ = 0;
   have_transit_ = false;
@@ -600,6 +642,10 @@ StatsSnapshot StreamReceiver::stats() const noexcept {
   }
   s.audio = audio_;
   s.net.packets_late += s.audio.records_late;
+  // Concealment that a rescued packet replaced before it played was never
+  // heard: the count is of concealment that played.
+  s.net.packets_rescued = s.audio.records_rescued;
+  s.net.frames_concealed -= std::min(s.net.frames_concealed, s.audio.records_rescued);
   s.net.recommended_frames = tuner_.recommended_frames();
   s.net.lateness_frames = tuner_.peak_lateness_frames();
   s.net.target_changes = tuner_.changes();

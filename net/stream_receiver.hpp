@@ -136,6 +136,7 @@ class StreamReceiver {
   void service(std::int64_t now_ns) noexcept;
   bool audio_overdue(std::int64_t now_ns) const noexcept;
   void tune(std::int64_t now_ns) noexcept;
+  bool rescue() noexcept;
   std::uint32_t stretch(std::uint32_t frames) noexcept;
 
   const StreamConfig config_;
@@ -162,6 +163,13 @@ class StreamReceiver {
   std::int64_t last_decoded_seq_ = -1;  // of the latest record decoded from a packet
   std::uint32_t last_frames_ = 0;   // duration of the latest decoded packet
   std::uint32_t conceal_run_ = 0;   // frames concealed since the last decoded packet
+  // Late-packet rescue: where the current run of concealment began (the
+  // decoder's state there is saved), -1 when there is none to undo; and
+  // after a rescue, the end of the concealment audio already holds (what
+  // net makes again below it replaces records that were counted).
+  std::int64_t rescue_pos_ = -1;
+  std::int64_t rescued_until_ = 0;
+  std::int64_t now_ns_ = 0;         // monotonic, of the datagram or timer being handled
   // Frames concealed with nothing after them yet: counted once a later
   // packet shows something was missing, forgotten if the stream just
   // paused (DTX) or ended.

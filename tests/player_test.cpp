@@ -26,13 +26,17 @@ struct Rig {
 
   static float value(std::int64_t pos) { return 0.5f * std::sin(static_cast<float>(pos) * 0.01f); }
 
-  void link(std::int64_t ts, std::uint32_t frames = kFrame) {
+  void link(std::int64_t ts, std::uint32_t frames = kFrame,
+            core::PacketRecord::Kind kind = core::PacketRecord::Kind::Decoded) {
     core::PacketRecord* r = pool.acquire();
     REQUIRE(r != nullptr);
     r->timestamp = ts;
     r->frames = frames;
-    r->kind = core::PacketRecord::Kind::Decoded;
-    for (std::uint32_t i = 0; i < frames; ++i) r->pcm[i] = value(ts + i);
+    r->kind = kind;
+    // Concealment here is a guess that is off by a constant: audible as a
+    // step where it starts.
+    const float off = kind == core::PacketRecord::Kind::Concealed ? 0.3f : 0.0f;
+    for (std::uint32_t i = 0; i < frames; ++i) r->pcm[i] = value(ts + i) + off;
     REQUIRE(to_audio.try_push(core::ToAudio{core::ToAudio::Kind::Link, 0, r}));
   }
   void reset(std::uint32_t epoch) {
@@ -319,4 +323,52 @@ TEST_CASE("player: a stall the sender shared (nothing piled up) leaves the depth
   // The loop did not slow playout to grow the buffer by the stall.
   CHECK(std::llabs(static_cast<std::int64_t>(rig.status.depth_frames) - depth_before) <= kPeriod);
   CHECK(rig.status.underruns == 0);
+}
+
+TEST_CASE("player: a decoded record replaces concealment at its place until that begins to play") {
+  using Kind = core::PacketRecord::Kind;
+  Rig rig;
+  rig.reset(1);
+  for (int k = 0; k < 3; ++k) rig.link(std::int64_t{k} * kFrame);
+  rig.process();
+  REQUIRE(rig.player.state() == audio::Player::State::Playing);
+  const std::size_t start = rig.out.size();
+  // Net concealed the next place, then the packet came: it replaces the
+  // concealment, which goes home unplayed.
+  rig.link(3 * kFrame, kFrame, Kind::Concealed);
+  rig.process();
+  const std::size_t before = rig.returned;
+  rig.link(3 * kFrame);
+  rig.process();
+  CHECK(rig.status.records_rescued == 1);
+  CHECK(rig.returned >= before + 1);
+  rig.link(4 * kFrame, kFrame, Kind::Concealed);
+  // The duplicate of a decoded record is dropped as before.
+  rig.link(3 * kFrame);
+  rig.process();
+  CHECK(rig.status.records_dropped == 1);
+  // Play into the concealment at 4 * kFrame; the packet that comes after
+  // it has begun is late, and the concealment plays on.
+  std::size_t began = rig.out.size();  // the concealment begins in the call that starts here
+  while (rig.status.cursor <= 4 * kFrame) {
+    began = rig.out.size();
+    rig.process();
+  }
+  rig.link(4 * kFrame);
+  rig.link(5 * kFrame);
+  rig.process();
+  CHECK(rig.status.records_late == 1);
+  CHECK(rig.status.records_rescued == 1);
+  for (int i = 0; i < 20; ++i) rig.process();
+  CHECK(rig.status.underruns == 0);
+  // The signal is whole (the replaced concealment never played) up to the
+  // one that did; that one shows.
+  const auto step = [&](std::size_t from, std::size_t to) {
+    float m = 0;
+    for (std::size_t i = from; i + 1 < to; ++i) m = std::max(m, std::fabs(rig.out[i + 1] - rig.out[i]));
+    return m;
+  };
+  const std::size_t converter = 16;  // the resampler's delay, and then some
+  CHECK(step(start + 64, began) <= 0.0052f);
+  CHECK(step(began, began + kPeriod + converter) > 0.1f);
 }

@@ -40,7 +40,7 @@ TEST_CASE("stats_format: the text line says depth vs target, what to set, and wh
   CHECK(has(t, "playing"));
   CHECK(has(t, "buf 10.0/10.0 ms auto"));
   CHECK(has(t, "peak 1.0 ms -> recommend 9.5 ms"));
-  CHECK(has(t, "lost 3 late 0 plc 2 fec 1"));
+  CHECK(has(t, "lost 3 late 0 rescued 0 plc 2 fec 1"));
   CHECK(has(t, "underruns 0"));
   CHECK(has(t, "drift -12 ppm"));
   CHECK(t.find('\n') == std::string::npos);  // one line, redrawn in place on a terminal

@@ -68,6 +68,7 @@ struct Rig {
   std::int64_t now = 1'700'000'000LL * 1'000'000'000;
   std::vector<core::ToAudio> got;
   std::vector<core::PacketRecord> linked;  // copies taken on arrival: records are reused
+  std::vector<std::vector<float>> pcm;     // ... and their audio
 
   void feed(const std::vector<std::uint8_t>& p, std::int64_t advance_ms = 20) {
     now += advance_ms * kMs;
@@ -95,9 +96,25 @@ struct Rig {
         r.kind = m->record->kind;
         r.epoch = m->record->epoch;
         r.seq = m->record->seq;
+        pcm.emplace_back(m->record->pcm, m->record->pcm + std::size_t{m->record->frames} * 2);
         REQUIRE(from_audio.try_push(core::ToNet{core::ToNet::Kind::Unlink, m->record, {}}));
       }
     }
+    rx.drain_audio();
+  }
+  // Audio's status as a JACK callback that began now would push it: the
+  // next sample to play is `cursor`, 128-frame periods at 48 kHz.
+  void audio_at(std::int64_t cursor) {
+    core::AudioStatus a;
+    a.epoch = 1;
+    a.playing = true;
+    a.cursor = cursor;
+    a.cycle_ns = now;
+    a.period_frames = 128;
+    a.period_ns = 2'666'667;
+    a.render_ahead = 40;
+    a.jack_rate = 48000;
+    REQUIRE(from_audio.try_push(core::ToNet{core::ToNet::Kind::Status, nullptr, a}));
     rx.drain_audio();
   }
   const std::vector<core::PacketRecord>& links() const { return linked; }
@@ -176,6 +193,81 @@ TEST_CASE("stream_receiver: a loss is concealed, a duplicate dropped, a late one
   CHECK(l[5].frames == 960);
   CHECK(l[6].kind == core::PacketRecord::Kind::Decoded);
   CHECK(l[6].timestamp == 6 * 960);
+}
+
+TEST_CASE("opus: a saved decoder state brings back what concealment moved on") {
+  Sender s(240);
+  std::vector<std::vector<std::uint8_t>> p;
+  for (int i = 0; i < 6; ++i) p.push_back(s.next());
+  const auto payload = [&](int i) { return std::span<const std::uint8_t>(p[i]).subspan(12); };
+  net::OpusStreamDecoder clean(2), concealed(2), rescued(2);
+  std::vector<float> a(240 * 2), b(240 * 2), c(240 * 2);
+  for (int i = 0; i < 5; ++i) {
+    REQUIRE(clean.decode(payload(i), a.data(), 240) == 240);
+    REQUIRE(concealed.decode(payload(i), b.data(), 240) == 240);
+    REQUIRE(rescued.decode(payload(i), c.data(), 240) == 240);
+  }
+  rescued.save();
+  REQUIRE(concealed.conceal(b.data(), 240) == 240);
+  REQUIRE(rescued.conceal(c.data(), 240) == 240);
+  rescued.restore();
+  REQUIRE(clean.decode(payload(5), a.data(), 240) == 240);
+  REQUIRE(concealed.decode(payload(5), b.data(), 240) == 240);
+  REQUIRE(rescued.decode(payload(5), c.data(), 240) == 240);
+  CHECK(c == a);  // as if the concealment had never been made
+  CHECK(b != a);  // which it otherwise leaves its mark on
+}
+
+TEST_CASE("stream_receiver: a late packet replaces its concealment while audio has not played it") {
+  Rig rig;
+  Sender s(240);  // 5 ms packets
+  std::vector<std::vector<std::uint8_t>> p;
+  for (int i = 0; i < 14; ++i) p.push_back(s.next());
+  for (int i = 0; i < 10; ++i) rig.feed(p[i], 5);
+  // Audio's next callback (2.67 ms from now) may render up to 2400, where
+  // p[10] belongs: net conceals it at once, 3 ms before (kConcealMarginUs).
+  rig.audio_at(2400 - 40 - 100);
+  rig.wait(0);
+  REQUIRE(rig.links().size() == 11);
+  CHECK(rig.links()[10].kind == core::PacketRecord::Kind::Concealed);
+  CHECK(rig.links()[10].timestamp == 2400);
+  // p[10] comes 1.5 ms later, over a millisecond before that callback:
+  // decoded in its place, from the decoder's state before the concealment.
+  rig.now += 1'500'000;
+  rig.feed(p[10], 0);
+  rig.feed(p[11], 0);
+  REQUIRE(rig.links().size() == 13);
+  CHECK(rig.links()[11].kind == core::PacketRecord::Kind::Decoded);
+  CHECK(rig.links()[11].timestamp == 2400);
+  CHECK(rig.links()[12].timestamp == 2640);
+  net::OpusStreamDecoder clean(2);
+  std::vector<float> ref(240 * 2);
+  for (int i = 0; i <= 10; ++i)
+    REQUIRE(clean.decode(std::span<const std::uint8_t>(p[i]).subspan(12), ref.data(), 240) == 240);
+  CHECK(rig.pcm[11] == ref);
+  auto st = rig.stats();
+  CHECK(st.packets_late == 0);
+  CHECK(st.packets_lost == 0);
+  // Net made the concealment and counts it; audio, had it replaced it
+  // unplayed, would count it rescued (the snapshot subtracts those).
+  CHECK(st.frames_concealed == 1);
+}
+
+TEST_CASE("stream_receiver: a packet too late to replace its concealment is late") {
+  Rig rig;
+  Sender s(240);
+  std::vector<std::vector<std::uint8_t>> p;
+  for (int i = 0; i < 12; ++i) p.push_back(s.next());
+  for (int i = 0; i < 10; ++i) rig.feed(p[i], 5);
+  rig.audio_at(2400 - 40 - 100);
+  rig.wait(0);
+  REQUIRE(rig.links().size() == 11);
+  // 0.37 ms before the callback that may render it: no time for a decode.
+  rig.now += 2'300'000;
+  rig.feed(p[10], 0);
+  CHECK(rig.links().size() == 11);
+  CHECK(rig.stats().packets_late == 1);
+  CHECK(rig.stats().frames_concealed == 1);
 }
 
 TEST_CASE("stream_receiver: packets that never come count as lost") {

@@ -77,7 +77,7 @@ int main(int argc, char** argv) {
   const auto& au = r.stats.audio;
   std::printf(
       "{\"seconds\":%.0f,\"sent\":%llu,\"dropped\":%llu,\"duplicated\":%llu,"
-      "\"packets_received\":%llu,\"packets_lost\":%llu,\"packets_late\":%llu,"
+      "\"packets_received\":%llu,\"packets_lost\":%llu,\"packets_late\":%llu,\"packets_rescued\":%llu,"
       "\"packets_reordered\":%llu,\"packets_duplicate\":%llu,\"frames_concealed\":%llu,"
       "\"frames_fec\":%llu,\"underruns\":%llu,\"dropouts\":%llu,\"longest_dropout_ms\":%.1f,"
       "\"mean_depth_ms\":%.2f,\"jitter_ms\":%.2f,\"played_fraction\":%.5f,"
@@ -86,7 +86,7 @@ int main(int argc, char** argv) {
       c.seconds, (unsigned long long)r.sent, (unsigned long long)r.dropped,
       (unsigned long long)r.duplicated, (unsigned long long)n.packets_received,
       (unsigned long long)n.packets_lost, (unsigned long long)n.packets_late,
-      (unsigned long long)n.packets_reordered, (unsigned long long)n.packets_duplicate,
+      (unsigned long long)n.packets_rescued, (unsigned long long)n.packets_reordered, (unsigned long long)n.packets_duplicate,
       (unsigned long long)n.frames_concealed, (unsigned long long)n.frames_fec,
       (unsigned long long)au.underruns, (unsigned long long)r.dropouts, r.longest_dropout_ms,
       r.mean_depth_ms, n.jitter_frames / 48.0, r.played_fraction, c.drift_ppm, r.final_drift_ppm,
