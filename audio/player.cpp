@@ -171,6 +171,7 @@ void Player::render(float* out, std::uint32_t nframes) noexcept {
         ++status_.gaps;
         in_hole_ = true;
         if (!silent_) begin_fade_out();
+        shorten_hole(r);
       }
       const auto n = static_cast<std::uint32_t>(std::min<std::int64_t>(r->timestamp - cursor_, want));
       silence(out + std::size_t{done} * channels_, n);
@@ -200,6 +201,26 @@ void Player::render(float* out, std::uint32_t nframes) noexcept {
     done += m;
     status_.frames_played += m;
     continue;
+  }
+}
+
+void Player::shorten_hole(const core::PacketRecord* r) noexcept {
+  // A hole whose far side is queued deeper than the target already: the
+  // sender's timestamps jumped while its packets kept coming (GStreamer's
+  // audio sources jump when their capture lost time, e.g. when JACK
+  // stalled with the sender in its graph). Played in full, the hole would
+  // add its length to the latency for good, left to the drift loop to
+  // glide away at 0.2 % (seconds for a few ms). Only as much of it plays as
+  // leaves the target queued beyond it (the converter holds the rest); the
+  // rest is skipped. Silence either way. A hole in real time (DTX, a paused
+  // sender) has little or nothing beyond it yet and plays in full.
+  const auto converter = static_cast<std::int64_t>(Resampler::kDelayFrames);
+  const std::int64_t keep = std::max<std::int64_t>(std::int64_t{target_frames_} - converter, 0);
+  const std::int64_t hole = r->timestamp - cursor_;
+  const std::int64_t play = std::clamp<std::int64_t>(keep - (buffer_.end() - r->timestamp), 0, hole);
+  if (play < hole) {
+    cursor_ = r->timestamp - play;
+    ++status_.holes_shortened;
   }
 }
 

@@ -41,6 +41,7 @@ struct AudioStatus {
   std::uint64_t records_rescued = 0;// replaced a concealment at their place before it played
   std::uint64_t records_dropped = 0;// jitter buffer full
   std::uint64_t gaps = 0;           // holes in the stream timeline played as silence
+  std::uint64_t holes_shortened = 0;// of which only part played: the far side was queued already
   std::uint64_t stall_skips = 0;    // JACK stalls whose excess latency was skipped (crossfaded)
   std::uint64_t frames_played = 0;  // stream frames written to the ports
   std::uint64_t callbacks = 0;

@@ -164,6 +164,35 @@ TEST_CASE("sim: packets later than net's repair deadline but in time for audio r
   CHECK(r.dropouts == 0);
 }
 
+TEST_CASE("sim: a sender's timestamp jump without a pause does not add to the latency") {
+  // GStreamer's audio sources jump their timestamps when the capture lost
+  // time (JACK stalled with the sender in its graph), and send on: the
+  // hole's far side is queued before playout reaches it. Played in full,
+  // each hole would add its length to the latency.
+  sim::Config c;
+  c.seed = 14;
+  c.seconds = 40;
+  c.frame_ms10 = 50;
+  c.latency_ms = 10;
+  c.jitter_ms = 1;
+  for (int i = 0; i < 5; ++i) c.events.push_back({Kind::TsJump, 10.0 + 5 * i, 0, 0, 20});
+  const auto r = sim::run(c);
+  report("ts jumps", r);
+  const auto& a = r.stats.audio;
+  CHECK(a.gaps == 5);
+  CHECK(a.holes_shortened == 5);
+  CHECK(a.underruns == 0);
+  CHECK(r.stats.net.packets_late == 0);
+  CHECK(r.dropouts == 0);
+  // 100 ms of jumps, none of it kept: the depth half a second after each
+  // jump is back at the target.
+  for (const auto& p : r.trace) {
+    if (p.t_s < 9.5 || p.t_s > c.seconds - 1) continue;
+    const double since = std::fmod(p.t_s - 10.0 + 5.0, 5.0);
+    if (since > 0.5) CHECK(p.depth_ms == doctest::Approx(c.latency_ms).epsilon(0.05));
+  }
+}
+
 TEST_CASE("sim: duplicates are dropped and counted") {
   sim::Config c;
   c.seed = 12;

@@ -221,6 +221,9 @@ Result run(const Config& cfg) {
             done[e + cfg.events.size()] = true;
           }
           break;
+        case SenderEvent::Kind::TsJump:
+          if (t >= at && !done[e]) ts += static_cast<std::uint32_t>(ev.value * 48);
+          break;
         case SenderEvent::Kind::SecondSender:
           if (t >= at && t < until) {
             const auto& other = payloads(frame, false, 2);
@@ -248,6 +251,7 @@ Result run(const Config& cfg) {
     const auto at = static_cast<std::int64_t>(ev.at_s * kNs);
     if (ev.kind == SenderEvent::Kind::Pause)
       excused.emplace_back(at, static_cast<std::int64_t>(ev.until_s * kNs) + settle);
+    if (ev.kind == SenderEvent::Kind::TsJump) excused.emplace_back(at, at + settle);  // the sender's own gap
     if (is_restart(ev.kind)) excused.emplace_back(at - static_cast<std::int64_t>(ev.gap_s * kNs), at + settle);
   }
   // Arrivals after a restart, to time the resume: the earliest of them.

@@ -26,6 +26,8 @@ struct SenderEvent {
     Drift,         // the sender's clock changes to `value` ppm against JACK's
     Jitter,        // the network's jitter becomes `value` ms from at_s on
     Late,          // packets sent in [at_s, until_s) take `value` ms longer
+    TsJump,        // timestamps jump `value` ms ahead, packets go on as before (a GStreamer
+                   // source whose capture lost time)
   };
   Kind kind;
   double at_s = 0;
