@@ -31,7 +31,7 @@ void DriftController::jump_reference(std::uint32_t target_frames) noexcept {
 void DriftController::note_xrun() noexcept { xrun_in_window_ = true; }
 
 void DriftController::shift_reference(double frames) noexcept {
-  if (reference_ >= 0) reference_ = std::max(0.0, reference_ + frames);
+  if (reference_ >= 0) debt_ = std::max(0.0, debt_ + frames);
 }
 
 void DriftController::restart_window() noexcept {
@@ -39,8 +39,8 @@ void DriftController::restart_window() noexcept {
   frames_ = 0;
 }
 
-void DriftController::set_reference(double frames) noexcept {
-  if (reference_ >= 0) reference_ = std::max(0.0, frames);
+void DriftController::set_debt(double frames) noexcept {
+  if (reference_ >= 0) debt_ = std::max(0.0, frames);
   restart_window();
 }
 
@@ -86,16 +86,26 @@ void DriftController::update(double depth_frames, std::uint32_t frames,
     return std::clamp(target - reference_, -kShrinkSlew * played, up * played);
   };
   reference_ += glide_step();
-  const double feed = -glide_step() / played;  // the next window's glide
+  // Stall debt is played away on top, and fed forward like the glide.
+  const double pay = std::min(debt_, kDebtSlew * played);
+  debt_ -= pay;
+  const double feed = (-glide_step() + std::min(debt_, kDebtSlew * played)) / played;  // the next window's
 
   // A step of the depth in a window in which JACK had an xrun is the
-  // server's lost (or made-up) time, not drift: glide back from where the
-  // depth is, as for a stall (shift_reference), rather than wind the
-  // integrator up on it.
-  if (xrun_in_window_ && std::fabs(depth_ - reference_) > kStepFrames) reference_ = depth_;
+  // server's lost (or made-up) time, not drift: steer on from where the
+  // depth is, the excess as debt (as for a stall, shift_reference), rather
+  // than wind the integrator up on it.
+  if (xrun_in_window_ && std::fabs(depth_ - reference_ - debt_) > kStepFrames) {
+    if (depth_ >= reference_) {
+      debt_ = depth_ - reference_;
+    } else {
+      reference_ = depth_;
+      debt_ = 0;
+    }
+  }
   xrun_in_window_ = false;
 
-  const double error = depth_ - reference_;
+  const double error = depth_ - reference_ - debt_;
   integral_ = std::clamp(integral_ + ki * error * dt, -kMaxCorrection, kMaxCorrection);
   correction_ = std::clamp(kp * error + integral_ + feed, -kMaxSteer, kMaxSteer);
 }

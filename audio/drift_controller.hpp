@@ -56,8 +56,11 @@ class DriftController {
   /// in 5 s (0.2% fast, 3.5 cents sharp).
   static constexpr double kGrowSlew = 5e-3;
   static constexpr double kShrinkSlew = 2e-3;
+  /// How fast stall debt is played away: as fast as a target grows (the
+  /// pitch change comes right after the stall's own glitch).
+  static constexpr double kDebtSlew = kGrowSlew;
   /// Largest correction of all: drift, depth error and glide together.
-  static constexpr double kMaxSteer = kMaxCorrection + kGrowSlew;
+  static constexpr double kMaxSteer = kMaxCorrection + kGrowSlew + kDebtSlew;
 
   /// A new target the buffer has jumped to already (net inserted audio):
   /// the reference jumps too, and the current window starts over.
@@ -65,9 +68,17 @@ class DriftController {
 
   /// The buffer is `frames` deeper than the loop put it, by no fault of
   /// either clock (the callback stalled while packets came): the reference
-  /// moves up by as much and glides back to the target like a new target
-  /// would, instead of the integrator (the drift estimate) winding up.
+  /// moves up by as much, as debt, instead of the integrator (the drift
+  /// estimate) winding up on it. The debt is played away at kDebtSlew on
+  /// top of any glide to the target; a host whose server keeps losing time
+  /// faster than that builds it up, and the player skips it
+  /// (Player::skip_stall).
   void shift_reference(double frames) noexcept;
+  /// The stall debt in the reference now (stream frames), and a new value
+  /// for it (the player judged a stall, or skipped its backlog); the current
+  /// window starts over.
+  double debt_frames() const noexcept { return debt_; }
+  void set_debt(double frames) noexcept;
 
   /// The window in progress is discarded (it straddles a stall).
   void restart_window() noexcept;
@@ -75,17 +86,14 @@ class DriftController {
   /// less half a packet, stream frames).
   std::uint64_t windows() const noexcept { return windows_; }
   double window_depth() const noexcept { return depth_; }
-  /// Steer to `frames` from here (gliding to the target as ever), with a
-  /// new window: after the player skipped a stall's backlog.
-  void set_reference(double frames) noexcept;
-
   /// JACK reported an xrun since the last call: a depth step in this
   /// window is the server's lost time, not drift (the reference moves to
   /// it and glides back).
   void note_xrun() noexcept;
 
-  /// The depth the loop steers to now: the target, or on its way there.
-  double reference_frames() const noexcept { return reference_; }
+  /// The depth the loop steers to now: the target, or on its way there,
+  /// plus stall debt.
+  double reference_frames() const noexcept { return reference_ + debt_; }
 
  private:
   double sum_ = 0;              // depth x frames over the current window
@@ -94,6 +102,7 @@ class DriftController {
   double correction_ = 0;
   double depth_ = 0;            // the latest window's mean less half a packet
   double reference_ = -1;       // gliding towards the target (-1: not yet set)
+  double debt_ = 0;             // above it: the server's lost time not yet played away
   bool xrun_in_window_ = false;
   double last_target_ = -1;     // the target of the previous window
   bool growing_ = false;        // gliding up to a target that grew

@@ -112,6 +112,7 @@ class Player {
   std::uint32_t over_calls_ = 0;      // calls in a row with the queue far beyond the target
   double stall_frames_ = 0;           // JACK's late cycles not caught up or skipped yet
   double stall_reference_ = -1;       // the loop's reference before them
+  double stall_debt_ = 0;             // ... and the stall debt in it
   std::uint64_t stall_window_ = 0;    // the loop's window count at the latest
   const std::atomic<std::uint64_t>* xruns_ = nullptr;  // JACK's xrun count (watch_xruns)
   std::uint64_t xruns_seen_ = 0;

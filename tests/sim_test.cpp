@@ -193,6 +193,44 @@ TEST_CASE("sim: a sender's timestamp jump without a pause does not add to the la
   }
 }
 
+TEST_CASE("sim: a JACK server that keeps losing time does not make the latency grow") {
+  // The server loses a stall's time and does not catch up; the sender,
+  // outside JACK, goes on: each stall leaves the buffer deeper by as much.
+  // 5 ms about every half second is 1 % of the time, more than the loop
+  // plays away (0.5 %): the debt is skipped from 20 ms on. (Unbounded
+  // before: 300 ms after 40 s.)
+  sim::Config c;
+  c.seed = 15;
+  c.seconds = 40;
+  c.frame_ms10 = 50;
+  c.latency_ms = 46;
+  SUBCASE("1 % lost") {
+    c.jack_stall_ms = 5;
+    c.jack_stall_every_s = 0.5;
+  }
+  SUBCASE("0.2 % lost: played away, no skip") {
+    c.jack_stall_ms = 2;
+    c.jack_stall_every_s = 1;
+  }
+  const auto r = sim::run(c);
+  report("jack stalls", r);
+  const auto& a = r.stats.audio;
+  CHECK(a.underruns == 0);
+  CHECK(r.stats.net.packets_late == 0);
+  CHECK(r.dropouts == 0);
+  double worst = 0;
+  for (const auto& p : r.trace)
+    if (p.t_s > 5 && p.t_s < c.seconds - 1) worst = std::max(worst, p.depth_ms - c.latency_ms);
+  MESSAGE("stall skips " << a.stall_skips << ", depth at most " << worst << " ms over the target");
+  if (c.jack_stall_ms == 5) {
+    CHECK(a.stall_skips > 0);
+    CHECK(worst < 25);
+  } else {
+    CHECK(a.stall_skips == 0);
+    CHECK(worst < 3);
+  }
+}
+
 TEST_CASE("sim: duplicates are dropped and counted") {
   sim::Config c;
   c.seed = 12;

@@ -108,6 +108,7 @@ Result run(const Config& cfg) {
   Result res;
   Rng net_rng(cfg.seed);
   Rng id_rng(cfg.seed ^ 0xabcdef);
+  Rng stall_rng(cfg.seed ^ 0x57a11);
   const int frame = cfg.frame_ms10 * 48 / 10;
   const std::int64_t frame_ns = std::int64_t{frame} * kNs / 48000;
   const auto target = static_cast<std::uint32_t>(std::lround(cfg.latency_ms * 48.0));
@@ -276,6 +277,8 @@ Result run(const Config& cfg) {
   std::vector<float> left(cfg.period), right(cfg.period);
   float* out[2] = {left.data(), right.data()};
   std::int64_t next_call = 0;
+  std::int64_t lost_ns = 0;  // JACK's time lost to stalls (cfg.jack_stall_ms)
+  std::int64_t next_stall = static_cast<std::int64_t>(cfg.jack_stall_every_s * kNs);
   std::int64_t next_tick = 0;
   std::int64_t last_timer = -1;
   std::int64_t zero_run = 0, zero_start = 0;
@@ -356,7 +359,14 @@ Result run(const Config& cfg) {
       if (t >= last_send - kNs && t < last_send) res.tail.insert(res.tail.end(), left.begin(), left.end());
       if (t < last_send) res.final_drift_ppm = st.drift_ppm;
       ++calls;
-      next_call = static_cast<std::int64_t>(static_cast<double>(calls) * period_exact);
+      next_call = static_cast<std::int64_t>(static_cast<double>(calls) * period_exact) + lost_ns;
+      if (cfg.jack_stall_ms > 0 && next_call >= next_stall) {
+        const auto stall = static_cast<std::int64_t>(cfg.jack_stall_ms * 1e6);
+        lost_ns += stall;
+        next_call += stall;
+        next_stall = next_call + static_cast<std::int64_t>(cfg.jack_stall_every_s * kNs *
+                                                           (0.5 + stall_rng.uniform()));
+      }
     } else if (t == arrival_at) {
       const Arrival a = arrivals.top();
       arrivals.pop();

@@ -62,6 +62,11 @@ struct Config {
   std::uint32_t period = 128;    // JACK frames per process call
   std::uint32_t jack_rate = 48000;
   double net_wake_ms = 0.2;      // the net thread wakes this much after an event (scheduling)
+  // JACK losing time (a busy host): about every jack_stall_every_s seconds
+  // (0.5x to 1.5x, seeded) a process call comes jack_stall_ms late and the
+  // server does not catch up, while the sender, outside JACK, goes on.
+  double jack_stall_ms = 0;
+  double jack_stall_every_s = 0;
   double settle_s = 10;          // drift compensation is judged from here on (issue 4: within 10 s)
 };
 
