@@ -56,9 +56,9 @@ class DriftController {
   /// in 5 s (0.2% fast, 3.5 cents sharp).
   static constexpr double kGrowSlew = 5e-3;
   static constexpr double kShrinkSlew = 2e-3;
-  /// How fast stall debt is played away: as fast as a target grows (the
-  /// pitch change comes right after the stall's own glitch).
-  static constexpr double kDebtSlew = kGrowSlew;
+  /// How fast stall debt is played away: as gently as a target shrinks
+  /// (0.5 % would be 2.5 Hz sharp on 440 Hz, which the tone tests catch).
+  static constexpr double kDebtSlew = kShrinkSlew;
   /// Largest correction of all: drift, depth error and glide together.
   static constexpr double kMaxSteer = kMaxCorrection + kGrowSlew + kDebtSlew;
 

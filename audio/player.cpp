@@ -29,7 +29,7 @@ constexpr std::uint32_t kCatchUpCalls = 8;
 // Smaller excesses glide away (5 s for 10 ms): a skip is a crossfade, and
 // a crossfade a listener can hear where the glide is inaudible.
 constexpr std::int64_t kStallSkipMin = d::kStreamRate / 100;  // 10 ms
-// Stall debt (DriftController::debt_frames) is played away at 0.5 %; a
+// Stall debt (DriftController::debt_frames) is played away at 0.2 %; a
 // server that loses time faster than that (1 % and more seen on busy VMs)
 // piles it up, stall by small stall, and the latency with it without
 // bound. From this much on it is skipped after the next stall.

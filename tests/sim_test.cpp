@@ -197,7 +197,7 @@ TEST_CASE("sim: a JACK server that keeps losing time does not make the latency g
   // The server loses a stall's time and does not catch up; the sender,
   // outside JACK, goes on: each stall leaves the buffer deeper by as much.
   // 5 ms about every half second is 1 % of the time, more than the loop
-  // plays away (0.5 %): the debt is skipped from 20 ms on. (Unbounded
+  // plays away (0.2 %): the debt is skipped from 20 ms on. (Unbounded
   // before: 300 ms after 40 s.)
   sim::Config c;
   c.seed = 15;

@@ -209,3 +209,21 @@ jack_longest_stall() {
     sed -nE 's/.*Process XRun = ([0-9]+) usec.*/\1/p' | sort -n | tail -1)
   echo "${us:-0}"
 }
+
+# stall_skips LOG: rtp2jack's latest stall_skips in LOG (its --stats json).
+# Each is a crossfaded skip of the backlog the server's own lost time left
+# (audio::Player::skip_stall), which a recording in JACK's timeline shows
+# as at most one click: recordings allow that many clicks, no more.
+stall_skips() {
+  python3 - "$1" <<'PY'
+import json, sys
+v = 0
+for line in open(sys.argv[1]):
+    if line.startswith("{"):
+        try:
+            v = json.loads(line).get("stall_skips", v)
+        except ValueError:
+            pass
+print(v)
+PY
+}
