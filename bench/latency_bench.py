@@ -37,7 +37,7 @@ PERIOD = 128
 FRAME_MS = 5
 
 # rtp2jack: --latency MS.
-RTP2JACK_LADDER = [7.0, 8.0, 9.0, 9.666, 10.5, 11.0, 12.0, 13.0, 16.0]
+RTP2JACK_LADDER = [5.0, 6.0, 7.0, 8.0, 9.0, 9.666, 11.0, 13.0, 16.0]
 
 # The reference: (rtpjitterbuffer latency ms, jackaudiosink settings). The
 # sink's ring buffer is most of its delay: low-latency=true sizes it from the
@@ -68,7 +68,7 @@ def run_round(args, procs, jack, n, rx_latency, ref):
     poll("click_probe", lambda: "click_det:in_2" in jack.ports(), 10)
     send_cmd = (f"jackaudiosrc client-name=clicksend connect=none {args.sender_props} "
                 "! audio/x-raw,channels=2 ! audioconvert "
-                f"! opusenc bitrate=128000 frame-size={FRAME_MS} ! rtpopuspay pt=96 "
+                f"! opusenc bitrate=128000 frame-size={FRAME_MS} {args.encoder_props} ! rtpopuspay pt=96 "
                 f"! multiudpsink clients=127.0.0.1:{rx_port},127.0.0.1:{ref_port}")
     sender = procs.start(f"sender{n}", ["gst-launch-1.0", "-q", *send_cmd.split()], env=env)
     ports = poll("the sender's JACK inputs", lambda: [p for p in jack.ports() if p.startswith("clicksend:")], 10)
@@ -105,7 +105,7 @@ def run_round(args, procs, jack, n, rx_latency, ref):
     # rtp2jack's counters over the measured window (its stats come once a
     # second: the window starts up to a second early).
     stats = {k: final.get(k, 1) - before.get(k, 0)
-             for k in ("underruns", "packets_late", "frames_concealed", "stall_skips")}
+             for k in ("underruns", "packets_late", "packets_rescued", "frames_concealed", "stall_skips")}
     return {"rx_latency": rx_latency, "rx": results[0], "stats": stats, "ref": ref, "gst": results[1],
             "port_latency": latency_frames}
 
@@ -128,7 +128,8 @@ def brief(res, stats=None):
     s = (f"[dropouts {res['dropouts']} steps {res['delay_steps']} clicks {res['clicks']}/"
          f"{res['expected_clicks']} delay {res['delay_min_frames']}..{res['delay_max_frames']}")
     if stats is not None:
-        s += (f" underruns {stats['underruns']} late {stats['packets_late']} concealed "
+        s += (f" underruns {stats['underruns']} late {stats['packets_late']} rescued "
+              f"{stats.get('packets_rescued', 0)} concealed "
               f"{stats['frames_concealed']} stall skips {stats['stall_skips']}")
     return s + "]"
 
@@ -167,6 +168,8 @@ def main():
     ap.add_argument("--settle", type=float, default=3)
     ap.add_argument("--sender-props", default="buffer-time=20000 latency-time=5000",
                     help="jackaudiosrc's buffering (shared by both receivers)")
+    ap.add_argument("--encoder-props", default="",
+                    help="opusenc's settings beyond bitrate and frame size (shared by both receivers)")
     ap.add_argument("--confirm-seconds", type=float, default=30)
     ap.add_argument("--out", default=os.path.join(benchlib.HERE, "results", "latency-latest.md"))
     args = ap.parse_args()
@@ -213,7 +216,7 @@ def report(args, rounds, confirm, tmp):
                         " ".join(["bench/latency_bench.py", *sys.argv[1:]]))
     L += [
         f"- JACK: private `jackd -S -d dummy -r {RATE} -p {PERIOD}`; sender: `jackaudiosrc {args.sender_props} ! "
-        f"opusenc bitrate=128000 frame-size={FRAME_MS} ! rtpopuspay ! multiudpsink` to both receivers",
+        f"opusenc bitrate=128000 frame-size={FRAME_MS} {args.encoder_props} ! rtpopuspay ! multiudpsink` to both receivers",
         "- Delay: from the click's first frame on click_gen:out to its arrival (|x| > 0.5) on the "
         "receiver's output, in JACK frames; median over the clicks of the run (250 ms apart).",
         "- Clean: no dropout of the tone, no step > 1 ms in the delay between clicks, no missing click, "
@@ -280,7 +283,7 @@ def report(args, rounds, confirm, tmp):
     L += [
         "## Every round",
         "",
-        "| round | rtp2jack setting | delay ms | clean | underruns / late / concealed / stall skips | "
+        "| round | rtp2jack setting | delay ms | clean | underruns / late / rescued / concealed / stall skips | "
         "reference setting | delay ms | clean | dropouts / steps / clicks |",
         "|---|---|--:|---|---|---|--:|---|---|",
     ]
@@ -288,7 +291,7 @@ def report(args, rounds, confirm, tmp):
         s, a, b, ref = r["stats"], r["rx"], r["gst"], r["ref"]
         L.append(f"| {r['kind']} {n} | {r['rx_latency']} ms | {a['delay_median_ms']:.2f} | "
                  f"{'yes' if r['rx_ok'] else 'no'} | {s['underruns']} / {s['packets_late']} / "
-                 f"{s['frames_concealed']} / {s['stall_skips']} | jb {ref[0]} ms, {ref[1]} | "
+                 f"{s.get('packets_rescued', 0)} / {s['frames_concealed']} / {s['stall_skips']} | jb {ref[0]} ms, {ref[1]} | "
                  f"{b['delay_median_ms']:.2f} | {'yes' if r['gst_ok'] else 'no'} | "
                  f"{b['dropouts']} / {b['delay_steps']} / {b['clicks']} of {b['expected_clicks']} |")
     L += ["", f"Logs of this run: `{tmp}` (not kept)."]
