@@ -82,14 +82,18 @@ void Player::process(float* const* out, std::uint32_t nframes, std::int64_t cycl
         late_ns < kCatchUpExcess * 1'000'000'000 / d::kStreamRate) {
       const double late_frames = static_cast<double>(late_ns) * d::kStreamRate / 1e9;
       if (stall_frames_ <= 0) {
+        // skip_stall() judges by the first window wholly after the stall.
+        // Stalls that come before that window is complete add to the one
+        // it judges: restarted by each of a storm of stalls (a few per
+        // 100 ms, seen on a busy VM), it would never complete, and the
+        // backlog would grow unjudged.
         stall_reference_ = drift_.reference_frames();
         stall_debt_ = drift_.debt_frames();
+        drift_.restart_window();
+        stall_window_ = drift_.windows();
       }
       drift_.shift_reference(late_frames);
       stall_frames_ = std::max(0.0, stall_frames_ + late_frames);
-      // skip_stall() judges by the first window wholly after the stall.
-      drift_.restart_window();
-      stall_window_ = drift_.windows();
     }
   }
   prev_cycle_ns_ = cycle_ns;
@@ -104,6 +108,7 @@ void Player::process(float* const* out, std::uint32_t nframes, std::int64_t cycl
   }
   catch_up();
   skip_stall();
+  skip_debt();
   const bool playing_before = state_ == State::Playing;
   // Depth at the start of the call: queued records plus what is rendered
   // and waiting in the converter's input (DriftController averages it).
@@ -324,8 +329,10 @@ void Player::catch_up() noexcept {
   const std::int64_t need =
       std::max<std::int64_t>(std::int64_t{target_frames_} - converter, 0) + buffer_.back()->frames;
   // Measured from where the loop steers now: while --latency auto glides
-  // down to a smaller target, the excess is on purpose.
-  const auto gliding = static_cast<std::int64_t>(std::max(0.0, drift_.reference_frames() - target_frames_));
+  // down to a smaller target, the excess is on purpose. Stall debt is not:
+  // a storm of stalls piles it up faster than skip_stall() judges.
+  const auto gliding = static_cast<std::int64_t>(
+      std::max(0.0, drift_.reference_frames() - drift_.debt_frames() - target_frames_));
   const std::int64_t allowed = need + gliding + kCatchUpExcess;
   // Audio queued, not the timeline's span: a hole in it (DTX, a sender's
   // timestamp jump) is no backlog. Counted only past the cheap test:
@@ -378,6 +385,23 @@ void Player::skip_stall() noexcept {
     return;
   }
   const std::int64_t skip = std::min(static_cast<std::int64_t>(debt), room);
+  ++status_.stall_skips;
+  jump_to(cursor_ + skip);
+  drift_.set_debt(debt - static_cast<double>(skip));
+}
+
+void Player::skip_debt() noexcept {
+  // Debt the loop took on without a stall to judge (a window with a JACK
+  // xrun in it, DriftController::note_xrun) is skipped from the same
+  // amount on as after a stall.
+  if (stall_frames_ > 0 || state_ != State::Playing || buffer_.empty()) return;
+  const double debt = drift_.debt_frames();
+  if (debt < static_cast<double>(kDebtSkipMin)) return;
+  const auto converter = static_cast<std::int64_t>(Resampler::kDelayFrames);
+  const std::int64_t keep = std::max<std::int64_t>(std::int64_t{target_frames_} - converter, 0);
+  const std::int64_t skip =
+      std::min(static_cast<std::int64_t>(debt), std::max<std::int64_t>(buffer_.end() - cursor_ - keep, 0));
+  if (skip <= 0) return;
   ++status_.stall_skips;
   jump_to(cursor_ + skip);
   drift_.set_debt(debt - static_cast<double>(skip));

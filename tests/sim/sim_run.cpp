@@ -99,8 +99,9 @@ int main(int argc, char** argv) {
 
   if (trace)
     for (const auto& t : r.trace)
-      std::printf("t=%.0f s target %.1f ms depth %.1f ms late %llu underruns %llu\n", t.t_s,
-                  t.target_ms, t.depth_ms, (unsigned long long)t.late, (unsigned long long)t.underruns);
+      std::printf("t=%.0f s target %.1f ms depth %.1f ms queue %.1f ms late %llu underruns %llu\n",
+                  t.t_s, t.target_ms, t.depth_ms, t.queue_ms, (unsigned long long)t.late,
+                  (unsigned long long)t.underruns);
   if (c.latency_auto)
     std::printf("auto: final target %.1f ms, recommended %.1f ms, %llu changes, peak lateness %.2f ms\n",
                 au.target_frames / 48.0, n.recommended_frames / 48.0,

@@ -343,8 +343,11 @@ Result run(const Config& cfg) {
       const std::int64_t since = last_restart >= 0 && t >= last_restart ? last_restart : 0;
       if (calls % second == 0) {
         const net::StatsSnapshot now = rx.stats();
+        const net::ReceptionState rs = rx.reception();
+        const double newest = static_cast<double>(rs.highest_ts + rs.ts_offset) + frame;
         res.trace.push_back({static_cast<double>(t) / kNs, st.target_frames / 48.0,
-                             st.depth_frames / 48.0, now.net.packets_late, st.underruns});
+                             st.depth_frames / 48.0, now.net.packets_late, st.underruns,
+                             st.playing ? (newest - static_cast<double>(st.cursor)) / 48.0 : 0.0});
       }
       if (!cfg.latency_auto && calls % second == 0 &&
           t >= since + static_cast<std::int64_t>(cfg.settle_s * kNs) && t < last_send &&
@@ -360,7 +363,9 @@ Result run(const Config& cfg) {
       if (t < last_send) res.final_drift_ppm = st.drift_ppm;
       ++calls;
       next_call = static_cast<std::int64_t>(static_cast<double>(calls) * period_exact) + lost_ns;
-      if (cfg.jack_stall_ms > 0 && next_call >= next_stall) {
+      if (cfg.jack_stall_ms > 0 && next_call >= next_stall &&
+          next_call >= static_cast<std::int64_t>(cfg.jack_stall_from_s * kNs) &&
+          next_call < static_cast<std::int64_t>(cfg.jack_stall_until_s * kNs)) {
         const auto stall = static_cast<std::int64_t>(cfg.jack_stall_ms * 1e6);
         lost_ns += stall;
         next_call += stall;

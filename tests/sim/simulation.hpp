@@ -67,6 +67,8 @@ struct Config {
   // server does not catch up, while the sender, outside JACK, goes on.
   double jack_stall_ms = 0;
   double jack_stall_every_s = 0;
+  double jack_stall_from_s = 0;   // ... in this span of the run only
+  double jack_stall_until_s = 1e9;
   double settle_s = 10;          // drift compensation is judged from here on (issue 4: within 10 s)
 };
 
@@ -97,6 +99,8 @@ struct Result {
     double depth_ms;
     std::uint64_t late;       // packets late so far (net and audio)
     std::uint64_t underruns;  // so far
+    double queue_ms;          // newest packet's end received less the playout cursor: the real
+                              // latency, which depth_ms (the loop's windows) may lag in a stall storm
   };
   std::vector<Sample> trace;
 };
