@@ -92,16 +92,14 @@ void DriftController::update(double depth_frames, std::uint32_t frames,
   const double feed = (-glide_step() + std::min(debt_, kDebtSlew * played)) / played;  // the next window's
 
   // A step of the depth in a window in which JACK had an xrun is the
-  // server's lost (or made-up) time, not drift: steer on from where the
-  // depth is, the excess as debt (as for a stall, shift_reference), rather
-  // than wind the integrator up on it.
+  // server's lost (or made-up) time, not drift: glide back from where the
+  // depth is rather than wind the integrator up on it. Not as debt: the
+  // step may be no more than the depth's own wander, and debt is skipped
+  // (audibly) once large; a stall the server's clock shows is judged as
+  // such (shift_reference).
   if (xrun_in_window_ && std::fabs(depth_ - reference_ - debt_) > kStepFrames) {
-    if (depth_ >= reference_) {
-      debt_ = depth_ - reference_;
-    } else {
-      reference_ = depth_;
-      debt_ = 0;
-    }
+    reference_ = std::max(0.0, depth_ - debt_);
+    debt_ = std::min(debt_, depth_);
   }
   xrun_in_window_ = false;
 

@@ -88,7 +88,7 @@ class DriftController {
   double window_depth() const noexcept { return depth_; }
   /// JACK reported an xrun since the last call: a depth step in this
   /// window is the server's lost time, not drift (the reference moves to
-  /// it, the excess as debt).
+  /// it and glides back).
   void note_xrun() noexcept;
 
   /// The depth the loop steers to now: the target, or on its way there,

@@ -108,7 +108,6 @@ void Player::process(float* const* out, std::uint32_t nframes, std::int64_t cycl
   }
   catch_up();
   skip_stall();
-  skip_debt();
   const bool playing_before = state_ == State::Playing;
   // Depth at the start of the call: queued records plus what is rendered
   // and waiting in the converter's input (DriftController averages it).
@@ -385,23 +384,6 @@ void Player::skip_stall() noexcept {
     return;
   }
   const std::int64_t skip = std::min(static_cast<std::int64_t>(debt), room);
-  ++status_.stall_skips;
-  jump_to(cursor_ + skip);
-  drift_.set_debt(debt - static_cast<double>(skip));
-}
-
-void Player::skip_debt() noexcept {
-  // Debt the loop took on without a stall to judge (a window with a JACK
-  // xrun in it, DriftController::note_xrun) is skipped from the same
-  // amount on as after a stall.
-  if (stall_frames_ > 0 || state_ != State::Playing || buffer_.empty()) return;
-  const double debt = drift_.debt_frames();
-  if (debt < static_cast<double>(kDebtSkipMin)) return;
-  const auto converter = static_cast<std::int64_t>(Resampler::kDelayFrames);
-  const std::int64_t keep = std::max<std::int64_t>(std::int64_t{target_frames_} - converter, 0);
-  const std::int64_t skip =
-      std::min(static_cast<std::int64_t>(debt), std::max<std::int64_t>(buffer_.end() - cursor_ - keep, 0));
-  if (skip <= 0) return;
   ++status_.stall_skips;
   jump_to(cursor_ + skip);
   drift_.set_debt(debt - static_cast<double>(skip));

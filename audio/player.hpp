@@ -85,7 +85,6 @@ class Player {
   void start_if_ready() noexcept;
   void catch_up() noexcept;
   void skip_stall() noexcept;
-  void skip_debt() noexcept;
   void shorten_hole(const core::PacketRecord* r) noexcept;
   void jump_to(std::int64_t cursor) noexcept;
   void render(float* out, std::uint32_t frames) noexcept;
