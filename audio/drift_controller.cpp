@@ -17,6 +17,8 @@ constexpr double kGlideS = 6.0;
 constexpr std::uint32_t kWindowFrames = core::defaults::kStreamRate / 10;
 // 1 ms: more than the depth moves in a window by drift or jitter's average.
 constexpr double kStepFrames = core::defaults::kStreamRate / 1000.0;
+// 20 ms: far more than it wanders; an xrun window's step this large is skipped.
+constexpr double kSkipFrames = core::defaults::kStreamRate / 50.0;
 
 }  // namespace
 
@@ -97,9 +99,17 @@ void DriftController::update(double depth_frames, std::uint32_t frames,
   // step may be no more than the depth's own wander, and debt is skipped
   // (audibly) once large; a stall the server's clock shows is judged as
   // such (shift_reference).
+  // A step of kSkipFrames and more, though, is a storm of stalls whose
+  // time the server's cycle times did not show (it ran the missed cycles
+  // in quick succession, yet lost time): left to the reference, it would
+  // ratchet up with every such window. The player skips it instead.
   if (xrun_in_window_ && std::fabs(depth_ - reference_ - debt_) > kStepFrames) {
-    reference_ = std::max(0.0, depth_ - debt_);
-    debt_ = std::min(debt_, depth_);
+    if (depth_ - reference_ - debt_ >= kSkipFrames) {
+      skip_ += depth_ - reference_ - debt_;
+    } else {
+      reference_ = std::max(0.0, depth_ - debt_);
+      debt_ = std::min(debt_, depth_);
+    }
   }
   xrun_in_window_ = false;
 

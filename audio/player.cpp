@@ -145,6 +145,18 @@ void Player::process(float* const* out, std::uint32_t nframes, std::int64_t cycl
   if (playing_before && state_ == State::Playing) {
     const std::uint32_t packet = buffer_.empty() ? kRenderChunk : buffer_.back()->frames;
     drift_.update(depth, consumed, packet, target_frames_);
+    if (const double skip = drift_.take_skip(); skip > 0 && !buffer_.empty()) {
+      // A storm of xruns left the buffer this much deeper than the loop
+      // steers to (DriftController::update): skipped, as after a stall.
+      const auto converter = static_cast<std::int64_t>(Resampler::kDelayFrames);
+      const std::int64_t keep = std::max<std::int64_t>(std::int64_t{target_frames_} - converter, 0);
+      const std::int64_t n = std::min(static_cast<std::int64_t>(skip),
+                                      std::max<std::int64_t>(buffer_.end() - cursor_ - keep, 0));
+      if (n > 0) {
+        ++status_.stall_skips;
+        jump_to(cursor_ + n);
+      }
+    }
   } else if (state_ != State::Playing) {
     drift_.reset();
     stall_frames_ = 0;

@@ -210,6 +210,19 @@ jack_longest_stall() {
   echo "${us:-0}"
 }
 
+# freq_tol_hz SECONDS [MARK=0]: the pitch tolerance of a SECONDS-long 440 Hz
+# recording in JACK's timeline: 2 Hz (0.45 %), plus what playing away the
+# time the server itself lost after line MARK of its log (the sum of its
+# "Process XRun = N usec") within the recording raises the pitch by. A
+# storm of stalls (60 ms lost in 2 s, seen on this VM) leaves that much
+# backlog, which the drift loop plays away rather than skip it all.
+freq_tol_hz() {
+  local us
+  us=$(tail -n +"$((${2:-0} + 1))" "$TEST_TMP/jackd-$JACKD_NAME.log" |
+    sed -nE 's/.*Process XRun = ([0-9]+) usec.*/\1/p' | awk '{s += $1} END {print s + 0}')
+  python3 -c "import sys; print(round(2 + 440 * $us / 1e6 / float(sys.argv[1]), 2))" "$1"
+}
+
 # stall_skips LOG: rtp2jack's latest stall_skips in LOG (its --stats json).
 # Each is a crossfaded skip of the backlog the server's own lost time left
 # (audio::Player::skip_stall), which a recording in JACK's timeline shows
@@ -226,4 +239,10 @@ for line in open(sys.argv[1]):
             pass
 print(v)
 PY
+}
+
+# min_sound_s SECONDS LOG: the least sound a recording of SECONDS of tone
+# may hold: each of rtp2jack's stall skips (LOG) drops up to 100 ms of it.
+min_sound_s() {
+  python3 -c "import sys; print(round(float(sys.argv[1]) - 0.1 * int(sys.argv[2]), 3))" "$1" "$(stall_skips "$2")"
 }

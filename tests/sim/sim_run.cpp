@@ -23,7 +23,7 @@ namespace {
                "usage: sim_run [--seconds S] [--seed N] [--loss PCT] [--burst ENTER,EXIT]\n"
                "               [--delay-ms D] [--jitter-ms J] [--bursty-jitter] [--dup PCT]\n"
                "               [--latency MS] [--frame-ms F] [--fec] [--drift-ppm P]\n"
-               "               [--jack-rate HZ] [--period FRAMES] [--jack-stalls MS,EVERY_S]\n"
+               "               [--jack-rate HZ] [--period FRAMES] [--jack-stalls MS,EVERY_S[,FROM_S,UNTIL_S]]\n"
                "               [--auto [--min-latency MS] [--max-latency MS]]\n"
                "               [--jitter-at S:MS]... [--late S:UNTIL_S:MS]... [--trace]\n");
   std::exit(2);
@@ -58,9 +58,13 @@ int main(int argc, char** argv) {
     else if (a == "--period") c.period = static_cast<std::uint32_t>(std::atoi(value()));
     else if (a == "--auto") c.latency_auto = true;
     else if (a == "--jack-stalls") {
-      const std::string v = value();  // MS,EVERY_S
-      c.jack_stall_ms = std::atof(v.c_str());
-      c.jack_stall_every_s = std::atof(v.substr(v.find(',') + 1).c_str());
+      const std::string v = value();  // MS,EVERY_S[,FROM_S,UNTIL_S]
+      double f[4] = {0, 0, 0, 1e9};
+      std::sscanf(v.c_str(), "%lf,%lf,%lf,%lf", &f[0], &f[1], &f[2], &f[3]);
+      c.jack_stall_ms = f[0];
+      c.jack_stall_every_s = f[1];
+      c.jack_stall_from_s = f[2];
+      c.jack_stall_until_s = f[3];
     }
     else if (a == "--min-latency") c.min_latency_ms = std::atof(value());
     else if (a == "--max-latency") c.max_latency_ms = std::atof(value());

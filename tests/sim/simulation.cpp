@@ -3,6 +3,7 @@
 #include <opus/opus.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <map>
 #include <memory>
@@ -126,6 +127,10 @@ Result run(const Config& cfg) {
                            ms_frames(cfg.max_latency_ms)}},
                          pool, to_audio, to_net);
   audio::Player player({2, target, records}, to_audio, to_net);
+  // JACK's xrun count, as the JACK client's xrun callback keeps it: each
+  // simulated stall is one.
+  std::atomic<std::uint64_t> xruns{0};
+  player.watch_xruns(&xruns);
 
   // ---- The sender and the network: every arrival, computed up front.
   std::priority_queue<Arrival, std::vector<Arrival>, std::greater<>> arrivals;
@@ -367,6 +372,7 @@ Result run(const Config& cfg) {
           next_call >= static_cast<std::int64_t>(cfg.jack_stall_from_s * kNs) &&
           next_call < static_cast<std::int64_t>(cfg.jack_stall_until_s * kNs)) {
         const auto stall = static_cast<std::int64_t>(cfg.jack_stall_ms * 1e6);
+        xruns.fetch_add(1, std::memory_order_relaxed);
         lost_ns += stall;
         next_call += stall;
         next_stall = next_call + static_cast<std::int64_t>(cfg.jack_stall_every_s * kNs *
