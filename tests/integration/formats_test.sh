@@ -39,7 +39,7 @@ run_case() {
   # repair margin is the host's (jack_longest_stall); the gaps in the
   # recording are still judged.
   stall=$(jack_longest_stall "$mark")
-  check=${check/--max-clicks 0/--max-clicks $(stall_skips "$log.stats")}
+  check=${check/--max-clicks 0/--max-clicks $(skip_clicks "$log.stats")}
   # shellcheck disable=SC2086
   if ((rc == 0)) &&
      "$build/tests/wav_analyze" "$log.wav" --channels 2 --freq 440 --min-sound-s "$(min_sound_s 2.9 "$log.stats")" --analyse-s 2.95 \

@@ -225,8 +225,9 @@ freq_tol_hz() {
 
 # stall_skips LOG: rtp2jack's latest stall_skips in LOG (its --stats json).
 # Each is a crossfaded skip of the backlog the server's own lost time left
-# (audio::Player::skip_stall), which a recording in JACK's timeline shows
-# as at most one click: recordings allow that many clicks, no more.
+# (audio::Player::skip_stall). A recording in JACK's timeline shows it as
+# up to two clicks (where the crossfade begins and where it ends): see
+# skip_clicks.
 stall_skips() {
   python3 - "$1" <<'PY'
 import json, sys
@@ -245,4 +246,10 @@ PY
 # may hold: each of rtp2jack's stall skips (LOG) drops up to 100 ms of it.
 min_sound_s() {
   python3 -c "import sys; print(round(float(sys.argv[1]) - 0.1 * int(sys.argv[2]), 3))" "$1" "$(stall_skips "$2")"
+}
+
+# skip_clicks LOG: the clicks a recording may hold for rtp2jack's stall
+# skips in LOG: two per skip, none otherwise.
+skip_clicks() {
+  echo $((2 * $(stall_skips "$1")))
 }
