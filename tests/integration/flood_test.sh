@@ -68,7 +68,7 @@ stop_pid "$rx_pid"
 ticks=$(getconf CLK_TCK)
 echo "rtp2jack CPU over the 8 s recording: $(( (cpu_after - cpu_before) * 1000 / ticks )) ms"
 
-"$build/tests/wav_analyze" "$TEST_TMP/out.wav" --channels 2 --freq 440 --min-sound-s "$(min_sound_s 5.9 "$TEST_TMP/rtp2jack.log")" \
+"$build/tests/wav_analyze" "$TEST_TMP/out.wav" --channels 2 --freq 440 --freq-tol "$(freq_tol_hz 6)" --min-sound-s "$(min_sound_s 5.9 "$TEST_TMP/rtp2jack.log")" \
   --analyse-s 5.95 --max-gaps 0 --max-clicks "$(skip_clicks "$TEST_TMP/rtp2jack.log")"
 f="$TEST_TMP/flood.json"
 total=$(python3 -c 'import json,sys; print(sum(json.load(open(sys.argv[1])).values()))' "$f")

@@ -42,7 +42,8 @@ run_case() {
   check=${check/--max-clicks 0/--max-clicks $(skip_clicks "$log.stats")}
   # shellcheck disable=SC2086
   if ((rc == 0)) &&
-     "$build/tests/wav_analyze" "$log.wav" --channels 2 --freq 440 --min-sound-s "$(min_sound_s 2.9 "$log.stats")" --analyse-s 2.95 \
+     "$build/tests/wav_analyze" "$log.wav" --channels 2 --freq 440 --freq-tol "$(freq_tol_hz 3 "$mark")" \
+       --min-sound-s "$(min_sound_s 2.9 "$log.stats")" --analyse-s 2.95 \
        --max-gaps 0 $check >/dev/null 2>"$log.verdict" &&
      python3 "$here/../lib/stats_check.py" "$log.stats" "packets_lost == 0" \
        "packets_invalid == 0" "underruns == 0 or $stall > 3000" "frames_concealed == 0" \
