@@ -148,8 +148,7 @@ void Player::process(float* const* out, std::uint32_t nframes, std::int64_t cycl
     if (const double skip = drift_.take_skip(); skip > 0 && !buffer_.empty()) {
       // A storm of xruns left the buffer this much deeper than the loop
       // steers to (DriftController::update): skipped, as after a stall.
-      const auto converter = static_cast<std::int64_t>(Resampler::kDelayFrames);
-      const std::int64_t keep = std::max<std::int64_t>(std::int64_t{target_frames_} - converter, 0);
+      const std::int64_t keep = target_queue();
       const std::int64_t n = std::min(static_cast<std::int64_t>(skip),
                                       std::max<std::int64_t>(buffer_.end() - cursor_ - keep, 0));
       if (n > 0) {
@@ -238,8 +237,7 @@ void Player::shorten_hole(const core::PacketRecord* r) noexcept {
   // leaves the target queued beyond it (the converter holds the rest); the
   // rest is skipped. Silence either way. A hole in real time (DTX, a paused
   // sender) has little or nothing beyond it yet and plays in full.
-  const auto converter = static_cast<std::int64_t>(Resampler::kDelayFrames);
-  const std::int64_t keep = std::max<std::int64_t>(std::int64_t{target_frames_} - converter, 0);
+  const std::int64_t keep = target_queue();
   const std::int64_t hole = r->timestamp - cursor_;
   const std::int64_t play = std::clamp<std::int64_t>(keep - (buffer_.end() - r->timestamp), 0, hole);
   if (play < hole) {
@@ -314,15 +312,19 @@ void Player::replace(std::size_t i, core::PacketRecord* r) noexcept {
   unlink(buffer_.replace(i, r));
 }
 
+std::int64_t Player::target_queue() const noexcept {
+  // The target less what the converter holds: stream frames queued ahead
+  // of the cursor when playout sits at its target.
+  return std::max<std::int64_t>(std::int64_t{target_frames_} - static_cast<std::int64_t>(Resampler::kDelayFrames), 0);
+}
+
 void Player::start_if_ready() noexcept {
   if (state_ == State::Playing || buffer_.empty()) return;
   // Start when the newest record has sat for the target latency: the queue
   // then holds L plus that record (DESIGN.md, "Latency, precisely"), the
   // converter's delay included, so that the drift controller starts at its
   // target rather than correcting a start-up offset.
-  const auto converter = static_cast<std::int64_t>(Resampler::kDelayFrames);
-  const std::int64_t need =
-      std::max<std::int64_t>(std::int64_t{target_frames_} - converter, 0) + buffer_.back()->frames;
+  const std::int64_t need = target_queue() + buffer_.back()->frames;
   if (buffer_.end() - buffer_.front()->timestamp < need) return;
   cursor_ = std::max(buffer_.front()->timestamp, buffer_.end() - need);
   has_cursor_ = true;
@@ -336,9 +338,7 @@ void Player::catch_up() noexcept {
   // The drift controller's +-0.5 % would take minutes to play a stall's
   // backlog away, with the pool held by it meanwhile (net drops new
   // packets). Jump as start_if_ready() would start, crossfading.
-  const auto converter = static_cast<std::int64_t>(Resampler::kDelayFrames);
-  const std::int64_t need =
-      std::max<std::int64_t>(std::int64_t{target_frames_} - converter, 0) + buffer_.back()->frames;
+  const std::int64_t need = target_queue() + buffer_.back()->frames;
   // Measured from where the loop steers now: while --latency auto glides
   // down to a smaller target, the excess is on purpose. Stall debt is not:
   // a storm of stalls piles it up faster than skip_stall() judges.
@@ -383,8 +383,7 @@ void Player::skip_stall() noexcept {
   // before it is the loop's, and a reference raised to the whole depth
   // would ratchet up with every stall of a server that keeps stalling.
   const double excess = drift_.window_depth() - stall_reference_;
-  const auto converter = static_cast<std::int64_t>(Resampler::kDelayFrames);
-  const std::int64_t keep = std::max<std::int64_t>(std::int64_t{target_frames_} - converter, 0);
+  const std::int64_t keep = target_queue();
   const std::int64_t room = std::max<std::int64_t>(buffer_.end() - cursor_ - keep, 0);
   const std::int64_t piled =
       std::clamp<std::int64_t>(static_cast<std::int64_t>(std::min(excess, stalled)), 0, room);

@@ -83,6 +83,7 @@ class Player {
   void replace(std::size_t i, core::PacketRecord* r) noexcept;
   void return_pending() noexcept;
   void start_if_ready() noexcept;
+  std::int64_t target_queue() const noexcept;
   void catch_up() noexcept;
   void skip_stall() noexcept;
   void shorten_hole(const core::PacketRecord* r) noexcept;
