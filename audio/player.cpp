@@ -44,6 +44,8 @@ Player::Player(const PlayerConfig& config, core::SpscQueue<core::ToAudio>& from_
       buffer_(config.capacity),
       pending_(std::make_unique<core::PacketRecord*[]>(config.capacity)),
       target_frames_(config.target_frames),
+      splice_(std::make_unique<float[]>(std::size_t{kSpliceFrames} * config.channels)),
+      search_(std::make_unique<float[]>(std::size_t{kSpliceSearch + kSpliceFrames} * config.channels)),
       resampler_(config.channels),
       stage_(std::make_unique<float[]>(std::size_t{kStageFrames} * config.channels)),
       out_(std::make_unique<float[]>(std::size_t{kMaxPeriod} * config.channels)) {
@@ -153,7 +155,7 @@ void Player::process(float* const* out, std::uint32_t nframes, std::int64_t cycl
                                       std::max<std::int64_t>(buffer_.end() - cursor_ - keep, 0));
       if (n > 0) {
         ++status_.stall_skips;
-        jump_to(cursor_ + n);
+        jump_to(cursor_ + n, std::min<std::int64_t>(n, kSpliceSearch));
       }
     }
   } else if (state_ != State::Playing) {
@@ -278,6 +280,7 @@ void Player::drain_net() noexcept {
         dry_ = false;
         in_hole_ = false;
         tail_end_ = -1;
+        splice_left_ = 0;
         break;
       case core::ToAudio::Kind::SetTarget:
         target_frames_ = m->value;
@@ -363,7 +366,7 @@ void Player::catch_up() noexcept {
   }
   if (++over_calls_ < kCatchUpCalls) return;
   over_calls_ = 0;
-  jump_to(buffer_.end() - need);
+  jump_to(buffer_.end() - need, kSpliceSearch);
   drift_.reset();
   stall_frames_ = 0;
 }
@@ -396,21 +399,111 @@ void Player::skip_stall() noexcept {
   }
   const std::int64_t skip = std::min(static_cast<std::int64_t>(debt), room);
   ++status_.stall_skips;
-  jump_to(cursor_ + skip);
-  drift_.set_debt(debt - static_cast<double>(skip));
+  const std::int64_t from = cursor_;
+  const std::int64_t skipped = jump_to(cursor_ + skip, std::min<std::int64_t>(skip, kSpliceSearch)) - from;
+  drift_.set_debt(debt - static_cast<double>(skipped));
 }
 
-void Player::jump_to(std::int64_t cursor) noexcept {
-  // Records wholly before the new cursor go home; the jump is crossfaded.
+std::int64_t Player::jump_to(std::int64_t cursor, std::int64_t slack) noexcept {
+  // A skip from the cursor to `cursor`, or up to `slack` short of it: the
+  // old and the new audio are crossfaded over kSpliceFrames, spliced where
+  // they match best (best_splice), as WSOLA splices (W. Verhelst and
+  // M. Roelands, "An overlap-add technique based on waveform similarity
+  // (WSOLA) for high quality time-scale modification of speech", ICASSP
+  // 1993). Spliced anywhere, a tone would be mixed with itself out of
+  // phase and dip (by up to all of it) in the middle of the crossfade.
+  // Where either side is not all queued audio (a hole, the buffer's end),
+  // or a fade is under way, the old audio ramps out and the new fades in.
+  const bool steady = !silent_ && !in_hole_ && tail_end_ < 0 && fade_in_left_ == 0 &&
+                      fade_out_left_ == 0 && splice_left_ == 0;
+  bool spliced = false;
+  if (steady && cursor > cursor_ && copy_stream(cursor_, kSpliceFrames, splice_.get())) {
+    cursor = best_splice(cursor, std::max(cursor - slack, cursor_ + 1));
+    spliced = copy_stream(cursor, kSpliceFrames, search_.get());
+  }
+  // Records wholly before the new cursor go home.
   cursor_ = cursor;
   while (!buffer_.empty() && buffer_.front()->end() <= cursor_) {
     ++status_.records_dropped;
     unlink(buffer_.pop_front());
   }
-  begin_fade_out();
-  silent_ = true;  // what plays next fades in
+  if (spliced) {
+    splice_left_ = kSpliceFrames;  // play() mixes splice_ out as the new audio comes in
+  } else {
+    begin_fade_out();
+    silent_ = true;  // what plays next fades in
+  }
   in_hole_ = false;
   tail_end_ = -1;
+  return cursor_;
+}
+
+bool Player::copy_stream(std::int64_t from, std::uint32_t frames, float* dst) const noexcept {
+  // Queued audio [from, from + frames) into dst, interleaved; false where
+  // some of it is not queued. Bounded by the buffer's capacity.
+  std::int64_t pos = from;
+  std::uint32_t done = 0;
+  for (std::size_t i = 0; i < buffer_.size() && done < frames; ++i) {
+    const core::PacketRecord* r = buffer_.at(i);
+    if (r->end() <= pos) continue;
+    if (r->timestamp > pos) return false;  // a hole
+    const auto offset = static_cast<std::size_t>(pos - r->timestamp);
+    const auto n = static_cast<std::uint32_t>(std::min<std::int64_t>(r->end() - pos, frames - done));
+    std::copy_n(r->pcm + offset * channels_, std::size_t{n} * channels_,
+                dst + std::size_t{done} * channels_);
+    done += n;
+    pos += n;
+  }
+  return done == frames;
+}
+
+std::int64_t Player::best_splice(std::int64_t latest, std::int64_t earliest) const noexcept {
+  // The position in [earliest, latest] whose next kSpliceFrames correlate
+  // best (normalised cross-correlation) with splice_, the audio that would
+  // have played on; the latest of equals. Bounded: at most
+  // (kSpliceSearch + 1) x kSpliceFrames x channels multiply-adds, about
+  // 0.1 ms, once per skip.
+  const auto span = static_cast<std::uint32_t>(std::clamp<std::int64_t>(latest - earliest, 0, kSpliceSearch));
+  earliest = latest - span;
+  if (span == 0 || !copy_stream(earliest, span + kSpliceFrames, search_.get())) return latest;
+  const std::size_t n = std::size_t{kSpliceFrames} * channels_;
+  const float* old = splice_.get();
+  double old_energy = 0;
+  for (std::size_t k = 0; k < n; ++k) old_energy += double{old[k]} * old[k];
+  if (old_energy < 1e-9) return latest;  // silence: anywhere will do
+  // Energy of each candidate's window, slid along.
+  const float* s = search_.get();
+  const std::size_t step = static_cast<std::size_t>(channels_);
+  double energy = 0;
+  for (std::size_t k = 0; k < n; ++k) energy += double{s[span * step + k]} * s[span * step + k];
+  std::array<float, kSpliceSearch + 1> score;
+  float top = -2;
+  for (std::uint32_t c = span + 1; c-- > 0;) {
+    const float* w = s + std::size_t{c} * step;
+    if (c < span) {
+      for (std::size_t k = 0; k < step; ++k) {
+        energy += double{w[k]} * w[k];
+        energy -= double{w[n + k]} * w[n + k];
+      }
+    }
+    float dot = 0;
+    for (std::size_t k = 0; k < n; ++k) dot += old[k] * w[k];
+    score[c] = static_cast<float>(dot / std::sqrt(std::max(energy, 1e-12) * old_energy));
+    top = std::max(top, score[c]);
+  }
+  // A periodic sound matches once per period: of the peaks that score
+  // within kNear of the best, the latest, which skips the most of what
+  // was asked (the rest is left to the loop).
+  constexpr float kNear = 0.05f;
+  std::uint32_t best = span;
+  for (std::uint32_t c = span + 1; c-- > 0;) {
+    const bool peak = (c == span || score[c] >= score[c + 1]) && (c == 0 || score[c] >= score[c - 1]);
+    if (peak && score[c] >= top - kNear) {
+      best = c;
+      break;
+    }
+  }
+  return earliest + best;
 }
 
 void Player::resync() noexcept {
@@ -422,6 +515,7 @@ void Player::resync() noexcept {
   tail_end_ = -1;
   silent_ = true;
   fade_out_left_ = 0;
+  splice_left_ = 0;
   stage_pos_ = stage_len_ = 0;
   resampler_.reset();
   drift_.reset();
@@ -466,18 +560,29 @@ void Player::play(float* out, const float* pcm, std::uint32_t frames,
       if (left == 1) silent_ = true;
     }
     const float gout = static_cast<float>(fade_out_left_) * kStep;
+    // A skip's crossfade (jump_to): what would have played on goes out
+    // as the new audio comes in.
+    const float gsplice = static_cast<float>(splice_left_) * (1.0f / kSpliceFrames);
+    const float* old = splice_.get() + std::size_t{kSpliceFrames - splice_left_} * channels_;
     for (int c = 0; c < channels_; ++c) {
       const std::size_t k = std::size_t{i} * channels_ + c;
-      const float v = pcm[k] * gin + hold_[c] * gout;
+      float v = pcm[k] * gin + hold_[c] * gout;
+      if (splice_left_) v += (old[c] * (left < d::kFadeFrames ? gin : 1.0f) - v) * gsplice;
       out[k] = v;
       last_[c] = v;
     }
     if (fade_in_left_) --fade_in_left_;
     if (fade_out_left_) --fade_out_left_;
+    if (splice_left_) --splice_left_;
   }
 }
 
 void Player::silence(float* out, std::uint32_t frames) noexcept {
+  if (splice_left_) {
+    // A skip's crossfade cut short: ramp out from where it got to.
+    splice_left_ = 0;
+    if (fade_out_left_ == 0) begin_fade_out();
+  }
   silent_ = true;
   fade_in_left_ = 0;
   constexpr float kStep = 1.0f / d::kFadeFrames;

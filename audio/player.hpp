@@ -40,6 +40,10 @@ class Player {
 
   /// Largest JACK period process() takes; larger ones play silence.
   static constexpr std::uint32_t kMaxPeriod = 8192;
+  /// A skip's crossfade (5 ms), and how much less than asked a skip may
+  /// skip to splice where the waveforms match (10 ms: a period of 100 Hz).
+  static constexpr std::uint32_t kSpliceFrames = core::defaults::kStreamRate / 200;
+  static constexpr std::uint32_t kSpliceSearch = core::defaults::kStreamRate / 100;
 
   /// Thread: control, at start-up.
   Player(const PlayerConfig& config, core::SpscQueue<core::ToAudio>& from_net,
@@ -87,7 +91,9 @@ class Player {
   void catch_up() noexcept;
   void skip_stall() noexcept;
   void shorten_hole(const core::PacketRecord* r) noexcept;
-  void jump_to(std::int64_t cursor) noexcept;
+  std::int64_t jump_to(std::int64_t cursor, std::int64_t slack) noexcept;
+  bool copy_stream(std::int64_t from, std::uint32_t frames, float* dst) const noexcept;
+  std::int64_t best_splice(std::int64_t latest, std::int64_t earliest) const noexcept;
   void render(float* out, std::uint32_t frames) noexcept;
   void play(float* out, const float* pcm, std::uint32_t frames, std::int64_t frames_to_end) noexcept;
   void silence(float* out, std::uint32_t frames) noexcept;
@@ -137,6 +143,12 @@ class Player {
   std::uint32_t fade_out_left_ = 0;
   std::array<float, core::defaults::kMaxChannels> last_{};  // last sample rendered, per channel
   std::array<float, core::defaults::kMaxChannels> hold_{};  // value the fade-out starts from
+  // A skip (jump_to) crossfades from what would have played on (splice_,
+  // kSpliceFrames rendered from the old cursor) to the new cursor, chosen
+  // where the two match best (best_splice).
+  const std::unique_ptr<float[]> splice_;  // kSpliceFrames x channels, interleaved
+  const std::unique_ptr<float[]> search_;  // (kSpliceSearch + kSpliceFrames) x channels
+  std::uint32_t splice_left_ = 0;          // frames of splice_ still to mix in
 
   // Rate conversion: the stream rendered at 48 kHz into stage_, read by the
   // resampler at the JACK rate into out_, steered by drift_.
