@@ -103,13 +103,32 @@ void DriftController::update(double depth_frames, std::uint32_t frames,
   // time the server's cycle times did not show (it ran the missed cycles
   // in quick succession, yet lost time): left to the reference, it would
   // ratchet up with every such window. The player skips it instead.
+  // Only a step the next window confirms is skipped, and no more of it
+  // than is still there: a server that runs its missed cycles late drains
+  // what its stall piled up a window later, and a skip of that would leave
+  // the buffer short by as much (seen in CI: 19 ms of end-to-end latency
+  // for a 40 ms target, right after such a skip). Meanwhile the reference
+  // sits at the stepped depth, so the integrator does not wind up on it.
+  if (pending_skip_ > 0) {
+    const double still = depth_ - pending_reference_ - debt_;
+    if (still >= kSkipFrames) {
+      skip_ += std::min(pending_skip_, still);
+      reference_ = pending_reference_;
+      xrun_in_window_ = false;  // this window's step is the one skipped
+    } else if (still > kStepFrames) {
+      reference_ = std::max(pending_reference_, depth_ - debt_);
+    } else {
+      reference_ = pending_reference_;
+    }
+    pending_skip_ = 0;
+  }
   if (xrun_in_window_ && std::fabs(depth_ - reference_ - debt_) > kStepFrames) {
     if (depth_ - reference_ - debt_ >= kSkipFrames) {
-      skip_ += depth_ - reference_ - debt_;
-    } else {
-      reference_ = std::max(0.0, depth_ - debt_);
-      debt_ = std::min(debt_, depth_);
+      pending_skip_ = depth_ - reference_ - debt_;
+      pending_reference_ = reference_;
     }
+    reference_ = std::max(0.0, depth_ - debt_);
+    debt_ = std::min(debt_, depth_);
   }
   xrun_in_window_ = false;
 

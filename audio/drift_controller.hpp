@@ -88,8 +88,8 @@ class DriftController {
   double window_depth() const noexcept { return depth_; }
   /// JACK reported an xrun since the last call: a depth step in this
   /// window is the server's lost time, not drift (the reference moves to
-  /// it and glides back; a step of 20 ms and more is for the player to
-  /// skip: take_skip()).
+  /// it and glides back; a step of 20 ms and more that the next window
+  /// confirms is for the player to skip: take_skip()).
   void note_xrun() noexcept;
   /// Frames the player should skip (crossfaded) now; zeroed.
   double take_skip() noexcept {
@@ -111,6 +111,8 @@ class DriftController {
   double reference_ = -1;       // gliding towards the target (-1: not yet set)
   double debt_ = 0;             // above it: the server's lost time not yet played away
   double skip_ = 0;             // excess for the player to skip (take_skip)
+  double pending_skip_ = 0;     // an xrun window's step, for the next window to confirm
+  double pending_reference_ = 0;  // the reference before that step
   bool xrun_in_window_ = false;
   double last_target_ = -1;     // the target of the previous window
   bool growing_ = false;        // gliding up to a target that grew
