@@ -108,8 +108,14 @@ case $mode in
     spawn sender send 30 "$relay_port"
     sender_pid=$SPAWNED_PID
     # Clean network: down from 40 ms after the first calm spell (5 s) and a
-    # glide at 2 ms per second.
-    stats_wait 25 "playing and target_ms < 20 and underruns == 0"
+    # glide at 2 ms per second, to under 20 ms. A host that delays the
+    # sender (seen in CI: 71 xruns of the dummy server in 26 s, packets up
+    # to 17.6 ms late by their kernel arrival times) makes the network
+    # rough, and the target rightly stops where the lateness it measured
+    # needs it (recommended_ms); it must still have come down from 40 ms.
+    stats_wait 25 "playing and underruns == 0 and (target_ms < 20 or
+                   (target_ms < 35 and lateness_ms > 8 and recommended_ms is not None
+                    and target_ms <= recommended_ms + 0.5))"
     # The ports report the target (JACK frames at 48 kHz), within the
     # control thread's 100 ms look. The target may still be moving (the
     # tuner lowers it in steps): compared with the latest one each time.
