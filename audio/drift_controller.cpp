@@ -74,8 +74,14 @@ void DriftController::update(double depth_frames, std::uint32_t frames,
   // The reference glides to the target; the glide's rate is fed forward
   // (consuming slower by s fills the buffer by s frames per frame played).
   const double target = target_frames;
-  // Playout starts on the target (audio::Player::start_if_ready).
-  if (reference_ < 0) reference_ = target;
+  // Playout starts on the target (audio::Player::start_if_ready), give or
+  // take when the first callback comes after the packet that completed it
+  // (up to a period later: the queue sits that much higher in its
+  // sawtooth), and early or late first packets. Whatever depth it left is
+  // where the reference starts and glides from, fed forward: as an error,
+  // the wide loop's integrator would take it for drift (1000 ppm for 2.5 ms,
+  // in simulation) and unwind it for seconds.
+  if (reference_ < 0) reference_ = std::max(0.0, depth_);
   const double played = dt * kRate;
   // Up at kGrowSlew only towards a target that grew (--latency auto wants
   // more, now); everything else (a smaller target, the way back from a

@@ -346,13 +346,15 @@ Result run(const Config& cfg) {
       const std::int64_t second = static_cast<std::int64_t>(cfg.jack_rate) / cfg.period;
       // (Judged from settle_s after the start, and again after a restart.)
       const std::int64_t since = last_restart >= 0 && t >= last_restart ? last_restart : 0;
-      if (calls % second == 0) {
+      const auto trace_every = std::max<std::int64_t>(1, std::llround(cfg.trace_every_s * static_cast<double>(second)));
+      if (calls % trace_every == 0) {
         const net::StatsSnapshot now = rx.stats();
         const net::ReceptionState rs = rx.reception();
         const double newest = static_cast<double>(rs.highest_ts + rs.ts_offset) + frame;
         res.trace.push_back({static_cast<double>(t) / kNs, st.target_frames / 48.0,
                              st.depth_frames / 48.0, now.net.packets_late, st.underruns,
-                             st.playing ? (newest - static_cast<double>(st.cursor)) / 48.0 : 0.0});
+                             st.playing ? (newest - static_cast<double>(st.cursor)) / 48.0 : 0.0,
+                             st.drift_ppm});
       }
       if (!cfg.latency_auto && calls % second == 0 &&
           t >= since + static_cast<std::int64_t>(cfg.settle_s * kNs) && t < last_send &&

@@ -69,6 +69,7 @@ struct Config {
   double jack_stall_every_s = 0;
   double jack_stall_from_s = 0;   // ... in this span of the run only
   double jack_stall_until_s = 1e9;
+  double trace_every_s = 1;      // Result::trace: a sample this often
   double settle_s = 10;          // drift compensation is judged from here on (issue 4: within 10 s)
 };
 
@@ -101,6 +102,7 @@ struct Result {
     std::uint64_t underruns;  // so far
     double queue_ms;          // newest packet's end received less the playout cursor: the real
                               // latency, which depth_ms (the loop's windows) may lag in a stall storm
+    double drift_ppm;         // the loop's estimate
   };
   std::vector<Sample> trace;
 };
