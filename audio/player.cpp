@@ -155,7 +155,11 @@ void Player::process(float* const* out, std::uint32_t nframes, std::int64_t cycl
                                       std::max<std::int64_t>(buffer_.end() - cursor_ - keep, 0));
       if (n > 0) {
         ++status_.stall_skips;
-        jump_to(cursor_ + n, std::min<std::int64_t>(n, kSpliceSearch));
+        // What the splice left (it may skip a little less) is debt, played
+        // away like a stall's.
+        const std::int64_t from = cursor_;
+        const std::int64_t skipped = jump_to(cursor_ + n, std::min<std::int64_t>(n, kSpliceSearch)) - from;
+        drift_.shift_reference(static_cast<double>(n - skipped));
       }
     }
   } else if (state_ != State::Playing) {
