@@ -13,6 +13,8 @@ set -euo pipefail
 # instead of holding the run past CI's limit.
 root=$(cd "$(dirname "$0")/.." && pwd)
 jobs=$(nproc)
+# Where the time goes (CI must stay under 20 minutes on two cores).
+stage() { echo "== test.sh: $* (at ${SECONDS} s)"; }
 
 "$root/scripts/install-deps.sh"
 
@@ -23,6 +25,7 @@ jobs=$(nproc)
 san_targets=(unit_tests sim_run rtp2jack udp_relay wav_analyze)
 if [[ -z ${SKIP_SANITIZE:-} ]]; then
   # AddressSanitizer + UndefinedBehaviorSanitizer (+ LeakSanitizer at exit).
+  stage "ASan + UBSan build and tests"
   cmake -S "$root" -B "$root/build-sanitize" -DCMAKE_BUILD_TYPE=Sanitize >/dev/null
   cmake --build "$root/build-sanitize" -j "$jobs" --target "${san_targets[@]}"
   (cd "$root/build-sanitize" && ctest --output-on-failure --timeout 600 -L unit)
@@ -39,6 +42,7 @@ if [[ -z ${SKIP_SANITIZE:-} ]]; then
   # and audio in turn), so TSan can find nothing in them and they are ten
   # times slower under it (4 minutes): the unit run leaves them to ASan and
   # sim_run plays 2 minutes only.
+  stage "TSan build and tests"
   cmake -S "$root" -B "$root/build-tsan" -DCMAKE_BUILD_TYPE=Tsan >/dev/null
   cmake --build "$root/build-tsan" -j "$jobs" --target "${san_targets[@]}"
   export TSAN_OPTIONS="halt_on_error=1:exitcode=66${TSAN_OPTIONS:+:$TSAN_OPTIONS}"
@@ -51,8 +55,10 @@ fi
 
 # Every network parser under libFuzzer (clang, ASan + UBSan): the seed
 # corpus replayed as a regression test, then a short fuzzing run per target.
+stage "fuzzers"
 "$root/fuzz/run.sh" "${FUZZ_SECONDS:-15}"
 
+stage "normal build and every test"
 cmake -S "$root" -B "$root/build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$root/build" -j "$jobs"
 (cd "$root/build" && ctest --output-on-failure)
