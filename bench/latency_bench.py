@@ -14,7 +14,11 @@ glitch: no underrun (rtp2jack's own counters), no dropout of the tone under
 the clicks, no step in the delay between clicks (audio dropped or inserted),
 no missing click. Both receivers hear the very same packets in every round,
 so the sender's share of the delay (JACK input, one Opus frame, the codec's
-look-ahead) is the same for both; the difference is the receivers'.
+look-ahead) is the same for both; the difference is the receivers'. That
+share is measured too: the sender sends each packet to click_probe as well,
+which decodes it and times, in JACK frames, the kernel's receive time of the
+packet that holds each click ("arrival"). A receiver's delay less the
+arrival is its own share: from the packet's arrival to the click's output.
 
 Prints a Markdown report and writes it (with the command, the machine, and
 every round) to --out (default bench/results/latency-latest.md).
@@ -62,14 +66,15 @@ def run_round(args, procs, jack, n, rx_latency, ref):
     """Both receivers on one sender for args.seconds; returns their results."""
     jb, _, sink_props = ref
     env = jack.env
-    rx_port, ref_port = free_port(), free_port()
+    rx_port, ref_port, tap_port = free_port(), free_port(), free_port()
     probe = procs.start(f"probe{n}", [args.probe, "--inputs", "2", "--seconds", str(args.seconds),
-                                      "--on-signal"], env=env, stdout=subprocess.PIPE)
+                                      "--on-signal", "--rtp-port", str(tap_port)],
+                        env=env, stdout=subprocess.PIPE)
     poll("click_probe", lambda: "click_det:in_2" in jack.ports(), 10)
     send_cmd = (f"jackaudiosrc client-name=clicksend connect=none {args.sender_props} "
                 "! audio/x-raw,channels=2 ! audioconvert "
                 f"! opusenc bitrate=128000 frame-size={FRAME_MS} {args.encoder_props} ! rtpopuspay pt=96 "
-                f"! multiudpsink clients=127.0.0.1:{rx_port},127.0.0.1:{ref_port}")
+                f"! multiudpsink clients=127.0.0.1:{rx_port},127.0.0.1:{ref_port},127.0.0.1:{tap_port}")
     sender = procs.start(f"sender{n}", ["gst-launch-1.0", "-q", *send_cmd.split()], env=env)
     ports = poll("the sender's JACK inputs", lambda: [p for p in jack.ports() if p.startswith("clicksend:")], 10)
     for p in sorted(ports)[:2]:
@@ -97,7 +102,7 @@ def run_round(args, procs, jack, n, rx_latency, ref):
     probe.send_signal(signal.SIGUSR1)
     out, _ = probe.communicate(timeout=args.seconds + 30)
     procs.live.remove(probe)
-    results = [json.loads(l) for l in out.splitlines() if l.startswith("{")]
+    results = {str(x["input"]): x for x in (json.loads(l) for l in out.splitlines() if l.startswith("{"))}
     procs.stop(sender)
     procs.stop(gref)
     procs.stop(rx)
@@ -106,8 +111,13 @@ def run_round(args, procs, jack, n, rx_latency, ref):
     # second: the window starts up to a second early).
     stats = {k: final.get(k, 1) - before.get(k, 0)
              for k in ("underruns", "packets_late", "packets_rescued", "frames_concealed", "stall_skips")}
-    return {"rx_latency": rx_latency, "rx": results[0], "stats": stats, "ref": ref, "gst": results[1],
-            "port_latency": latency_frames}
+    return {"rx_latency": rx_latency, "rx": results["1"], "stats": stats, "ref": ref, "gst": results["2"],
+            "arrival": results["rtp"], "port_latency": latency_frames}
+
+
+def own_ms(r, key):
+    """A receiver's own share in a round: its median delay less the packets' median arrival."""
+    return r[key]["delay_median_ms"] - r["arrival"]["delay_median_ms"]
 
 
 def clean(res):
@@ -142,20 +152,24 @@ def play(args, procs, jack, rounds, kind, rx_latency, ref):
     print(f"{kind} {len(rounds)}: rtp2jack {rx_latency} ms -> {r['rx']['delay_median_ms']:.2f} ms "
           f"{'clean' if r['rx_ok'] else 'GLITCH'} {brief(r['rx'], r['stats'])}; reference jb {ref[0]} ms, "
           f"{ref[1]} -> {r['gst']['delay_median_ms']:.2f} ms {'clean' if r['gst_ok'] else 'GLITCH'} "
-          f"{brief(r['gst'])}", flush=True)
+          f"{brief(r['gst'])}; arrival {r['arrival']['delay_median_ms']:.2f} ms "
+          f"({r['arrival']['clicks']} clicks)", flush=True)
     return r
 
 
-def summarise(rounds, key, ok, delay):
-    """Per setting: rounds, clean rounds, median of the rounds' median delays."""
+def summarise(rounds, key, ok, delay, own):
+    """Per setting: rounds, clean rounds, median of the rounds' median delays
+    (and of their own shares)."""
     by = {}
     for r in rounds:
         by.setdefault(key(r), []).append(r)
     out = []
     for setting, rs in by.items():
         delays = sorted(delay(r) for r in rs)
+        owns = sorted(own(r) for r in rs)
         out.append({"setting": setting, "rounds": len(rs), "clean": sum(1 for r in rs if ok(r)),
-                    "median_ms": delays[len(delays) // 2], "min_ms": delays[0], "max_ms": delays[-1]})
+                    "median_ms": delays[len(delays) // 2], "min_ms": delays[0], "max_ms": delays[-1],
+                    "own_ms": owns[len(owns) // 2], "own_min_ms": owns[0], "own_max_ms": owns[-1]})
     return out
 
 
@@ -205,9 +219,11 @@ def choose(rounds):
     rtp2jack by --latency, the reference by its measured delay."""
     sweep = [r for r in rounds if r["kind"] == "sweep"]
     rx_sum = sorted(summarise(sweep, lambda r: r["rx_latency"], lambda r: r["rx_ok"],
-                              lambda r: r["rx"]["delay_median_ms"]), key=lambda x: x["setting"])
+                              lambda r: r["rx"]["delay_median_ms"], lambda r: own_ms(r, "rx")),
+                    key=lambda x: x["setting"])
     gst_sum = sorted(summarise(sweep, lambda r: r["ref"], lambda r: r["gst_ok"],
-                               lambda r: r["gst"]["delay_median_ms"]), key=lambda x: x["median_ms"])
+                               lambda r: r["gst"]["delay_median_ms"], lambda r: own_ms(r, "gst")),
+                     key=lambda x: x["median_ms"])
     return rx_sum, gst_sum
 
 
@@ -232,26 +248,34 @@ def report(args, rounds, confirm, tmp):
         L += [
             "## Result: each receiver's smallest setting that was clean in every round",
             "",
-            "| receiver | setting | clean rounds | delay ms, median of rounds (min..max) |",
-            "|---|---|--:|--:|",
+            "| receiver | setting | clean rounds | delay ms, median of rounds (min..max) | "
+            "own share ms: delay less arrival (min..max) |",
+            "|---|---|--:|--:|--:|",
             f"| rtp2jack | `--latency {rx_best['setting']}` | {rx_best['clean']} of {rx_best['rounds']} | "
-            f"{rx_best['median_ms']:.2f} ({rx_best['min_ms']:.2f}..{rx_best['max_ms']:.2f}) |",
+            f"{rx_best['median_ms']:.2f} ({rx_best['min_ms']:.2f}..{rx_best['max_ms']:.2f}) | "
+            f"{rx_best['own_ms']:.2f} ({rx_best['own_min_ms']:.2f}..{rx_best['own_max_ms']:.2f}) |",
             f"| GStreamer reference | `rtpjitterbuffer latency={gst_best['setting'][0]}`, jackaudiosink "
             f"{gst_best['setting'][1]} | {gst_best['clean']} of {gst_best['rounds']} | "
-            f"{gst_best['median_ms']:.2f} ({gst_best['min_ms']:.2f}..{gst_best['max_ms']:.2f}) |",
+            f"{gst_best['median_ms']:.2f} ({gst_best['min_ms']:.2f}..{gst_best['max_ms']:.2f}) | "
+            f"{gst_best['own_ms']:.2f} ({gst_best['own_min_ms']:.2f}..{gst_best['own_max_ms']:.2f}) |",
             "",
             f"**rtp2jack / reference = {rx_best['median_ms'] / gst_best['median_ms']:.2f}** "
-            "(issue 5's goal: at most 0.70).",
+            "(issue 5's goal: at most 0.70). Their own shares (delay less the packets' arrival, "
+            f"which both share): {rx_best['own_ms'] / gst_best['own_ms']:.2f}. Arrival, median over "
+            f"all rounds: {sorted(r['arrival']['delay_median_ms'] for r in rounds)[len(rounds) // 2]:.2f} ms.",
             "",
         ]
-    L += ["## Every setting", "", "| receiver | setting | clean rounds | delay ms, median (min..max) |",
-          "|---|---|--:|--:|"]
+    L += ["## Every setting", "",
+          "| receiver | setting | clean rounds | delay ms, median (min..max) | own share ms, median (min..max) |",
+          "|---|---|--:|--:|--:|"]
     for x in rx_sum:
         L.append(f"| rtp2jack | `--latency {x['setting']}` | {x['clean']} of {x['rounds']} | "
-                 f"{x['median_ms']:.2f} ({x['min_ms']:.2f}..{x['max_ms']:.2f}) |")
+                 f"{x['median_ms']:.2f} ({x['min_ms']:.2f}..{x['max_ms']:.2f}) | "
+                 f"{x['own_ms']:.2f} ({x['own_min_ms']:.2f}..{x['own_max_ms']:.2f}) |")
     for x in gst_sum:
         L.append(f"| reference | jb {x['setting'][0]} ms, {x['setting'][1]} | {x['clean']} of {x['rounds']} | "
-                 f"{x['median_ms']:.2f} ({x['min_ms']:.2f}..{x['max_ms']:.2f}) |")
+                 f"{x['median_ms']:.2f} ({x['min_ms']:.2f}..{x['max_ms']:.2f}) | "
+                 f"{x['own_ms']:.2f} ({x['own_min_ms']:.2f}..{x['own_max_ms']:.2f}) |")
     L.append("")
     if confirm:
         a, b, ref = confirm["rx"], confirm["gst"], confirm["ref"]
@@ -270,7 +294,11 @@ def report(args, rounds, confirm, tmp):
             "",
             f"rtp2jack / reference in this window = {ratio:.2f}; difference "
             f"{(b['delay_median_frames'] - a['delay_median_frames']) / RATE * 1000:+.2f} ms "
-            f"({'clean' if confirm['rx_ok'] else 'GLITCH'} / {'clean' if confirm['gst_ok'] else 'GLITCH'}).",
+            f"({'clean' if confirm['rx_ok'] else 'GLITCH'} / {'clean' if confirm['gst_ok'] else 'GLITCH'}). "
+            f"The packets holding the clicks arrived {confirm['arrival']['delay_median_ms']:.2f} ms after the "
+            f"click (median; {confirm['arrival']['clicks']} clicks): own shares "
+            f"{own_ms(confirm, 'rx'):.2f} ms and {own_ms(confirm, 'gst'):.2f} ms, ratio "
+            f"{own_ms(confirm, 'rx') / own_ms(confirm, 'gst'):.2f}.",
             "",
         ]
         if lat:
@@ -283,13 +311,13 @@ def report(args, rounds, confirm, tmp):
     L += [
         "## Every round",
         "",
-        "| round | rtp2jack setting | delay ms | clean | underruns / late / rescued / concealed / stall skips | "
+        "| round | arrival ms | rtp2jack setting | delay ms | clean | underruns / late / rescued / concealed / stall skips | "
         "reference setting | delay ms | clean | dropouts / steps / clicks |",
-        "|---|---|--:|---|---|---|--:|---|---|",
+        "|---|--:|---|--:|---|---|---|--:|---|---|",
     ]
     for n, r in enumerate(rounds, 1):
         s, a, b, ref = r["stats"], r["rx"], r["gst"], r["ref"]
-        L.append(f"| {r['kind']} {n} | {r['rx_latency']} ms | {a['delay_median_ms']:.2f} | "
+        L.append(f"| {r['kind']} {n} | {r['arrival']['delay_median_ms']:.2f} | {r['rx_latency']} ms | {a['delay_median_ms']:.2f} | "
                  f"{'yes' if r['rx_ok'] else 'no'} | {s['underruns']} / {s['packets_late']} / "
                  f"{s.get('packets_rescued', 0)} / {s['frames_concealed']} / {s['stall_skips']} | jb {ref[0]} ms, {ref[1]} | "
                  f"{b['delay_median_ms']:.2f} | {'yes' if r['gst_ok'] else 'no'} | "
