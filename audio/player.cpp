@@ -423,7 +423,7 @@ std::int64_t Player::jump_to(std::int64_t cursor, std::int64_t slack) noexcept {
   bool spliced = false;
   if (steady && cursor > cursor_ && copy_stream(cursor_, kSpliceFrames, splice_.get())) {
     cursor = best_splice(cursor, std::max(cursor - slack, cursor_ + 1));
-    spliced = copy_stream(cursor, kSpliceFrames, search_.get());
+    spliced = copy_stream(cursor, kSpliceFrames, search_.get());  // the new side is queued too
   }
   // Records wholly before the new cursor go home.
   cursor_ = cursor;
@@ -464,7 +464,7 @@ bool Player::copy_stream(std::int64_t from, std::uint32_t frames, float* dst) co
 std::int64_t Player::best_splice(std::int64_t latest, std::int64_t earliest) const noexcept {
   // The position in [earliest, latest] whose next kSpliceFrames correlate
   // best (normalised cross-correlation) with splice_, the audio that would
-  // have played on; the latest of equals. Bounded: at most
+  // have played on (of near-equal peaks, the latest). Bounded: at most
   // (kSpliceSearch + 1) x kSpliceFrames x channels multiply-adds, about
   // 0.1 ms, once per skip.
   const auto span = static_cast<std::uint32_t>(std::clamp<std::int64_t>(latest - earliest, 0, kSpliceSearch));
