@@ -56,7 +56,7 @@ fi
 # Every network parser under libFuzzer (clang, ASan + UBSan): the seed
 # corpus replayed as a regression test, then a short fuzzing run per target.
 stage "fuzzers"
-"$root/fuzz/run.sh" "${FUZZ_SECONDS:-15}"
+"$root/fuzz/run.sh" "${FUZZ_SECONDS:-10}"
 
 stage "normal build and every test"
 cmake -S "$root" -B "$root/build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
