@@ -36,6 +36,11 @@ void DriftController::shift_reference(double frames) noexcept {
   if (reference_ >= 0) debt_ = std::max(0.0, debt_ + frames);
 }
 
+void DriftController::trimmed(double frames) noexcept {
+  if (reference_ >= 0) reference_ = std::max(0.0, reference_ - frames);
+  restart_window();
+}
+
 void DriftController::restart_window() noexcept {
   sum_ = 0;
   frames_ = 0;
@@ -81,7 +86,16 @@ void DriftController::update(double depth_frames, std::uint32_t frames,
   // where the reference starts and glides from, fed forward: as an error,
   // the wide loop's integrator would take it for drift (1000 ppm for 2.5 ms,
   // in simulation) and unwind it for seconds.
-  if (reference_ < 0) reference_ = std::max(0.0, depth_);
+  // More than kStartTrimFrames above the target, though, is no phase: net
+  // linked a burst of records just after playout began (records it held
+  // while a slow start-up kept it from the socket, seen 4 to 18 ms on a
+  // busy VM), and gliding that away at kShrinkSlew would take seconds at a
+  // latency nobody asked for. The player skips it now (take_start_trim),
+  // spliced, in the fade-in's wake.
+  if (reference_ < 0) {
+    reference_ = std::max(0.0, depth_);
+    if (depth_ - target >= kStartTrimFrames) start_trim_ = depth_ - target;
+  }
   const double played = dt * kRate;
   // Up at kGrowSlew only towards a target that grew (--latency auto wants
   // more, now); everything else (a smaller target, the way back from a
@@ -91,7 +105,9 @@ void DriftController::update(double depth_frames, std::uint32_t frames,
   last_target_ = target;
   const double up = growing_ ? kGrowSlew : kShrinkSlew;
   const auto glide_step = [&] {
-    return std::clamp(target - reference_, -kShrinkSlew * played, up * played);
+    // None while the player has a trim to make (trimmed() moves the
+    // reference by what it skips).
+    return start_trim_ > 0 ? 0.0 : std::clamp(target - reference_, -kShrinkSlew * played, up * played);
   };
   reference_ += glide_step();
   // Stall debt is played away on top, and fed forward like the glide.

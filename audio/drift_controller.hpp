@@ -98,6 +98,21 @@ class DriftController {
     return s;
   }
 
+  /// Frames above the target the start left (a burst of records right
+  /// after playout began), for the player to skip now; zeroed. Set once,
+  /// with the first reference, when at least kStartTrimFrames.
+  double take_start_trim() noexcept {
+    const double s = start_trim_;
+    start_trim_ = 0;
+    return s;
+  }
+  /// The player skipped `frames` of the start's excess: the reference
+  /// comes down by as much, and the current window starts over.
+  void trimmed(double frames) noexcept;
+  /// 2 ms: less is the callback's phase against the packets', glided away
+  /// in a second.
+  static constexpr double kStartTrimFrames = 96;
+
   /// The depth the loop steers to now: the target, or on its way there,
   /// plus stall debt.
   double reference_frames() const noexcept { return reference_ + debt_; }
@@ -111,6 +126,7 @@ class DriftController {
   double reference_ = -1;       // gliding towards the target (-1: not yet set)
   double debt_ = 0;             // above it: the server's lost time not yet played away
   double skip_ = 0;             // excess for the player to skip (take_skip)
+  double start_trim_ = 0;       // the start's excess for the player to skip (take_start_trim)
   double pending_skip_ = 0;     // an xrun window's step, for the next window to confirm
   double pending_reference_ = 0;  // the reference before that step
   bool xrun_in_window_ = false;

@@ -147,20 +147,22 @@ void Player::process(float* const* out, std::uint32_t nframes, std::int64_t cycl
   if (playing_before && state_ == State::Playing) {
     const std::uint32_t packet = buffer_.empty() ? kRenderChunk : buffer_.back()->frames;
     drift_.update(depth, consumed, packet, target_frames_);
-    if (const double skip = drift_.take_skip(); skip > 0 && !buffer_.empty()) {
+    if (const Skip s = skip_excess(drift_.take_skip(), target_queue()); s.meant > 0) {
       // A storm of xruns left the buffer this much deeper than the loop
       // steers to (DriftController::update): skipped, as after a stall.
-      const std::int64_t keep = target_queue();
-      const std::int64_t n = std::min(static_cast<std::int64_t>(skip),
-                                      std::max<std::int64_t>(buffer_.end() - cursor_ - keep, 0));
-      if (n > 0) {
-        ++status_.stall_skips;
-        // What the splice left (it may skip a little less) is debt, played
-        // away like a stall's.
-        const std::int64_t from = cursor_;
-        const std::int64_t skipped = jump_to(cursor_ + n, std::min<std::int64_t>(n, kSpliceSearch)) - from;
-        drift_.shift_reference(static_cast<double>(n - skipped));
-      }
+      // What the splice left (it may skip a little less) is debt, played
+      // away like a stall's.
+      ++status_.stall_skips;
+      drift_.shift_reference(static_cast<double>(s.meant - s.skipped));
+    }
+    // The start left the buffer this much deeper than the target
+    // (DriftController::update), on average over its sawtooth: skipped down
+    // to the next callback's needs at most, however low in the sawtooth
+    // the queue is now. What the splice left glides away.
+    if (const Skip s = skip_excess(drift_.take_start_trim(), std::int64_t{nframes} + kRenderChunk);
+        s.meant > 0) {
+      ++status_.start_trims;
+      drift_.trimmed(static_cast<double>(s.skipped));
     }
   } else if (state_ != State::Playing) {
     drift_.reset();
@@ -375,6 +377,15 @@ void Player::catch_up() noexcept {
   stall_frames_ = 0;
 }
 
+Player::Skip Player::skip_excess(double frames, std::int64_t keep) noexcept {
+  if (frames <= 0 || buffer_.empty()) return {};
+  const std::int64_t n = std::min(static_cast<std::int64_t>(frames),
+                                  std::max<std::int64_t>(buffer_.end() - cursor_ - keep, 0));
+  if (n <= 0) return {};
+  const std::int64_t from = cursor_;
+  return {n, jump_to(cursor_ + n, std::min<std::int64_t>(n, kSpliceSearch)) - from};
+}
+
 void Player::skip_stall() noexcept {
   if (stall_frames_ <= 0 || drift_.windows() <= stall_window_) return;
   const double stalled = stall_frames_;
@@ -474,7 +485,9 @@ std::int64_t Player::best_splice(std::int64_t latest, std::int64_t earliest) con
   const float* old = splice_.get();
   double old_energy = 0;
   for (std::size_t k = 0; k < n; ++k) old_energy += double{old[k]} * old[k];
-  if (old_energy < 1e-9) return latest;  // silence: anywhere will do
+  // Silence, or near it (below -60 dBFS, a codec's idle noise): a splice
+  // anywhere is inaudible, so the whole skip.
+  if (old_energy < 1e-6 * static_cast<double>(n)) return latest;
   // Energy of each candidate's window, slid along.
   const float* s = search_.get();
   const std::size_t step = static_cast<std::size_t>(channels_);

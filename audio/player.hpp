@@ -92,6 +92,13 @@ class Player {
   void skip_stall() noexcept;
   void shorten_hole(const core::PacketRecord* r) noexcept;
   std::int64_t jump_to(std::int64_t cursor, std::int64_t slack) noexcept;
+  // Up to `frames` of queued audio skipped (jump_to), leaving `keep`
+  // queued at least: the frames it meant to skip and those it skipped.
+  struct Skip {
+    std::int64_t meant = 0;
+    std::int64_t skipped = 0;
+  };
+  Skip skip_excess(double frames, std::int64_t keep) noexcept;
   bool copy_stream(std::int64_t from, std::uint32_t frames, float* dst) const noexcept;
   std::int64_t best_splice(std::int64_t latest, std::int64_t earliest) const noexcept;
   void render(float* out, std::uint32_t frames) noexcept;

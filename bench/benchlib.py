@@ -18,7 +18,10 @@ from free_port import free_port  # noqa: E402,F401  (re-exported)
 
 class Procs:
     """Background processes with their output in TMP/NAME.log, each stopped
-    by its PID (TERM, then KILL)."""
+    by its PID (TERM, then KILL). gst-launch-1.0 gets INT instead: it then
+    closes its JACK client, where TERM kills it mid-cycle, and a synchronous
+    dummy server that loses a client that way can jam for good ("cannot be
+    removed from the graph", seen on a 6.18 kernel VM)."""
 
     def __init__(self, tmp):
         self.tmp = tmp
@@ -29,12 +32,13 @@ class Procs:
         p = subprocess.Popen(argv, stdout=stdout or log, stderr=log if stdout else subprocess.STDOUT,
                              stdin=subprocess.DEVNULL, env=env, text=True)
         p.log_path = log.name
+        p.stop_signal = signal.SIGINT if os.path.basename(argv[0]) == "gst-launch-1.0" else signal.SIGTERM
         self.live.append(p)
         return p
 
     def stop(self, p, timeout=10):
         if p.poll() is None:
-            p.send_signal(signal.SIGTERM)
+            p.send_signal(p.stop_signal)
             try:
                 p.wait(timeout)
             except subprocess.TimeoutExpired:

@@ -74,7 +74,7 @@ def run_round(args, procs, jack, n, rx_latency, ref):
     send_cmd = (f"jackaudiosrc client-name=clicksend connect=none {args.sender_props} "
                 "! audio/x-raw,channels=2 ! audioconvert "
                 f"! opusenc bitrate=128000 frame-size={FRAME_MS} {args.encoder_props} ! rtpopuspay pt=96 "
-                f"! multiudpsink clients=127.0.0.1:{rx_port},127.0.0.1:{ref_port},127.0.0.1:{tap_port}")
+                f"! multiudpsink {args.sink_props} clients=127.0.0.1:{rx_port},127.0.0.1:{ref_port},127.0.0.1:{tap_port}")
     sender = procs.start(f"sender{n}", ["gst-launch-1.0", "-q", *send_cmd.split()], env=env)
     ports = poll("the sender's JACK inputs", lambda: [p for p in jack.ports() if p.startswith("clicksend:")], 10)
     for p in sorted(ports)[:2]:
@@ -184,6 +184,8 @@ def main():
                     help="jackaudiosrc's buffering (shared by both receivers)")
     ap.add_argument("--encoder-props", default="",
                     help="opusenc's settings beyond bitrate and frame size (shared by both receivers)")
+    ap.add_argument("--sink-props", default="",
+                    help="multiudpsink's settings (shared by both receivers)")
     ap.add_argument("--confirm-seconds", type=float, default=30)
     ap.add_argument("--out", default=os.path.join(benchlib.HERE, "results", "latency-latest.md"))
     args = ap.parse_args()
@@ -232,7 +234,7 @@ def report(args, rounds, confirm, tmp):
                         " ".join(["bench/latency_bench.py", *sys.argv[1:]]))
     L += [
         f"- JACK: private `jackd -S -d dummy -r {RATE} -p {PERIOD}`; sender: `jackaudiosrc {args.sender_props} ! "
-        f"opusenc bitrate=128000 frame-size={FRAME_MS} {args.encoder_props} ! rtpopuspay ! multiudpsink` to both receivers",
+        f"opusenc bitrate=128000 frame-size={FRAME_MS} {args.encoder_props} ! rtpopuspay ! multiudpsink {args.sink_props}` to both receivers",
         "- Delay: from the click's first frame on click_gen:out to its arrival (|x| > 0.5) on the "
         "receiver's output, in JACK frames; median over the clicks of the run (250 ms apart).",
         "- Clean: no dropout of the tone, no step > 1 ms in the delay between clicks, no missing click, "

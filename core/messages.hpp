@@ -43,6 +43,7 @@ struct AudioStatus {
   std::uint64_t gaps = 0;           // holes in the stream timeline played as silence
   std::uint64_t holes_shortened = 0;// of which only part played: the far side was queued already
   std::uint64_t stall_skips = 0;    // JACK stalls whose excess latency was skipped (crossfaded)
+  std::uint64_t start_trims = 0;    // starts whose excess over the target was skipped (spliced)
   std::uint64_t frames_played = 0;  // stream frames written to the ports
   std::uint64_t callbacks = 0;
 };

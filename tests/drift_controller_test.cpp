@@ -70,3 +70,27 @@ TEST_CASE("drift: a confirmed step skips only what is still there") {
   window(loop, kTarget + kPacket / 2.0 + 48 * 25);  // half drained
   CHECK(loop.take_skip() == doctest::Approx(48 * 25).epsilon(0.05));
 }
+
+TEST_CASE("drift: a start well above the target is for the player to trim, once") {
+  audio::DriftController loop;
+  const double excess = 48 * 10;  // 10 ms
+  window(loop, kTarget + kPacket / 2.0 + excess);  // the first window may straddle the start
+  window(loop, kTarget + kPacket / 2.0 + excess);  // the reference starts here
+  const double trim = loop.take_start_trim();
+  CHECK(trim == doctest::Approx(excess).epsilon(0.001));
+  CHECK(loop.take_start_trim() == 0);
+  loop.trimmed(trim);
+  CHECK(loop.reference_frames() == doctest::Approx(kTarget).epsilon(0.001));
+  run(loop, 3, kTarget + kPacket / 2.0);  // the skip took the buffer down by as much
+  CHECK(loop.take_start_trim() == 0);
+  CHECK(std::fabs(loop.drift_ppm()) < 10);  // taken for no drift
+}
+
+TEST_CASE("drift: a start within 2 ms of the target glides there") {
+  audio::DriftController loop;
+  const double excess = 48 * 1.5;  // the callback's phase, a period and a bit
+  window(loop, kTarget + kPacket / 2.0 + excess);
+  window(loop, kTarget + kPacket / 2.0 + excess);
+  CHECK(loop.take_start_trim() == 0);
+  CHECK(loop.reference_frames() == doctest::Approx(kTarget + excess).epsilon(0.01));
+}

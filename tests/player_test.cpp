@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <memory>
 #include <vector>
 
 #include "core/record_pool.hpp"
@@ -391,4 +392,31 @@ TEST_CASE("player: a decoded record replaces concealment at its place until that
   const std::size_t converter = 16;  // the resampler's delay, and then some
   CHECK(step(start + 64, began) <= 0.0052f);
   CHECK(step(began, began + kPeriod + converter) > 0.1f);
+}
+
+TEST_CASE("player: a burst of records just after playout began is trimmed, spliced, to the target") {
+  // Net was late at start-up (held records while it could not reach the
+  // socket) and links them just after playout began: the buffer starts
+  // 40 ms deeper than the target. Gliding at 0.2 % would take 20 s.
+  const auto settle = [](std::int64_t lag) {
+    auto rig = std::make_unique<Rig>();
+    rig->reset(1);
+    Steady net;
+    net.clock = -lag;  // links what was captured `lag` frames ago
+    while (rig->player.state() != audio::Player::State::Playing) net.run(*rig, 1);
+    net.clock += lag;  // the held records come at once
+    net.run(*rig, 1600);  // 4.3 s: buffer_ms averages over about a second
+    return rig;
+  };
+  const auto plain = settle(0);
+  const auto late = settle(2 * kFrame);
+  CHECK(plain->status.start_trims == 0);
+  CHECK(late->status.start_trims == 1);
+  CHECK(late->status.stall_skips == 0);
+  CHECK(std::llabs(static_cast<std::int64_t>(late->status.depth_frames) -
+                   static_cast<std::int64_t>(plain->status.depth_frames)) <= kPeriod);
+  CHECK(late->status.underruns == 0);
+  // Spliced in phase after the fade-in: no click, no dip.
+  CHECK(late->max_step(4800) < 0.02f);
+  CHECK(late->min_amplitude(4800) > 0.45f);
 }

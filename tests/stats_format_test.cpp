@@ -77,11 +77,12 @@ TEST_CASE("stats_format: RTCP fields in JSON and text") {
     s.rtcp.e2e_rejected = 5;
     s.rtcp.e2e_known = true;
     s.rtcp.e2e_latency_ms = 61.234;
+    s.audio.start_trims = 1;
     const std::string j = cmd::stats_json(s, 1.0, true);
     for (const char* field : {"\"rtcp\":true", "\"rtcp_sr_received\":3", "\"rtcp_rr_sent\":2",
                               "\"rtcp_invalid\":1", "\"rtcp_filtered\":4", "\"e2e_latency_ms\":61.23",
                               "\"e2e_rejected\":5", "\"final\":true", "\"records_dropped\":0",
-                              "\"stall_skips\":0"})
+                              "\"stall_skips\":0", "\"start_trims\":1"})
       CHECK_MESSAGE(j.find(field) != std::string::npos, field);
     CHECK(j.front() == '{');
     CHECK(j.back() == '}');

@@ -146,7 +146,7 @@ echo "freq_tol=$(freq_tol_hz 10 "$jitter_log_lines")" >"$TEST_TMP/jitter.vars"
 judge jitter "underruns={underruns} lost={packets_lost} late={packets_late} concealed={frames_concealed} \
 reordered={packets_reordered} (relay {relay_reordered}) jitter={jitter_ms}ms; recording {wav_freq_hz:.1f} Hz, \
 gaps={wav_gaps} (longest {wav_longest_gap_ms} ms) clicks={wav_clicks} sound={wav_duration_s:.2f}s" \
-  "underruns == 0" "packets_lost == 0" "wav_freq_err < freq_tol" "wav_gaps == 0" "wav_duration_s >= 9.9 - 0.1 * stall_skips" \
+  "underruns == 0" "packets_lost == 0" "wav_freq_err < freq_tol" "wav_gaps == 0" "wav_duration_s >= 9.9 - 0.1 * (stall_skips + start_trims)" \
   "relay_reordered > 0" "packets_reordered > 0" \
   "packets_late <= 1"  # the stream's very first packet may be overtaken: its place precedes the lock
 
@@ -211,7 +211,7 @@ sound={wav_duration_s:.2f}s; JACK server's longest stall {stall_us:.0f} us" \
   "packets_lost > 0" "2 <= loss_pct <= 10" "nft_dropped - 2 <= packets_lost <= nft_dropped" \
   "abs(frames_concealed + frames_fec - packets_lost) <= 2" "underruns == 0 or stall_us > 3000" \
   "wav_longest_gap_ms <= 25 + 20 * max(longest_loss_run - 1, 0) or stall_us > 3000" "wav_freq_err < freq_tol" \
-  "wav_duration_s >= 9.9 - 0.1 * stall_skips or (stall_us > 3000 and wav_duration_s >= 9.5)"  # underruns, skips
+  "wav_duration_s >= 9.9 - 0.1 * (stall_skips + start_trims) or (stall_us > 3000 and wav_duration_s >= 9.5)"  # underruns, skips
 
 # 3. Duplicates and reordering within the latency: every duplicate the relay
 # made is recognised as one (each copy arrives well before its deadline).
@@ -255,7 +255,7 @@ send "$rx_port" 250 seqnum-offset=65400 timestamp-offset=4294800000
 finish wrap
 judge wrap "lost={packets_lost} late={packets_late} underruns={underruns} resets={stream_resets} \
 received={packets_received}; recording gaps={wav_gaps} clicks={wav_clicks} sound={wav_duration_s:.2f}s" \
-  "packets_lost == 0" "underruns == 0" "wav_gaps == 0" "stream_resets == 0" "wav_duration_s >= 4.9 - 0.1 * stall_skips"
+  "packets_lost == 0" "underruns == 0" "wav_gaps == 0" "stream_resets == 0" "wav_duration_s >= 4.9 - 0.1 * (stall_skips + start_trims)"
 
 echo "$failures failure(s)"
 ((failures == 0))

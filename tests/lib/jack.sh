@@ -223,29 +223,36 @@ freq_tol_hz() {
   python3 -c "import sys; print(round(2 + 440 * $us / 1e6 / float(sys.argv[1]), 2))" "$1"
 }
 
-# stall_skips LOG: rtp2jack's latest stall_skips in LOG (its --stats json).
-# Each is a crossfaded skip of the backlog the server's own lost time left
-# (audio::Player::skip_stall). A recording in JACK's timeline shows it as
-# up to two clicks (where the crossfade begins and where it ends): see
-# skip_clicks.
+# stall_skips LOG [KEY...]: rtp2jack's latest stall_skips in LOG (its
+# --stats json), or the sum of the latest KEYs. Each is a crossfaded skip of
+# the backlog the server's own lost time left (audio::Player::skip_stall).
+# A recording in JACK's timeline shows it as up to two clicks (where the
+# crossfade begins and where it ends): see skip_clicks.
 stall_skips() {
-  python3 - "$1" <<'PY'
+  python3 - "$@" <<'PY'
 import json, sys
-v = 0
+keys = sys.argv[2:] or ["stall_skips"]
+v = dict.fromkeys(keys, 0)
 for line in open(sys.argv[1]):
     if line.startswith("{"):
         try:
-            v = json.loads(line).get("stall_skips", v)
+            j = json.loads(line)
         except ValueError:
-            pass
-print(v)
+            continue
+        for k in keys:
+            v[k] = j.get(k, v[k])
+print(sum(v.values()))
 PY
 }
 
 # min_sound_s SECONDS LOG: the least sound a recording of SECONDS of tone
-# may hold: each of rtp2jack's stall skips (LOG) drops up to 100 ms of it.
+# may hold: each of rtp2jack's stall skips (LOG) drops up to 100 ms of it,
+# and so does a start trim (the excess a burst of records right after
+# playout began left, skipped in the first 200 ms, before the steady part
+# the clicks are counted in).
 min_sound_s() {
-  python3 -c "import sys; print(round(float(sys.argv[1]) - 0.1 * int(sys.argv[2]), 3))" "$1" "$(stall_skips "$2")"
+  python3 -c "import sys; print(round(float(sys.argv[1]) - 0.1 * int(sys.argv[2]), 3))" "$1" \
+    "$(stall_skips "$2" stall_skips start_trims)"
 }
 
 # skip_clicks LOG: the clicks a recording may hold for rtp2jack's stall
