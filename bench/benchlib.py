@@ -18,10 +18,8 @@ from free_port import free_port  # noqa: E402,F401  (re-exported)
 
 class Procs:
     """Background processes with their output in TMP/NAME.log, each stopped
-    by its PID (TERM, then KILL). gst-launch-1.0 gets INT instead: it then
-    closes its JACK client, where TERM kills it mid-cycle, and a synchronous
-    dummy server that loses a client that way can jam for good ("cannot be
-    removed from the graph", seen on a 6.18 kernel VM)."""
+    by its PID (TERM, then KILL). gst-launch-1.0 gets INT instead, on which
+    it shuts its pipeline down and closes its JACK client itself."""
 
     def __init__(self, tmp):
         self.tmp = tmp
@@ -83,16 +81,35 @@ def jack_cmd(argv, env=None, check=False):
     raise RuntimeError(f"{' '.join(argv)} hung three times")
 
 
+JACKD_OPTS = "-S -t 2000"
+
+
 class Jack:
     """A private dummy JACK server (synchronous, as the tests run theirs)."""
 
     def __init__(self, procs, name, rate=48000, period=128):
         self.name = name
         self.env = dict(os.environ, JACK_DEFAULT_SERVER=name, JACK_NO_START_SERVER="1")
-        self.proc = procs.start(f"jackd-{name}", ["jackd", "-S", "-n", name, "-d", "dummy",
+        # JACKD_OPTS as in tests/lib/jack.sh, here by default with a 2 s
+        # client timeout: with the default one a client slow to answer once
+        # (a busy VM) jammed the synchronous dummy server for good in 3 of 4
+        # rounds of one latency run; with 2 s, in 6 of 28 of the next
+        # (bench/latency_bench.py runs those again on a fresh server).
+        opts = os.environ.get("JACKD_OPTS", JACKD_OPTS).split()
+        self.proc = procs.start(f"jackd-{name}", ["jackd", *opts, "-n", name, "-d", "dummy",
                                                  "-r", str(rate), "-p", str(period)])
-        poll(f"jackd {name}", lambda: jack_cmd(["jack_wait", "-s", name, "-c"], self.env).strip() == "running",
-             10)
+        try:
+            poll(f"jackd {name}", lambda: jack_cmd(["jack_wait", "-s", name, "-c"], self.env).strip() == "running",
+                 10)
+        except RuntimeError:
+            with open(self.proc.log_path) as f:
+                if "Too many servers already active" in f.read():
+                    # libjack frees a dead server's slot (of 8) only for a
+                    # server of the same name: killed servers of other
+                    # names fill the registry for good.
+                    raise RuntimeError("JACK's server registry is full of servers killed earlier; "
+                                       "with no jackd running, remove /dev/shm/jack-shm-registry") from None
+            raise
 
     def ports(self):
         return jack_cmd(["jack_lsp"], self.env).split()

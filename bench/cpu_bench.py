@@ -229,7 +229,7 @@ def report(args, out, tmp):
     L = benchlib.header("CPU, callback cost, scale and memory (issue 6)",
                         " ".join(["bench/cpu_bench.py", *sys.argv[1:]]))
     L += [
-        "- JACK: private `jackd -S -d dummy -r 48000` servers; sender: GStreamer pink noise, Opus 128 kbit/s "
+        f"- JACK: private `jackd {os.environ.get('JACKD_OPTS', benchlib.JACKD_OPTS)} -d dummy -r 48000` servers; sender: GStreamer pink noise, Opus 128 kbit/s "
         "stereo, `multiudpsink` to every receiver at once.",
         "",
     ]
