@@ -223,26 +223,31 @@ freq_tol_hz() {
   python3 -c "import sys; print(round(2 + 440 * $us / 1e6 / float(sys.argv[1]), 2))" "$1"
 }
 
-# stall_skips LOG [KEY...]: rtp2jack's latest stall_skips in LOG (its
-# --stats json), or the sum of the latest KEYs. Each is a crossfaded skip of
-# the backlog the server's own lost time left (audio::Player::skip_stall).
-# A recording in JACK's timeline shows it as up to two clicks (where the
-# crossfade begins and where it ends): see skip_clicks.
-stall_skips() {
+# stats_sum LOG KEY...: the sum of the latest value of each KEY in LOG
+# (rtp2jack's --stats json; 0 for a key never seen).
+stats_sum() {
   python3 - "$@" <<'PY'
 import json, sys
-keys = sys.argv[2:] or ["stall_skips"]
-v = dict.fromkeys(keys, 0)
+v = dict.fromkeys(sys.argv[2:], 0)
 for line in open(sys.argv[1]):
     if line.startswith("{"):
         try:
             j = json.loads(line)
         except ValueError:
             continue
-        for k in keys:
+        for k in v:
             v[k] = j.get(k, v[k])
 print(sum(v.values()))
 PY
+}
+
+# stall_skips LOG: rtp2jack's latest stall_skips in LOG. Each is a
+# crossfaded skip of the backlog the server's own lost time left
+# (audio::Player::skip_stall). A recording in JACK's timeline shows it as
+# up to two clicks (where the crossfade begins and where it ends): see
+# skip_clicks.
+stall_skips() {
+  stats_sum "$1" stall_skips
 }
 
 # min_sound_s SECONDS LOG: the least sound a recording of SECONDS of tone
@@ -252,7 +257,7 @@ PY
 # the clicks are counted in).
 min_sound_s() {
   python3 -c "import sys; print(round(float(sys.argv[1]) - 0.1 * int(sys.argv[2]), 3))" "$1" \
-    "$(stall_skips "$2" stall_skips start_trims)"
+    "$(stats_sum "$2" stall_skips start_trims)"
 }
 
 # skip_clicks LOG: the clicks a recording may hold for rtp2jack's stall
