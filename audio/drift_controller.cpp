@@ -86,11 +86,13 @@ void DriftController::update(double depth_frames, std::uint32_t frames,
   // where the reference starts and glides from, fed forward: as an error,
   // the wide loop's integrator would take it for drift (1000 ppm for 2.5 ms,
   // in simulation) and unwind it for seconds.
-  // More than kStartTrimFrames above the target, though, is no phase: net
-  // linked a burst of records just after playout began (records it held
-  // while a slow start-up kept it from the socket, seen 4 to 18 ms on a
-  // busy VM), and gliding that away at kShrinkSlew would take seconds at a
-  // latency nobody asked for. The player skips it now (take_start_trim),
+  // More than kStartTrimFrames above the target, though, is no phase:
+  // playout started on a late packet (Player::start_if_ready starts on the
+  // newest record), and the ones after it came on time. A sender in the
+  // same JACK server comes 3 to 8 ms late while our client joins the graph
+  // (captured in 5 of 5 starts; 4 to 18 ms of excess seen on a busy VM).
+  // Gliding that away at kShrinkSlew would take seconds at a latency
+  // nobody asked for. The player skips it now (take_start_trim),
   // spliced, in the fade-in's wake.
   if (reference_ < 0) {
     reference_ = std::max(0.0, depth_);

@@ -98,8 +98,8 @@ class DriftController {
     return s;
   }
 
-  /// Frames above the target the start left (a burst of records right
-  /// after playout began), for the player to skip now; zeroed. Set once,
+  /// Frames above the target the start left (playout started on a
+  /// late packet), for the player to skip now; zeroed. Set once,
   /// with the first reference, when at least kStartTrimFrames.
   double take_start_trim() noexcept {
     const double s = start_trim_;

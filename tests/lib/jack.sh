@@ -252,9 +252,9 @@ stall_skips() {
 
 # min_sound_s SECONDS LOG: the least sound a recording of SECONDS of tone
 # may hold: each of rtp2jack's stall skips (LOG) drops up to 100 ms of it,
-# and so does a start trim (the excess a burst of records right after
-# playout began left, skipped in the first 200 ms, before the steady part
-# the clicks are counted in).
+# and so does a start trim (the excess a start on a late packet left,
+# skipped in the first 200 ms, before the steady part the clicks are
+# counted in).
 min_sound_s() {
   python3 -c "import sys; print(round(float(sys.argv[1]) - 0.1 * int(sys.argv[2]), 3))" "$1" \
     "$(stats_sum "$2" stall_skips start_trims)"
