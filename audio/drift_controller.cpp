@@ -90,7 +90,7 @@ void DriftController::update(double depth_frames, std::uint32_t frames,
   // playout started on a late packet (Player::start_if_ready starts on the
   // newest record), and the ones after it came on time. A sender in the
   // same JACK server comes 3 to 8 ms late while our client joins the graph
-  // (captured in 5 of 5 starts; 4 to 18 ms of excess seen on a busy VM).
+  // (captured in 4 of 4 starts; 4 to 18 ms of excess seen on a busy VM).
   // Gliding that away at kShrinkSlew would take seconds at a latency
   // nobody asked for. The player skips it now (take_start_trim),
   // spliced, in the fade-in's wake.
