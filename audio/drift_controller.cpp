@@ -88,11 +88,9 @@ void DriftController::update(double depth_frames, std::uint32_t frames,
   // in simulation) and unwind it for seconds.
   // More than kStartTrimFrames above the target, though, is no phase:
   // playout started on a late packet (Player::start_if_ready starts on the
-  // newest record), and the ones after it came on time. A sender in the
-  // same JACK server comes 3 to 8 ms late while our client joins the graph
-  // (captured in 4 of 4 starts; 4 to 18 ms of excess seen on a busy VM).
-  // Gliding that away at kShrinkSlew would take seconds at a latency
-  // nobody asked for. The player skips it now (take_start_trim),
+  // newest record), and the ones after it came on time (the README's
+  // Performance section has the figures). Gliding that away at kShrinkSlew
+  // would take seconds at a latency nobody asked for. The player skips it now (take_start_trim),
   // spliced, in the fade-in's wake.
   if (reference_ < 0) {
     reference_ = std::max(0.0, depth_);
