@@ -88,6 +88,7 @@ class Player {
   void return_pending() noexcept;
   void start_if_ready() noexcept;
   std::int64_t target_queue() const noexcept;
+  std::int64_t arrived_end() const noexcept;
   void catch_up() noexcept;
   void skip_stall() noexcept;
   void shorten_hole(const core::PacketRecord* r) noexcept;
