@@ -18,12 +18,13 @@ constexpr std::uint32_t kAssumedPeriod = 1024;
 constexpr std::uint32_t kAssumedAhead = 64;
 
 std::uint32_t fixed_cost(std::uint32_t period, std::uint32_t ahead) {
-  // Measured in simulated time (tests/sim_test.cpp, "sim: the smallest
-  // fixed target"): on a network without jitter the smallest target that
-  // loses nothing is about one and a half periods plus what the callback
-  // renders ahead plus net's repair margin (which has room for the net
-  // thread's wake-up).
-  return period + period / 2 + ahead + d::kConcealMarginUs * d::kStreamRate / 1'000'000;
+  // Measured in simulated time (tests/sim_test.cpp, "sim: below that, one
+  // period + 3.5 ms"): on a network without jitter the smallest target
+  // that loses nothing is one period plus what the callback renders ahead
+  // plus 2.3 to 2.7 ms at 64 to 512 frames with 2.5 and 5 ms packets (3.5 ms
+  // with 20 ms packets at 512). Net's repair margin (3 ms, room for the net
+  // thread's wake-up) covers that.
+  return period + ahead + d::kConcealMarginUs * d::kStreamRate / 1'000'000;
 }
 }  // namespace
 
