@@ -281,6 +281,41 @@ bool StreamReceiver::rescue() noexcept {
   return true;
 }
 
+void StreamReceiver::resync_after_late(std::span<const std::uint8_t> payload, std::int64_t seq,
+                                       std::int64_t pos) noexcept {
+  // Too late to replace its own concealment, which plays. But net may have
+  // concealed the places after it too (with a small target it conceals
+  // ahead of every packet of a sender's late phase), and the packets for
+  // those can only replace them (rescue) as the successor of the packet
+  // decoded last: without this, one late packet made every packet after it
+  // late as well, a run of concealment fading to silence until one came
+  // before its own deadline (2 to 36 ms dropouts, 160 late packets in 10 s
+  // at 4 ms with a JACK-driven sender). So decode it, for the decoder's
+  // state only, from where the run began, and take the timeline back to
+  // its end: what follows is made again over the concealment audio holds
+  // (rescued_until_), while that has not begun to play.
+  if (rescue_pos_ < 0 || rescue_pos_ > pos || conceal_run_ == 0) return;
+  const std::int64_t need = need_time(pos + last_frames_);
+  if (need == INT64_MAX || now_ns_ > need - std::int64_t{d::kRescueMarginUs} * 1000) return;
+  core::PacketRecord* r = pool_.acquire();
+  if (r == nullptr) return;  // not counted: the packet was, and nothing is lost but this repair
+  decoder_.restore();
+  const int n = decoder_.decode(payload, r->pcm, static_cast<int>(d::kMaxPacketFrames));
+  [[maybe_unused]] const bool ok = pool_.release(r);
+  assert(ok && "stream_receiver: record came from the pool");
+  if (n <= 0) {
+    // The decoder is back where the run began; the run goes on from there.
+    decoder_.save();
+    return;
+  }
+  rescued_until_ = std::max(rescued_until_, next_pos_);
+  next_pos_ = pos + n;
+  last_decoded_seq_ = seq;
+  last_frames_ = static_cast<std::uint32_t>(n);
+  conceal_run_ = 0;
+  rescue_pos_ = -1;
+}
+
 std::int64_t StreamReceiver::next_deadline() const noexcept { return gap_due(); }
 
 std::int64_t StreamReceiver::need_time(std::int64_t pos) const noexcept {
@@ -439,6 +474,7 @@ void StreamReceiver::decode_in_order(std::span<const std::uint8_t> payload, std:
   if (pos + frames <= next_pos_ && last_decoded_seq_ >= 0) {
     // Its whole place was concealed while it was on its way.
     ++stats_.packets_late;
+    resync_after_late(payload, seq, pos);
     return;
   }
   if (pos < next_pos_ && seq == last_decoded_seq_ + 1 && conceal_run_ == 0) {

@@ -270,6 +270,51 @@ TEST_CASE("stream_receiver: a packet too late to replace its concealment is late
   CHECK(rig.stats().frames_concealed == 1);
 }
 
+TEST_CASE("stream_receiver: after a packet too late to replace its concealment, the next one still can") {
+  // With a small target net conceals ahead of every packet of a sender's
+  // late phase. One packet too late for its own place used to make every
+  // packet after it late too (each could replace its concealment only as
+  // the successor of the packet decoded last): a run of concealment that
+  // faded to silence (dropouts of 2 to 36 ms at a 4 ms target).
+  Rig rig;
+  Sender s(240);
+  std::vector<std::vector<std::uint8_t>> p;
+  for (int i = 0; i < 12; ++i) p.push_back(s.next());
+  for (int i = 0; i < 10; ++i) rig.feed(p[i], 5);
+  rig.audio_at(2400 - 40 - 100);
+  rig.wait(0);
+  REQUIRE(rig.links().size() == 11);  // p[10]'s place concealed
+  // The next callback: p[11]'s place (2640) is concealed 3 ms before the
+  // callback that may render it.
+  rig.now += 2'666'667;
+  rig.audio_at(2400 - 40 - 100 + 128);
+  rig.wait(3);
+  REQUIRE(rig.links().size() == 12);
+  CHECK(rig.links()[11].kind == core::PacketRecord::Kind::Concealed);
+  CHECK(rig.links()[11].timestamp == 2640);
+  // p[10] comes after the callback that renders its place began: late. Its
+  // successor's place is still 2.3 ms from being rendered.
+  rig.feed(p[10], 0);
+  CHECK(rig.stats().packets_late == 1);
+  rig.now += 500'000;
+  rig.feed(p[11], 0);
+  REQUIRE(rig.links().size() >= 13);
+  const core::PacketRecord& last = rig.links().back();
+  CHECK(last.kind == core::PacketRecord::Kind::Decoded);
+  CHECK(last.timestamp == 2640);
+  // Decoded from the state p[10] left: as if nothing had been late.
+  net::OpusStreamDecoder clean(2);
+  std::vector<float> ref(240 * 2);
+  for (int i = 0; i <= 11; ++i)
+    REQUIRE(clean.decode(std::span<const std::uint8_t>(p[i]).subspan(12), ref.data(), 240) == 240);
+  CHECK(rig.pcm.back() == ref);
+  const auto st = rig.stats();
+  CHECK(st.packets_late == 1);
+  // Net counts both concealments; audio, replacing p[11]'s unplayed,
+  // counts it rescued (the snapshot subtracts those).
+  CHECK(st.frames_concealed == 2);
+}
+
 TEST_CASE("stream_receiver: packets that never come count as lost") {
   Rig rig;
   Sender s;
