@@ -274,11 +274,17 @@ bool StreamReceiver::rescue() noexcept {
   stats_.frames_concealed += conceal_unconfirmed_;
   conceal_unconfirmed_ = 0;
   decoder_.restore();
+  rewind_to(rescue_pos_);
+  return true;
+}
+
+void StreamReceiver::rewind_to(std::int64_t pos) noexcept {
+  // The timeline goes back over concealment audio holds: what net makes
+  // again below rescued_until_ replaces records that were counted.
   rescued_until_ = std::max(rescued_until_, next_pos_);
-  next_pos_ = rescue_pos_;
+  next_pos_ = pos;
   conceal_run_ = 0;
   rescue_pos_ = -1;
-  return true;
 }
 
 void StreamReceiver::resync_after_late(std::span<const std::uint8_t> payload, std::int64_t seq,
@@ -308,12 +314,9 @@ void StreamReceiver::resync_after_late(std::span<const std::uint8_t> payload, st
     decoder_.save();
     return;
   }
-  rescued_until_ = std::max(rescued_until_, next_pos_);
-  next_pos_ = pos + n;
+  rewind_to(pos + n);
   last_decoded_seq_ = seq;
   last_frames_ = static_cast<std::uint32_t>(n);
-  conceal_run_ = 0;
-  rescue_pos_ = -1;
 }
 
 std::int64_t StreamReceiver::next_deadline() const noexcept { return gap_due(); }

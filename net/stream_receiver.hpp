@@ -137,6 +137,7 @@ class StreamReceiver {
   bool audio_overdue(std::int64_t now_ns) const noexcept;
   void tune(std::int64_t now_ns) noexcept;
   bool rescue() noexcept;
+  void rewind_to(std::int64_t pos) noexcept;
   void resync_after_late(std::span<const std::uint8_t> payload, std::int64_t seq, std::int64_t pos) noexcept;
   std::uint32_t stretch(std::uint32_t frames) noexcept;
 

@@ -126,6 +126,19 @@ struct Rig {
   net::NetStats stats() const { return rx.stats().net; }
 };
 
+// `n` packets of 5 ms; the first ten fed 5 ms apart, then audio's status
+// puts the place of p[10] (2400) in the next callback (2.67 ms from now):
+// net conceals it at once, 3 ms before (kConcealMarginUs).
+std::vector<std::vector<std::uint8_t>> conceal_p10(Rig& rig, Sender& s, int n) {
+  std::vector<std::vector<std::uint8_t>> p;
+  for (int i = 0; i < n; ++i) p.push_back(s.next());
+  for (int i = 0; i < 10; ++i) rig.feed(p[i], 5);
+  rig.audio_at(2400 - 40 - 100);
+  rig.wait(0);
+  REQUIRE(rig.links().size() == 11);
+  return p;
+}
+
 }  // namespace
 
 TEST_CASE("stream_receiver: locks, decodes in order, positions are contiguous") {
@@ -221,14 +234,7 @@ TEST_CASE("opus: a saved decoder state brings back what concealment moved on") {
 TEST_CASE("stream_receiver: a late packet replaces its concealment while audio has not played it") {
   Rig rig;
   Sender s(240);  // 5 ms packets
-  std::vector<std::vector<std::uint8_t>> p;
-  for (int i = 0; i < 14; ++i) p.push_back(s.next());
-  for (int i = 0; i < 10; ++i) rig.feed(p[i], 5);
-  // Audio's next callback (2.67 ms from now) may render up to 2400, where
-  // p[10] belongs: net conceals it at once, 3 ms before (kConcealMarginUs).
-  rig.audio_at(2400 - 40 - 100);
-  rig.wait(0);
-  REQUIRE(rig.links().size() == 11);
+  const auto p = conceal_p10(rig, s, 14);
   CHECK(rig.links()[10].kind == core::PacketRecord::Kind::Concealed);
   CHECK(rig.links()[10].timestamp == 2400);
   // p[10] comes 1.5 ms later, over a millisecond before that callback:
@@ -256,12 +262,7 @@ TEST_CASE("stream_receiver: a late packet replaces its concealment while audio h
 TEST_CASE("stream_receiver: a packet too late to replace its concealment is late") {
   Rig rig;
   Sender s(240);
-  std::vector<std::vector<std::uint8_t>> p;
-  for (int i = 0; i < 12; ++i) p.push_back(s.next());
-  for (int i = 0; i < 10; ++i) rig.feed(p[i], 5);
-  rig.audio_at(2400 - 40 - 100);
-  rig.wait(0);
-  REQUIRE(rig.links().size() == 11);
+  const auto p = conceal_p10(rig, s, 12);
   // 0.37 ms before the callback that may render it: no time for a decode.
   rig.now += 2'300'000;
   rig.feed(p[10], 0);
@@ -278,12 +279,7 @@ TEST_CASE("stream_receiver: after a packet too late to replace its concealment, 
   // faded to silence (dropouts of 2 to 36 ms at a 4 ms target).
   Rig rig;
   Sender s(240);
-  std::vector<std::vector<std::uint8_t>> p;
-  for (int i = 0; i < 12; ++i) p.push_back(s.next());
-  for (int i = 0; i < 10; ++i) rig.feed(p[i], 5);
-  rig.audio_at(2400 - 40 - 100);
-  rig.wait(0);
-  REQUIRE(rig.links().size() == 11);  // p[10]'s place concealed
+  const auto p = conceal_p10(rig, s, 12);
   // The next callback: p[11]'s place (2640) is concealed 3 ms before the
   // callback that may render it.
   rig.now += 2'666'667;
