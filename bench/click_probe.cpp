@@ -27,7 +27,7 @@
 // Once ready it prints "ready" on stdout. It measures from SIGUSR1 (with
 // --on-signal; otherwise from the first click seen on any input) for
 // --seconds of JACK's frame time, then prints one JSON line
-// per input: clicks seen, delay min / median / max in frames, how often the
+// per input: clicks seen, delay min / median / max in frames (and every delay, in order), how often the
 // delay stepped by more than 1 ms between consecutive clicks (audio dropped
 // or inserted), and dropouts (the tone below 0.01 for more than 2 ms after
 // the first click). Exit status 0 once it has measured, whatever it saw.
@@ -87,6 +87,7 @@ struct Probe {
   std::int64_t span = 0;                    // frames to measure
   std::atomic<std::int64_t> start{-1};      // JACK frame where measuring starts
   std::atomic<std::int64_t> now{0};
+  bool on_signal = false;  // measure from SIGUSR1 only, not from the first click
 };
 
 std::atomic<bool> g_start_requested{false};
@@ -128,8 +129,8 @@ int det_process(jack_nframes_t n, void* arg) {
       if (a > kHigh && in.armed) {
         in.armed = false;
         const std::int64_t at = t0 + i;
-        if (start < 0 && !g_start_requested.load(std::memory_order_relaxed)) {
-          g_start_requested.store(true, std::memory_order_relaxed);  // no --on-signal
+        if (start < 0 && !p->on_signal && !g_start_requested.load(std::memory_order_relaxed)) {
+          g_start_requested.store(true, std::memory_order_relaxed);
         }
         if (counting) in.started = true;
         const std::size_t k = in.clicks.load(std::memory_order_relaxed);
@@ -303,6 +304,7 @@ int main(int argc, char** argv) {
   }
 
   Probe p;
+  p.on_signal = on_signal;
   if (on_signal) std::signal(SIGUSR1, on_usr1);
   p.gen = open_client("click_gen");
   p.det = open_client("click_det");
@@ -367,12 +369,14 @@ int main(int argc, char** argv) {
     std::printf(
         "{\"input\":%s,\"clicks\":%zu,\"expected_clicks\":%lld,\"delay_min_frames\":%lld,"
         "\"delay_median_frames\":%lld,\"delay_max_frames\":%lld,\"delay_median_ms\":%.3f,"
-        "\"delay_steps\":%llu,\"dropouts\":%llu,\"longest_dropout_ms\":%.2f}\n",
+        "\"delay_steps\":%llu,\"dropouts\":%llu,\"longest_dropout_ms\":%.2f,\"delays\":[",
         name.c_str(), n, static_cast<long long>(span / p.interval), static_cast<long long>(lo),
         static_cast<long long>(med), static_cast<long long>(hi),
         static_cast<double>(med) * ms_per_frame, static_cast<unsigned long long>(steps),
         static_cast<unsigned long long>(in.dropouts),
         static_cast<double>(in.longest_dropout) * ms_per_frame);
+    for (std::size_t i = 0; i < n; ++i) std::printf("%s%lld", i ? "," : "", static_cast<long long>(d[i]));
+    std::printf("]}\n");
   };
   for (int k = 0; k < inputs; ++k) print(std::to_string(k + 1), p.inputs[static_cast<std::size_t>(k)]);
   if (rtp_port > 0) print("\"rtp\"", tap.result);
