@@ -59,8 +59,12 @@ REFERENCE_GRID = [(jb, label, props) for label, props in SINKS for jb in JITTERB
 
 
 def port_latency(jack, port):
-    """The port's reported capture latency range [min, max] in frames."""
-    out = benchlib.jack_cmd(["jack_lsp", "-l", port], jack.env)
+    """The port's reported capture latency range [min, max] in frames, or
+    None when jack_lsp hung (now and then on a -S server; not a jam)."""
+    try:
+        out = benchlib.jack_cmd(["jack_lsp", "-l", port], jack.env)
+    except RuntimeError:
+        return None
     m = re.search(r"capture latency = \[ (\d+) (\d+) \]", out)
     return (int(m.group(1)), int(m.group(2))) if m else None
 
@@ -155,7 +159,9 @@ def play(args, procs, rounds, kind, rx_latency, ref):
     # receivers alike. Counted in the report.
     n = len(rounds) + 1
     for attempt in range(3):
-        jack = Jack(procs, f"latbench_{os.getpid()}_{n}_{attempt}", RATE, PERIOD)
+        # One name for every server: libjack frees the registry slot (of 8)
+        # of a server killed jammed only for a server of the same name.
+        jack = Jack(procs, "rtp2jack_latbench", RATE, PERIOD)
         try:
             r = run_round(args, procs, jack, n, rx_latency, ref)
             break
