@@ -390,16 +390,16 @@ void StreamReceiver::fill_one() noexcept {
       return;
     }
     const std::int64_t want = std::min<std::int64_t>(last_frames_, span) / kQuantum * kQuantum;
-    if (want == 0 || !conceal(static_cast<std::uint32_t>(want), true)) skip_to(*h);
+    if (want == 0 || !conceal(static_cast<std::uint32_t>(want))) skip_to(*h);
     return;
   }
   // Nothing after the gap has arrived yet: the packet is late or lost, or
   // the stream paused or ended, and its time has come. Conceal it (at the
   // end of a stream that is a short, natural fade-out).
-  if (!conceal(last_frames_, false)) conceal_run_ = d::kMaxConcealFrames;  // no record: stop trying
+  if (!conceal(last_frames_)) conceal_run_ = d::kMaxConcealFrames;  // no record: stop trying
 }
 
-bool StreamReceiver::conceal(std::uint32_t frames, bool confirmed) noexcept {
+bool StreamReceiver::conceal(std::uint32_t frames) noexcept {
   if (conceal_run_ == 0) {
     // A run begins: keep the decoder as it is, for rescue().
     decoder_.save();
@@ -417,19 +417,13 @@ bool StreamReceiver::conceal(std::uint32_t frames, bool confirmed) noexcept {
                                               (d::kMaxConcealFrames - d::kConcealFullFrames));
     for (int c = 0; c < ch; ++c) r->pcm[i * ch + c] *= g;
   }
-  if (next_pos_ < rescued_until_) {
-    // Made again after a rescue rewound the timeline: it replaces a
-    // concealment audio holds, which was counted already.
-    if (confirmed) {
-      stats_.frames_concealed += conceal_unconfirmed_;
-      conceal_unconfirmed_ = 0;
-    }
-  } else if (confirmed) {
-    stats_.frames_concealed += 1 + conceal_unconfirmed_;
-    conceal_unconfirmed_ = 0;
-  } else {
-    ++conceal_unconfirmed_;
-  }
+  // Counted when the run can no longer be replaced, not now: a packet
+  // after it is held (a real loss) or not, the missing one may still come
+  // and replace it (rescue(), then audio counts it rescued), and counting
+  // it now showed concealment as played that then never played. Made
+  // again after a rescue rewound the timeline, it replaces a concealment
+  // audio holds, which was counted already.
+  if (next_pos_ >= rescued_until_) ++conceal_unconfirmed_;
   next_pos_ += n;
   conceal_run_ += static_cast<std::uint32_t>(n);
   link(r);
@@ -644,6 +638,7 @@ void StreamReceiver::update_jitter(std::int64_t ext_ts, std::int64_t arrival_ns)
 }
 
 void StreamReceiver::link(core::PacketRecord* r) noexcept {
+  if (r->timestamp < rescued_until_) replaced_ns_ = now_ns_;
   if (!to_audio_.try_push(core::ToAudio{core::ToAudio::Kind::Link, 0, r})) {
     ++stats_.queue_full;
     [[maybe_unused]] const bool ok = pool_.release(r);
@@ -666,8 +661,24 @@ void StreamReceiver::drain_audio() noexcept {
       assert(ok && "stream_receiver: audio returned a record that is not out");
     } else {
       audio_ = m->status;
+      if (rescues_settled()) concealed_shown_ = concealed_played();
     }
   }
+}
+
+bool StreamReceiver::rescues_settled() const noexcept {
+  // Net has made again everything a rescue rewound, and audio has taken it
+  // in: the status is from a callback that began after the last of it was
+  // linked (audio takes in what is queued at the start of each callback).
+  // Every rescue net counted is then counted by audio too, or was refused
+  // (the concealment had begun to play) and so counts as played.
+  return next_pos_ >= rescued_until_ && audio_.cycle_ns > replaced_ns_;
+}
+
+std::uint64_t StreamReceiver::concealed_played() const noexcept {
+  // Concealment that a rescued packet replaced before it played was never
+  // heard: the count is of concealment that played.
+  return stats_.frames_concealed - std::min(stats_.frames_concealed, audio_.records_rescued);
 }
 
 StatsSnapshot StreamReceiver::stats() const noexcept {
@@ -681,10 +692,10 @@ StatsSnapshot StreamReceiver::stats() const noexcept {
   }
   s.audio = audio_;
   s.net.packets_late += s.audio.records_late;
-  // Concealment that a rescued packet replaced before it played was never
-  // heard: the count is of concealment that played.
   s.net.packets_rescued = s.audio.records_rescued;
-  s.net.frames_concealed -= std::min(s.net.frames_concealed, s.audio.records_rescued);
+  // Between a rescue and audio taking its replacement in, the count would
+  // show the rescued concealment as played, then take it back.
+  s.net.frames_concealed = rescues_settled() ? concealed_played() : concealed_shown_;
   s.net.recommended_frames = tuner_.recommended_frames();
   s.net.lateness_frames = tuner_.peak_lateness_frames();
   s.net.target_changes = tuner_.changes();

@@ -126,12 +126,14 @@ class StreamReceiver {
   std::int64_t gap_due() const noexcept;
   std::int64_t need_time(std::int64_t pos) const noexcept;
   void fill_one() noexcept;
-  bool conceal(std::uint32_t frames, bool confirmed) noexcept;
+  bool conceal(std::uint32_t frames) noexcept;
   // A pooled record of up to `frames` of Opus concealment at next_pos_;
   // null (counted) when the pool is empty.
   core::PacketRecord* concealed_record(std::uint32_t frames) noexcept;
   void link(core::PacketRecord* r) noexcept;
   bool seen(std::int64_t ext_seq) const noexcept;
+  bool rescues_settled() const noexcept;
+  std::uint64_t concealed_played() const noexcept;
   void mark_seen(std::int64_t ext_seq) noexcept;
   void service(std::int64_t now_ns) noexcept;
   bool audio_overdue(std::int64_t now_ns) const noexcept;
@@ -171,10 +173,16 @@ class StreamReceiver {
   // net makes again below it replaces records that were counted).
   std::int64_t rescue_pos_ = -1;
   std::int64_t rescued_until_ = 0;
+  // Concealment played, as the stats show it (concealed_played()): net
+  // counts a rescued run's concealment when the packet comes, audio counts
+  // the rescue when it takes the replacement in, a callback later. Shown
+  // as of the latest moment both had settled, so that it never steps back.
+  std::int64_t replaced_ns_ = INT64_MIN;  // the latest record linked below rescued_until_
+  std::uint64_t concealed_shown_ = 0;
   std::int64_t now_ns_ = 0;         // monotonic, of the datagram or timer being handled
-  // Frames concealed with nothing after them yet: counted once a later
-  // packet shows something was missing, forgotten if the stream just
-  // paused (DTX) or ended.
+  // Concealment not counted yet: counted once the packet after the run is
+  // decoded and shows something was missing, or a late packet rescues the
+  // run; forgotten if the stream just paused (DTX) or ended.
   std::uint64_t conceal_unconfirmed_ = 0;
   std::uint64_t unique_received_ = 0;  // this epoch, duplicates excluded
   std::uint64_t lost_before_ = 0;   // loss counted in earlier epochs

@@ -31,6 +31,9 @@ void report(const std::string& name, const sim::Result& r) {
 void check_repair_accounting(const sim::Result& r) {
   const auto& n = r.stats.net;
   CHECK(n.frames_concealed + n.frames_fec == n.packets_lost + n.packets_late);
+  // The stats as a user reads them, after every arrival and callback: the
+  // concealment count never takes back what it showed.
+  CHECK(r.concealed_backsteps == 0);
 }
 
 }  // namespace
@@ -570,6 +573,8 @@ TEST_CASE("sim: below that, one period + 3.5 ms plays clean, and the depth sits 
       CHECK(r.stats.audio.start_trims == 0);
       CHECK(r.dropouts == 0);
       CHECK(r.mean_depth_ms == doctest::Approx(c.latency_ms).epsilon(0.05));
+      CHECK(r.stats.net.packets_rescued > 0);
+      CHECK(r.concealed_backsteps == 0);
     }
   }
 }

@@ -104,8 +104,9 @@ struct Rig {
   }
   // Audio's status as a JACK callback that began now would push it: the
   // next sample to play is `cursor`, 128-frame periods at 48 kHz.
-  void audio_at(std::int64_t cursor) {
+  void audio_at(std::int64_t cursor, std::uint64_t rescued = 0) {
     core::AudioStatus a;
+    a.records_rescued = rescued;
     a.epoch = 1;
     a.playing = true;
     a.cursor = cursor;
@@ -254,9 +255,34 @@ TEST_CASE("stream_receiver: a late packet replaces its concealment while audio h
   auto st = rig.stats();
   CHECK(st.packets_late == 0);
   CHECK(st.packets_lost == 0);
-  // Net made the concealment and counts it; audio, had it replaced it
-  // unplayed, would count it rescued (the snapshot subtracts those).
-  CHECK(st.frames_concealed == 1);
+  // Net counts the concealment once p[10] came; audio counts the rescue
+  // when it takes the replacement in, a callback later. Until then the
+  // count does not show it, to take it back after.
+  CHECK(st.frames_concealed == 0);
+  rig.now += 1'000'000;
+  rig.audio_at(2400 - 40 - 100 + 128, 1);  // replaced unplayed
+  CHECK(rig.stats().frames_concealed == 0);
+  CHECK(rig.stats().packets_rescued == 1);
+}
+
+TEST_CASE("stream_receiver: a rescue audio refuses (its concealment had begun to play) counts as concealment") {
+  Rig rig;
+  Sender s(240);
+  const auto p = conceal_p10(rig, s, 14);
+  rig.now += 1'500'000;
+  rig.feed(p[10], 0);
+  rig.feed(p[11], 0);
+  CHECK(rig.stats().frames_concealed == 0);
+  // A status from a callback that began before the replacement was linked
+  // says nothing of it yet.
+  const std::int64_t linked_at = rig.now;
+  rig.now -= 100'000;
+  rig.audio_at(2400 - 40 - 100 + 128);
+  CHECK(rig.stats().frames_concealed == 0);
+  rig.now = linked_at + 1'000'000;
+  rig.audio_at(2400 - 40 - 100 + 256);  // took it in, and did not count it rescued
+  CHECK(rig.stats().frames_concealed == 1);
+  CHECK(rig.stats().packets_rescued == 0);
 }
 
 TEST_CASE("stream_receiver: a packet too late to replace its concealment is late") {
@@ -304,11 +330,13 @@ TEST_CASE("stream_receiver: after a packet too late to replace its concealment, 
   for (int i = 0; i <= 11; ++i)
     REQUIRE(clean.decode(std::span<const std::uint8_t>(p[i]).subspan(12), ref.data(), 240) == 240);
   CHECK(rig.pcm.back() == ref);
-  const auto st = rig.stats();
-  CHECK(st.packets_late == 1);
+  CHECK(rig.stats().packets_late == 1);
   // Net counts both concealments; audio, replacing p[11]'s unplayed,
-  // counts it rescued (the snapshot subtracts those).
-  CHECK(st.frames_concealed == 2);
+  // counts it rescued (the snapshot subtracts those) once it has taken
+  // the replacement in.
+  rig.now += 1'000'000;
+  rig.audio_at(2400 - 40 - 100 + 256, 1);
+  CHECK(rig.stats().frames_concealed == 1);
 }
 
 TEST_CASE("stream_receiver: packets that never come count as lost") {

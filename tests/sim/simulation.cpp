@@ -294,6 +294,12 @@ Result run(const Config& cfg) {
   bool lost_play_after_restart = false;
   std::int64_t first_arrival = arrivals.empty() ? 0 : arrivals.top().at;
   const std::int64_t stop = end + 2 * kNs;
+  std::uint64_t concealed_seen = 0;
+  auto watch_counters = [&] {
+    const std::uint64_t c = rx.stats().net.frames_concealed;
+    if (c < concealed_seen) ++res.concealed_backsteps;
+    concealed_seen = std::max(concealed_seen, c);
+  };
 
   auto excused_at = [&](std::int64_t t) {
     for (const auto& [a, b] : excused)
@@ -368,6 +374,8 @@ Result run(const Config& cfg) {
       }
       if (t >= last_send - kNs && t < last_send) res.tail.insert(res.tail.end(), left.begin(), left.end());
       if (t < last_send) res.final_drift_ppm = st.drift_ppm;
+      rx.drain_audio();
+      watch_counters();
       ++calls;
       next_call = static_cast<std::int64_t>(static_cast<double>(calls) * period_exact) + lost_ns;
       if (cfg.jack_stall_ms > 0 && next_call >= next_stall &&
@@ -385,6 +393,7 @@ Result run(const Config& cfg) {
       arrivals.pop();
       rx.drain_audio();
       rx.on_datagram(a.bytes, kRealtimeBase + a.at, t);
+      watch_counters();
 
     } else {
       rx.drain_audio();

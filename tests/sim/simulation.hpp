@@ -82,6 +82,9 @@ struct Result {
   std::uint64_t bursts = 0;      // Gilbert-Elliott entries into the bad state
   // What came out of the process callback.
   std::uint64_t dropouts = 0;    // runs of >= 1 ms of exact silence while the sender was sending
+  // The stats a user sees, read after every arrival and callback: how often
+  // a counter that only grows (concealment played) showed less than before.
+  std::uint64_t concealed_backsteps = 0;
   double longest_dropout_ms = 0;
   double resume_ms = -1;         // after the last restart event: first arrival -> playing again
   double first_play_ms = -1;     // first arrival -> playing
