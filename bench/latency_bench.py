@@ -122,6 +122,12 @@ def run_round(args, procs, jack, n, rx_latency, ref):
             "arrival": results["rtp"], "port_latency": latency_frames}
 
 
+def median(xs):
+    """The middle value (the upper one of two), as every figure here takes it."""
+    xs = sorted(xs)
+    return xs[len(xs) // 2]
+
+
 def own_ms(r, key):
     """A receiver's own share in a round: its median delay less the packets' median arrival."""
     return r[key]["delay_median_ms"] - r["arrival"]["delay_median_ms"]
@@ -193,11 +199,11 @@ def summarise(rounds, key, ok, delay, own):
         by.setdefault(key(r), []).append(r)
     out = []
     for setting, rs in by.items():
-        delays = sorted(delay(r) for r in rs)
-        owns = sorted(own(r) for r in rs)
+        delays = [delay(r) for r in rs]
+        owns = [own(r) for r in rs]
         out.append({"setting": setting, "rounds": len(rs), "clean": sum(1 for r in rs if ok(r)),
-                    "median_ms": delays[len(delays) // 2], "min_ms": delays[0], "max_ms": delays[-1],
-                    "own_ms": owns[len(owns) // 2], "own_min_ms": owns[0], "own_max_ms": owns[-1]})
+                    "median_ms": median(delays), "min_ms": min(delays), "max_ms": max(delays),
+                    "own_ms": median(owns), "own_min_ms": min(owns), "own_max_ms": max(owns)})
     return out
 
 
@@ -229,7 +235,7 @@ def main():
     tmp = tempfile.mkdtemp(prefix="rtp2jack-latbench.")
     procs = Procs(tmp)
     rounds = []
-    confirm = []
+    batches = []  # of the result: both choices on fresh starts
     try:
         # Every setting of each receiver at least `reps` times, in one run;
         # the reference's settings step by 3 through its grid of 8 (coprime),
@@ -253,7 +259,7 @@ def main():
             for _ in range(3):
                 batch = [play(args, procs, rounds, "confirm", rx_next[0], gst_next[0])
                          for _ in range(args.confirm_rounds)]
-                confirm.append(batch)
+                batches.append(batch)
                 rx_ok, gst_ok = all(r["rx_ok"] for r in batch), all(r["gst_ok"] for r in batch)
                 if (rx_ok or len(rx_next) == 1) and (gst_ok or len(gst_next) == 1):
                     break
@@ -262,7 +268,7 @@ def main():
             args.seconds = sweep_seconds
     finally:
         procs.stop_all()
-    report(args, rounds, confirm, tmp)
+    report(args, rounds, batches, tmp)
 
 
 def choose(rounds):
@@ -278,9 +284,6 @@ def choose(rounds):
     return rx_sum, gst_sum
 
 
-def median(xs):
-    xs = sorted(xs)
-    return xs[len(xs) // 2] if len(xs) % 2 else (xs[len(xs) // 2 - 1] + xs[len(xs) // 2]) / 2
 
 
 def batch_line(batch):
@@ -343,7 +346,7 @@ def confirmation(batches):
     return L
 
 
-def report(args, rounds, confirm, tmp):
+def report(args, rounds, batches, tmp):
     L = benchlib.header("Click-to-output latency: rtp2jack vs the GStreamer reference receiver",
                         " ".join(["bench/latency_bench.py", *sys.argv[1:]]))
     L += [
@@ -360,8 +363,8 @@ def report(args, rounds, confirm, tmp):
     rx_sum, gst_sum = choose(rounds)
     rx_best = next((x for x in rx_sum if x["clean"] == x["rounds"]), None)
     gst_best = next((x for x in gst_sum if x["clean"] == x["rounds"]), None)
-    if confirm:
-        L += confirmation(confirm)
+    if batches:
+        L += confirmation(batches)
     else:
         L += ["No confirmation: a receiver had no setting clean in every round of the sweep.", ""]
     if rx_best and gst_best:
@@ -381,7 +384,7 @@ def report(args, rounds, confirm, tmp):
             "",
             f"In the sweep: rtp2jack / reference = {rx_best['median_ms'] / gst_best['median_ms']:.2f}, own shares "
             f"{rx_best['own_ms'] / gst_best['own_ms']:.2f}. Arrival, median over all rounds: "
-            f"{sorted(r['arrival']['delay_median_ms'] for r in rounds)[len(rounds) // 2]:.2f} ms.",
+            f"{median(r['arrival']['delay_median_ms'] for r in rounds):.2f} ms.",
             "",
         ]
     L += ["## Every setting", "",

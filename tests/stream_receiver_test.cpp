@@ -140,6 +140,20 @@ std::vector<std::vector<std::uint8_t>> conceal_p10(Rig& rig, Sender& s, int n) {
   return p;
 }
 
+// conceal_p10 with 14 packets, then p[10] and p[11] come 1.5 ms later,
+// over a millisecond before the callback that may render p[10]'s place:
+// p[10] replaces its concealment (rescue), decoded from the decoder's state
+// before it.
+std::vector<std::vector<std::uint8_t>> rescue_p10(Rig& rig, Sender& s) {
+  const auto p = conceal_p10(rig, s, 14);
+  CHECK(rig.links()[10].kind == core::PacketRecord::Kind::Concealed);
+  CHECK(rig.links()[10].timestamp == 2400);
+  rig.now += 1'500'000;
+  rig.feed(p[10], 0);
+  rig.feed(p[11], 0);
+  return p;
+}
+
 }  // namespace
 
 TEST_CASE("stream_receiver: locks, decodes in order, positions are contiguous") {
@@ -235,14 +249,7 @@ TEST_CASE("opus: a saved decoder state brings back what concealment moved on") {
 TEST_CASE("stream_receiver: a late packet replaces its concealment while audio has not played it") {
   Rig rig;
   Sender s(240);  // 5 ms packets
-  const auto p = conceal_p10(rig, s, 14);
-  CHECK(rig.links()[10].kind == core::PacketRecord::Kind::Concealed);
-  CHECK(rig.links()[10].timestamp == 2400);
-  // p[10] comes 1.5 ms later, over a millisecond before that callback:
-  // decoded in its place, from the decoder's state before the concealment.
-  rig.now += 1'500'000;
-  rig.feed(p[10], 0);
-  rig.feed(p[11], 0);
+  const auto p = rescue_p10(rig, s);
   REQUIRE(rig.links().size() == 13);
   CHECK(rig.links()[11].kind == core::PacketRecord::Kind::Decoded);
   CHECK(rig.links()[11].timestamp == 2400);
@@ -268,10 +275,7 @@ TEST_CASE("stream_receiver: a late packet replaces its concealment while audio h
 TEST_CASE("stream_receiver: a rescue audio refuses (its concealment had begun to play) counts as concealment") {
   Rig rig;
   Sender s(240);
-  const auto p = conceal_p10(rig, s, 14);
-  rig.now += 1'500'000;
-  rig.feed(p[10], 0);
-  rig.feed(p[11], 0);
+  rescue_p10(rig, s);
   CHECK(rig.stats().frames_concealed == 0);
   // A status from a callback that began before the replacement was linked
   // says nothing of it yet.
