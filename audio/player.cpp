@@ -12,7 +12,7 @@ namespace d = core::defaults;
 namespace {
 // Stream frames rendered ahead for the resampler at a time: small, so that
 // what sits rendered but unread adds little delay.
-constexpr std::uint32_t kRenderChunk = 32;
+constexpr std::uint32_t kRenderChunk = 8;
 constexpr std::uint32_t kStageFrames = kRenderChunk;
 // Queued audio this far beyond the target and the newest record means the
 // callback stopped for a while (JACK suspended or stalled) while the

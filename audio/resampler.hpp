@@ -48,10 +48,18 @@ class Resampler {
   /// Thread: audio. Real-time safe. Forgets the history.
   void reset() noexcept;
 
+  /// Stream frames audio::Player renders for the converter at a time. What
+  /// sits rendered but unread is stream the callback took from the buffer
+  /// before it had to: a packet must be in that much earlier. 32 made the
+  /// smallest clean target 5 ms with a JACK-driven sender at 48 kHz / 128
+  /// (packets arriving up to a period late in its 8-packet pattern); 8
+  /// made it 4 ms (bench/results/latency-latest.md).
+  static constexpr std::uint32_t kChunkFrames = 8;
+
   /// Input frames between an input sample and its output: half the kernel
-  /// (its look-ahead) plus, on average, half a 32-frame render chunk waiting
-  /// to be read (audio::Player).
-  static constexpr double kDelayFrames = kTaps / 2 + 16.0;
+  /// (its look-ahead) plus, on average, half a render chunk waiting to be
+  /// read.
+  static constexpr double kDelayFrames = kTaps / 2 + kChunkFrames / 2.0;
 
  private:
   void frame(double pos, float* out) const noexcept;

@@ -42,7 +42,7 @@ PERIOD = 128
 FRAME_MS = 5
 
 # rtp2jack: --latency MS.
-RTP2JACK_LADDER = [4.0, 4.5, 5.0, 5.5, 6.0, 7.0, 8.0, 9.666, 11.0]
+RTP2JACK_LADDER = [3.0, 3.5, 4.0, 4.5, 5.0, 6.0, 7.0, 8.0, 9.666]
 
 # The reference: (rtpjitterbuffer latency ms, jackaudiosink settings). The
 # sink's ring buffer is most of its delay: low-latency=true sizes it from the

@@ -21,9 +21,9 @@ std::unique_ptr<net::RtcpSession> make_rtcp_session(const Options& o) {
   // Section 8.1: the SSRC must be random; so is the report timing.
   std::random_device rd;
   c.seed = (std::uint64_t{rd()} << 32) ^ rd();
-  // Audio renders the stream ahead of its output: the converter's delay,
-  // and on average half of the player's 32-frame render chunk.
-  c.output_pipeline_frames = audio::Resampler::kDelayFrames + 16.0;
+  // Audio renders the stream ahead of its output: the converter's delay
+  // (which holds half a render chunk on average).
+  c.output_pipeline_frames = audio::Resampler::kDelayFrames;
   return std::make_unique<net::RtcpSession>(c);
 }
 
