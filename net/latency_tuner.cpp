@@ -21,9 +21,10 @@ std::uint32_t fixed_cost(std::uint32_t period, std::uint32_t ahead) {
   // Measured in simulated time (tests/sim_test.cpp, "sim: below that, one
   // period + 3.5 ms"): on a network without jitter the smallest target
   // that loses nothing is one period plus what the callback renders ahead
-  // plus 2.3 to 2.7 ms at 64 to 512 frames with 2.5 and 5 ms packets (3.5 ms
-  // with 20 ms packets at 512). Net's repair margin (3 ms, room for the net
-  // thread's wake-up) covers that.
+  // (16 frames) plus 1.3 to 1.5 ms at 64 to 256 frames with 5 ms packets
+  // (b320ec9; with the 40-frame render-ahead before it, 1.5 to 1.9 ms, up
+  // to 3.5 ms with 20 ms packets at 512). Net's repair margin (3 ms, room
+  // for the net thread's wake-up) covers that.
   return period + ahead + d::kConcealMarginUs * d::kStreamRate / 1'000'000;
 }
 }  // namespace
