@@ -53,7 +53,7 @@ class Resampler {
   /// before it had to: a packet must be in that much earlier. 32 made the
   /// smallest clean target 5 ms with a JACK-driven sender at 48 kHz / 128
   /// (packets arriving up to a period late in its 8-packet pattern); 8
-  /// made it 4 ms (bench/results/latency-latest.md).
+  /// made it 3.5 ms (bench/results/latency-latest.md).
   static constexpr std::uint32_t kChunkFrames = 8;
 
   /// Input frames between an input sample and its output: half the kernel
