@@ -19,7 +19,8 @@ from free_port import free_port  # noqa: E402,F401  (re-exported)
 class Procs:
     """Background processes with their output in TMP/NAME.log, each stopped
     by its PID (TERM, then KILL). gst-launch-1.0 gets INT instead, on which
-    it shuts its pipeline down and closes its JACK client itself."""
+    it shuts its pipeline down and closes its JACK client itself, also when
+    a wrapper that execs it (chrt, stdbuf) starts it."""
 
     def __init__(self, tmp):
         self.tmp = tmp
@@ -30,7 +31,8 @@ class Procs:
         p = subprocess.Popen(argv, stdout=stdout or log, stderr=log if stdout else subprocess.STDOUT,
                              stdin=subprocess.DEVNULL, env=env, text=True)
         p.log_path = log.name
-        p.stop_signal = signal.SIGINT if os.path.basename(argv[0]) == "gst-launch-1.0" else signal.SIGTERM
+        gst = any(os.path.basename(a) == "gst-launch-1.0" for a in argv)
+        p.stop_signal = signal.SIGINT if gst else signal.SIGTERM
         self.live.append(p)
         return p
 
@@ -64,6 +66,24 @@ def poll(what, fn, timeout):
             return v
         time.sleep(0.05)
     raise RuntimeError(f"timed out waiting for {what}")
+
+
+def jack_opus_sender(client_name, clients, src_props="buffer-time=20000 latency-time=5000",
+                     encoder_props="audio-type=restricted-lowdelay", sink_props="sync=false", frame_ms=5,
+                     rt_priority=3):
+    """argv of a GStreamer sender that takes its audio from JACK (ports
+    CLIENT_NAME:in_jackaudiosrc0_1/2, unconnected) in Opus frames of
+    FRAME_MS at 128 kbit/s and sends every packet to CLIENTS (host:port
+    strings). Driven by the JACK cycle, its packets stray from their schedule
+    in a fixed pattern (5 ms frames cut from 2.67 ms periods: up to 2.4 ms).
+    With RT_PRIORITY > 0 it runs SCHED_FIFO (chrt): its streaming thread
+    otherwise wakes late now and then on a busy machine (latency_bench.py)."""
+    cmd = (f"jackaudiosrc client-name={client_name} connect=none {src_props} "
+           "! audio/x-raw,channels=2 ! audioconvert "
+           f"! opusenc bitrate=128000 frame-size={frame_ms:g} {encoder_props} ! rtpopuspay pt=96 "
+           f"! multiudpsink {sink_props} clients={','.join(clients)}")
+    rt = ["chrt", "-f", str(rt_priority)] if rt_priority > 0 else []
+    return [*rt, "gst-launch-1.0", "-q", *cmd.split()]
 
 
 def jack_cmd(argv, env=None, check=False):

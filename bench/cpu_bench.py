@@ -20,6 +20,11 @@
    packets, to N ports), N doubling until one of them underruns or
    receives late; and the network thread's cost per packet, from its own
    thread's CPU time.
+4. Rescue (issue 5): what a small --latency costs. Two rtp2jack, at 3.5
+   and 30 ms (--rescue-latency), on one real-time JACK-driven sender of pink
+   noise (5 ms frames, as in latency_bench.py): at 3.5 ms almost every packet
+   comes after net's repair deadline, is concealed, and then decoded over
+   its concealment (rescued). CPU of each over the same window.
 
 Prints a Markdown report and writes it to --out
 (default bench/results/cpu-latest.md).
@@ -128,6 +133,38 @@ def cpu_round(args, procs, jack, frame_ms, seconds):
     }
 
 
+def rescue_round(args, procs, seconds):
+    """What a small --latency costs. At a few milliseconds almost every
+    packet of a JACK-driven sender comes after net's repair deadline: net
+    conceals its place, then decodes the packet over that concealment
+    (rescued). Two rtp2jack, at args.rescue_latency's two targets, on one
+    real-time JACK-driven sender of pink noise; CPU over the same window."""
+    jack = Jack(procs, 128)
+    tone = procs.start("tone", ["gst-launch-1.0", "-q", *("audiotestsrc wave=pink-noise volume=0.3 "
+                                "! audio/x-raw,rate=48000,channels=2 "
+                                "! jackaudiosink client-name=tone connect=none").split()], env=jack.env)
+    ports = [free_port() for _ in args.rescue_latency]
+    send = procs.start("sender-jack", benchlib.jack_opus_sender("snd", [f"127.0.0.1:{p}" for p in ports]),
+                       env=jack.env)
+    for c in (1, 2):
+        poll("the tone's and the sender's JACK ports",
+             lambda: {f"tone:out_jackaudiosink0_{c}", f"snd:in_jackaudiosrc0_{c}"} <= set(jack.ports()), 15)
+        jack.connect(f"tone:out_jackaudiosink0_{c}", f"snd:in_jackaudiosrc0_{c}")
+    rxs = [procs.start(f"rescue-{lat:g}", rtp2jack_argv(args, p, lat), env=jack.env)
+           for lat, p in zip(args.rescue_latency, ports)]
+    time.sleep(args.warmup)
+    t0 = time.monotonic()
+    c0 = [sum(cpu_s(p.pid)) for p in rxs]
+    time.sleep(seconds)
+    c1 = [sum(cpu_s(p.pid)) for p in rxs]
+    elapsed = time.monotonic() - t0
+    for p in (*rxs, send, tone):
+        procs.stop(p)
+    procs.stop(jack.proc)
+    return [{"latency": lat, "core_pct": 100 * (b - a) / elapsed, "stats": final_stats(p.log_path) or {}}
+            for lat, a, b, p in zip(args.rescue_latency, c0, c1, rxs)]
+
+
 def callback_round(args, procs, period, seconds):
     jack = Jack(procs, period)
     port = free_port()
@@ -187,7 +224,10 @@ def main():
     ap.add_argument("--scale-seconds", type=float, default=20)
     ap.add_argument("--scale-max", type=int, default=64)
     ap.add_argument("--warmup", type=float, default=5)
-    ap.add_argument("--only", choices=["cpu", "callback", "scale"])
+    ap.add_argument("--rescue-seconds", type=float, default=20)
+    ap.add_argument("--rescue-latency", type=float, nargs=2, default=[3.5, 30], metavar=("LOW", "HIGH"),
+                    help="the two --latency values of the rescue round")
+    ap.add_argument("--only", choices=["cpu", "callback", "scale", "rescue"])
     ap.add_argument("--out", default=os.path.join(benchlib.HERE, "results", "cpu-latest.md"))
     args = ap.parse_args()
     build = os.path.abspath(args.build)
@@ -196,7 +236,7 @@ def main():
     args.callback_cost = os.path.join(build, "bench", "callback_cost")
     tmp = tempfile.mkdtemp(prefix="rtp2jack-cpubench.")
     procs = Procs(tmp)
-    out = {"cpu": [], "callback": [], "scale": []}
+    out = {"cpu": [], "callback": [], "scale": [], "rescue": []}
     try:
         if args.only in (None, "cpu"):
             jack = Jack(procs, 128)
@@ -220,6 +260,9 @@ def main():
                     break
                 n *= 2
             procs.stop(jack.proc)
+        if args.only in (None, "rescue"):
+            out["rescue"] = rescue_round(args, procs, args.rescue_seconds)
+            print("rescue:", [(r["latency"], r["core_pct"]) for r in out["rescue"]], flush=True)
     finally:
         procs.stop_all()
     report(args, out, tmp)
@@ -282,6 +325,17 @@ def report(args, out, tmp):
         for r in out["scale"]:
             L.append(f"| {r['n']} | {r['bad']} | {r['underruns']} | {r['late']} | {r['cpu_per_min']:.2f} | "
                      f"{r['idle'] * 100:.0f}% | {r['xruns']} |")
+        L.append("")
+    if out["rescue"]:
+        L += ["## Rescue: rtp2jack at a small --latency against a large one (issue 5)", "",
+              "Same real-time JACK-driven sender (5 ms frames, pink noise), same window.", "",
+              "| --latency | % of a core | packets | rescued | late | concealed | underruns |",
+              "|--:|--:|--:|--:|--:|--:|--:|"]
+        for r in out["rescue"]:
+            s = r["stats"]
+            L.append(f"| {r['latency']:g} ms | {r['core_pct']:.2f} | {s.get('packets_received')} | "
+                     f"{s.get('packets_rescued')} | {s.get('packets_late')} | {s.get('frames_concealed')} | "
+                     f"{s.get('underruns')} |")
         L.append("")
     L.append(f"Logs of this run: `{tmp}` (not kept).")
     benchlib.write_report(L, args.out)

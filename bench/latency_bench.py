@@ -78,12 +78,9 @@ def run_round(args, procs, jack, n, rx_latency, ref):
                                       "--on-signal", "--rtp-port", str(tap_port)],
                         env=env, stdout=subprocess.PIPE)
     poll("click_probe", lambda: "click_det:in_2" in jack.ports(), 10)
-    send_cmd = (f"jackaudiosrc client-name=clicksend connect=none {args.sender_props} "
-                "! audio/x-raw,channels=2 ! audioconvert "
-                f"! opusenc bitrate=128000 frame-size={FRAME_MS} {args.encoder_props} ! rtpopuspay pt=96 "
-                f"! multiudpsink {args.sink_props} clients=127.0.0.1:{rx_port},127.0.0.1:{ref_port},127.0.0.1:{tap_port}")
-    sender = procs.start(f"sender{n}", [*args.sender_prefix, "gst-launch-1.0", "-q", *send_cmd.split()], env=env)
-    sender.stop_signal = signal.SIGINT
+    sender = procs.start(f"sender{n}", benchlib.jack_opus_sender(
+        "clicksend", [f"127.0.0.1:{p}" for p in (rx_port, ref_port, tap_port)], args.sender_props,
+        args.encoder_props, args.sink_props, FRAME_MS, args.sender_rt), env=env)
     ports = poll("the sender's JACK inputs", lambda: [p for p in jack.ports() if p.startswith("clicksend:")], 10)
     for p in sorted(ports)[:2]:
         jack.connect("click_gen:out", p)
@@ -105,7 +102,6 @@ def run_round(args, procs, jack, n, rx_latency, ref):
     # concealed it; or over its latency): the reference's concealment,
     # counted as rtp2jack's is. Line-buffered, to be counted while it runs.
     gref = procs.start(f"reference{n}", ["stdbuf", "-oL", "gst-launch-1.0", "-m", *ref_cmd.split()], env=env)
-    gref.stop_signal = signal.SIGINT  # stdbuf execs gst-launch: it ends on SIGINT
     ref_ports = poll("the reference's JACK outputs",
                      lambda: [p for p in jack.ports() if p.startswith("gstref:out_snk")], 10)
     jack.connect(sorted(ref_ports)[0], "click_det:in_2")
@@ -167,13 +163,15 @@ def gst_clean(r):
     return clean(r["gst"]) and r["gst_drops"] == 0
 
 
-def brief(res, stats=None):
+def brief(res, stats=None, dropped=None):
     s = (f"[dropouts {res['dropouts']} steps {res['delay_steps']} clicks {res['clicks']}/"
          f"{res['expected_clicks']} delay {res['delay_min_frames']}..{res['delay_max_frames']}")
     if stats is not None:
         s += (f" underruns {stats['underruns']} late {stats['packets_late']} rescued "
               f"{stats.get('packets_rescued', 0)} concealed "
               f"{stats['frames_concealed']} stall skips {stats['stall_skips']}")
+    if dropped is not None:
+        s += f" dropped {dropped}"
     return s + "]"
 
 
@@ -206,7 +204,7 @@ def play(args, procs, rounds, kind, rx_latency, ref):
     print(f"{kind} {len(rounds)}: rtp2jack {rx_latency} ms -> {r['rx']['delay_median_ms']:.2f} ms "
           f"{'clean' if r['rx_ok'] else 'GLITCH'} {brief(r['rx'], r['stats'])}; reference jb {ref[0]} ms, "
           f"{ref[1]} -> {r['gst']['delay_median_ms']:.2f} ms {'clean' if r['gst_ok'] else 'GLITCH'} "
-          f"{brief(r['gst'])[:-1]} dropped {r['gst_drops']}]; arrival {r['arrival']['delay_median_ms']:.2f} ms "
+          f"{brief(r['gst'], dropped=r['gst_drops'])}; arrival {r['arrival']['delay_median_ms']:.2f} ms "
           f"({r['arrival']['clicks']} clicks)", flush=True)
     return r
 
@@ -259,7 +257,6 @@ def main():
     ap.add_argument("--out", default=os.path.join(benchlib.HERE, "results", "latency-latest.md"))
     args = ap.parse_args()
     args.jammed = 0
-    args.sender_prefix = ["chrt", "-f", str(args.sender_rt)] if args.sender_rt > 0 else []
     build = os.path.abspath(args.build)
     args.probe = os.path.join(build, "bench", "click_probe")
     args.rtp2jack = os.path.join(build, "rtp2jack")
