@@ -1,0 +1,276 @@
+#include "core/clock_estimator.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+namespace core {
+
+ClockEstimator::Config ClockEstimator::jack_config(double rate) noexcept {
+  Config c;
+  c.fit = Fit::Minima;
+  c.nominal_hz = rate;
+  c.bucket_frames = static_cast<std::int64_t>(rate / 20);  // 50 ms
+  c.late_ns = 300'000;
+  c.late_count = 3;
+  c.early_ns = 300'000;
+  c.early_count = 3;
+  c.steps_before_rate = true;
+  c.min_span_s = 1.0;
+  c.prior_span_s = 3.0;
+  c.offset_buckets = 4;
+  return c;
+}
+
+ClockEstimator::Config ClockEstimator::sender_config() noexcept {
+  Config c;
+  c.fit = Fit::Envelope;
+  c.nominal_hz = 48000;
+  c.bucket_frames = 2400;  // 50 ms
+  c.late_ns = 2'000'000;
+  c.late_spread = 0.5;
+  c.late_count = 40;
+  c.late_span_ns = 2'000'000'000;
+  c.early_ns = 2'000'000;
+  c.early_count = 3;
+  c.steps_before_rate = false;
+  c.min_span_s = 2.0;
+  return c;
+}
+
+ClockEstimator::ClockEstimator(const Config& config) noexcept
+    : config_(config), nominal_ns_(1e9 / config.nominal_hz) {}
+
+void ClockEstimator::reset() noexcept {
+  started_ = false;
+  slope_ = 0;
+  offset_ = 0;
+  weight_ = 0;
+  lateness_ = 0;
+  uncertainty_ = 1e9;
+  steps_ = 0;
+  count_ = 0;
+  first_ = 0;
+  seg_count_ = 0;
+  seg_next_ = 0;
+  pending_ = 0;
+}
+
+std::int64_t ClockEstimator::time_of(std::int64_t frames) const noexcept {
+  const double x = static_cast<double>(frames - x0_);
+  return t0_ + std::llround(x * nominal_ns_ + line(x));
+}
+
+double ClockEstimator::frames_at(std::int64_t t_ns) const noexcept {
+  // t - t0 = x (nominal + slope) + offset
+  return static_cast<double>(x0_) + (static_cast<double>(t_ns - t0_) - offset_) / ns_per_frame();
+}
+
+std::int64_t ClockEstimator::observe(std::int64_t frames, std::int64_t t_ns) noexcept {
+  if (!started_) {
+    started_ = true;
+    x0_ = frames;
+    t0_ = t_ns;
+    start_segment(0, 0);
+    return 0;
+  }
+  const double x = static_cast<double>(frames - x0_);
+  const double y = static_cast<double>(t_ns - t0_) - x * nominal_ns_;
+  const double r = y - line(x);
+  // How late observations are on average, for a threshold above jitter's
+  // reach (a one-pole mean over about 64 observations, capped at 100 ms so
+  // that a stall does not inflate it).
+  lateness_ += (std::clamp(r, 0.0, 1e8) - lateness_) / 64.0;
+
+  const double spread = config_.late_spread * lateness_;
+  const double late = std::max(static_cast<double>(config_.late_ns), spread);
+  const double early = std::max(static_cast<double>(config_.early_ns), spread);
+  const bool steps =
+      config_.steps_before_rate || (weight_ > 0 && uncertainty_ < config_.step_uncertainty_ppm);
+  const int side = !steps ? 0 : r > late ? 1 : r < -early ? -1 : 0;
+  if (side == 0) {
+    pending_ = 0;
+    add_point(x, y);
+    return 0;
+  }
+  if (pending_ != side) {
+    pending_ = side;
+    pending_count_ = 0;
+    pending_t_ = t_ns;
+    pending_r_ = r;
+    pending_x_ = x;
+    pending_y_ = y;
+  }
+  ++pending_count_;
+  if (r < pending_r_) {
+    pending_r_ = r;
+    pending_x_ = x;
+    pending_y_ = y;
+  }
+  const bool confirmed =
+      side > 0 ? pending_count_ >= config_.late_count && t_ns - pending_t_ >= config_.late_span_ns
+               : pending_count_ >= config_.early_count;
+  if (!confirmed) return 0;
+  // A step: the segment ends; the next one starts from the lowest of the
+  // observations that showed it, and the rate carries over.
+  const double before = line(pending_x_);
+  pending_ = 0;
+  ++steps_;
+  double slope = 0, weight = 0;
+  if (segment_slope(slope, weight)) {
+    segments_[seg_next_] = Segment{slope, weight, point(count_ - 1).x};
+    seg_next_ = (seg_next_ + 1) % kSegments;
+    seg_count_ = std::min(seg_count_ + 1, kSegments);
+  }
+  start_segment(pending_x_, pending_y_);
+  combine(pending_x_);
+  offset_ = pending_y_ - slope_ * pending_x_;
+  return std::llround(line(pending_x_) - before);
+}
+
+void ClockEstimator::start_segment(double x, double y) noexcept {
+  count_ = 1;
+  first_ = 0;
+  points_[0] = Point{static_cast<std::int64_t>(std::floor(x / static_cast<double>(config_.bucket_frames))), x, y};
+  offset_ = y - slope_ * x;
+}
+
+void ClockEstimator::add_point(double x, double y) noexcept {
+  const auto bucket = static_cast<std::int64_t>(std::floor(x / static_cast<double>(config_.bucket_frames)));
+  Point& last = point(count_ - 1);
+  if (bucket == last.bucket) {
+    if (y < last.y) last = Point{bucket, x, y};
+  } else if (bucket < last.bucket) {
+    // Out of order (a reordered packet): into its bucket if it is kept.
+    // Bounded by kBuckets.
+    for (std::size_t i = count_; i-- > 0;) {
+      Point& p = point(i);
+      if (p.bucket < bucket) break;
+      if (p.bucket == bucket) {
+        if (y < p.y) p = Point{bucket, x, y};
+        break;
+      }
+    }
+  } else {
+    // A new bucket: the previous one is complete, and the slope is refitted.
+    refit();
+    if (count_ == kBuckets) {
+      first_ = (first_ + 1) % kBuckets;
+      --count_;
+    }
+    point(count_) = Point{bucket, x, y};
+    ++count_;
+  }
+  // The envelope follows a lower observation at once.
+  offset_ = std::min(offset_, y - slope_ * x);
+}
+
+bool ClockEstimator::segment_slope(double& slope, double& weight) const noexcept {
+  // Minima: the first bucket may hold the cycles a step bunched together,
+  // so it is left out.
+  const std::size_t from = config_.fit == Fit::Minima ? 1 : 0;
+  if (count_ < from + 2) return false;
+  const double span = point(count_ - 1).x - point(from).x;
+  if (span < config_.min_span_s * config_.nominal_hz) return false;
+  if (config_.fit == Fit::Envelope) {
+    weight = span * span;
+    return envelope_slope(slope);
+  }
+  // Least squares, x and y centred on the segment's means. Bounded by kBuckets.
+  const double n = static_cast<double>(count_ - from);
+  double mx = 0, my = 0;
+  for (std::size_t i = from; i < count_; ++i) {
+    mx += point(i).x;
+    my += point(i).y;
+  }
+  mx /= n;
+  my /= n;
+  double sxx = 0, sxy = 0;
+  for (std::size_t i = from; i < count_; ++i) {
+    const double dx = point(i).x - mx;
+    sxx += dx * dx;
+    sxy += dx * (point(i).y - my);
+  }
+  if (sxx <= 0) return false;
+  slope = sxy / sxx;
+  weight = sxx;
+  return true;
+}
+
+bool ClockEstimator::envelope_slope(double& slope) const noexcept {
+  // The lower convex hull of the bucket minima (A. M. Andrew's monotone
+  // chain: they are in order of x already), then the hull edge that spans
+  // their mean x: the linear-programming optimum. Bounded by kBuckets.
+  auto& hull = hull_;
+  std::size_t h = 0;
+  double mean = 0;
+  for (std::size_t i = 0; i < count_; ++i) {
+    const Point& p = point(i);
+    mean += p.x;
+    while (h >= 2) {
+      const Point& a = point(hull[h - 2]);
+      const Point& b = point(hull[h - 1]);
+      // Drop b unless a -> b -> p turns left (b is below the chord a -> p).
+      if ((b.x - a.x) * (p.y - a.y) - (b.y - a.y) * (p.x - a.x) > 0) break;
+      --h;
+    }
+    hull[h++] = i;
+  }
+  mean /= static_cast<double>(count_);
+  for (std::size_t k = 0; k + 1 < h; ++k) {
+    const Point& a = point(hull[k]);
+    const Point& b = point(hull[k + 1]);
+    if (b.x >= mean || k + 2 == h) {
+      if (b.x <= a.x) return false;
+      slope = (b.y - a.y) / (b.x - a.x);
+      return true;
+    }
+  }
+  return false;
+}
+
+void ClockEstimator::combine(double now_x) noexcept {
+  // Ended segments and the current one, each by its weight; an ended
+  // segment's weight fades with its age.
+  double sum = 0, weight = 0;
+  if (config_.prior_span_s > 0) {
+    // Slope 0, weighted as a segment of prior_span_s with a bucket in
+    // every bucket's place.
+    const double span = config_.prior_span_s * config_.nominal_hz;
+    const double buckets = span / static_cast<double>(config_.bucket_frames);
+    weight = config_.fit == Fit::Envelope ? span * span : buckets * span * span / 12;
+  }
+  const double prior = weight;
+  const double forget = config_.forget_s * config_.nominal_hz;
+  for (std::size_t i = 0; i < seg_count_; ++i) {
+    const Segment& s = segments_[i];
+    const double w = s.weight * std::exp(-std::max(0.0, now_x - s.end_x) / forget);
+    sum += w * s.slope;
+    weight += w;
+  }
+  double slope = 0, w = 0;
+  if (segment_slope(slope, w)) {
+    sum += w * slope;
+    weight += w;
+    const double span = point(count_ - 1).x - point(0).x;
+    uncertainty_ = std::max(lateness_, 1000.0) / (span * std::sqrt(static_cast<double>(count_))) /
+                   nominal_ns_ * 1e6;
+  }
+  if (weight <= prior) return;  // nothing measured yet: the slope stays as it is
+  const double limit = config_.max_deviation * nominal_ns_;
+  slope_ = std::clamp(sum / weight, -limit, limit);
+  weight_ = weight;
+}
+
+void ClockEstimator::refit() noexcept {
+  combine(point(count_ - 1).x);
+  // The envelope under the current segment's minima at that slope (or
+  // under its latest offset_buckets; observations in the bucket now filling
+  // lower it as they come, add_point).
+  const std::size_t from =
+      config_.offset_buckets == 0 || config_.offset_buckets >= count_ ? 0 : count_ - config_.offset_buckets;
+  double offset = point(from).y - slope_ * point(from).x;
+  for (std::size_t i = from + 1; i < count_; ++i) offset = std::min(offset, point(i).y - slope_ * point(i).x);
+  offset_ = offset;
+}
+
+}  // namespace core

@@ -1,0 +1,199 @@
+// Estimates a clock that counts frames (a sender's RTP timestamps, JACK's
+// frame counter) against CLOCK_MONOTONIC, from observations (frames, time)
+// that come late by a delay that is never negative and usually small:
+// network queueing for packet arrivals, scheduling for process callbacks.
+//
+// The earliest observations define the clock, so the estimate is the lower
+// envelope of the observations: the line below every one of them that is
+// closest to them on average. That is the linear-programming skew estimator
+// of S. B. Moon, P. Skelly and D. Towsley, "Estimation and removal of clock
+// skew from network delay measurements", IEEE INFOCOM 1999; its optimum is
+// the edge of the observations' lower convex hull that spans their mean
+// abscissa. Its error shrinks with the number of observations faster than a
+// mean's does under jitter, and late observations (jitter, reordering,
+// duplicates) cannot move it at all; missing ones (loss) only thin it out.
+//
+// Observations are reduced to the earliest one per bucket of frames, and
+// the hull is refitted when a bucket closes, over the buckets of the
+// current segment (up to kBuckets of them).
+//
+// A clock may also jump: a JACK server that stalls loses the stall's time
+// (its frames come later from then on), a sender's timestamps may skip
+// ahead. A jump is a step, never a rate: observations that stay on the far
+// side of the envelope by more than a threshold, for long enough, end the
+// segment and start a new one at the new offset; the rate carries over.
+// A single late observation (a callback woken late, a delayed packet) or a
+// single early one (a bogus timestamp) is no step and is ignored.
+//
+// The rate is the slopes of the segments that span long enough, each by its
+// weight; older segments fade out. Two fits, for two kinds of noise:
+// - Fit::Envelope, for arrivals under network jitter: the hull edge above,
+//   weighted by the square of the segment's span (the error of an envelope
+//   slope is an offset error over the span).
+// - Fit::Minima, for a clock whose earliest observations wander a little
+//   (a JACK server's timer wakes within tens of microseconds of its
+//   schedule, with late outliers): least squares through the bucket minima
+//   with an intercept per segment, so the segments share one slope
+//   (weights: each segment's sum of squared deviations of x).
+//
+// Thread: whichever context owns the instance. Real-time safe after
+// construction: arithmetic on fixed arrays, no allocation, no system call.
+#pragma once
+
+#include <array>
+#include <cstdint>
+
+namespace core {
+
+class ClockEstimator {
+ public:
+  enum class Fit : std::uint8_t { Envelope, Minima };
+
+  struct Config {
+    Fit fit = Fit::Envelope;
+    double nominal_hz = 48000;          // frames per second the clock claims
+    std::int64_t bucket_frames = 2400;  // the earliest observation per this many frames is kept
+    // A step later (the clock lost time): every observation more than
+    // late_ns after the envelope, for late_count observations in a row
+    // spanning late_span_ns or more. The threshold grows to late_spread
+    // times the observations' mean lateness when that is larger (jitter).
+    std::int64_t late_ns = 100'000;
+    int late_count = 3;
+    std::int64_t late_span_ns = 0;
+    double late_spread = 0;
+    // A step earlier: early_count observations in a row more than early_ns
+    // (or late_spread times the mean lateness) before the envelope.
+    std::int64_t early_ns = 100'000;
+    int early_count = 3;
+    // False: no step either way until the rate is measured (min_span_s)
+    // with an uncertainty below step_uncertainty_ppm; meanwhile every
+    // observation goes into the fit. For a clock whose rate may be far from
+    // nominal (a sender's) and is measured under jitter: against a line of
+    // the wrong slope a drifting clock looks like a step. A JACK server's
+    // clock is close enough to nominal for steps from the first observation.
+    bool steps_before_rate = true;
+    double step_uncertainty_ppm = 100;
+    double min_span_s = 1.0;       // a segment's slope counts from this span on
+    // The nominal rate counts as a segment of this span (with the current
+    // segment's fit); 0: not at all. A prior for a clock known to be close
+    // to nominal, whose short segments between steps are noisy.
+    double prior_span_s = 0;
+    // The envelope's offset: the lowest of the last this many buckets (0:
+    // of the whole segment). A clock whose floor is sharp follows a shift
+    // too small to be a step within that window; under jitter the whole
+    // segment's floor is the better one.
+    std::size_t offset_buckets = 0;
+    double max_deviation = 0.01;   // the rate stays within nominal x (1 +- this)
+    double forget_s = 600;         // weight of an ended segment halves... every forget_s x ln 2
+  };
+
+  /// A JACK server's frame clock against the process callback's wake-ups:
+  /// a sharp floor that wanders by tens of microseconds, late outliers of a
+  /// few ms; a stall of 0.3 ms and more (three cycles on the new schedule)
+  /// is a step from the start. Segments of a second and more measure the
+  /// rate, and the nominal rate counts as one of 3 s: a server's clock is
+  /// within ppm of it, a sound card's within tens of ppm, while a second
+  /// between stalls measures it to tens of ppm on a busy host.
+  static Config jack_config(double rate) noexcept;
+  /// A sender's media clock (RTP timestamps, 48 kHz) against packet
+  /// arrivals: jitter of any size, the sender's rate up to 1 % off. A path
+  /// that gets longer is a step once every packet for 2 s (and 40 packets)
+  /// came later than before by more than half their mean lateness (2 ms at
+  /// least); timestamps that jump ahead, once three packets in a row show it.
+  static Config sender_config() noexcept;
+
+  explicit ClockEstimator(const Config& config) noexcept;
+
+  /// Forgets everything (a new stream, a new JACK client).
+  void reset() noexcept;
+
+  /// One observation: `frames` on the clock at `t_ns` (CLOCK_MONOTONIC).
+  /// Returns the step this observation confirmed, in nanoseconds (positive:
+  /// the clock's frames now come that much later), or 0.
+  std::int64_t observe(std::int64_t frames, std::int64_t t_ns) noexcept;
+
+  /// At least one observation since reset().
+  bool valid() const noexcept { return started_; }
+
+  /// When the envelope puts `frames` (CLOCK_MONOTONIC ns). Valid only.
+  std::int64_t time_of(std::int64_t frames) const noexcept;
+  /// The frame count the envelope puts at `t_ns` (fractional).
+  double frames_at(std::int64_t t_ns) const noexcept;
+
+  /// Nanoseconds per frame, and the rate against its nominal (ppm: positive
+  /// when the clock runs fast).
+  double ns_per_frame() const noexcept { return nominal_ns_ + slope_; }
+  double deviation_ppm() const noexcept { return (nominal_ns_ / ns_per_frame() - 1.0) * 1e6; }
+  /// True once a segment has spanned min_span_s: the rate is measured, not
+  /// assumed nominal.
+  bool rate_measured() const noexcept { return weight_ > 0; }
+  /// The rate's uncertainty, ppm (about one standard deviation): the
+  /// observations' mean lateness over the current segment's span, shrinking
+  /// with the square root of its buckets. Infinite while not measured.
+  double uncertainty_ppm() const noexcept { return uncertainty_; }
+
+  /// Steps confirmed since reset().
+  std::uint64_t steps() const noexcept { return steps_; }
+  /// A step is being considered: observations sit beyond the threshold.
+  bool step_pending() const noexcept { return pending_ != 0; }
+
+  static constexpr std::size_t kBuckets = 1024;
+  static constexpr std::size_t kSegments = 32;
+
+ private:
+  struct Point {
+    std::int64_t bucket = 0;
+    double x = 0;  // frames since the origin
+    double y = 0;  // ns since the origin, less x nominal periods
+  };
+  struct Segment {
+    double slope = 0;
+    double weight = 0;
+    double end_x = 0;
+  };
+
+  double line(double x) const noexcept { return offset_ + slope_ * x; }
+  void add_point(double x, double y) noexcept;
+  void start_segment(double x, double y) noexcept;
+  void refit() noexcept;
+  // The current segment's slope and weight; false while it has none.
+  bool segment_slope(double& slope, double& weight) const noexcept;
+  bool envelope_slope(double& slope) const noexcept;
+  void combine(double now_x) noexcept;
+  Point& point(std::size_t i) noexcept { return points_[(first_ + i) % kBuckets]; }
+  const Point& point(std::size_t i) const noexcept { return points_[(first_ + i) % kBuckets]; }
+
+  const Config config_;
+  const double nominal_ns_;  // ns per frame at the nominal rate
+
+  bool started_ = false;
+  std::int64_t x0_ = 0;  // origin
+  std::int64_t t0_ = 0;
+  double slope_ = 0;   // ns per frame beyond nominal
+  double offset_ = 0;  // the envelope's y at x = 0
+  double weight_ = 0;  // of the slope: 0 while assumed nominal
+  double lateness_ = 0;  // mean lateness of recent observations (ns)
+  double uncertainty_ = 1e9;  // ppm
+  std::uint64_t steps_ = 0;
+
+  // The current segment's buckets, oldest first.
+  std::array<Point, kBuckets> points_{};
+  std::size_t first_ = 0;
+  std::size_t count_ = 0;
+
+  // Ended segments whose slope counts, newest at (seg_next_ - 1).
+  std::array<Segment, kSegments> segments_{};
+  std::size_t seg_next_ = 0;
+  std::size_t seg_count_ = 0;
+
+  // A step under consideration: +1 late, -1 early, 0 none.
+  int pending_ = 0;
+  int pending_count_ = 0;
+  std::int64_t pending_t_ = 0;     // its first observation
+  double pending_r_ = 0;           // the lowest observation's distance from the envelope
+  double pending_x_ = 0, pending_y_ = 0;  // and where it is: the new envelope
+
+  mutable std::array<std::size_t, kBuckets> hull_{};  // scratch for segment_slope
+};
+
+}  // namespace core
