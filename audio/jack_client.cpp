@@ -64,7 +64,6 @@ JackClient::~JackClient() {
 void JackClient::activate(ProcessFn fn, void* arg) {
   process_ = fn;
   process_arg_ = arg;
-  update_clock_offset();
   if (jack_activate(client_) != 0) throw JackError("jack_activate failed");
   active_ = true;
 }
@@ -108,18 +107,6 @@ void JackClient::set_added_latency(std::uint32_t frames) noexcept {
   if (client_ != nullptr && active_) jack_recompute_total_latencies(client_);
 }
 
-void JackClient::update_clock_offset() noexcept {
-  // Read CLOCK_MONOTONIC on both sides of JACK's clock; the midpoint halves
-  // the error of being descheduled between the reads.
-  timespec a{}, b{};
-  clock_gettime(CLOCK_MONOTONIC, &a);
-  const auto jack_us = static_cast<std::int64_t>(jack_get_time());
-  clock_gettime(CLOCK_MONOTONIC, &b);
-  const std::int64_t mono_us =
-      (std::int64_t{a.tv_sec} + std::int64_t{b.tv_sec}) * 500'000 + (a.tv_nsec + b.tv_nsec) / 2000;
-  clock_offset_us_.store(mono_us - jack_us, std::memory_order_relaxed);
-}
-
 int JackClient::realtime_priority() const noexcept {
   return jack_is_realtime(client_) ? jack_client_real_time_priority(client_) : -1;
 }
@@ -128,21 +115,31 @@ std::uint32_t JackClient::buffer_size() const noexcept { return jack_get_buffer_
 
 int JackClient::on_process(jack_nframes_t nframes, void* self) noexcept {
   auto* me = static_cast<JackClient*>(self);
+  // When the callback woke, on CLOCK_MONOTONIC (the vDSO: no system call),
+  // and JACK's frame counter at the cycle's start (shared memory). The
+  // audio context filters the pair into JACK's clock itself: JACK's own
+  // filtered cycle times (jack_get_cycle_times' usecs) run a period
+  // estimate that a stall throws off by percents for seconds.
+  timespec now{};
+  clock_gettime(CLOCK_MONOTONIC, &now);
   std::array<float*, core::defaults::kMaxChannels> out{};
   for (std::size_t c = 0; c < me->ports_.size(); ++c)
     out[c] = static_cast<float*>(jack_port_get_buffer(me->ports_[c], nframes));
-  // The cycle's start on JACK's clock, read from shared memory (no syscall).
   jack_nframes_t frames = 0;
   jack_time_t start_us = 0, next_us = 0;
   float period_us = 0;
   if (jack_get_cycle_times(me->client_, &frames, &start_us, &next_us, &period_us) != 0)
-    start_us = jack_frames_to_time(me->client_, jack_last_frame_time(me->client_));
-  const std::int64_t cycle_ns =
-      (static_cast<std::int64_t>(start_us) + me->clock_offset_us_.load(std::memory_order_relaxed)) *
-      1000;
+    frames = jack_last_frame_time(me->client_);
+  if (frames < me->frames_last_) me->frames_base_ += std::int64_t{1} << 32;
+  me->frames_last_ = frames;
+  Cycle cycle;
+  cycle.nframes = nframes;
   // The rate is read from the engine's shared state each cycle, so a server
   // that changes it is followed without a callback of our own.
-  me->process_(me->process_arg_, out.data(), nframes, cycle_ns, jack_get_sample_rate(me->client_));
+  cycle.rate = jack_get_sample_rate(me->client_);
+  cycle.jack_frames = me->frames_base_ + frames;
+  cycle.wake_ns = std::int64_t{now.tv_sec} * 1'000'000'000 + now.tv_nsec;
+  me->process_(me->process_arg_, out.data(), cycle);
   return 0;
 }
 

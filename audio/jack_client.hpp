@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "audio/cycle.hpp"
 #include "core/defaults.hpp"
 
 namespace audio {
@@ -28,12 +29,10 @@ class JackError : public std::runtime_error {
 
 class JackClient {
  public:
-  /// The audio context's entry: writes `nframes` to each of `out[0..channels)`;
-  /// `cycle_ns` is when the cycle began, on CLOCK_MONOTONIC; `rate` JACK's
-  /// sample rate now. Called on JACK's
-  /// real-time thread; must be real-time safe.
-  using ProcessFn = void (*)(void* arg, float* const* out, std::uint32_t nframes,
-                             std::int64_t cycle_ns, std::uint32_t rate) noexcept;
+  /// The audio context's entry: writes `cycle.nframes` to each of
+  /// `out[0..channels)`. Called on JACK's real-time thread; must be
+  /// real-time safe.
+  using ProcessFn = void (*)(void* arg, float* const* out, const Cycle& cycle) noexcept;
 
   struct Options {
     std::string name = core::defaults::kName;
@@ -63,11 +62,6 @@ class JackClient {
   /// Thread: control. Sets the latency the receiver adds, in JACK frames, for
   /// JACK's latency callback (capture latency of the outputs).
   void set_added_latency(std::uint32_t frames) noexcept;
-
-  /// Thread: control. Measures the offset between JACK's clock and
-  /// CLOCK_MONOTONIC (they differ, and drift apart slowly); call it now and
-  /// then. The process callback converts cycle times with it.
-  void update_clock_offset() noexcept;
 
   /// The real-time priority JACK gives its client threads (SCHED_FIFO), or
   /// -1 when JACK does not run real-time.
@@ -106,9 +100,10 @@ class JackClient {
   std::atomic<bool> shut_down_{false};
   // Written by control, read by JACK's latency callback.
   std::atomic<std::uint32_t> added_latency_{0};
-  // CLOCK_MONOTONIC minus JACK's clock, in microseconds. Written by control,
-  // read by the process callback: relaxed, a lone value with no data behind it.
-  std::atomic<std::int64_t> clock_offset_us_{0};
+  // JACK's 32-bit frame counter unwrapped (it wraps after a day at 48 kHz).
+  // Only referenced by the process callback.
+  std::int64_t frames_base_ = 0;
+  std::uint32_t frames_last_ = 0;
 };
 
 }  // namespace audio

@@ -1,117 +1,110 @@
 // The audio context: what the JACK process callback does.
 //
-// Drains net -> audio messages into the jitter buffer, renders the stream
-// (48 kHz) from the playout cursor with fades at the edges of silence, and
-// converts it to the JACK rate with a variable-ratio resampler that a drift
-// controller steers to keep the buffer at its target. Sends consumed records
-// home and pushes its status to net.
+// Takes net's records into the jitter buffer and net's latest StreamModel,
+// renders the stream (48 kHz) from the playout cursor with fades at the
+// edges of silence, and converts it to the JACK rate with a variable-ratio
+// resampler. Where playout should be and how fast it goes come from the
+// clocks (audio::PlayoutClock); the player carries out what they decide:
+// start where the stream is due, skip (spliced) or hold (silence) in one
+// decision, start over. Sends consumed records home and publishes its
+// status to net.
 //
 // Thread: audio for process(); control only while no callback can run.
 // Everything process() touches was allocated at construction.
 #pragma once
 
 #include <array>
-#include <atomic>
 #include <cstdint>
 #include <memory>
 
-#include "audio/drift_controller.hpp"
+#include "audio/cycle.hpp"
 #include "audio/jitter_buffer.hpp"
+#include "audio/playout_clock.hpp"
 #include "audio/resampler.hpp"
 #include "core/defaults.hpp"
+#include "core/mailbox.hpp"
 #include "core/messages.hpp"
 #include "core/spsc_queue.hpp"
 
 namespace audio {
 
 struct PlayerConfig {
-  int channels = 2;                  // output ports; records carry the same count
-  std::uint32_t target_frames = 960; // target latency L in stream (48 kHz) frames
-  std::size_t capacity = 256;        // records the jitter buffer can hold: the pool size
+  int channels = 2;            // output ports; records carry the same count
+  std::size_t capacity = 256;  // records the jitter buffer can hold: the pool size
 };
 
 class Player {
  public:
   enum class State : std::uint8_t {
-    Idle,       // no stream yet, or flushed by a Reset
-    Buffering,  // filling up to the target latency
+    Buffering,  // no stream yet, flushed by a new one, or ran dry: waiting until audio is due
     Playing,
   };
 
   /// Largest JACK period process() takes; larger ones play silence.
   static constexpr std::uint32_t kMaxPeriod = 8192;
-  /// A skip's crossfade (5 ms), and how much less than asked a skip may
-  /// skip to splice where the waveforms match (10 ms: a period of 100 Hz).
+  /// A splice's crossfade (5 ms); how far either way from the asked
+  /// position it may land to splice where the waveforms match (1.25 ms: a
+  /// window of more than a period of 400 Hz, and less than the clocks'
+  /// correction threshold either way); and how much of both sides is
+  /// compared to find the match (2 ms: little enough to be queued at a
+  /// target of a few ms).
   static constexpr std::uint32_t kSpliceFrames = core::defaults::kStreamRate / 200;
-  static constexpr std::uint32_t kSpliceSearch = core::defaults::kStreamRate / 100;
+  static constexpr std::uint32_t kSpliceSearch = core::defaults::kStreamRate / 800;
+  static constexpr std::uint32_t kMatchFrames = core::defaults::kStreamRate / 500;
 
   /// Thread: control, at start-up.
-  Player(const PlayerConfig& config, core::SpscQueue<core::ToAudio>& from_net,
-         core::SpscQueue<core::ToNet>& to_net);
+  Player(const PlayerConfig& config, core::SpscQueue<core::PacketRecord*>& from_net,
+         core::SpscQueue<core::PacketRecord*>& to_net, core::Mailbox<core::StreamModel>& model,
+         core::Mailbox<core::AudioStatus>& status);
 
   /// Thread: audio. Real-time safe: no allocation, no locks, no syscalls,
-  /// bounded time. Writes exactly `nframes` to each of `out[0..channels)` at
-  /// `jack_rate` (which may change between calls). `cycle_ns` is when this
-  /// cycle began (CLOCK_MONOTONIC); net times its loss repair from it.
-  void process(float* const* out, std::uint32_t nframes, std::int64_t cycle_ns,
-               std::uint32_t jack_rate) noexcept;
+  /// bounded time. Writes exactly `cycle.nframes` to each of
+  /// `out[0..channels)` at `cycle.rate` (which may change between calls).
+  void process(float* const* out, const Cycle& cycle) noexcept;
 
   /// Static trampoline for audio::JackClient.
-  static void process_trampoline(void* self, float* const* out, std::uint32_t nframes,
-                                 std::int64_t cycle_ns, std::uint32_t jack_rate) noexcept {
-    static_cast<Player*>(self)->process(out, nframes, cycle_ns, jack_rate);
+  static void process_trampoline(void* self, float* const* out, const Cycle& cycle) noexcept {
+    static_cast<Player*>(self)->process(out, cycle);
   }
 
   /// Thread: control, while no callback runs (the JACK client is gone: the
   /// audio state has migrated to control). Sends every buffered record home
-  /// and re-buffers from what comes next, so that a JACK server that comes
-  /// back does not play what piled up meanwhile.
+  /// and starts over from what comes next, with a new JACK clock: a server
+  /// that comes back does not play what piled up meanwhile.
   void resync() noexcept;
-
-  /// Thread: control, while no callback runs. JACK's xrun count (written by
-  /// JACK's xrun callback), read relaxed by the audio context each call;
-  /// nullptr: none.
-  void watch_xruns(const std::atomic<std::uint64_t>* xruns) noexcept {
-    xruns_ = xruns;
-    xruns_seen_ = xruns != nullptr ? xruns->load(std::memory_order_relaxed) : 0;
-  }
 
   /// Thread: audio (or control while no callback runs).
   State state() const noexcept { return state_; }
   const core::AudioStatus& status() const noexcept { return status_; }
+  const PlayoutClock& clock() const noexcept { return clock_; }
 
  private:
+  void take_model() noexcept;
   void drain_net() noexcept;
   void flush() noexcept;
+  void restart() noexcept;
   void unlink(core::PacketRecord* r) noexcept;
   void replace(std::size_t i, core::PacketRecord* r) noexcept;
   void return_pending() noexcept;
-  void start_if_ready() noexcept;
+  void start_if_due() noexcept;
+  void steer(std::uint32_t nframes, double& ratio) noexcept;
+  double position() const noexcept;
   std::int64_t target_queue() const noexcept;
-  std::int64_t arrived_end() const noexcept;
-  void catch_up() noexcept;
-  void skip_stall() noexcept;
   void shorten_hole(const core::PacketRecord* r) noexcept;
-  std::int64_t jump_to(std::int64_t cursor, std::int64_t slack) noexcept;
-  // Up to `frames` of queued audio skipped (jump_to), leaving `keep`
-  // queued at least: the frames it meant to skip and those it skipped.
-  struct Skip {
-    std::int64_t meant = 0;
-    std::int64_t skipped = 0;
-  };
-  Skip skip_excess(double frames, std::int64_t keep) noexcept;
+  std::int64_t jump_to(std::int64_t cursor, std::int64_t window) noexcept;
   bool copy_stream(std::int64_t from, std::uint32_t frames, float* dst) const noexcept;
-  std::int64_t best_splice(std::int64_t latest, std::int64_t earliest) const noexcept;
+  bool best_splice(std::int64_t asked, std::int64_t window, std::int64_t& at) const noexcept;
   void render(float* out, std::uint32_t frames) noexcept;
   void play(float* out, const float* pcm, std::uint32_t frames, std::int64_t frames_to_end) noexcept;
   void silence(float* out, std::uint32_t frames) noexcept;
   void begin_fade_out() noexcept;
-  void push_status(std::uint32_t nframes, std::int64_t cycle_ns, std::uint32_t jack_rate,
-                   std::uint32_t stream_frames) noexcept;
+  void push_status(const Cycle& cycle, std::uint32_t stream_frames) noexcept;
 
   const int channels_;
-  core::SpscQueue<core::ToAudio>& from_net_;  // net -> audio: Link, Reset, SetTarget
-  core::SpscQueue<core::ToNet>& to_net_;      // audio -> net: Unlink, Status
+  core::SpscQueue<core::PacketRecord*>& from_net_;  // net -> audio: records to link
+  core::SpscQueue<core::PacketRecord*>& to_net_;    // audio -> net: records going home
+  core::Mailbox<core::StreamModel>& model_;         // net -> audio: the latest model
+  core::Mailbox<core::AudioStatus>& status_out_;    // audio -> net: the latest status
 
   // Everything below: only referenced by the audio context.
   JitterBuffer buffer_;
@@ -120,19 +113,12 @@ class Player {
   const std::unique_ptr<core::PacketRecord*[]> pending_;
   std::size_t pending_count_ = 0;
 
-  State state_ = State::Idle;
-  std::uint32_t target_frames_;
+  PlayoutClock clock_;
+  State state_ = State::Buffering;
+  std::uint32_t epoch_ = 0;           // the stream the buffer holds
   std::int64_t cursor_ = 0;           // stream position of the next sample to render
   bool has_cursor_ = false;           // cursor_ is meaningful: playout began this epoch
-  std::uint32_t over_calls_ = 0;      // calls in a row with the queue far beyond the target
-  double stall_frames_ = 0;           // JACK's late cycles not caught up or skipped yet
-  double stall_reference_ = -1;       // the loop's reference before them
-  double stall_debt_ = 0;             // ... and the stall debt in it
-  std::uint64_t stall_window_ = 0;    // the loop's window count at the latest
-  const std::atomic<std::uint64_t>* xruns_ = nullptr;  // JACK's xrun count (watch_xruns)
-  std::uint64_t xruns_seen_ = 0;
-  std::int64_t prev_cycle_ns_ = 0;    // when the previous call's cycle began (0: none yet)
-  std::int64_t prev_period_ns_ = 0;   // and how long it was
+  std::int64_t hold_left_ = 0;        // frames of a hold still to render as silence
   // Running dry is an underrun only if the stream goes on from where it ran
   // dry: the next record then starts before the position playout would have
   // reached. A stream that ended or paused (its timestamps jump ahead with
@@ -155,14 +141,13 @@ class Player {
   // kSpliceFrames rendered from the old cursor) to the new cursor, chosen
   // where the two match best (best_splice).
   const std::unique_ptr<float[]> splice_;  // kSpliceFrames x channels, interleaved
-  const std::unique_ptr<float[]> search_;  // (kSpliceSearch + kSpliceFrames) x channels
+  const std::unique_ptr<float[]> search_;  // (2 kSpliceSearch + kMatchFrames) x channels
   std::uint32_t splice_left_ = 0;          // frames of splice_ still to mix in
 
   // Rate conversion: the stream rendered at 48 kHz into stage_, read by the
-  // resampler at the JACK rate into out_, steered by drift_.
+  // resampler at the JACK rate into out_.
   Resampler resampler_;
-  DriftController drift_;
-  const std::unique_ptr<float[]> stage_;  // kStageFrames x channels, interleaved
+  const std::unique_ptr<float[]> stage_;  // kRenderChunk x channels, interleaved
   std::uint32_t stage_pos_ = 0;           // first frame not yet read by the resampler
   std::uint32_t stage_len_ = 0;           // frames rendered into stage_
   const std::unique_ptr<float[]> out_;    // kMaxPeriod x channels, interleaved

@@ -43,14 +43,14 @@ std::int64_t now_ns() noexcept {
 }
 
 void timed(audio::JackClient::ProcessFn inner, void* inner_arg, float* const* out,
-           std::uint32_t nframes, std::int64_t cycle_ns, std::uint32_t rate) noexcept {
+           const audio::Cycle& cycle) noexcept {
   const std::int64_t t0 = now_ns();
-  inner(inner_arg, out, nframes, cycle_ns, rate);
+  inner(inner_arg, out, cycle);
   const std::int64_t dt = now_ns() - t0;
   if (g_first_ns < 0) g_first_ns = t0;
   if (t0 - g_first_ns < g_skip_ns) return;
-  g_nframes.store(nframes, std::memory_order_relaxed);
-  g_rate.store(rate, std::memory_order_relaxed);
+  g_nframes.store(cycle.nframes, std::memory_order_relaxed);
+  g_rate.store(cycle.rate, std::memory_order_relaxed);
   const auto bin = static_cast<std::size_t>(dt / 100);
   ++g_hist[bin < kBins ? bin : kBins];
   if (dt > g_max_ns) g_max_ns = dt;

@@ -20,6 +20,7 @@
 #include "cmd/rtcp_setup.hpp"
 #include "cmd/stats_format.hpp"
 #include "core/defaults.hpp"
+#include "core/mailbox.hpp"
 #include "core/messages.hpp"
 #include "core/record_pool.hpp"
 #include "core/spsc_queue.hpp"
@@ -115,10 +116,9 @@ struct HookedProcess {
   ProcessHook hook;
   audio::JackClient::ProcessFn inner;
   void* inner_arg;
-  static void trampoline(void* self, float* const* out, std::uint32_t nframes,
-                         std::int64_t cycle_ns, std::uint32_t rate) noexcept {
+  static void trampoline(void* self, float* const* out, const audio::Cycle& cycle) noexcept {
     const auto* h = static_cast<const HookedProcess*>(self);
-    h->hook(h->inner, h->inner_arg, out, nframes, cycle_ns, rate);
+    h->hook(h->inner, h->inner_arg, out, cycle);
   }
 };
 
@@ -131,15 +131,18 @@ int run(const Options& o, ProcessHook hook) {
   // Everything the contexts will ever use is allocated here, before start.
   const std::size_t records = pool_size(o.latency_auto ? o.max_latency_ms : o.latency_ms);
   core::RecordPool pool(records);
-  core::SpscQueue<core::ToAudio> to_audio(records + 16);
-  core::SpscQueue<core::ToNet> to_net(2 * records + 64);
+  // Every record can be in either queue at once: neither can overflow.
+  core::SpscQueue<core::PacketRecord*> to_audio(records);
+  core::SpscQueue<core::PacketRecord*> to_net(records);
+  core::Mailbox<core::StreamModel> model;
+  core::Mailbox<core::AudioStatus> status;
   const auto frames = [](double ms) {
     return static_cast<std::uint32_t>(std::lround(ms * d::kStreamRate / 1000.0));
   };
   const std::uint32_t target = frames(o.latency_ms);
   const net::TunerConfig tuning{o.latency_auto, target, frames(o.min_latency_ms), frames(o.max_latency_ms)};
-  net::StreamReceiver stream({o.channels, o.payload_type, tuning}, pool, to_audio, to_net);
-  audio::Player player({o.channels, target, records}, to_audio, to_net);
+  net::StreamReceiver stream({o.channels, o.payload_type, tuning}, pool, to_audio, to_net, model, status);
+  audio::Player player({o.channels, records}, to_audio, to_net, model, status);
 
   asio::io_context net_io;
   const std::unique_ptr<net::RtcpSession> rtcp = make_rtcp_session(o);  // null: --no-rtcp
@@ -175,7 +178,6 @@ int run(const Options& o, ProcessHook hook) {
     auto client = std::make_unique<audio::JackClient>(
         audio::JackClient::Options{o.name, o.server, o.channels, o.verbose});
     player.resync();  // no callback runs yet: the audio state is control's
-    player.watch_xruns(&client->xrun_counter());
     set_port_latency(*client);
     if (hook != nullptr)
       client->activate(&HookedProcess::trampoline, &hooked);
@@ -261,7 +263,6 @@ int run(const Options& o, ProcessHook hook) {
         console.say("rtp2jack: the JACK server went away; waiting for it to come back\n");
         xruns_before += jack->xruns();
         jack.reset();  // closes the client: its thread is gone after this
-        player.watch_xruns(nullptr);  // the counter went with it
       }
       if (!jack) {
         // Try again every half second; libjack says nothing while it fails.
@@ -273,8 +274,6 @@ int run(const Options& o, ProcessHook hook) {
           } catch (const std::exception&) {
           }
         }
-      } else {
-        jack->update_clock_offset();
       }
       request_stats([&](const net::StatsSnapshot& s) {
         // The ports follow the target (--latency auto moves it).

@@ -11,8 +11,7 @@ namespace cmd {
 /// audio context's function, which it must call. Lets a checker observe the
 /// callback (tests/rt_alloc_check.cpp) without the product knowing.
 using ProcessHook = void (*)(audio::JackClient::ProcessFn inner, void* inner_arg,
-                             float* const* out, std::uint32_t nframes,
-                             std::int64_t cycle_ns, std::uint32_t rate) noexcept;
+                             float* const* out, const audio::Cycle& cycle) noexcept;
 
 /// Thread: main. Runs until SIGINT/SIGTERM (returns 0) or a failure (prints
 /// one line, returns non-zero).

@@ -62,10 +62,10 @@ std::string stats_json(const net::StatsSnapshot& s, double uptime_s, bool final)
       "\"packets_foreign\":%llu,\"packets_filtered\":%llu,\"datagrams_received\":%llu,"
       "\"rtcp_received\":%llu,"
       "\"frames_concealed\":%llu,\"frames_fec\":%llu,\"underruns\":%llu,\"gaps\":%llu,\"holes_shortened\":%llu,"
-      "\"buffer_ms\":%.2f,\"target_ms\":%.2f,\"jitter_ms\":%.3f,\"drift_ppm\":%.1f,"
+      "\"buffer_ms\":%.2f,\"target_ms\":%.2f,\"jitter_ms\":%.3f,\"drift_ppm\":%.1f,\"ratio_ppm\":%.1f,"
       "\"ssrc\":%u,\"payload_type\":%u,\"packet_ms\":%.1f,\"stream_resets\":%llu,"
       "\"xruns\":%llu,\"pool_exhausted\":%llu,\"queue_full\":%llu,\"records_dropped\":%llu,"
-      "\"stall_skips\":%llu,\"start_trims\":%llu,\"latency_auto\":%s,\"recommended_ms\":%s,\"lateness_ms\":%.2f,\"target_changes\":%llu,\"frames_stretched\":%llu}",
+      "\"jack_stalls\":%llu,\"splices\":%llu,\"holds\":%llu,\"latency_auto\":%s,\"recommended_ms\":%s,\"lateness_ms\":%.2f,\"target_changes\":%llu,\"frames_stretched\":%llu}",
       uptime_s, final ? "true" : "false", a.playing ? "true" : "false",
       static_cast<unsigned long long>(n.packets_received),
       static_cast<unsigned long long>(n.packets_lost),
@@ -81,14 +81,14 @@ std::string stats_json(const net::StatsSnapshot& s, double uptime_s, bool final)
       static_cast<unsigned long long>(n.frames_concealed),
       static_cast<unsigned long long>(n.frames_fec), static_cast<unsigned long long>(a.underruns),
       static_cast<unsigned long long>(a.gaps), static_cast<unsigned long long>(a.holes_shortened),
-      ms(a.depth_frames), ms(a.target_frames),
-      ms(n.jitter_frames), a.drift_ppm, n.ssrc, n.payload_type, ms(n.packet_frames),
+      ms(a.delay_frames), ms(a.target_frames),
+      ms(n.jitter_frames), a.drift_ppm, a.ratio_ppm, n.ssrc, n.payload_type, ms(n.packet_frames),
       static_cast<unsigned long long>(n.stream_resets), static_cast<unsigned long long>(s.xruns),
       static_cast<unsigned long long>(n.pool_exhausted),
       static_cast<unsigned long long>(n.queue_full),
       static_cast<unsigned long long>(a.records_dropped),
-      static_cast<unsigned long long>(a.stall_skips),
-      static_cast<unsigned long long>(a.start_trims), n.latency_auto ? "true" : "false",
+      static_cast<unsigned long long>(a.jack_stalls), static_cast<unsigned long long>(a.splices),
+      static_cast<unsigned long long>(a.holds), n.latency_auto ? "true" : "false",
       recommended.c_str(), ms(n.lateness_frames),
       static_cast<unsigned long long>(n.target_changes),
       static_cast<unsigned long long>(n.frames_stretched));
@@ -108,8 +108,8 @@ std::string stats_text(const net::StatsSnapshot& s, double uptime_s, bool final)
   std::snprintf(buf, sizeof buf,
                 "rtp2jack%s %.0fs %s | buf %.1f/%.1f ms%s | jitter %.2f ms peak %.1f ms -> "
                 "recommend %s ms | lost %llu late %llu rescued %llu plc %llu fec %llu | underruns %llu "
-                "xruns %llu | drift %+.0f ppm",
-                final ? " final:" : ":", uptime_s, state, ms(a.depth_frames), ms(a.target_frames),
+                "xruns %llu splices %llu | drift %+.0f ppm",
+                final ? " final:" : ":", uptime_s, state, ms(a.delay_frames), ms(a.target_frames),
                 n.latency_auto ? " auto" : "", ms(n.jitter_frames), ms(n.lateness_frames),
                 recommended_ms(n, "-").c_str(), static_cast<unsigned long long>(n.packets_lost),
                 static_cast<unsigned long long>(n.packets_late),
@@ -117,7 +117,8 @@ std::string stats_text(const net::StatsSnapshot& s, double uptime_s, bool final)
                 static_cast<unsigned long long>(n.frames_concealed),
                 static_cast<unsigned long long>(n.frames_fec),
                 static_cast<unsigned long long>(a.underruns),
-                static_cast<unsigned long long>(s.xruns), a.drift_ppm);
+                static_cast<unsigned long long>(s.xruns), static_cast<unsigned long long>(a.splices),
+                a.drift_ppm);
   return buf + rtcp_text(s.rtcp);
 }
 

@@ -33,12 +33,21 @@ ClockEstimator::Config ClockEstimator::sender_config() noexcept {
   c.early_ns = 2'000'000;
   c.early_count = 3;
   c.steps_before_rate = false;
-  c.min_span_s = 2.0;
+  c.min_span_s = 0.5;
+  c.max_uncertainty_ppm = 300;
+  c.forget_s = 0;
+  c.window_buckets = 400;  // 20 s
   return c;
 }
 
 ClockEstimator::ClockEstimator(const Config& config) noexcept
     : config_(config), nominal_ns_(1e9 / config.nominal_hz) {}
+
+void ClockEstimator::reset(const Config& config) noexcept {
+  config_ = config;
+  nominal_ns_ = 1e9 / config.nominal_hz;
+  reset();
+}
 
 void ClockEstimator::reset() noexcept {
   started_ = false;
@@ -46,6 +55,7 @@ void ClockEstimator::reset() noexcept {
   offset_ = 0;
   weight_ = 0;
   lateness_ = 0;
+  observations_ = 0;
   uncertainty_ = 1e9;
   steps_ = 0;
   count_ = 0;
@@ -77,9 +87,11 @@ std::int64_t ClockEstimator::observe(std::int64_t frames, std::int64_t t_ns) noe
   const double y = static_cast<double>(t_ns - t0_) - x * nominal_ns_;
   const double r = y - line(x);
   // How late observations are on average, for a threshold above jitter's
-  // reach (a one-pole mean over about 64 observations, capped at 100 ms so
-  // that a stall does not inflate it).
-  lateness_ += (std::clamp(r, 0.0, 1e8) - lateness_) / 64.0;
+  // reach and the rate's uncertainty: the mean of the first 64, then a
+  // one-pole mean over about as many; each capped at 100 ms so that a
+  // stall does not inflate it.
+  observations_ = std::min<std::uint64_t>(observations_ + 1, 64);
+  lateness_ += (std::clamp(r, 0.0, 1e8) - lateness_) / static_cast<double>(observations_);
 
   const double spread = config_.late_spread * lateness_;
   const double late = std::max(static_cast<double>(config_.late_ns), spread);
@@ -115,8 +127,8 @@ std::int64_t ClockEstimator::observe(std::int64_t frames, std::int64_t t_ns) noe
   const double before = line(pending_x_);
   pending_ = 0;
   ++steps_;
-  double slope = 0, weight = 0;
-  if (segment_slope(slope, weight)) {
+  double slope = 0, weight = 0, scatter = 0;
+  if (segment_slope(slope, weight, scatter)) {
     segments_[seg_next_] = Segment{slope, weight, point(count_ - 1).x};
     seg_next_ = (seg_next_ + 1) % kSegments;
     seg_count_ = std::min(seg_count_ + 1, kSegments);
@@ -153,7 +165,7 @@ void ClockEstimator::add_point(double x, double y) noexcept {
   } else {
     // A new bucket: the previous one is complete, and the slope is refitted.
     refit();
-    if (count_ == kBuckets) {
+    if (count_ >= std::min(config_.window_buckets, kBuckets)) {
       first_ = (first_ + 1) % kBuckets;
       --count_;
     }
@@ -164,19 +176,25 @@ void ClockEstimator::add_point(double x, double y) noexcept {
   offset_ = std::min(offset_, y - slope_ * x);
 }
 
-bool ClockEstimator::segment_slope(double& slope, double& weight) const noexcept {
+bool ClockEstimator::segment_slope(double& slope, double& weight, double& scatter) const noexcept {
   // Minima: the first bucket may hold the cycles a step bunched together,
   // so it is left out.
   const std::size_t from = config_.fit == Fit::Minima ? 1 : 0;
   if (count_ < from + 2) return false;
   const double span = point(count_ - 1).x - point(from).x;
   if (span < config_.min_span_s * config_.nominal_hz) return false;
+  const double n = static_cast<double>(count_ - from);
   if (config_.fit == Fit::Envelope) {
+    double offset = 0;
+    if (!envelope_slope(slope, offset)) return false;
     weight = span * span;
-    return envelope_slope(slope);
+    // How far the minima sit above their own envelope, on average.
+    scatter = 0;
+    for (std::size_t i = 0; i < count_; ++i) scatter += point(i).y - (offset + slope * point(i).x);
+    scatter /= n;
+    return true;
   }
   // Least squares, x and y centred on the segment's means. Bounded by kBuckets.
-  const double n = static_cast<double>(count_ - from);
   double mx = 0, my = 0;
   for (std::size_t i = from; i < count_; ++i) {
     mx += point(i).x;
@@ -193,10 +211,16 @@ bool ClockEstimator::segment_slope(double& slope, double& weight) const noexcept
   if (sxx <= 0) return false;
   slope = sxy / sxx;
   weight = sxx;
+  double ss = 0;
+  for (std::size_t i = from; i < count_; ++i) {
+    const double r = point(i).y - (my + slope * (point(i).x - mx));
+    ss += r * r;
+  }
+  scatter = std::sqrt(ss / n);
   return true;
 }
 
-bool ClockEstimator::envelope_slope(double& slope) const noexcept {
+bool ClockEstimator::envelope_slope(double& slope, double& offset) const noexcept {
   // The lower convex hull of the bucket minima (A. M. Andrew's monotone
   // chain: they are in order of x already), then the hull edge that spans
   // their mean x: the linear-programming optimum. Bounded by kBuckets.
@@ -222,6 +246,7 @@ bool ClockEstimator::envelope_slope(double& slope) const noexcept {
     if (b.x >= mean || k + 2 == h) {
       if (b.x <= a.x) return false;
       slope = (b.y - a.y) / (b.x - a.x);
+      offset = a.y - slope * a.x;
       return true;
     }
   }
@@ -240,20 +265,31 @@ void ClockEstimator::combine(double now_x) noexcept {
     weight = config_.fit == Fit::Envelope ? span * span : buckets * span * span / 12;
   }
   const double prior = weight;
-  const double forget = config_.forget_s * config_.nominal_hz;
-  for (std::size_t i = 0; i < seg_count_; ++i) {
-    const Segment& s = segments_[i];
-    const double w = s.weight * std::exp(-std::max(0.0, now_x - s.end_x) / forget);
-    sum += w * s.slope;
-    weight += w;
-  }
-  double slope = 0, w = 0;
-  if (segment_slope(slope, w)) {
-    sum += w * slope;
-    weight += w;
+  double slope = 0, w = 0, scatter = 0;
+  bool current = false;
+  if (segment_slope(slope, w, scatter)) {
+    // The offsets' scatter over the span, shrinking with the square root
+    // of the buckets: about a standard deviation of the slope.
     const double span = point(count_ - 1).x - point(0).x;
-    uncertainty_ = std::max(lateness_, 1000.0) / (span * std::sqrt(static_cast<double>(count_))) /
-                   nominal_ns_ * 1e6;
+    const double uncertainty = std::max(scatter, 1000.0) / (span * std::sqrt(static_cast<double>(count_))) /
+                               nominal_ns_ * 1e6;
+    if (uncertainty < config_.max_uncertainty_ppm) {
+      sum += w * slope;
+      weight += w;
+      uncertainty_ = uncertainty;
+      current = true;
+    }
+  }
+  // forget_s 0: ended segments only stand in until the current one is
+  // measured (a clock whose rate may have changed at the step).
+  if (config_.forget_s > 0 || !current) {
+    const double forget = config_.forget_s > 0 ? config_.forget_s * config_.nominal_hz : 1e300;
+    for (std::size_t i = 0; i < seg_count_; ++i) {
+      const Segment& s = segments_[i];
+      const double sw = s.weight * std::exp(-std::max(0.0, now_x - s.end_x) / forget);
+      sum += sw * s.slope;
+      weight += sw;
+    }
   }
   if (weight <= prior) return;  // nothing measured yet: the slope stays as it is
   const double limit = config_.max_deviation * nominal_ns_;

@@ -48,6 +48,8 @@ namespace core {
 class ClockEstimator {
  public:
   enum class Fit : std::uint8_t { Envelope, Minima };
+  static constexpr std::size_t kBuckets = 1024;
+  static constexpr std::size_t kSegments = 32;
 
   struct Config {
     Fit fit = Fit::Envelope;
@@ -74,6 +76,7 @@ class ClockEstimator {
     bool steps_before_rate = true;
     double step_uncertainty_ppm = 100;
     double min_span_s = 1.0;       // a segment's slope counts from this span on
+    double max_uncertainty_ppm = 1e9;  // ... and this uncertainty down
     // The nominal rate counts as a segment of this span (with the current
     // segment's fit); 0: not at all. A prior for a clock known to be close
     // to nominal, whose short segments between steps are noisy.
@@ -83,8 +86,13 @@ class ClockEstimator {
     // too small to be a step within that window; under jitter the whole
     // segment's floor is the better one.
     std::size_t offset_buckets = 0;
+    // The fit covers the latest this many buckets of the segment (at most
+    // kBuckets): long for precision, short to follow a rate that changes.
+    std::size_t window_buckets = kBuckets;
     double max_deviation = 0.01;   // the rate stays within nominal x (1 +- this)
-    double forget_s = 600;         // weight of an ended segment halves... every forget_s x ln 2
+    // An ended segment's weight falls by e every forget_s; 0: ended
+    // segments count only until the current one is measured.
+    double forget_s = 600;
   };
 
   /// A JACK server's frame clock against the process callback's wake-ups:
@@ -106,6 +114,8 @@ class ClockEstimator {
 
   /// Forgets everything (a new stream, a new JACK client).
   void reset() noexcept;
+  /// Forgets everything and takes a new configuration (a new nominal rate).
+  void reset(const Config& config) noexcept;
 
   /// One observation: `frames` on the clock at `t_ns` (CLOCK_MONOTONIC).
   /// Returns the step this observation confirmed, in nanoseconds (positive:
@@ -128,8 +138,8 @@ class ClockEstimator {
   /// assumed nominal.
   bool rate_measured() const noexcept { return weight_ > 0; }
   /// The rate's uncertainty, ppm (about one standard deviation): the
-  /// observations' mean lateness over the current segment's span, shrinking
-  /// with the square root of its buckets. Infinite while not measured.
+  /// current segment's scatter about its own line over its span, shrinking
+  /// with the square root of its buckets. Huge while not measured.
   double uncertainty_ppm() const noexcept { return uncertainty_; }
 
   /// Steps confirmed since reset().
@@ -137,8 +147,6 @@ class ClockEstimator {
   /// A step is being considered: observations sit beyond the threshold.
   bool step_pending() const noexcept { return pending_ != 0; }
 
-  static constexpr std::size_t kBuckets = 1024;
-  static constexpr std::size_t kSegments = 32;
 
  private:
   struct Point {
@@ -156,15 +164,17 @@ class ClockEstimator {
   void add_point(double x, double y) noexcept;
   void start_segment(double x, double y) noexcept;
   void refit() noexcept;
-  // The current segment's slope and weight; false while it has none.
-  bool segment_slope(double& slope, double& weight) const noexcept;
-  bool envelope_slope(double& slope) const noexcept;
+  // The current segment's slope, weight, and how far its bucket minima sit
+  // from its line (the mean above the envelope, or the residuals' RMS);
+  // false while it has no slope.
+  bool segment_slope(double& slope, double& weight, double& scatter) const noexcept;
+  bool envelope_slope(double& slope, double& offset) const noexcept;
   void combine(double now_x) noexcept;
   Point& point(std::size_t i) noexcept { return points_[(first_ + i) % kBuckets]; }
   const Point& point(std::size_t i) const noexcept { return points_[(first_ + i) % kBuckets]; }
 
-  const Config config_;
-  const double nominal_ns_;  // ns per frame at the nominal rate
+  Config config_;
+  double nominal_ns_;  // ns per frame at the nominal rate
 
   bool started_ = false;
   std::int64_t x0_ = 0;  // origin
@@ -173,6 +183,7 @@ class ClockEstimator {
   double offset_ = 0;  // the envelope's y at x = 0
   double weight_ = 0;  // of the slope: 0 while assumed nominal
   double lateness_ = 0;  // mean lateness of recent observations (ns)
+  std::uint64_t observations_ = 0;  // in that mean, up to 64
   double uncertainty_ = 1e9;  // ppm
   std::uint64_t steps_ = 0;
 

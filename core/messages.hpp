@@ -1,5 +1,13 @@
-// Messages between the net and audio contexts, carried by value in
-// core::SpscQueue. A selector plus parameters; trivially copyable.
+// What travels between the net and audio contexts.
+//
+// Records move through two core::SpscQueue<PacketRecord*>, one per
+// direction: net links a filled record into audio's jitter buffer (the
+// link pattern), audio sends a consumed, late or flushed one home (the
+// unlink pattern). Everything else is state, where only the latest value
+// counts, and goes through a core::Mailbox that cannot overflow:
+// StreamModel from net to audio (mutate target state: a new stream, a new
+// target, the sender's clock), AudioStatus from audio to net (the observer
+// pattern: pushed every callback, net keeps the latest as cached state).
 #pragma once
 
 #include <cstdint>
@@ -9,57 +17,56 @@
 
 namespace core {
 
-/// net -> audio (queue `to_audio_`).
-struct ToAudio {
-  enum class Kind : std::uint8_t {
-    Link,       // install `record` in the jitter buffer (link pattern)
-    Reset,      // new stream epoch `value`: flush and restart playout (mutate target state)
-    SetTarget,  // new target latency, `value` in 48 kHz frames: steer there (mutate target state)
-    GrowTarget, // new, larger target; net inserted the difference (concealment) in the records before this: no steering
-  };
-  Kind kind = Kind::Link;
-  std::uint32_t value = 0;
-  PacketRecord* record = nullptr;
+/// net -> audio, latest value: what playout steers by.
+struct StreamModel {
+  // The stream: bumped by every sender restart (0 before the first lock).
+  // Records carry the epoch they belong to; audio flushes what it holds
+  // when the epoch changes.
+  std::uint32_t epoch = 0;
+  std::uint32_t target_frames = 0;  // target latency L, 48 kHz frames
+  // Frames of concealment net inserted this epoch to grow the target at
+  // once (--latency auto): stream positions after them are that much later,
+  // so the target grows with them without any steering.
+  std::int64_t stretched_frames = 0;
+  // The sender's clock: stream position `ref_pos` arrives on time (the
+  // lower envelope of arrivals) at `ref_ns` on CLOCK_MONOTONIC, and each
+  // further stream frame `ns_per_frame` later. Valid once `clock` is set.
+  bool clock = false;
+  std::int64_t ref_pos = 0;
+  std::int64_t ref_ns = 0;
+  double ns_per_frame = 0;
+  double clock_uncertainty_ppm = 0;
 };
 
-/// What the audio context reports about itself (observer pattern: pushed,
-/// never polled). Counters are cumulative since start.
+/// audio -> net, latest value: what the audio context reports about itself.
+/// Counters are cumulative since start.
 struct AudioStatus {
   std::uint32_t epoch = 0;          // stream epoch this status belongs to
   bool playing = false;
-  std::int64_t cursor = 0;          // stream position of the next sample to play
-  std::int64_t cycle_ns = 0;        // CLOCK_MONOTONIC start of the callback that pushed this
+  std::int64_t cursor = 0;          // stream position of the next sample to render
+  std::int64_t cycle_ns = 0;        // CLOCK_MONOTONIC start of the callback that pushed this (JACK's clock)
   std::uint32_t period_frames = 0;  // stream frames the latest callback consumed
   std::int64_t period_ns = 0;       // length of a JACK period
   std::uint32_t render_ahead = 0;   // stream frames a callback may render beyond what it consumes
   std::uint32_t jack_rate = 0;
-  double drift_ppm = 0;             // the drift controller's estimate (sender vs JACK clock)
-  std::uint32_t depth_frames = 0;   // audio queued ahead of playout: mean over the last packet interval less half a packet
+  double drift_ppm = 0;             // the sender's clock against JACK's, from both clocks
+  double ratio_ppm = 0;             // playout's consumption rate against nominal: drift plus corrections
+  double delay_frames = 0;          // the buffer's delay: playout time of the sample playing less its on-time arrival
   std::uint32_t target_frames = 0;
   std::uint64_t underruns = 0;
   std::uint64_t records_late = 0;   // arrived after the cursor had passed them
   std::uint64_t records_rescued = 0;// replaced a concealment at their place before it played
-  std::uint64_t records_dropped = 0;// jitter buffer full
+  std::uint64_t records_dropped = 0;// jitter buffer full, duplicates, skipped by a splice
   std::uint64_t gaps = 0;           // holes in the stream timeline played as silence
   std::uint64_t holes_shortened = 0;// of which only part played: the far side was queued already
-  std::uint64_t stall_skips = 0;    // JACK stalls whose excess latency was skipped (crossfaded)
-  std::uint64_t start_trims = 0;    // starts whose excess over the target was skipped (spliced)
+  std::uint64_t jack_stalls = 0;    // steps in JACK's clock (time the server lost)
+  std::uint64_t splices = 0;        // stream audio skipped in one decision to get back to the target
+  std::uint64_t holds = 0;          // silence inserted in one decision to get back to the target
   std::uint64_t frames_played = 0;  // stream frames written to the ports
   std::uint64_t callbacks = 0;
 };
 
-/// audio -> net (queue `to_net_`).
-struct ToNet {
-  enum class Kind : std::uint8_t {
-    Unlink,  // `record` goes home to the pool (unlink pattern)
-    Status,  // `status` replaces net's cached copy (observer pattern)
-  };
-  Kind kind = Kind::Unlink;
-  PacketRecord* record = nullptr;
-  AudioStatus status{};
-};
-
-static_assert(std::is_trivially_copyable_v<ToAudio>);
-static_assert(std::is_trivially_copyable_v<ToNet>);
+static_assert(std::is_trivially_copyable_v<StreamModel>);
+static_assert(std::is_trivially_copyable_v<AudioStatus>);
 
 }  // namespace core

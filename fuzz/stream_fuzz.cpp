@@ -28,6 +28,7 @@
 // to_audio full; and once audio has sent everything home, every record is
 // back in the pool.
 #include <algorithm>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -37,6 +38,7 @@
 #include <vector>
 
 #include "core/defaults.hpp"
+#include "core/mailbox.hpp"
 #include "core/messages.hpp"
 #include "core/record_pool.hpp"
 #include "core/spsc_queue.hpp"
@@ -58,7 +60,6 @@ namespace d = core::defaults;
 
 constexpr std::int64_t kMs = 1'000'000;
 constexpr std::int64_t kTickNs = std::int64_t{d::kNetTickUs} * 1000;
-constexpr std::int64_t kRealtimeOffset = 1'700'000'000LL * 1'000'000'000;  // CLOCK_REALTIME - MONOTONIC
 constexpr std::uint32_t kPeriodFrames = 128;
 constexpr std::int64_t kPeriodNs = 2'666'667;  // 128 frames at 48 kHz
 
@@ -70,8 +71,10 @@ constexpr std::size_t kRecords = 24;
 // what the harness checks anyway.
 struct Shared {
   core::RecordPool pool{kRecords};
-  core::SpscQueue<core::ToAudio> to_audio{kRecords + 16};
-  core::SpscQueue<core::ToNet> from_audio{2 * kRecords + 64};
+  core::SpscQueue<core::PacketRecord*> to_audio{kRecords};
+  core::SpscQueue<core::PacketRecord*> from_audio{kRecords};
+  core::Mailbox<core::StreamModel> model;
+  core::Mailbox<core::AudioStatus> status;
 };
 
 // No NaN or infinity: x * 0 is 0 for every finite x. One branch, not one a
@@ -89,15 +92,18 @@ struct Sender {
   std::uint32_t last_frames = 960;
 };
 
-// Plays the audio context: consumes to_audio, returns records, reports status.
+// Plays the audio context: takes the model and records, returns records,
+// reports status.
 struct FakeAudio {
-  FakeAudio(core::SpscQueue<core::ToAudio>& in, core::SpscQueue<core::ToNet>& out, core::RecordPool& p)
-      : to_audio(in), from_audio(out), pool(p) {
-    kept.reserve(p.size());
+  explicit FakeAudio(Shared& sh) : to_audio(sh.to_audio), from_audio(sh.from_audio), model(sh.model),
+                                   status(sh.status), pool(sh.pool) {
+    kept.reserve(pool.size());
   }
 
-  core::SpscQueue<core::ToAudio>& to_audio;
-  core::SpscQueue<core::ToNet>& from_audio;
+  core::SpscQueue<core::PacketRecord*>& to_audio;
+  core::SpscQueue<core::PacketRecord*>& from_audio;
+  core::Mailbox<core::StreamModel>& model;
+  core::Mailbox<core::AudioStatus>& status;
   core::RecordPool& pool;
   int channels = 2;
   bool adaptive = false;  // --latency auto: SetTarget may come
@@ -113,42 +119,37 @@ struct FakeAudio {
   std::uint64_t resets = 0;
   std::uint64_t fec_links = 0;
 
-  void send_home(core::PacketRecord* r) {
-    FUZZ_CHECK(from_audio.try_push(core::ToNet{core::ToNet::Kind::Unlink, r, {}}));
-  }
+  void send_home(core::PacketRecord* r) { FUZZ_CHECK(from_audio.try_push(r)); }
 
   void collect(std::int64_t now) {
-    while (auto m = to_audio.try_pop()) {
-      switch (m->kind) {
-        case core::ToAudio::Kind::Reset:
-          FUZZ_CHECK(m->record == nullptr);
-          FUZZ_CHECK(m->value == epoch + 1);
-          epoch = m->value;
-          ++resets;
-          head = 0;
-          cursor0 = -static_cast<std::int64_t>(lag);
-          t0 = now;
-          break;
-        case core::ToAudio::Kind::Link: {
-          core::PacketRecord* r = m->record;
-          FUZZ_CHECK(r != nullptr && pool.owns(r) && !r->pooled);
-          FUZZ_CHECK(r->epoch == epoch);
-          FUZZ_CHECK(r->frames > 0 && r->frames <= d::kMaxPacketFrames);
-          FUZZ_CHECK(all_finite(r->pcm, r->frames * static_cast<std::uint32_t>(channels)));
-          if (r->kind == core::PacketRecord::Kind::Fec) ++fec_links;
-          head = std::max(head, r->end());
-          if (keep)
-            kept.push_back(r);  // at most the pool's size: reserved
-          else
-            send_home(r);
-          break;
-        }
-        case core::ToAudio::Kind::GrowTarget:
-        case core::ToAudio::Kind::SetTarget:
-          // Only --latency auto moves the target, within its bounds.
-          FUZZ_CHECK(adaptive && m->value >= 240 && m->value <= 9600);
-          break;
+    // The model first, as the player takes it: net publishes a new epoch
+    // before it links any record of it.
+    if (const core::StreamModel* m = model.take()) {
+      FUZZ_CHECK(m->epoch >= epoch);
+      if (m->epoch != epoch) {
+        resets += m->epoch - epoch;
+        epoch = m->epoch;
+        head = 0;
+        cursor0 = -static_cast<std::int64_t>(lag);
+        t0 = now;
       }
+      // Only --latency auto moves the target, within its bounds.
+      FUZZ_CHECK(adaptive ? m->target_frames >= 240 && m->target_frames <= 9600 : m->target_frames == 960);
+      // The sender's clock stays within 1 % of nominal whatever arrives.
+      if (m->clock) FUZZ_CHECK(std::fabs(m->ns_per_frame * d::kStreamRate / 1e9 - 1) <= 0.0101);
+    }
+    while (auto m = to_audio.try_pop()) {
+      core::PacketRecord* r = *m;
+      FUZZ_CHECK(r != nullptr && pool.owns(r) && !r->pooled);
+      FUZZ_CHECK(r->epoch <= epoch);  // an older one is a record of a stream just replaced
+      FUZZ_CHECK(r->frames > 0 && r->frames <= d::kMaxPacketFrames);
+      FUZZ_CHECK(all_finite(r->pcm, r->frames * static_cast<std::uint32_t>(channels)));
+      if (r->kind == core::PacketRecord::Kind::Fec) ++fec_links;
+      if (r->epoch == epoch) head = std::max(head, r->end());
+      if (keep)
+        kept.push_back(r);  // at most the pool's size: reserved
+      else
+        send_home(r);
     }
   }
 
@@ -183,7 +184,7 @@ struct FakeAudio {
     s.period_ns = kPeriodNs;
     s.render_ahead = render_ahead;
     s.jack_rate = d::kStreamRate;
-    FUZZ_CHECK(from_audio.try_push(core::ToNet{core::ToNet::Kind::Status, nullptr, s}));
+    status.publish(s);
   }
 };
 
@@ -194,9 +195,8 @@ class Session {
         rx_(std::make_unique<net::StreamReceiver>(
             net::StreamConfig{(config & 1) ? 1 : 2, (config & 2) ? 96 : -1,
                               net::TunerConfig{(config & 4) != 0, 960, 240, 9600}},
-            sh.pool,
-            sh.to_audio, sh.from_audio)),
-        audio_(sh.to_audio, sh.from_audio, sh.pool) {
+            sh.pool, sh.to_audio, sh.from_audio, sh.model, sh.status)),
+        audio_(sh) {
     audio_.channels = (config & 1) ? 1 : 2;
     audio_.adaptive = (config & 4) != 0;
   }
@@ -254,8 +254,7 @@ class Session {
     const std::unique_ptr<std::uint8_t[]> copy(new std::uint8_t[bytes.size()]);
     std::copy(bytes.begin(), bytes.end(), copy.get());
     rx_->drain_audio();  // as UdpReceiver::on_readable does first
-    rx_->on_datagram(std::span<const std::uint8_t>(copy.get(), bytes.size()), now_ + kRealtimeOffset,
-                     now_);
+    rx_->on_datagram(std::span<const std::uint8_t>(copy.get(), bytes.size()), now_, now_);
     ++datagrams_;
     settle();
   }
@@ -311,7 +310,7 @@ class Session {
     FUZZ_CHECK(sorted <= st.datagrams_received);
     FUZZ_CHECK(st.packets_invalid >= st.datagrams_received - sorted);
     FUZZ_CHECK(st.packets_duplicate <= st.packets_received);
-    FUZZ_CHECK(st.queue_full == 0);  // to_audio holds a pool's worth and then some
+    FUZZ_CHECK(st.queue_full == 0);  // to_audio holds a pool's worth
     FUZZ_CHECK(audio_.resets == st.stream_resets + (st.locked ? 1 : 0));
     FUZZ_CHECK(audio_.fec_links == st.frames_fec);
   }

@@ -19,14 +19,19 @@ constexpr std::int64_t kNsPerSec = 1'000'000'000;
 }  // namespace
 
 StreamReceiver::StreamReceiver(const StreamConfig& config, core::RecordPool& pool,
-                               core::SpscQueue<core::ToAudio>& to_audio,
-                               core::SpscQueue<core::ToNet>& from_audio)
+                               core::SpscQueue<core::PacketRecord*>& to_audio,
+                               core::SpscQueue<core::PacketRecord*>& from_audio,
+                               core::Mailbox<core::StreamModel>& model,
+                               core::Mailbox<core::AudioStatus>& status)
     : config_(config),
       pool_(pool),
       to_audio_(to_audio),
       from_audio_(from_audio),
+      model_out_(model),
+      status_in_(status),
       decoder_(config.channels),
       tuner_(config.latency),
+      clock_(core::ClockEstimator::sender_config()),
       candidates_(std::make_unique<Candidate[]>(d::kProbationSlots)),
       held_(std::make_unique<Held[]>(d::kHeldPackets)) {
   recent_.fill(INT64_MIN);  // no real extended sequence number
@@ -166,9 +171,30 @@ void StreamReceiver::take(const RtpPacket& p, int packet_frames, bool ours, std:
   }
   // Where the sender's timeline puts it (after decode_in_order corrected a
   // sender's overlapping first timestamps); net's own stretches do not move
-  // the network's lateness.
+  // the network's lateness, nor the sender's clock.
   tuner_.on_packet(ts + ts_offset_ - stretched_, arrival_ns);
+  clock_.observe(ts + ts_offset_ - stretched_, arrival_ns);
+  publish();
   service(now_ns);
+}
+
+void StreamReceiver::publish() noexcept {
+  // Mutate target state, by the latest value: audio takes the newest model
+  // at its next callback, and nothing is ever lost to a full queue.
+  model_.epoch = epoch_;
+  model_.target_frames = tuner_.target_frames();
+  model_.stretched_frames = stretched_;
+  model_.clock = stats_.locked && clock_.valid();
+  if (model_.clock) {
+    // Referred to the newest packet's place: the model is extrapolated
+    // least there.
+    const std::int64_t x = highest_ts_ + ts_offset_ - stretched_;
+    model_.ref_pos = x + stretched_;
+    model_.ref_ns = clock_.time_of(x);
+    model_.ns_per_frame = clock_.ns_per_frame();
+    model_.clock_uncertainty_ppm = clock_.uncertainty_ppm();
+  }
+  model_out_.publish(model_);
 }
 
 void StreamReceiver::on_timer(std::int64_t now_ns) noexcept { service(now_ns); }
@@ -202,7 +228,6 @@ bool StreamReceiver::audio_overdue(std::int64_t now_ns) const noexcept {
 void StreamReceiver::tune(std::int64_t now_ns) noexcept {
   const std::uint32_t before = tuner_.target_frames();
   if (tuner_.update(audio_, now_ns)) {
-    target_unsent_ = true;
     // Growth is wanted now (packets came late, or the buffer ran dry):
     // while audio plays, insert the difference as concealment where the
     // stream has got to, and shift what follows by as much, so the buffer
@@ -214,15 +239,9 @@ void StreamReceiver::tune(std::int64_t now_ns) noexcept {
       const std::uint32_t room = conceal_run_ < d::kConcealFullFrames ? d::kConcealFullFrames - conceal_run_ : 0;
       const auto want = static_cast<std::uint32_t>(
           std::min<std::int64_t>((after - before + kQuantum - 1) / kQuantum * kQuantum, room / kQuantum * kQuantum));
-      if (want > 0 && stretch(want) > 0) target_grown_ = true;
+      if (want > 0) stretch(want);
     }
-  }
-  if (target_unsent_) {
-    const auto kind = target_grown_ ? core::ToAudio::Kind::GrowTarget : core::ToAudio::Kind::SetTarget;
-    if (to_audio_.try_push(core::ToAudio{kind, tuner_.target_frames(), nullptr})) {
-      target_unsent_ = false;
-      target_grown_ = false;
-    }
+    publish();
   }
 }
 
@@ -456,8 +475,7 @@ void StreamReceiver::decode_in_order(std::span<const std::uint8_t> payload, std:
     stretched_ += next_pos_ - pos;
     pos = next_pos_;
     conceal_unconfirmed_ = 0;
-    target_unsent_ = true;
-    target_grown_ = true;
+    publish();
   }
   // Concealment with nothing after it was for a real loss if packets are
   // missing before this one or this one is late; not if the sender paused.
@@ -593,12 +611,6 @@ void StreamReceiver::lock_stream(std::uint32_t ssrc, std::uint8_t pt, std::uint1
     lost_before_ = stats().net.packets_lost;
   }
   ++epoch_;
-  if (!to_audio_.try_push(core::ToAudio{core::ToAudio::Kind::Reset, epoch_, nullptr})) {
-    // Only Link/Reset/SetTarget travel this way and the queue holds a whole
-    // pool's worth of records more than that: a full queue here is a bug.
-    assert(false && "stream_receiver: no room for Reset");
-    ++stats_.queue_full;
-  }
   decoder_.reset();
   stats_.locked = true;
   stats_.ssrc = ssrc;
@@ -619,9 +631,13 @@ void StreamReceiver::lock_stream(std::uint32_t ssrc, std::uint8_t pt, std::uint1
   unique_received_ = 0;
   have_transit_ = false;
   tuner_.reset();
+  clock_.reset();
   recent_.fill(INT64_MIN);  // no real extended sequence number
   held_used_.fill(false);
   held_count_ = 0;
+  // The new epoch reaches audio before any record of it (records of an
+  // epoch audio has not seen wait for nothing: they go home).
+  publish();
 }
 
 void StreamReceiver::update_jitter(std::int64_t ext_ts, std::int64_t arrival_ns) noexcept {
@@ -639,7 +655,7 @@ void StreamReceiver::update_jitter(std::int64_t ext_ts, std::int64_t arrival_ns)
 
 void StreamReceiver::link(core::PacketRecord* r) noexcept {
   if (r->timestamp < rescued_until_) replaced_ns_ = now_ns_;
-  if (!to_audio_.try_push(core::ToAudio{core::ToAudio::Kind::Link, 0, r})) {
+  if (!to_audio_.try_push(r)) {
     ++stats_.queue_full;
     [[maybe_unused]] const bool ok = pool_.release(r);
     assert(ok && "stream_receiver: record came from the pool");
@@ -656,13 +672,12 @@ void StreamReceiver::mark_seen(std::int64_t ext_seq) noexcept {
 
 void StreamReceiver::drain_audio() noexcept {
   while (auto m = from_audio_.try_pop()) {
-    if (m->kind == core::ToNet::Kind::Unlink) {
-      [[maybe_unused]] const bool ok = pool_.release(m->record);
-      assert(ok && "stream_receiver: audio returned a record that is not out");
-    } else {
-      audio_ = m->status;
-      if (rescues_settled()) concealed_shown_ = concealed_played();
-    }
+    [[maybe_unused]] const bool ok = pool_.release(*m);
+    assert(ok && "stream_receiver: audio returned a record that is not out");
+  }
+  if (const core::AudioStatus* s = status_in_.take()) {
+    audio_ = *s;
+    if (rescues_settled()) concealed_shown_ = concealed_played();
   }
 }
 

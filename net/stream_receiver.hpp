@@ -5,8 +5,10 @@
 // that holds out-of-order packets until the gap before them closes, loss
 // repair timed by the playout deadline (in-band FEC when the next packet has
 // arrived and carries it, else Opus concealment), duplicate and late
-// detection, interarrival jitter (RFC 3550 A.8), Opus decoding into pooled
-// records, and the net side of the net <-> audio queues.
+// detection, interarrival jitter (RFC 3550 A.8), the sender's clock (its
+// timestamps against the arrivals' lower envelope, core::ClockEstimator),
+// Opus decoding into pooled records, and the net side of the net <-> audio
+// queues and mailboxes.
 //
 // Time comes in as arguments (CLOCK_MONOTONIC nanoseconds), so a simulated
 // clock can drive it exactly as the Asio wrapper drives it in real time.
@@ -20,7 +22,9 @@
 #include <memory>
 #include <span>
 
+#include "core/clock_estimator.hpp"
 #include "core/defaults.hpp"
+#include "core/mailbox.hpp"
 #include "core/messages.hpp"
 #include "core/record_pool.hpp"
 #include "core/spsc_queue.hpp"
@@ -47,12 +51,14 @@ class StreamReceiver {
  public:
   /// Thread: control, at start-up.
   StreamReceiver(const StreamConfig& config, core::RecordPool& pool,
-                 core::SpscQueue<core::ToAudio>& to_audio,
-                 core::SpscQueue<core::ToNet>& from_audio);
+                 core::SpscQueue<core::PacketRecord*>& to_audio,
+                 core::SpscQueue<core::PacketRecord*>& from_audio,
+                 core::Mailbox<core::StreamModel>& model, core::Mailbox<core::AudioStatus>& status);
 
   /// Thread: net. One datagram from the RTP port. `arrival_ns` is when it
-  /// arrived (CLOCK_REALTIME, kernel timestamp where available; used for
-  /// jitter), `now_ns` the present on CLOCK_MONOTONIC.
+  /// arrived (CLOCK_MONOTONIC, from the kernel's timestamp where there is
+  /// one; the sender's clock and jitter are measured from it), `now_ns` the
+  /// present on CLOCK_MONOTONIC.
   void on_datagram(std::span<const std::uint8_t> data, std::int64_t arrival_ns,
                    std::int64_t now_ns) noexcept;
 
@@ -72,11 +78,11 @@ class StreamReceiver {
   /// Thread: net. Takes records home and caches audio's latest status.
   void drain_audio() noexcept;
 
+  /// Thread: net. The sender's clock as measured so far.
+  const core::ClockEstimator& sender_clock() const noexcept { return clock_; }
+
   /// Thread: net. Counters plus the cached audio status.
   StatsSnapshot stats() const noexcept;
-
-  /// Thread: net. The target latency now, 48 kHz frames.
-  std::uint32_t target_frames() const noexcept { return tuner_.target_frames(); }
 
   /// Thread: net. The stream's sequence space, counts and jitter, for RTCP.
   ReceptionState reception() const noexcept;
@@ -135,6 +141,7 @@ class StreamReceiver {
   bool rescues_settled() const noexcept;
   std::uint64_t concealed_played() const noexcept;
   void mark_seen(std::int64_t ext_seq) noexcept;
+  void publish() noexcept;
   void service(std::int64_t now_ns) noexcept;
   bool audio_overdue(std::int64_t now_ns) const noexcept;
   void tune(std::int64_t now_ns) noexcept;
@@ -145,15 +152,17 @@ class StreamReceiver {
 
   const StreamConfig config_;
   core::RecordPool& pool_;
-  core::SpscQueue<core::ToAudio>& to_audio_;   // net -> audio: Link, Reset
-  core::SpscQueue<core::ToNet>& from_audio_;   // audio -> net: Unlink, Status
+  core::SpscQueue<core::PacketRecord*>& to_audio_;    // net -> audio: records to link
+  core::SpscQueue<core::PacketRecord*>& from_audio_;  // audio -> net: records going home
+  core::Mailbox<core::StreamModel>& model_out_;       // net -> audio: epoch, target, clock
+  core::Mailbox<core::AudioStatus>& status_in_;       // audio -> net: audio's latest status
   OpusStreamDecoder decoder_;
 
   NetStats stats_;
-  core::AudioStatus audio_;  // cached state: the latest Status audio pushed
+  core::AudioStatus audio_;  // cached state: the latest status audio published
   LatencyTuner tuner_;
-  bool target_unsent_ = false;  // a SetTarget found the queue full: retry
-  bool target_grown_ = false;   // ... and it was a GrowTarget
+  core::ClockEstimator clock_;  // the sender's media clock, this epoch
+  core::StreamModel model_;     // as published last
 
   // Stream state, valid while stats_.locked.
   std::uint32_t epoch_ = 0;

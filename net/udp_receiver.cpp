@@ -45,12 +45,6 @@ std::int64_t monotonic_ns(std::chrono::steady_clock::time_point t) noexcept {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
 }
 
-std::int64_t realtime_ns() noexcept {
-  timespec ts{};
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return std::int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
-}
-
 // Opens, binds and (for a group) joins one socket. Throws
 // std::runtime_error with a one-line reason on failure.
 void open_socket(asio::ip::udp::socket& socket, const asio::ip::address& addr, std::uint16_t port,
@@ -296,9 +290,13 @@ void UdpReceiver::on_readable() {
         }
       }
     }
-    if (arrival == 0) arrival = realtime_ns();
     const std::span<const std::uint8_t> data(buffer_.data(), static_cast<std::size_t>(n));
     const std::int64_t now = monotonic_ns(std::chrono::steady_clock::now());
+    // The kernel stamps on CLOCK_REALTIME; the sender's clock is measured on
+    // CLOCK_MONOTONIC, which no one sets or slews in steps. The offset is
+    // read now, microseconds after the stamp: NTP's slewing moves it by
+    // nanoseconds meanwhile.
+    arrival = arrival == 0 ? now : arrival - realtime_minus_monotonic_ns();
     stream_.on_datagram(data, arrival, now);
     if (rtcp_ == nullptr) continue;
     if (looks_like_rtcp(data)) {

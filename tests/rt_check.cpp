@@ -226,8 +226,8 @@ int wrapped_process(jack_nframes_t nframes, void* slot) {
 // --rt-check-selftest: a hook that does on the callback everything the check
 // must catch, every 100th call (the counts in the report show it did).
 pthread_mutex_t g_selftest_mutex = PTHREAD_MUTEX_INITIALIZER;
-void bad_hook(audio::JackClient::ProcessFn inner, void* arg, float* const* out, std::uint32_t nframes,
-              std::int64_t cycle_ns, std::uint32_t rate) noexcept {
+void bad_hook(audio::JackClient::ProcessFn inner, void* arg, float* const* out,
+              const audio::Cycle& cycle) noexcept {
   static unsigned calls = 0;  // only the callback thread
   if (++calls % 100 == 0) {
     void* volatile p = std::malloc(64);
@@ -236,7 +236,7 @@ void bad_hook(audio::JackClient::ProcessFn inner, void* arg, float* const* out, 
     pthread_mutex_unlock(&g_selftest_mutex);
     syscall(SYS_getpid);
   }
-  inner(arg, out, nframes, cycle_ns, rate);
+  inner(arg, out, cycle);
 }
 
 // Proves every detector on a thread of our own before trusting a zero.

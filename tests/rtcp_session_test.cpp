@@ -348,9 +348,11 @@ TEST_CASE("rtcp session: reception statistics straight from StreamReceiver") {
   // Real packets through the real receiver: 1-byte Opus packets (TOC only,
   // 20 ms CELT stereo) with sequence numbers across a wrap, three lost.
   core::RecordPool pool(256);
-  core::SpscQueue<core::ToAudio> to_audio(512);
-  core::SpscQueue<core::ToNet> to_net(512);
-  net::StreamReceiver rx({2, -1, {false, 960}}, pool, to_audio, to_net);
+  core::SpscQueue<core::PacketRecord*> to_audio(512);
+  core::SpscQueue<core::PacketRecord*> to_net(512);
+  core::Mailbox<core::StreamModel> model;
+  core::Mailbox<core::AudioStatus> status;
+  net::StreamReceiver rx({2, -1, {false, 960}}, pool, to_audio, to_net, model, status);
   net::RtcpSession s(net::RtcpConfig{});
   std::uint16_t seq = 65530;
   std::uint32_t ts = 1000;
@@ -365,9 +367,7 @@ TEST_CASE("rtcp session: reception statistics straight from StreamReceiver") {
     p.push_back(0xfc);
     rx.on_datagram(p, arrival, now);
     s.on_rtp(rx.reception(), now);
-    while (auto m = to_audio.try_pop()) {
-      if (m->kind == core::ToAudio::Kind::Link) (void)pool.release(m->record);
-    }
+    while (auto m = to_audio.try_pop()) (void)pool.release(*m);
   }
   const net::ReceptionState r = rx.reception();
   CHECK(r.locked);

@@ -19,9 +19,10 @@ net::StatsSnapshot playing_snapshot() {
   s.net.frames_fec = 1;
   s.net.target_changes = 4;
   s.audio.playing = true;
-  s.audio.depth_frames = 480;
+  s.audio.delay_frames = 480;
   s.audio.target_frames = 480;
   s.audio.drift_ppm = -12.4;
+  s.audio.ratio_ppm = 31.7;
   return s;
 }
 
@@ -54,6 +55,10 @@ TEST_CASE("stats_format: the JSON object carries the latency fields") {
   CHECK(has(j, "\"lateness_ms\":1.00"));
   CHECK(has(j, "\"target_changes\":4"));
   CHECK(has(j, "\"target_ms\":10.00"));
+  CHECK(has(j, "\"buffer_ms\":10.00"));
+  // The clocks' drift and what playout consumed at, apart.
+  CHECK(has(j, "\"drift_ppm\":-12.4"));
+  CHECK(has(j, "\"ratio_ppm\":31.7"));
   CHECK(j.front() == '{');
   CHECK(j.back() == '}');
 }
@@ -77,12 +82,14 @@ TEST_CASE("stats_format: RTCP fields in JSON and text") {
     s.rtcp.e2e_rejected = 5;
     s.rtcp.e2e_known = true;
     s.rtcp.e2e_latency_ms = 61.234;
-    s.audio.start_trims = 1;
+    s.audio.splices = 1;
+    s.audio.holds = 2;
+    s.audio.jack_stalls = 3;
     const std::string j = cmd::stats_json(s, 1.0, true);
     for (const char* field : {"\"rtcp\":true", "\"rtcp_sr_received\":3", "\"rtcp_rr_sent\":2",
                               "\"rtcp_invalid\":1", "\"rtcp_filtered\":4", "\"e2e_latency_ms\":61.23",
                               "\"e2e_rejected\":5", "\"final\":true", "\"records_dropped\":0",
-                              "\"stall_skips\":0", "\"start_trims\":1"})
+                              "\"jack_stalls\":3", "\"splices\":1", "\"holds\":2"})
       CHECK_MESSAGE(j.find(field) != std::string::npos, field);
     CHECK(j.front() == '{');
     CHECK(j.back() == '}');

@@ -59,14 +59,18 @@ constexpr std::int64_t kMs = 1'000'000;
 struct Rig {
   // Probation (RFC 3550 A.1) off unless asked for: most cases here test
   // what happens after the lock, from the first packet on.
-  explicit Rig(bool probation = false) : rx{{2, -1, {}, probation}, pool, to_audio, from_audio} {}
+  explicit Rig(bool probation = false)
+      : rx{{2, -1, {}, probation}, pool, to_audio, from_audio, model, status} {}
 
   core::RecordPool pool{256};
-  core::SpscQueue<core::ToAudio> to_audio{300};
-  core::SpscQueue<core::ToNet> from_audio{300};
+  core::SpscQueue<core::PacketRecord*> to_audio{300};
+  core::SpscQueue<core::PacketRecord*> from_audio{300};
+  core::Mailbox<core::StreamModel> model;
+  core::Mailbox<core::AudioStatus> status;
   net::StreamReceiver rx;
   std::int64_t now = 1'700'000'000LL * 1'000'000'000;
-  std::vector<core::ToAudio> got;
+  std::uint32_t epoch = 0;  // the latest model's
+  int epochs = 0;           // epochs the models announced
   std::vector<core::PacketRecord> linked;  // copies taken on arrival: records are reused
   std::vector<std::vector<float>> pcm;     // ... and their audio
 
@@ -85,20 +89,22 @@ struct Rig {
     }
     now = until;
   }
-  // Plays the audio context: takes messages, sends every record home.
+  // Plays the audio context: takes the model, sends every record home.
   void collect() {
+    if (const core::StreamModel* m = model.take(); m != nullptr && m->epoch != epoch) {
+      epoch = m->epoch;
+      ++epochs;
+    }
     while (auto m = to_audio.try_pop()) {
-      got.push_back(*m);
-      if (m->kind == core::ToAudio::Kind::Link) {
-        core::PacketRecord& r = linked.emplace_back();
-        r.timestamp = m->record->timestamp;
-        r.frames = m->record->frames;
-        r.kind = m->record->kind;
-        r.epoch = m->record->epoch;
-        r.seq = m->record->seq;
-        pcm.emplace_back(m->record->pcm, m->record->pcm + std::size_t{m->record->frames} * 2);
-        REQUIRE(from_audio.try_push(core::ToNet{core::ToNet::Kind::Unlink, m->record, {}}));
-      }
+      const core::PacketRecord* rec = *m;
+      core::PacketRecord& r = linked.emplace_back();
+      r.timestamp = rec->timestamp;
+      r.frames = rec->frames;
+      r.kind = rec->kind;
+      r.epoch = rec->epoch;
+      r.seq = rec->seq;
+      pcm.emplace_back(rec->pcm, rec->pcm + std::size_t{rec->frames} * 2);
+      REQUIRE(from_audio.try_push(*m));
     }
     rx.drain_audio();
   }
@@ -115,15 +121,11 @@ struct Rig {
     a.period_ns = 2'666'667;
     a.render_ahead = 40;
     a.jack_rate = 48000;
-    REQUIRE(from_audio.try_push(core::ToNet{core::ToNet::Kind::Status, nullptr, a}));
+    status.publish(a);
     rx.drain_audio();
   }
   const std::vector<core::PacketRecord>& links() const { return linked; }
-  int resets() const {
-    int n = 0;
-    for (const auto& m : got) n += m.kind == core::ToAudio::Kind::Reset;
-    return n;
-  }
+  int resets() const { return epochs; }
   net::NetStats stats() const { return rx.stats().net; }
 };
 
@@ -576,9 +578,11 @@ TEST_CASE("stream_receiver: jitter follows RFC 3550 A.8") {
 
 TEST_CASE("stream_receiver: an exhausted pool drops and counts, never allocates") {
   core::RecordPool pool(4);
-  core::SpscQueue<core::ToAudio> to_audio(40);
-  core::SpscQueue<core::ToNet> from_audio(40);
-  net::StreamReceiver rx({2, -1, {}, false}, pool, to_audio, from_audio);
+  core::SpscQueue<core::PacketRecord*> to_audio(40);
+  core::SpscQueue<core::PacketRecord*> from_audio(40);
+  core::Mailbox<core::StreamModel> model;
+  core::Mailbox<core::AudioStatus> status;
+  net::StreamReceiver rx({2, -1, {}, false}, pool, to_audio, from_audio, model, status);
   Sender s;
   std::int64_t now = 0;
   for (int i = 0; i < 10; ++i) {

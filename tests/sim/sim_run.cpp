@@ -25,7 +25,7 @@ namespace {
                "               [--latency MS] [--frame-ms F] [--fec] [--drift-ppm P]\n"
                "               [--jack-rate HZ] [--period FRAMES] [--jack-stalls MS,EVERY_S[,FROM_S,UNTIL_S]]\n"
                "               [--auto [--min-latency MS] [--max-latency MS]]\n"
-               "               [--jitter-at S:MS]... [--late S:UNTIL_S:MS]... [--trace]\n");
+               "               [--jitter-at S:MS]... [--late S:UNTIL_S:MS]... [--trace [--trace-every S]]\n");
   std::exit(2);
 }
 
@@ -78,6 +78,7 @@ int main(int argc, char** argv) {
       else
         usage();
     } else if (a == "--trace") trace = true;
+    else if (a == "--trace-every" && i + 1 < argc) c.trace_every_s = std::atof(argv[++i]);
     else usage();
   }
 
@@ -91,7 +92,7 @@ int main(int argc, char** argv) {
       "\"frames_fec\":%llu,\"underruns\":%llu,\"dropouts\":%llu,\"longest_dropout_ms\":%.1f,"
       "\"mean_depth_ms\":%.2f,\"jitter_ms\":%.2f,\"played_fraction\":%.5f,"
       "\"drift_ppm\":%.1f,\"estimated_drift_ppm\":%.1f,\"worst_depth_error_ms\":%.3f,"
-      "\"worst_drift_error_ppm\":%.1f}\n",
+      "\"worst_drift_error_ppm\":%.1f,\"splices\":%llu,\"holds\":%llu,\"jack_stalls\":%llu}\n",
       c.seconds, (unsigned long long)r.sent, (unsigned long long)r.dropped,
       (unsigned long long)r.duplicated, (unsigned long long)n.packets_received,
       (unsigned long long)n.packets_lost, (unsigned long long)n.packets_late,
@@ -99,13 +100,16 @@ int main(int argc, char** argv) {
       (unsigned long long)n.frames_concealed, (unsigned long long)n.frames_fec,
       (unsigned long long)au.underruns, (unsigned long long)r.dropouts, r.longest_dropout_ms,
       r.mean_depth_ms, n.jitter_frames / 48.0, r.played_fraction, c.drift_ppm, r.final_drift_ppm,
-      r.worst_depth_error_ms, r.worst_drift_error_ppm);
+      r.worst_depth_error_ms, r.worst_drift_error_ppm, (unsigned long long)au.splices,
+      (unsigned long long)au.holds, (unsigned long long)au.jack_stalls);
 
   if (trace)
     for (const auto& t : r.trace)
-      std::printf("t=%.0f s target %.1f ms depth %.1f ms queue %.1f ms late %llu underruns %llu\n",
+      std::printf("t=%.2f s target %.1f ms delay %.2f ms queue %.1f ms late %llu underruns %llu drift %.1f ppm "
+                  "splices %llu holds %llu\n",
                   t.t_s, t.target_ms, t.depth_ms, t.queue_ms, (unsigned long long)t.late,
-                  (unsigned long long)t.underruns);
+                  (unsigned long long)t.underruns, t.drift_ppm, (unsigned long long)t.splices,
+                  (unsigned long long)t.holds);
   if (c.latency_auto)
     std::printf("auto: final target %.1f ms, recommended %.1f ms, %llu changes, peak lateness %.2f ms\n",
                 au.target_frames / 48.0, n.recommended_frames / 48.0,

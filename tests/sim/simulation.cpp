@@ -3,7 +3,6 @@
 #include <opus/opus.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cmath>
 #include <map>
 #include <memory>
@@ -12,6 +11,7 @@
 #include <tuple>
 
 #include "audio/player.hpp"
+#include "core/mailbox.hpp"
 #include "core/record_pool.hpp"
 #include "core/spsc_queue.hpp"
 #include "net/stream_receiver.hpp"
@@ -20,8 +20,7 @@ namespace sim {
 namespace {
 
 constexpr std::int64_t kNs = 1'000'000'000;
-constexpr std::int64_t kRealtimeBase = 1'700'000'000LL * kNs;  // arrival stamps look like 2023
-constexpr std::int64_t kTickNs = 5'000'000;                     // net's housekeeping tick
+constexpr std::int64_t kTickNs = 5'000'000;  // net's housekeeping tick
 
 // splitmix64: small, seedable, the same on every platform.
 class Rng {
@@ -119,18 +118,16 @@ Result run(const Config& cfg) {
       static_cast<std::size_t>(
           std::ceil(((cfg.latency_auto ? cfg.max_latency_ms : cfg.latency_ms) + 280.0) / 2.5)) + 64;
   core::RecordPool pool(records);
-  core::SpscQueue<core::ToAudio> to_audio(records + 16);
-  core::SpscQueue<core::ToNet> to_net(2 * records + 64);
+  core::SpscQueue<core::PacketRecord*> to_audio(records);
+  core::SpscQueue<core::PacketRecord*> to_net(records);
+  core::Mailbox<core::StreamModel> model;
+  core::Mailbox<core::AudioStatus> status;
   const auto ms_frames = [](double ms) { return static_cast<std::uint32_t>(std::lround(ms * 48.0)); };
   net::StreamReceiver rx({2, -1,
                           {cfg.latency_auto, target, ms_frames(cfg.min_latency_ms),
                            ms_frames(cfg.max_latency_ms)}},
-                         pool, to_audio, to_net);
-  audio::Player player({2, target, records}, to_audio, to_net);
-  // JACK's xrun count, as the JACK client's xrun callback keeps it: each
-  // simulated stall is one.
-  std::atomic<std::uint64_t> xruns{0};
-  player.watch_xruns(&xruns);
+                         pool, to_audio, to_net, model, status);
+  audio::Player player({2, records}, to_audio, to_net, model, status);
 
   // ---- The sender and the network: every arrival, computed up front.
   std::priority_queue<Arrival, std::vector<Arrival>, std::greater<>> arrivals;
@@ -315,12 +312,13 @@ Result run(const Config& cfg) {
     const std::int64_t t = std::min({arrival_at, timer_at, next_call});
     if (t >= stop) break;
     if (t == next_call) {
-      player.process(out, cfg.period, t, cfg.jack_rate);
+      // JACK's frame counter runs on through a stall; its time does not.
+      player.process(out, audio::Cycle{cfg.period, cfg.jack_rate, calls * std::int64_t{cfg.period}, t});
 
       const auto& st = player.status();
 
       if (player.state() == audio::Player::State::Playing) {
-        depth_sum += st.depth_frames;
+        depth_sum += st.delay_frames;
         ++depth_n;
         if (!played) {
           played = true;
@@ -358,9 +356,9 @@ Result run(const Config& cfg) {
         const net::ReceptionState rs = rx.reception();
         const double newest = static_cast<double>(rs.highest_ts + rs.ts_offset) + frame;
         res.trace.push_back({static_cast<double>(t) / kNs, st.target_frames / 48.0,
-                             st.depth_frames / 48.0, now.net.packets_late, st.underruns,
+                             st.delay_frames / 48.0, now.net.packets_late, st.underruns,
                              st.playing ? (newest - static_cast<double>(st.cursor)) / 48.0 : 0.0,
-                             st.drift_ppm});
+                             st.drift_ppm, st.splices, st.holds});
       }
       if (!cfg.latency_auto && calls % second == 0 &&
           t >= since + static_cast<std::int64_t>(cfg.settle_s * kNs) && t < last_send &&
@@ -369,7 +367,7 @@ Result run(const Config& cfg) {
         for (const SenderEvent& ev : cfg.events)
           if (ev.kind == SenderEvent::Kind::Drift && t >= static_cast<std::int64_t>(ev.at_s * kNs)) truth = ev.value;
         res.worst_depth_error_ms =
-            std::max(res.worst_depth_error_ms, std::fabs(st.depth_frames / 48.0 - cfg.latency_ms));
+            std::max(res.worst_depth_error_ms, std::fabs(st.delay_frames / 48.0 - cfg.latency_ms));
         res.worst_drift_error_ppm = std::max(res.worst_drift_error_ppm, std::fabs(st.drift_ppm - truth));
       }
       if (t >= last_send - kNs && t < last_send) res.tail.insert(res.tail.end(), left.begin(), left.end());
@@ -382,7 +380,6 @@ Result run(const Config& cfg) {
           next_call >= static_cast<std::int64_t>(cfg.jack_stall_from_s * kNs) &&
           next_call < static_cast<std::int64_t>(cfg.jack_stall_until_s * kNs)) {
         const auto stall = static_cast<std::int64_t>(cfg.jack_stall_ms * 1e6);
-        xruns.fetch_add(1, std::memory_order_relaxed);
         lost_ns += stall;
         next_call += stall;
         next_stall = next_call + static_cast<std::int64_t>(cfg.jack_stall_every_s * kNs *
@@ -392,7 +389,7 @@ Result run(const Config& cfg) {
       const Arrival a = arrivals.top();
       arrivals.pop();
       rx.drain_audio();
-      rx.on_datagram(a.bytes, kRealtimeBase + a.at, t);
+      rx.on_datagram(a.bytes, a.at, t);
       watch_counters();
 
     } else {

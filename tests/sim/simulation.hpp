@@ -105,7 +105,9 @@ struct Result {
     std::uint64_t underruns;  // so far
     double queue_ms;          // newest packet's end received less the playout cursor: the real
                               // latency, which depth_ms (the loop's windows) may lag in a stall storm
-    double drift_ppm;         // the loop's estimate
+    double drift_ppm;         // the clocks' estimate
+    std::uint64_t splices;    // so far
+    std::uint64_t holds;      // so far
   };
   std::vector<Sample> trace;
 };

@@ -1,0 +1,133 @@
+#include "audio/playout_clock.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "core/defaults.hpp"
+
+namespace audio {
+namespace {
+constexpr double kRate = core::defaults::kStreamRate;
+constexpr double kFramesPerMs = kRate / 1000;
+}  // namespace
+
+PlayoutClock::PlayoutClock() noexcept : jack_(core::ClockEstimator::jack_config(kRate)) {}
+
+void PlayoutClock::reset_jack() noexcept {
+  jack_.reset();
+  jack_rate_ = 0;
+}
+
+void PlayoutClock::set_model(const core::StreamModel& model) noexcept {
+  if (model.epoch != model_.epoch) {
+    started_ = false;
+    stretched_ = model.stretched_frames;
+  } else if (model.stretched_frames != stretched_) {
+    // Net inserted concealment: what follows is that much later, and the
+    // target that much larger. The reference moves with both.
+    reference_ += static_cast<double>(model.stretched_frames - stretched_);
+    stretched_ = model.stretched_frames;
+  }
+  model_ = model;
+  if (!started_) reference_ = model.target_frames;
+}
+
+void PlayoutClock::start() noexcept {
+  started_ = true;
+  reference_ = model_.target_frames;
+  stretched_ = model_.stretched_frames;
+  glide_ = 0;
+  waited_s_ = 0;
+  played_s_ = 0;
+}
+
+std::int64_t PlayoutClock::on_cycle(std::int64_t jack_frames, std::int64_t wake_ns,
+                                    std::uint32_t jack_rate) noexcept {
+  if (jack_rate != jack_rate_) {
+    jack_rate_ = jack_rate;
+    jack_.reset(core::ClockEstimator::jack_config(jack_rate));
+  }
+  const std::int64_t step = jack_.observe(jack_frames, wake_ns);
+  cycle_ns_ = jack_.time_of(jack_frames);
+  update_due();
+  return step;
+}
+
+void PlayoutClock::update_due() noexcept {
+  if (!ready()) return;
+  // The position that arrived on time the reference latency ago.
+  const double latency_ns = reference_ * 1e9 / kRate;
+  due_ = static_cast<double>(model_.ref_pos) +
+         (static_cast<double>(cycle_ns_ - model_.ref_ns) - latency_ns) / model_.ns_per_frame;
+}
+
+double PlayoutClock::consumption() const noexcept {
+  // Stream frames per JACK frame: JACK's ns per frame over the sender's.
+  const double nominal = kRate / jack_rate_;
+  if (!model_.clock || !jack_.valid()) return nominal;
+  return jack_.ns_per_frame() / model_.ns_per_frame;
+}
+
+double PlayoutClock::idle_ratio() noexcept {
+  const double c = consumption();
+  drift_ppm_ = (c * jack_rate_ / kRate - 1) * 1e6;
+  ratio_ppm_ = drift_ppm_;
+  return 1.0 / c;
+}
+
+PlayoutClock::Steer PlayoutClock::steer(double position, std::int64_t queued_end, double needed,
+                                        std::uint32_t nframes, bool correcting) noexcept {
+  const double c = consumption();
+  const double nominal = kRate / jack_rate_;
+  const double stream_frames = c * nframes;
+  // The reference glides to a new target, fed forward below.
+  const double diff = model_.target_frames - reference_;
+  const double slew = (diff > 0 ? kGrowSlew : kShrinkSlew) * stream_frames;
+  const double glide = std::clamp(diff, -slew, slew);
+  reference_ += glide;
+  glide_ = glide / stream_frames;
+  update_due();
+
+  Steer s;
+  const double error = due_ - position;
+  delay_frames_ = reference_ + error;
+  double trim = 0;
+  const double limit = kCorrectMs * kFramesPerMs;
+  if (correcting) {
+    // A hold is under way: the error shrinks as it plays.
+  } else if (error < -kRestartMs * kFramesPerMs) {
+    s.restart = true;
+  } else if (error < -limit) {
+    s.correct = std::llround(error);
+  } else if (error > limit) {
+    // A skip lands on the due position with the target's worth queued
+    // beyond it, as when the network went on while JACK stalled. Less
+    // means the audio is not here yet: the network is late, or the sender
+    // stalled with JACK (its clock will show the same step).
+    if (due_ + std::max(needed, reference_) <= static_cast<double>(queued_end)) {
+      s.correct = std::llround(error);
+      waited_s_ = 0;
+    } else if (due_ > static_cast<double>(queued_end) + kRestartMs * kFramesPerMs) {
+      s.restart = true;
+    } else {
+      waited_s_ += nframes / static_cast<double>(jack_rate_);
+      if (waited_s_ > kWaitS) s.restart = true;
+    }
+  } else {
+    waited_s_ = 0;
+    // Geometric from the settling trim to the steady one over kSettleS.
+    const double settled = std::clamp((played_s_ - kSettleS) / kSettleS, 0.0, 1.0);
+    const double time = kSettleTrimS * std::pow(kTrimS / kSettleTrimS, settled);
+    const double most = kMaxSettleTrim * std::pow(kMaxTrim / kMaxSettleTrim, settled);
+    trim = std::clamp(error / (time * kRate), -most, most);
+  }
+  played_s_ += nframes / static_cast<double>(jack_rate_);
+  if (s.restart) waited_s_ = 0;
+  const double total = c * (1 + trim - glide_);
+  drift_ppm_ = (c / nominal - 1) * 1e6;
+  ratio_ppm_ = (total / nominal - 1) * 1e6;
+  s.ratio = 1.0 / total;
+  return s;
+}
+
+}  // namespace audio

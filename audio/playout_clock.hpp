@@ -1,0 +1,136 @@
+// Where playout should be, and how fast it should go, from two clocks:
+// - the sender's: net's core::StreamModel says when each stream position
+//   arrives on time (the lower envelope of arrivals, core::ClockEstimator);
+// - JACK's: its frame counter against the process callback's wake-ups,
+//   filtered here by a core::ClockEstimator of its own.
+// A packet that arrives on time is to play the target latency L after it
+// arrives, so at the start of each cycle the stream position due is the one
+// that arrived on time L earlier. Playout's error is that position less
+// the one actually playing. Neither the queue's contents nor its depth
+// enter: loss, reordering, duplicates, concealment, FEC and rescue move
+// neither clock, so they move neither the error nor the drift estimate.
+//
+// - Drift: the ratio of the two clocks' rates is the rate playout consumes
+//   the stream at; the resampler follows it.
+// - Trim: what the estimates leave of the error is played away slowly, in
+//   proportion, never faster than kMaxTrim (faster in the first seconds,
+//   while the sender's clock is still being measured).
+// - Discontinuities: a step in either clock (a JACK stall, a sender whose
+//   timestamps jump or whose path gets longer) moves the due position at
+//   once. An error beyond kCorrectMs is corrected in one decision: stream
+//   audio skipped (spliced by the player) when it is queued already, or
+//   silence held; never glided away. A skip whose audio is not queued
+//   waits for it: a sender in the same JACK graph stalls with the server,
+//   and its own clock shows the same step a little later (then nothing is
+//   to be skipped). Far beyond what is queued, playout starts over.
+// - A new target (--latency auto) glides there, fed forward; one that net
+//   grew by inserting concealment (a stretch) is there already.
+//
+// Thread: audio (or control while no callback runs). Real-time safe:
+// arithmetic on fixed state.
+#pragma once
+
+#include <cstdint>
+
+#include "core/clock_estimator.hpp"
+#include "core/messages.hpp"
+
+namespace audio {
+
+class PlayoutClock {
+ public:
+  /// Errors beyond this are corrected at once (skip or hold): more than
+  /// half a period of 400 Hz, so that a splice that lands on the nearest
+  /// matching waveform never leaves more than this.
+  static constexpr double kCorrectMs = 1.5;
+  /// A skip whose audio is not queued waits this long for the sender's
+  /// clock to explain it (its step confirms after 2 s), then playout starts
+  /// over from where it is due.
+  static constexpr double kWaitS = 2.5;
+  /// Errors beyond this, or a skip past everything queued by more than
+  /// this, start playout over at once: a long stall, a pool run dry.
+  static constexpr double kRestartMs = 500;
+  /// The trim: the error over kTrimS, at most kMaxTrim. For the first
+  /// kSettleS of playout, while the sender's clock is still being measured
+  /// (its envelope drops as the earliest packets show, its rate takes a few
+  /// seconds), faster: the error over kSettleTrimS, at most kMaxSettleTrim;
+  /// then over the next kSettleS it narrows to the steady trim.
+  static constexpr double kTrimS = 25;
+  static constexpr double kMaxTrim = 40e-6;
+  static constexpr double kSettleS = 5;
+  static constexpr double kSettleTrimS = 2;
+  static constexpr double kMaxSettleTrim = 200e-6;
+  /// How fast the reference follows a new target: a target 10 ms larger is
+  /// reached in 2 s (playout 0.5 % slow), a smaller one in 5 s (0.2 % fast).
+  static constexpr double kGrowSlew = 5e-3;
+  static constexpr double kShrinkSlew = 2e-3;
+
+  PlayoutClock() noexcept;
+
+  /// A new JACK client: its frame counter starts over.
+  void reset_jack() noexcept;
+  /// Net's latest model. A new epoch is a new stream: call start() when
+  /// playout starts on it.
+  void set_model(const core::StreamModel& model) noexcept;
+  const core::StreamModel& model() const noexcept { return model_; }
+  /// Playout (re)starts: the reference is the target, no glide, no wait.
+  void start() noexcept;
+
+  /// First thing each cycle: JACK's frame counter at the cycle's start and
+  /// when the callback woke (CLOCK_MONOTONIC). Returns the step in JACK's
+  /// clock this cycle confirmed (ns, positive: the server lost that much
+  /// time), or 0.
+  std::int64_t on_cycle(std::int64_t jack_frames, std::int64_t wake_ns, std::uint32_t jack_rate) noexcept;
+  /// When this cycle began by JACK's clock (its envelope), CLOCK_MONOTONIC.
+  std::int64_t cycle_ns() const noexcept { return cycle_ns_; }
+  /// Both clocks known: due() and steer() mean something.
+  bool ready() const noexcept { return model_.clock && model_.epoch != 0 && jack_.valid(); }
+  /// The stream position due at the start of this cycle (fractional).
+  double due() const noexcept { return due_; }
+
+  struct Steer {
+    double ratio = 1;          // resampler: output rate / input rate, this cycle
+    std::int64_t correct = 0;  // stream frames to skip now (> 0) or hold as silence (< 0)
+    bool restart = false;      // start over from due()
+  };
+  /// Where playout is at the start of this cycle (the stream position whose
+  /// sample is output first, fractional); the end of what is queued, and how
+  /// much must be queued beyond the due position for a skip to land there
+  /// (this cycle's audio and the splice's search); `nframes` the cycle's
+  /// length; `correcting`: a hold is still under way (no new decision).
+  Steer steer(double position, std::int64_t queued_end, double needed, std::uint32_t nframes,
+              bool correcting) noexcept;
+  /// Not playing this cycle: the resampler's nominal ratio and the drift.
+  double idle_ratio() noexcept;
+
+  /// The sender's clock against JACK's (positive: the sender runs fast).
+  double drift_ppm() const noexcept { return drift_ppm_; }
+  /// The rate playout consumed the stream at in the latest steer(): drift,
+  /// trim and glide, against nominal.
+  double ratio_ppm() const noexcept { return ratio_ppm_; }
+  /// The buffer's delay in the latest steer(): the target plus the error
+  /// (48 kHz frames).
+  double delay_frames() const noexcept { return delay_frames_; }
+  const core::ClockEstimator& jack() const noexcept { return jack_; }
+
+ private:
+  double consumption() const noexcept;  // stream frames per JACK frame, drift only
+  void update_due() noexcept;
+
+  core::ClockEstimator jack_;
+  core::StreamModel model_{};
+  std::uint32_t jack_rate_ = 0;
+  std::int64_t cycle_ns_ = 0;
+  double due_ = 0;
+  bool started_ = false;        // playout runs on this epoch (start())
+  double reference_ = 0;        // the target playout steers to now, gliding (48 kHz frames)
+  double glide_ = 0;            // how fast it moves this cycle (frames per stream frame)
+  std::int64_t stretched_ = 0;  // model_.stretched_frames already in reference_
+  double waited_s_ = 0;         // a skip has waited this long for its audio
+  double played_s_ = 0;         // since start()
+  double drift_ppm_ = 0;
+  double ratio_ppm_ = 0;
+  double delay_frames_ = 0;
+};
+
+}  // namespace audio
