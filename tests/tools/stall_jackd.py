@@ -10,8 +10,10 @@ senders outside JACK go on.
 
 Each stall is logged as one line `STOP_MONO_NS CONT_MONO_NS`, on
 CLOCK_MONOTONIC (time.monotonic_ns), flushed at once. STOP is read just
-after kill(SIGSTOP) returned, CONT just after kill(SIGCONT) returned: the
-target cannot run between them.
+after kill(SIGSTOP) returned, CONT just before kill(SIGCONT) is called, so
+the target is stopped throughout [STOP, CONT]: whatever it does after the
+stall happens after CONT. (Read after kill(SIGCONT), CONT came up to 0.6 ms
+late: the resumed real-time jackd ran before this script read the clock.)
 
 Stops after --count stalls, or at SIGTERM/SIGINT; the target is always left
 running (SIGCONT on every way out). Exit: 0 done, 1 the target vanished,
@@ -96,8 +98,8 @@ def main(argv):
             os.kill(a.pid, signal.SIGSTOP)
             stop_ns = time.monotonic_ns()
             sleep_until(stop_ns + int(a.stall_ms * 1e6))
-            os.kill(a.pid, signal.SIGCONT)
             cont_ns = time.monotonic_ns()
+            os.kill(a.pid, signal.SIGCONT)
             log.write(f"{stop_ns} {cont_ns}\n")
             stopped = False
             n += 1
@@ -110,8 +112,8 @@ def main(argv):
     finally:
         if stopped:
             try:
-                os.kill(a.pid, signal.SIGCONT)
                 cont_ns = time.monotonic_ns()
+                os.kill(a.pid, signal.SIGCONT)
                 log.write(f"{stop_ns or cont_ns} {cont_ns}\n")
             except ProcessLookupError:
                 pass
