@@ -33,16 +33,20 @@ Outputs, one per line:
   stalls   POS_S MONO_NS LOST_MS: POS_S is where the first cycle after the
            stall starts in the recording, MONO_NS when that cycle would have
            started without the stall (the start of the lost time). --json
-           adds each stall's cycle, rec_frame and mono_end_ns, and the
-           count of late callbacks (woke --min-ms late, JACK lost nothing).
+           adds each stall's cycle, rec_frame and mono_end_ns, the count of
+           late callbacks (woke --min-ms late, JACK lost nothing), and the
+           skips: cycles JACK ran without calling jack_tap (the server gave
+           up waiting for its clients), whose frames the recording lacks.
   at       POS_S for each MONO_NS. Inside a cycle the position is
            interpolated on JACK's schedule (not on the noisy wake time);
            during a stall's lost time it is the position of the first cycle
-           after it; before the first or after the last cycle the nearest
-           cycle's schedule is extended.
+           after it; the few cycles that run while a stall settles are
+           placed at their wake times; before the first or after the last
+           cycle the nearest cycle's schedule is extended.
   mono     MONO_NS for each POS_S, the inverse of `at` outside lost time.
   excuse   START_S END_S REASON: with --stalls, for each stall of at least
-           --min-ms, from --pre-ms before its position to --pad-ms after;
+           --min-ms and each skip, from --pre-ms before its position to
+           --pad-ms after;
            for each line `START_NS END_NS REASON` of --mono-windows, the two
            times mapped by `at`. Sorted by start.
   rate     PPM SECONDS STRETCHES: JACK's frame rate against CLOCK_MONOTONIC
@@ -52,7 +56,6 @@ Outputs, one per line:
            squared (--json adds their weighted quartiles). Within 10 ppm of
            the truth from 15 s of stretches on this VM's busy dummy server,
            about 1 ppm from a minute.
-
 
 Exit: 0 done, 1 unreadable or empty log, 2 bad usage.
 """
@@ -67,7 +70,8 @@ DEFAULT_MIN_MS = 0.5  # a stall worth reporting loses at least this much
 DEFAULT_SPLIT_MS = 0.1  # every step above this splits the schedule (noise stays below)
 DEFAULT_WINDOW_MS = 20.0  # envelope windows span this much JACK time...
 MIN_WINDOW_CYCLES = 4  # ...and at least this many cycles
-SETTLE_CYCLES = 4  # a stall's new schedule is settled this many cycles on
+SETTLE_CYCLES = 4  # a stall's new schedule is settled this many cycles on...
+MAX_RAMP_CYCLES = 64  # ...or, while it keeps rising, at most this many
 DEFAULT_PRE_MS = 5.0
 DEFAULT_PAD_MS = 20.0
 RATE_MIN_BLOCKS = 3  # stretches shorter than this many windows give no slope
@@ -152,25 +156,43 @@ class Timeline:
             # the first cycle at least half the step behind the old one.
             old = min(o[max(seg, i - 2 * k):i])
             settled = min(i + SETTLE_CYCLES, n - 1)
+            # A starved host can stretch a stall over several cycles, each
+            # later than the one before: it has settled when the envelope
+            # stops rising.
+            while (settled + 1 < n and settled < i + MAX_RAMP_CYCLES
+                   and min(o[settled + 1:settled + 1 + k]) - min(o[settled:settled + k]) > split_ns):
+                settled += 1
             half = (min(o[settled:settled + k]) - old) / 2
             first = next(j for j in range(i, settled + 1) if o[j] - old >= half)
-            settled = min(first + SETTLE_CYCLES, n - 1)
+            settled = min(max(settled, first + SETTLE_CYCLES), n - 1)
             new = min(o[settled:settled + k])
-            steps.append({"cycle": first, "old_ns": old, "new_ns": new, "lost_ns": new - old})
+            steps.append({"cycle": first, "old_ns": old, "new_ns": new, "lost_ns": new - old,
+                          "span": (i, settled)})
             seg = settled
             i = settled + 1
         return steps
 
     def _levels(self):
-        """The schedule's offset at each cycle and each cycle's start."""
+        """The schedule's offset at each cycle and each cycle's start.
+
+        Between steps, the lower envelope near the cycle (its window on
+        both sides, within the stretch). While a stall settles (from its
+        first cycle until the envelope is flat again) the driver has no
+        steady schedule: each cycle started when its callback woke.
+        """
         o, k, n = self.o, self.k, len(self.o)
-        bounds = [0] + [s["cycle"] for s in self.steps] + [n]
-        self.level = [0.0] * n
-        for lo, hi in zip(bounds, bounds[1:]):
+        self.level = list(o)  # settling cycles keep their own offset
+        los = [0] + [s["span"][1] for s in self.steps]
+        his = [s["cycle"] for s in self.steps] + [n]
+        for lo, hi in zip(los, his):
             for i in range(lo, hi):
                 self.level[i] = min(o[max(lo, i - k):min(hi, i + k + 1)])
         w0 = self.log.wake[0]
         self.start = [w0 + c + x for c, x in zip(self.level, self.x)]  # ns, monotonic
+        # A callback woken more than a period late just before a steady
+        # stretch could put its start after the next one's; keep them in order.
+        for i in range(1, n):
+            self.start[i] = max(self.start[i], self.start[i - 1])
 
     def stalls(self, min_ms=DEFAULT_MIN_MS):
         """Steps that lost at least min_ms, with positions and times."""
@@ -190,13 +212,26 @@ class Timeline:
             })
         return out
 
+    def skips(self):
+        """Where JACK's frame time advanced past the frames recorded: cycles
+        the server ran without calling us. The recording lacks them, so its
+        signal jumps there."""
+        log, out = self.log, []
+        for i in range(1, len(log.rec)):
+            missing = (log.frames[i] - log.frames[i - 1]) - (log.rec[i] - log.rec[i - 1])
+            if missing > 0:
+                out.append({"cycle": i, "pos_s": log.rec[i] / log.rate, "frames": missing})
+        return out
+
     def late_callbacks(self, min_ms=DEFAULT_MIN_MS):
-        """Callbacks that woke at least min_ms after their cycle's start."""
-        firsts = {s["cycle"] for s in self.steps}
+        """Callbacks that woke at least min_ms after their cycle's start,
+        outside the cycles of a step (from where it is found to where it
+        has settled)."""
+        in_steps = {i for s in self.steps for i in range(*s["span"])}
         return [{"cycle": i, "pos_s": self.log.rec[i] / self.log.rate,
                  "late_ms": (self.o[i] - self.level[i]) / 1e6}
                 for i in range(len(self.o))
-                if i not in firsts and self.o[i] - self.level[i] >= min_ms * 1e6]
+                if i not in in_steps and self.o[i] - self.level[i] >= min_ms * 1e6]
 
     def position(self, mono_ns):
         """Recording position (frames, float) of a CLOCK_MONOTONIC time."""
@@ -302,6 +337,9 @@ def excuses(tl, with_stalls, min_ms, pre_ms, pad_ms, windows):
         for s in tl.stalls(min_ms):
             out.append((max(0.0, s["pos_s"] - pre_ms / 1e3), s["pos_s"] + pad_ms / 1e3,
                         f"jack-stall-{s['lost_ms']:.1f}ms"))
+        for s in tl.skips():
+            out.append((max(0.0, s["pos_s"] - pre_ms / 1e3), s["pos_s"] + pad_ms / 1e3,
+                        f"jack-skip-{s['frames']}-frames"))
     for start, end, reason in windows:
         a = max(0.0, tl.position(start) / rate)
         b = max(a, tl.position(end) / rate)
@@ -361,6 +399,7 @@ def main(argv):
                     "lost_ms": sum(s["lost_ms"] for s in stalls),
                     "late_callbacks": len(late),
                     "max_late_ms": max((c["late_ms"] for c in late), default=0.0),
+                    "skips": tl.skips(),
                 }))
             else:
                 for s in stalls:
