@@ -9,15 +9,17 @@ stopped (tests/lib/timeline.py finds it in jack_tap's cycle log), while
 senders outside JACK go on.
 
 Each stall is logged as one line `STOP_MONO_NS CONT_MONO_NS`, on
-CLOCK_MONOTONIC (time.monotonic_ns), flushed at once. STOP is read just
-after kill(SIGSTOP) returned, CONT just before kill(SIGCONT) is called, so
-the target is stopped throughout [STOP, CONT]: whatever it does after the
-stall happens after CONT. (Read after kill(SIGCONT), CONT came up to 0.6 ms
-late: the resumed real-time jackd ran before this script read the clock.)
+CLOCK_MONOTONIC (time.monotonic_ns), flushed at once. The target is stopped
+throughout [STOP, CONT]: STOP is read once every thread of the target shows
+as stopped in /proc (kill() returns before that: a real-time jackd thread
+on the other core ran a whole JACK cycle, 0.45 ms, after it), CONT just
+before kill(SIGCONT) (read after it, it came up to 0.6 ms late: the resumed
+jackd ran before this script read the clock). The stall lasts --stall-ms
+from STOP.
 
 Stops after --count stalls, or at SIGTERM/SIGINT; the target is always left
-running (SIGCONT on every way out). Exit: 0 done, 1 the target vanished,
-2 bad usage.
+running (SIGCONT on every way out). Exit: 0 done, 1 the target vanished or
+did not stop, 2 bad usage.
 """
 
 import argparse
@@ -29,6 +31,7 @@ import time
 # Every default in one place; --help prints them.
 DEFAULT_EVERY_S = 3.0
 DEFAULT_STALL_MS = 40.0
+STOP_TIMEOUT_S = 1.0  # a target whose threads do not all stop by then is an error
 
 
 class Stop(Exception):
@@ -37,6 +40,34 @@ class Stop(Exception):
 
 def on_signal(signum, frame):
     raise Stop()
+
+
+def all_stopped(pid):
+    """True when every thread of pid is stopped (or gone)."""
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except FileNotFoundError:
+        raise ProcessLookupError(pid)
+    for tid in tids:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                stat = f.read()
+        except FileNotFoundError:
+            continue  # the thread ended
+        # The state follows the command name, which is in parentheses and
+        # may itself hold spaces or parentheses.
+        if stat[stat.rindex(")") + 2] not in "TtZX":
+            return False
+    return True
+
+
+def wait_stopped(pid, timeout_s=STOP_TIMEOUT_S):
+    """Polls until every thread of pid is stopped; False on timeout."""
+    deadline = time.monotonic_ns() + int(timeout_s * 1e9)
+    while not all_stopped(pid):
+        if time.monotonic_ns() > deadline:
+            return False
+    return True
 
 
 def sleep_until(deadline_ns):
@@ -96,6 +127,10 @@ def main(argv):
             stop_ns = None
             stopped = True
             os.kill(a.pid, signal.SIGSTOP)
+            if not wait_stopped(a.pid):
+                print(f"stall_jackd: pid {a.pid} did not stop within {STOP_TIMEOUT_S} s",
+                      file=sys.stderr)
+                return 1
             stop_ns = time.monotonic_ns()
             sleep_until(stop_ns + int(a.stall_ms * 1e6))
             cont_ns = time.monotonic_ns()
