@@ -113,7 +113,8 @@ for (stop, cont), at in zip(stops, stop_pos):
     truth = first[0] / rate
     # The host's own stalls may follow close behind (a busy VM catching
     # up); the injected one is the biggest near the truth, found once.
-    near = sorted((s for s in stalls if abs(s["pos_s"] - truth) <= 0.05), key=lambda s: -s["lost_ms"])
+    near = sorted((s for s in stalls if abs(s["pos_s"] - truth) <= 0.05),
+                  key=lambda s: -s["lost_ms"])
     found = ", ".join("%.2f ms at %.6f s" % (s["lost_ms"], s["pos_s"]) for s in near)
     check(bool(near) and (len(near) == 1 or near[1]["lost_ms"] < 20),
           f"stop at {stop}: found once near {truth:.6f} s ({found})")
@@ -124,14 +125,16 @@ for (stop, cont), at in zip(stops, stop_pos):
         check(30 <= s["lost_ms"] <= 50, f"  lost {s['lost_ms']:.2f} ms, 30-50 ms")
     check(truth - period / rate - 1e-6 <= at <= truth + 1e-6,
           f"  STOP maps to {at:.6f} s, in the period before {truth:.6f} s")
-    covered = [e for e in excuses if float(e[0]) - 1e-6 <= truth <= float(e[1]) + 1e-6]  # printed to 1 us
+    # Positions are printed to 1 us.
+    covered = [e for e in excuses if float(e[0]) - 1e-6 <= truth <= float(e[1]) + 1e-6]
     reasons = {e[2].strip() for e in covered}
     check(any(r.startswith("jack-stall-") for r in reasons) and "injected-stop" in reasons,
           f"  excuse windows cover it: {sorted(reasons)}")
 check(all(float(e[0]) <= float(e[1]) for e in excuses), "excuse windows: START_S <= END_S")
 ppm, seconds, stretches = open(os.path.join(tmp, "rate.txt")).read().split()
 check(abs(float(ppm)) <= 20 and float(seconds) >= record_s / 2,
-      f"JACK's rate between stalls {float(ppm):+.2f} ppm over {float(seconds):.1f} s, within 20 ppm")
+      f"JACK's rate between stalls {float(ppm):+.2f} ppm over {float(seconds):.1f} s, "
+      "within 20 ppm")
 sys.exit(1 if failures else 0)
 PY
 
@@ -157,7 +160,8 @@ fmt, channels, _, _, _, bits = struct.unpack_from("<HHIIHH", raw, 20)
 data, = struct.unpack_from("<I", raw, 40)
 ok = (raw[36:40] == b"data" and riff == len(raw) - 8 and data == len(raw) - 44 == frames * 2
       and (fmt, channels, bits) == (1, 1, 16) and frames > 0)
-print(("ok   " if ok else "FAIL ") + f"SIGTERM: 16-bit mono WAV of {data // 2} frames, cycle log {frames}")
+print(("ok   " if ok else "FAIL ") +
+      f"SIGTERM: 16-bit mono WAV of {data // 2} frames, cycle log {frames}")
 sys.exit(0 if ok else 1)
 PY
 

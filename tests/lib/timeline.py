@@ -107,7 +107,8 @@ class CycleLog:
                 try:
                     rec, frames, wake, n = (int(x) for x in fields[:4])
                 except ValueError as e:
-                    raise LogError(f"{path}:{number}: want 'rec_frame jack_frames wake_mono_ns nframes'") from e
+                    raise LogError(f"{path}:{number}: want "
+                                   "'rec_frame jack_frames wake_mono_ns nframes'") from e
                 if self.frames and frames + wraps < self.frames[-1] - (1 << 31):
                     wraps += 1 << 32  # jack_nframes_t wrapped
                 self.rec.append(rec)
@@ -160,7 +161,8 @@ class Timeline:
             # later than the one before: it has settled when the envelope
             # stops rising.
             while (settled + 1 < n and settled < i + MAX_RAMP_CYCLES
-                   and min(o[settled + 1:settled + 1 + k]) - min(o[settled:settled + k]) > split_ns):
+                   and min(o[settled + 1:settled + 1 + k]) - min(o[settled:settled + k])
+                   > split_ns):
                 settled += 1
             half = (min(o[settled:settled + k]) - old) / 2
             first = next(j for j in range(i, settled + 1) if o[j] - old >= half)

@@ -33,7 +33,8 @@ def synth(cycles, steps=(), late=(), ppm=0.0, noise_us=(5, 60), seed=1, first_fr
     holds each cycle's scheduled start."""
     rng = random.Random(seed)
     level = 0.0
-    text = ["# jack_tap cycle log", f"# rate {RATE}", "# columns rec_frame jack_frames wake_mono_ns nframes"]
+    text = ["# jack_tap cycle log", f"# rate {RATE}",
+            "# columns rec_frame jack_frames wake_mono_ns nframes"]
     starts = []
     steps = dict(steps)
     late = dict(late)
@@ -202,7 +203,8 @@ class SkipTest(unittest.TestCase):
         with LogFile("\n".join(head + kept) + "\n") as path:
             tl = timeline.Timeline(timeline.CycleLog(path))
             status, lines = run_cli("excuse", path, "--stalls", "--pad-ms", "10")
-        self.assertEqual(tl.skips(), [{"cycle": 300, "pos_s": 300 * PERIOD / RATE, "frames": PERIOD}])
+        self.assertEqual(tl.skips(),
+                         [{"cycle": 300, "pos_s": 300 * PERIOD / RATE, "frames": PERIOD}])
         self.assertEqual([s["cycle"] for s in tl.stalls()], [300])
         self.assertAlmostEqual(tl.stalls()[0]["lost_ms"], 8.15, delta=0.1)
         self.assertEqual(status, 0)

@@ -174,7 +174,7 @@ class Tap {
 
   /// Thread: main. Opens the client (never starting a server) and registers
   /// one input per source port. Exits with status 2 on failure.
-  Tap(const Options& o) : sources_(o.ports) {
+  explicit Tap(const Options& o) : sources_(o.ports) {
     // libjack explains a failure in several lines of its own; we say it in one.
     jack_set_error_function(&Quiet);
     jack_set_info_function(&Quiet);
