@@ -26,6 +26,7 @@ jack_start "$(unique_name timeline)" 48000 128
 # jack_simple_client: a 240 Hz sine on output1, 720 Hz on output2; it also
 # connects itself to the playback ports, which does no harm.
 spawn tone jack_simple_client
+tone_pid=$SPAWNED_PID
 wait_for_port jack_simple_client:output1 10
 wait_for_port jack_simple_client:output2 10
 
@@ -165,6 +166,9 @@ print(("ok   " if ok else "FAIL ") +
 sys.exit(0 if ok else 1)
 PY
 
+# The client first, so that it closes (a client the server drops leaves its
+# semaphore in /dev/shm).
+stop_pid "$tone_pid"
 jack_stop
 
 # --- (2) udp_relay's drop log --------------------------------------------------
