@@ -13,6 +13,11 @@
 // from --seed, once per received packet whether or not it is enabled for
 // that packet, so e.g. the loss pattern for a seed does not change when
 // jitter is added. Same seed and same input order give the same decisions.
+//
+// --drop-log names every packet a loss decision dropped, with when it came
+// and when it would have left, so that a test can map each loss to a moment
+// on CLOCK_MONOTONIC (and, through jack_tap's cycle log, to a position in a
+// recording). Writing it changes no decision.
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -55,7 +60,7 @@ struct Options {
   uint64_t seed = kDefaultSeed;
   uint64_t stats_every = 0;
   size_t queue_cap = kDefaultQueueCap;
-  std::string stats_file, ready_file;
+  std::string stats_file, ready_file, drop_log;
 };
 
 void PrintUsage(FILE* to) {
@@ -88,6 +93,11 @@ void PrintUsage(FILE* to) {
       "  --stats-file F             JSON counters, written on SIGINT/SIGTERM\n"
       "  --stats-every N            ...and after every N received packets\n"
       "  --ready-file F             written with our pid once the socket is bound\n"
+      "  --drop-log F               a line per packet --loss or --burst-loss dropped:\n"
+      "                             RECV_MONO_NS DUE_MONO_NS SEQ RTP_TS\n"
+      "                             (received; when it would have been sent: receive\n"
+      "                             + delay + its jitter and hold; SEQ and RTP_TS -1\n"
+      "                             when the datagram is not RTP), on CLOCK_MONOTONIC\n"
       "\nExit: 0 after SIGINT/SIGTERM, 2 on bad usage or set-up failure.\n",
       kDefaultReorderMs, static_cast<unsigned long long>(kDefaultSeed), kDefaultQueueCap,
       kSlotBytes);
@@ -152,6 +162,7 @@ Options ParseArgs(int argc, char** argv) {
     else if (arg == "--queue-cap") o.queue_cap = std::max<size_t>(1, ParseCount(arg, v));
     else if (arg == "--stats-file") o.stats_file = v;
     else if (arg == "--ready-file") o.ready_file = v;
+    else if (arg == "--drop-log") o.drop_log = v;
     else UsageError("unknown option " + arg);
   }
   if (o.listen.empty() || o.to.empty()) UsageError("--listen and --to are required");
@@ -300,6 +311,12 @@ class Relay {
       DieErrno("bind(" + o_.listen + ")");
     out_fd_ = OpenSocket(to_.family);
     SetupSignals();
+    if (!o_.drop_log.empty()) {
+      drop_log_ = std::fopen(o_.drop_log.c_str(), "w");
+      if (drop_log_ == nullptr) DieErrno("fopen(" + o_.drop_log + ")");
+      // A line at a time, so a test can read the drops while we run.
+      setvbuf(drop_log_, nullptr, _IOLBF, 0);
+    }
     // Logged for people reading test logs; with port 0 this names the real port.
     sockaddr_storage bound{};
     socklen_t bound_len = sizeof bound;
@@ -328,6 +345,8 @@ class Relay {
     }
     stats_.pending = heap_.size();
     WriteStats();
+    if (drop_log_ != nullptr && std::fclose(drop_log_) != 0)
+      DieErrno("fclose(" + o_.drop_log + ")");
     std::fprintf(stderr, "udp_relay: %s", StatsJson(stats_).c_str());
   }
 
@@ -391,27 +410,52 @@ class Relay {
     const bool dup = dup_rng_.Chance(o_.dup_pct);
     const bool hold = reorder_rng_.Chance(o_.reorder_pct);
     const double jitter1 = jitter_rng_.Uniform(), jitter2 = jitter_rng_.Uniform();
+    const int64_t hold_ns = hold ? int64_t(o_.reorder_ms * 1e6) : 0;
+    const int64_t jitter1_ns = int64_t(jitter1 * o_.jitter_ms * 1e6);
     if (lost) {
       ++stats_.dropped;
+      // The drift origin is the first forwarded packet; a loss before it
+      // is due as if it were that packet.
+      if (drop_log_ != nullptr)
+        LogDrop(len, now, BaseDueNs(now, first_ns_ < 0 ? now : first_ns_) + hold_ns + jitter1_ns);
       return;
     }
     if (len > kSlotBytes) {
       ++stats_.oversize;
       return;
     }
-    // Drift: packets sent every T by the sender's clock arrive every
-    // T * (1 - P/1e6) by ours, as if its clock ran P ppm fast.
     if (first_ns_ < 0) first_ns_ = now;
-    const double delay_ns =
-        std::max(0.0, o_.delay_ms * 1e6 - o_.drift_ppm * 1e-6 * double(now - first_ns_));
-    const int64_t base = now + int64_t(delay_ns);
-    const int64_t hold_ns = hold ? int64_t(o_.reorder_ms * 1e6) : 0;
+    const int64_t base = BaseDueNs(now, first_ns_);
     if (hold) ++stats_.held_back;
-    Enqueue(len, base + hold_ns + int64_t(jitter1 * o_.jitter_ms * 1e6));
+    Enqueue(len, base + hold_ns + jitter1_ns);
     if (dup) {
       ++stats_.duplicated;
       Enqueue(len, base + int64_t(jitter2 * o_.jitter_ms * 1e6));
     }
+  }
+
+  // When a packet received at `now` is due before its hold and jitter: the
+  // fixed delay less the drift since `origin`. Drift: packets sent every T
+  // by the sender's clock arrive every T * (1 - P/1e6) by ours, as if its
+  // clock ran P ppm fast.
+  int64_t BaseDueNs(int64_t now, int64_t origin) const {
+    const double delay_ns =
+        std::max(0.0, o_.delay_ms * 1e6 - o_.drift_ppm * 1e-6 * double(now - origin));
+    return now + int64_t(delay_ns);
+  }
+
+  // One --drop-log line for the datagram in recv_buf_. RTP (RFC 3550 5.1)
+  // when it has a version-2 fixed header and its second byte is not an
+  // RTCP packet type (RFC 5761 4: 192-223 with the marker bit).
+  void LogDrop(size_t len, int64_t recv_ns, int64_t due_ns) {
+    const uint8_t* p = recv_buf_.data();
+    long long seq = -1, ts = -1;
+    if (len >= 12 && (p[0] >> 6) == 2 && !(p[1] >= 192 && p[1] <= 223)) {
+      seq = (p[2] << 8) | p[3];
+      ts = (uint32_t(p[4]) << 24) | (uint32_t(p[5]) << 16) | (uint32_t(p[6]) << 8) | p[7];
+    }
+    std::fprintf(drop_log_, "%lld %lld %lld %lld\n", (long long)recv_ns, (long long)due_ns, seq,
+                 ts);
   }
 
   void Enqueue(size_t len, int64_t due_ns) {
@@ -463,6 +507,7 @@ class Relay {
   Endpoint to_;
   int in_fd_ = -1, out_fd_ = -1;
   int signal_pipe_[2] = {-1, -1};
+  FILE* drop_log_ = nullptr;  // --drop-log, line-buffered
   bool stop_ = false;
   Stats stats_;
 };
