@@ -103,7 +103,8 @@ std::string Describe(const ChannelJudgement& j) {
     const auto& b = j.blocks[k];
     s += "block " + std::to_string(k) + " kinds " + std::to_string(b.kinds) + " level_dev " +
          std::to_string(b.level_dev_db) + " residual " + std::to_string(b.residual_db) +
-         " phase " + std::to_string(b.phase_dev_rad) + " click " + std::to_string(b.click_db) +
+         " phase " + std::to_string(b.phase_dev_rad) + " step " + std::to_string(b.phase_step_rad) +
+         " click " + std::to_string(b.click_db) +
          (b.excuse >= 0 ? " excused" : "") + "\n";
   }
   for (const auto& f : j.failures) s += f + "\n";
