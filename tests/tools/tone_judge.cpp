@@ -282,6 +282,7 @@ ChannelJudgement JudgeChannel(const std::vector<float>& x, int sample_rate,
     advance_reference[k] = advance_ref.size() > 0 ? advance_ref.At(advance_before[k]) : 0.0;
     r.level_db = Db(f.amplitude);
     r.phase_dev_rad = std::nan("");
+    r.freq_err_ppm = std::nan("");
     if (f.amplitude < silent_below) {
       r.kinds |= kGlitchSilence;
       r.level_dev_db = Db(f.amplitude / level);

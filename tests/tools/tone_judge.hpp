@@ -116,7 +116,8 @@ struct BlockReport {
   double phase_step_rad = 0; // phase_dev_rad plus the next block's: the phase step
                              // between this block's centre and the next one's
   double click_db = -200;    // largest 3-tap residual over reference amplitude
-  double freq_err_ppm = 0;   // this block's phase advance as a frequency error
+  double freq_err_ppm = 0;   // this block's phase advance as a frequency error (NaN
+                             // where phase_dev_rad is not an advance)
   uint8_t kinds = 0;         // GlitchKind bits
   int excuse = -1;           // index into JudgeOptions::excuses when excused
 };
