@@ -1,8 +1,7 @@
 // Judges a recording of a steady sine tone of known frequency, block by
 // block, strictly enough that one slipped sample, a 2 ms hole or a 1 dB
 // step is a failure at the block where it happens, and measures its pitch
-// per window to a few ppm and its onset and offset to a fraction of a
-// millisecond. The integration tests and the benchmarks share it
+// per window to a fraction of a ppm and its onset and offset to a sample. The integration tests and the benchmarks share it
 // (tests/README.md, "How audio is judged", gives the limits and how they
 // were calibrated).
 //
@@ -19,7 +18,7 @@
 // makes it robust. Pitch over a window is the slope of a straight line
 // fitted to the accumulated phase advances (the tone's phase against the
 // expected frequency's), which averages the phase noise of a hundred
-// blocks: a few hundredths of a ppm on clean Opus at 128 kbit/s.
+// blocks: within 0.2 ppm on clean Opus at 64 and 128 kbit/s.
 #pragma once
 
 #include <cstdint>
