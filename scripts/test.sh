@@ -22,7 +22,7 @@ stage() { echo "== test.sh: $* (at ${SECONDS} s)"; }
 # program with real JACK servers and senders. Every sanitizer report from any
 # process fails (scripts/sanitized_integration.sh); `~` marks the scripts
 # whose audio verdict is timing-sensitive and is left to the normal build.
-san_targets=(unit_tests sim_run rtp2jack udp_relay wav_analyze)
+san_targets=(unit_tests sim_run rtp2jack udp_relay wav_analyze tone_judge)
 if [[ -z ${SKIP_SANITIZE:-} ]]; then
   # AddressSanitizer + UndefinedBehaviorSanitizer (+ LeakSanitizer at exit).
   stage "ASan + UBSan build and tests"
