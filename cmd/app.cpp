@@ -33,6 +33,10 @@ namespace {
 namespace d = core::defaults;
 using Clock = std::chrono::steady_clock;
 
+std::int64_t monotonic_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count();
+}
+
 // Records in flight at most: the jitter buffer at the target plus the
 // longest packet, a concealment burst, and a margin for both queues; all at
 // the shortest Opus frame.
@@ -229,6 +233,7 @@ int run(const Options& o, ProcessHook hook) {
     asio::post(net_io, [&, on_snapshot] {
       net::StatsSnapshot s = stream.stats();
       s.rtcp = udp->rtcp_stats();
+      s.taken_ns = monotonic_ns();
       asio::post(control_io, [&, s, on_snapshot]() mutable {
         s.xruns = xruns_before + (jack ? jack->xruns() : 0);
         on_snapshot(s);
@@ -299,6 +304,7 @@ int run(const Options& o, ProcessHook hook) {
   stream.drain_audio();
   net::StatsSnapshot final_stats = stream.stats();
   final_stats.rtcp = udp->rtcp_stats();
+  final_stats.taken_ns = monotonic_ns();
   final_stats.xruns = xruns_before + (jack ? jack->xruns() : 0);
   print_stats(o, console, final_stats, uptime(), true);
   return exit_code;

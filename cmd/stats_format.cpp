@@ -56,7 +56,7 @@ std::string stats_json(const net::StatsSnapshot& s, double uptime_s, bool final)
   char buf[2048];
   std::snprintf(
       buf, sizeof buf,
-      "{\"uptime_s\":%.3f,\"final\":%s,\"playing\":%s,"
+      "{\"uptime_s\":%.3f,\"monotonic_s\":%.6f,\"final\":%s,\"playing\":%s,"
       "\"packets_received\":%llu,\"packets_lost\":%llu,\"packets_late\":%llu,\"packets_rescued\":%llu,"
       "\"packets_duplicate\":%llu,\"packets_reordered\":%llu,\"packets_invalid\":%llu,"
       "\"packets_foreign\":%llu,\"packets_filtered\":%llu,\"datagrams_received\":%llu,"
@@ -66,7 +66,7 @@ std::string stats_json(const net::StatsSnapshot& s, double uptime_s, bool final)
       "\"ssrc\":%u,\"payload_type\":%u,\"packet_ms\":%.1f,\"stream_resets\":%llu,"
       "\"xruns\":%llu,\"pool_exhausted\":%llu,\"queue_full\":%llu,\"records_dropped\":%llu,"
       "\"jack_stalls\":%llu,\"splices\":%llu,\"holds\":%llu,\"latency_auto\":%s,\"recommended_ms\":%s,\"lateness_ms\":%.2f,\"target_changes\":%llu,\"frames_stretched\":%llu}",
-      uptime_s, final ? "true" : "false", a.playing ? "true" : "false",
+      uptime_s, static_cast<double>(s.taken_ns) / 1e9, final ? "true" : "false", a.playing ? "true" : "false",
       static_cast<unsigned long long>(n.packets_received),
       static_cast<unsigned long long>(n.packets_lost),
       static_cast<unsigned long long>(n.packets_late),

@@ -54,6 +54,7 @@ struct StatsSnapshot {
   core::AudioStatus audio;
   RtcpStats rtcp;           // filled in by net's RTCP session, if any
   std::uint64_t xruns = 0;  // filled in by control from the JACK client
+  std::int64_t taken_ns = 0;  // CLOCK_MONOTONIC when net took it
 };
 
 }  // namespace net
