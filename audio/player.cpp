@@ -25,7 +25,8 @@ Player::Player(const PlayerConfig& config, core::SpscQueue<core::PacketRecord*>&
       status_out_(status),
       buffer_(config.capacity),
       pending_(std::make_unique<core::PacketRecord*[]>(config.capacity)),
-      splice_(std::make_unique<float[]>(std::size_t{kSpliceFrames} * config.channels)),
+      history_(std::make_unique<float[]>(std::size_t{kHistoryFrames} * config.channels)),
+      splice_(std::make_unique<float[]>(std::size_t{kSpliceFrames + 1} * config.channels)),
       search_(std::make_unique<float[]>(std::size_t{2 * kSpliceSearch + kMatchFrames} * config.channels)),
       resampler_(config.channels),
       stage_(std::make_unique<float[]>(std::size_t{kRenderChunk} * config.channels)),
@@ -83,8 +84,10 @@ void Player::process(float* const* out, const Cycle& cycle) noexcept {
 
 double Player::position() const noexcept {
   // The stream position output first this cycle: the cursor less what is
-  // rendered but unread and the converter's look-ahead.
-  return static_cast<double>(cursor_) - (stage_len_ - stage_pos_) - Resampler::kTaps / 2;
+  // rendered but unread and the converter's look-ahead, and less a hold or
+  // a replay still to play before the cursor's audio.
+  return static_cast<double>(cursor_ - hold_left_ - replay_left_) - (stage_len_ - stage_pos_) -
+         Resampler::kTaps / 2;
 }
 
 void Player::steer(std::uint32_t nframes, double& ratio) noexcept {
@@ -94,7 +97,7 @@ void Player::steer(std::uint32_t nframes, double& ratio) noexcept {
   // of the crossfade comes as it plays.
   const double cycle = nframes * (static_cast<double>(d::kStreamRate) / jack_rate_) + kRenderChunk + Resampler::kTaps;
   const double needed = kSpliceSearch + std::max<double>(cycle, kMatchFrames);
-  const PlayoutClock::Steer s = clock_.steer(position(), buffer_.end(), needed, nframes, hold_left_ > 0);
+  const PlayoutClock::Steer s = clock_.steer(position(), buffer_.end(), needed, nframes);
   ratio = s.ratio;
   if (s.restart) {
     restart();
@@ -102,8 +105,14 @@ void Player::steer(std::uint32_t nframes, double& ratio) noexcept {
     ++status_.splices;
     jump_to(cursor_ + s.correct, kSpliceSearch);
   } else if (s.correct < 0) {
-    ++status_.holds;
-    hold_left_ = -s.correct;
+    if (splice_back(-s.correct)) {
+      ++status_.splices;
+    } else {
+      // Not enough of what played is kept (or it had holes): silence.
+      ++status_.holds;
+      if (!silent_) begin_fade_out();
+      hold_left_ = -s.correct;
+    }
   }
 }
 
@@ -125,6 +134,7 @@ void Player::start_if_due() noexcept {
   has_cursor_ = true;
   state_ = State::Playing;
   hold_left_ = 0;
+  replay_left_ = 0;
   in_hole_ = false;
   tail_end_ = -1;
   clock_.start();
@@ -138,6 +148,7 @@ void Player::restart() noexcept {
   state_ = State::Buffering;
   splice_left_ = 0;
   hold_left_ = 0;
+  replay_left_ = 0;
   start_if_due();
 }
 
@@ -158,6 +169,7 @@ void Player::take_model() noexcept {
     tail_end_ = -1;
     splice_left_ = 0;
     hold_left_ = 0;
+    replay_left_ = 0;
   }
   clock_.set_model(*m);
   status_.target_frames = m->target_frames;
@@ -199,6 +211,19 @@ void Player::render(float* out, std::uint32_t nframes) noexcept {
     if (state_ != State::Playing) {
       silence(out + std::size_t{done} * channels_, nframes - done);
       break;
+    }
+    if (replay_left_ > 0) {
+      // A splice backwards: what played before the cursor plays again, up
+      // to the cursor, where the records go on.
+      const std::int64_t pos = cursor_ - replay_left_;
+      const auto at = static_cast<std::uint32_t>(pos % kHistoryFrames);
+      const auto n = static_cast<std::uint32_t>(
+          std::min<std::int64_t>({replay_left_, nframes - done, kHistoryFrames - at}));
+      play(out + std::size_t{done} * channels_, history_.get() + std::size_t{at} * channels_, n, INT64_MAX);
+      replay_left_ -= n;
+      done += n;
+      status_.frames_played += n;
+      continue;
     }
     if (hold_left_ > 0) {
       // A hold (PlayoutClock): silence, the cursor standing still; what
@@ -257,6 +282,7 @@ void Player::render(float* out, std::uint32_t nframes) noexcept {
         tail_end_ >= 0 ? static_cast<std::uint32_t>(std::min<std::int64_t>(n, tail_end_ - cursor_)) : n;
     play(out + std::size_t{done} * channels_, r->pcm + std::size_t{offset} * channels_, m,
          tail_end_ >= 0 ? tail_end_ - cursor_ : INT64_MAX);
+    remember(r->pcm + std::size_t{offset} * channels_, m);
     if (tail_end_ >= 0 && cursor_ + m >= tail_end_) tail_end_ = -1;  // faded out: done
     in_hole_ = false;
     cursor_ += m;
@@ -310,30 +336,66 @@ std::int64_t Player::target_queue() const noexcept {
   return std::max<std::int64_t>(std::int64_t{status_.target_frames} - Resampler::kTaps / 2, 0);
 }
 
-std::int64_t Player::jump_to(std::int64_t asked, std::int64_t window) noexcept {
-  // A skip from the cursor to `asked`, or up to `window` either side of it:
-  // the old and the new audio are crossfaded over kSpliceFrames, spliced
-  // where they match best (best_splice), as WSOLA splices (W. Verhelst and
-  // M. Roelands, "An overlap-add technique based on waveform similarity
-  // (WSOLA) for high quality time-scale modification of speech", ICASSP
-  // 1993). Spliced anywhere, a tone would be mixed with itself out of
-  // phase and dip (by up to all of it) in the middle of the crossfade.
-  // Where either side is not all queued audio (a hole, the buffer's end),
-  // or a fade is under way, the old audio ramps out and the new fades in.
+void Player::remember(const float* pcm, std::uint32_t frames) noexcept {
+  // What plays from the records, kept by position for splices backwards.
+  if (cursor_ != history_end_) history_from_ = cursor_;  // a jump, a hole: what came before is no lead-in
+  for (std::uint32_t i = 0; i < frames; ++i)
+    std::copy_n(pcm + std::size_t{i} * channels_, channels_,
+                history_.get() + static_cast<std::size_t>((cursor_ + i) % kHistoryFrames) * channels_);
+  history_end_ = cursor_ + frames;
+}
+
+bool Player::splice_at(std::int64_t asked, std::int64_t window, std::int64_t& at) noexcept {
+  // Where within `window` of `asked` a splice from the cursor lands in
+  // phase, as WSOLA splices (W. Verhelst and M. Roelands, "An overlap-add
+  // technique based on waveform similarity (WSOLA) for high quality
+  // time-scale modification of speech", ICASSP 1993): the old audio (what
+  // would have played on, splice_) and the new are crossfaded over
+  // kSpliceFrames where they match best (best_splice); spliced anywhere, a
+  // tone would be mixed with itself out of phase and dip (by up to all of
+  // it) in the middle of the crossfade. False where either side is not all
+  // audio (a hole, the buffer's end) or a fade is under way: the caller
+  // then ramps the old audio out and fades the new in.
   const bool steady = !silent_ && !in_hole_ && tail_end_ < 0 && fade_in_left_ == 0 &&
                       fade_out_left_ == 0 && splice_left_ == 0;
+  double fraction = 0;
+  at = asked;
+  if (!steady || std::llabs(asked - cursor_) <= window ||
+      !copy_stream(cursor_, kSpliceFrames + 1, splice_.get()) || !best_splice(asked, window, at, fraction))
+    return false;
+  if (fraction != 0) {
+    // The waveforms match between two samples: the new audio is read
+    // `fraction` of a frame further, gliding there over the crossfade (the
+    // resampler's warp), and what would have played on is read as much
+    // nearer over it, so that it plays on unmoved while it fades out.
+    resampler_.warp(resampler_.taken() + (stage_len_ - stage_pos_), kSpliceFrames, fraction);
+    float* old = splice_.get();
+    for (std::uint32_t k = 0; k < kSpliceFrames; ++k) {
+      const double p = k - fraction * k / kSpliceFrames;  // within half a frame of k, from 0 up
+      const auto i = static_cast<std::uint32_t>(p);
+      const auto f = static_cast<float>(p - i);
+      for (int c = 0; c < channels_; ++c) {
+        const std::size_t from = std::size_t{i} * channels_ + c;
+        old[std::size_t{k} * channels_ + c] = old[from] + f * (old[from + channels_] - old[from]);
+      }
+    }
+  }
+  splice_left_ = kSpliceFrames;  // play() mixes splice_ out as the new audio comes in
+  return true;
+}
+
+std::int64_t Player::jump_to(std::int64_t asked, std::int64_t window) noexcept {
+  // A skip forward from the cursor to `asked`, or up to `window` either side
+  // of it, spliced in phase where it can be (splice_at).
   std::int64_t cursor = asked;
-  const bool spliced = steady && asked - window > cursor_ &&
-                       copy_stream(cursor_, kSpliceFrames, splice_.get()) && best_splice(asked, window, cursor);
+  const bool spliced = splice_at(asked, window, cursor);
   // Records wholly before the new cursor go home.
   cursor_ = cursor;
   while (!buffer_.empty() && buffer_.front()->end() <= cursor_) {
     ++status_.records_dropped;
     unlink(buffer_.pop_front());
   }
-  if (spliced) {
-    splice_left_ = kSpliceFrames;  // play() mixes splice_ out as the new audio comes in
-  } else {
+  if (!spliced) {
     begin_fade_out();
     silent_ = true;  // what plays next fades in
   }
@@ -342,11 +404,31 @@ std::int64_t Player::jump_to(std::int64_t asked, std::int64_t window) noexcept {
   return cursor_;
 }
 
+bool Player::splice_back(std::int64_t frames) noexcept {
+  // A skip backwards by `frames`: what played from there to the cursor
+  // plays again (replay_left_), spliced in phase, and the records go on
+  // from the cursor after it. Only over audio that played without a break
+  // and is still kept.
+  const std::int64_t from = std::max(history_from_, history_end_ - std::int64_t{kHistoryFrames} + 1);
+  std::int64_t at = cursor_ - frames;
+  if (history_end_ != cursor_ || at - kSpliceSearch < from || !splice_at(at, kSpliceSearch, at)) return false;
+  replay_left_ = cursor_ - at;
+  return true;
+}
+
 bool Player::copy_stream(std::int64_t from, std::uint32_t frames, float* dst) const noexcept {
-  // Queued audio [from, from + frames) into dst, interleaved; false where
-  // some of it is not queued. Bounded by the buffer's capacity.
+  // Stream audio [from, from + frames) into dst, interleaved: what played
+  // (history_) below the cursor, queued records from it; false where some
+  // of it is neither. Bounded by the buffer's capacity.
   std::int64_t pos = from;
   std::uint32_t done = 0;
+  if (pos < cursor_) {
+    const std::int64_t kept = std::max(history_from_, history_end_ - std::int64_t{kHistoryFrames} + 1);
+    if (history_end_ != cursor_ || pos < kept) return false;
+    for (; pos < cursor_ && done < frames; ++pos, ++done)
+      std::copy_n(history_.get() + static_cast<std::size_t>(pos % kHistoryFrames) * channels_, channels_,
+                  dst + std::size_t{done} * channels_);
+  }
   for (std::size_t i = 0; i < buffer_.size() && done < frames; ++i) {
     const core::PacketRecord* r = buffer_.at(i);
     if (r->end() <= pos) continue;
@@ -361,11 +443,14 @@ bool Player::copy_stream(std::int64_t from, std::uint32_t frames, float* dst) co
   return done == frames;
 }
 
-bool Player::best_splice(std::int64_t asked, std::int64_t window, std::int64_t& at) const noexcept {
+bool Player::best_splice(std::int64_t asked, std::int64_t window, std::int64_t& at,
+                         double& fraction) const noexcept {
   // The position within `window` of `asked` whose next kMatchFrames
   // correlate best (normalised cross-correlation) with the start of
   // splice_, the audio that would have played on; of near-equal peaks (a
   // periodic sound matches once per period), the one nearest `asked`.
+  // `fraction`: where between that position and its neighbours the match
+  // peaks (a parabola through the three scores), within half a frame.
   // False when the new side is not queued. Bounded: at most
   // (2 kSpliceSearch + 1) x kMatchFrames x channels multiply-adds, once per
   // skip.
@@ -373,6 +458,7 @@ bool Player::best_splice(std::int64_t asked, std::int64_t window, std::int64_t& 
   const std::int64_t earliest = asked - window;
   const auto span = static_cast<std::uint32_t>(2 * window);
   at = asked;
+  fraction = 0;
   if (!copy_stream(earliest, span + kMatchFrames, search_.get())) return false;
   const std::size_t n = std::size_t{kMatchFrames} * channels_;
   const float* old = splice_.get();
@@ -415,6 +501,11 @@ bool Player::best_splice(std::int64_t asked, std::int64_t window, std::int64_t& 
     }
   }
   at = earliest + best;
+  if (best > 0 && best < span) {
+    const double l = score[best - 1], m = score[best], r = score[best + 1];
+    const double curve = l - 2 * m + r;
+    if (curve < 0) fraction = std::clamp(0.5 * (l - r) / curve, -0.5, 0.5);
+  }
   return true;
 }
 
@@ -429,6 +520,7 @@ void Player::resync() noexcept {
   fade_out_left_ = 0;
   splice_left_ = 0;
   hold_left_ = 0;
+  replay_left_ = 0;
   stage_pos_ = stage_len_ = 0;
   resampler_.reset();
   clock_.reset_jack();

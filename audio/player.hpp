@@ -51,6 +51,10 @@ class Player {
   static constexpr std::uint32_t kSpliceFrames = core::defaults::kStreamRate / 200;
   static constexpr std::uint32_t kSpliceSearch = core::defaults::kStreamRate / 800;
   static constexpr std::uint32_t kMatchFrames = core::defaults::kStreamRate / 500;
+  /// Stream audio kept after it played (42 ms), for splices backwards: a
+  /// buffer short of its target repeats a stretch, spliced where the
+  /// waveforms match, rather than hold silence.
+  static constexpr std::uint32_t kHistoryFrames = 2048;
 
   /// Thread: control, at start-up.
   Player(const PlayerConfig& config, core::SpscQueue<core::PacketRecord*>& from_net,
@@ -92,8 +96,11 @@ class Player {
   std::int64_t target_queue() const noexcept;
   void shorten_hole(const core::PacketRecord* r) noexcept;
   std::int64_t jump_to(std::int64_t cursor, std::int64_t window) noexcept;
+  bool splice_back(std::int64_t frames) noexcept;
+  bool splice_at(std::int64_t asked, std::int64_t window, std::int64_t& at) noexcept;
+  void remember(const float* pcm, std::uint32_t frames) noexcept;
   bool copy_stream(std::int64_t from, std::uint32_t frames, float* dst) const noexcept;
-  bool best_splice(std::int64_t asked, std::int64_t window, std::int64_t& at) const noexcept;
+  bool best_splice(std::int64_t asked, std::int64_t window, std::int64_t& at, double& fraction) const noexcept;
   void render(float* out, std::uint32_t frames) noexcept;
   void play(float* out, const float* pcm, std::uint32_t frames, std::int64_t frames_to_end) noexcept;
   void silence(float* out, std::uint32_t frames) noexcept;
@@ -119,6 +126,12 @@ class Player {
   std::int64_t cursor_ = 0;           // stream position of the next sample to render
   bool has_cursor_ = false;           // cursor_ is meaningful: playout began this epoch
   std::int64_t hold_left_ = 0;        // frames of a hold still to render as silence
+  std::int64_t replay_left_ = 0;      // frames of history_ still to play before the cursor's audio
+  // Stream audio that played, by position modulo kHistoryFrames: valid
+  // from history_from_ up to the cursor, contiguous (rendered from records).
+  const std::unique_ptr<float[]> history_;  // kHistoryFrames x channels
+  std::int64_t history_from_ = 0;
+  std::int64_t history_end_ = 0;
   // Running dry is an underrun only if the stream goes on from where it ran
   // dry: the next record then starts before the position playout would have
   // reached. A stream that ended or paused (its timestamps jump ahead with
@@ -140,7 +153,7 @@ class Player {
   // A skip (jump_to) crossfades from what would have played on (splice_,
   // kSpliceFrames rendered from the old cursor) to the new cursor, chosen
   // where the two match best (best_splice).
-  const std::unique_ptr<float[]> splice_;  // kSpliceFrames x channels, interleaved
+  const std::unique_ptr<float[]> splice_;  // (kSpliceFrames + 1) x channels, interleaved
   const std::unique_ptr<float[]> search_;  // (2 kSpliceSearch + kMatchFrames) x channels
   std::uint32_t splice_left_ = 0;          // frames of splice_ still to mix in
 

@@ -39,6 +39,7 @@ void PlayoutClock::start() noexcept {
   glide_ = 0;
   waited_s_ = 0;
   played_s_ = 0;
+  rate_ = 0;
 }
 
 std::int64_t PlayoutClock::on_cycle(std::int64_t jack_frames, std::int64_t wake_ns,
@@ -48,6 +49,8 @@ std::int64_t PlayoutClock::on_cycle(std::int64_t jack_frames, std::int64_t wake_
     jack_.reset(core::ClockEstimator::jack_config(jack_rate));
   }
   const std::int64_t step = jack_.observe(jack_frames, wake_ns);
+  if (step != 0) step_frames_ = jack_frames;
+  quiet_s_ = static_cast<double>(jack_frames - step_frames_) / jack_rate;
   cycle_ns_ = jack_.time_of(jack_frames);
   update_due();
   return step;
@@ -76,7 +79,7 @@ double PlayoutClock::idle_ratio() noexcept {
 }
 
 PlayoutClock::Steer PlayoutClock::steer(double position, std::int64_t queued_end, double needed,
-                                        std::uint32_t nframes, bool correcting) noexcept {
+                                        std::uint32_t nframes) noexcept {
   const double c = consumption();
   const double nominal = kRate / jack_rate_;
   const double stream_frames = c * nframes;
@@ -93,8 +96,10 @@ PlayoutClock::Steer PlayoutClock::steer(double position, std::int64_t queued_end
   delay_frames_ = reference_ + error;
   double trim = 0;
   const double limit = kCorrectMs * kFramesPerMs;
-  if (correcting) {
-    // A hold is under way: the error shrinks as it plays.
+  const bool storm = quiet_s_ < kQuietS && std::fabs(error) < kStormMs * kFramesPerMs;
+  if (storm) {
+    // JACK's clock is still stepping: the decision waits for the storm to
+    // pass.
   } else if (error < -kRestartMs * kFramesPerMs) {
     s.restart = true;
   } else if (error < -limit) {
@@ -113,17 +118,27 @@ PlayoutClock::Steer PlayoutClock::steer(double position, std::int64_t queued_end
       waited_s_ += nframes / static_cast<double>(jack_rate_);
       if (waited_s_ > kWaitS) s.restart = true;
     }
-  } else {
+  }
+  // Geometric from the settling trim and slew to the steady ones over
+  // kSettleS.
+  const double settled = std::clamp((played_s_ - kSettleS) / kSettleS, 0.0, 1.0);
+  if (std::fabs(error) <= limit && !storm) {
     waited_s_ = 0;
-    // Geometric from the settling trim to the steady one over kSettleS.
-    const double settled = std::clamp((played_s_ - kSettleS) / kSettleS, 0.0, 1.0);
     const double time = kSettleTrimS * std::pow(kTrimS / kSettleTrimS, settled);
     const double most = kMaxSettleTrim * std::pow(kMaxTrim / kMaxSettleTrim, settled);
     trim = std::clamp(error / (time * kRate), -most, most);
   }
-  played_s_ += nframes / static_cast<double>(jack_rate_);
+  const double seconds = nframes / static_cast<double>(jack_rate_);
+  played_s_ += seconds;
   if (s.restart) waited_s_ = 0;
-  const double total = c * (1 + trim - glide_);
+  const double wanted = c * (1 + trim);
+  if (rate_ == 0) {
+    rate_ = wanted;  // playout just started: no step to smooth
+  } else {
+    const double most = kSettleSlew * std::pow(kSlew / kSettleSlew, settled) * seconds * rate_;
+    rate_ += std::clamp(wanted - rate_, -most, most);
+  }
+  const double total = rate_ * (1 - glide_);
   drift_ppm_ = (c / nominal - 1) * 1e6;
   ratio_ppm_ = (total / nominal - 1) * 1e6;
   s.ratio = 1.0 / total;

@@ -14,12 +14,13 @@
 //   the stream at; the resampler follows it.
 // - Trim: what the estimates leave of the error is played away slowly, in
 //   proportion, never faster than kMaxTrim (faster in the first seconds,
-//   while the sender's clock is still being measured).
+//   while the sender's clock is still being measured). The rate playout
+//   runs at follows drift and trim at kSlew at most: it never steps.
 // - Discontinuities: a step in either clock (a JACK stall, a sender whose
 //   timestamps jump or whose path gets longer) moves the due position at
 //   once. An error beyond kCorrectMs is corrected in one decision: stream
-//   audio skipped (spliced by the player) when it is queued already, or
-//   silence held; never glided away. A skip whose audio is not queued
+//   audio skipped, or played again, spliced in phase by the player (or
+//   silence held where it cannot be); never glided away. A skip whose audio is not queued
 //   waits for it: a sender in the same JACK graph stalls with the server,
 //   and its own clock shows the same step a little later (then nothing is
 //   to be skipped). Far beyond what is queued, playout starts over.
@@ -43,6 +44,12 @@ class PlayoutClock {
   /// half a period of 400 Hz, so that a splice that lands on the nearest
   /// matching waveform never leaves more than this.
   static constexpr double kCorrectMs = 1.5;
+  /// A correction waits until JACK's clock has gone this long without a
+  /// step (unless the error is beyond kStormMs): a storm of stalls (a busy
+  /// host stalls the server several times in a few hundred ms) is one
+  /// decision, not one splice per stall.
+  static constexpr double kQuietS = 0.06;
+  static constexpr double kStormMs = 20;
   /// A skip whose audio is not queued waits this long for the sender's
   /// clock to explain it (its step confirms after 2 s), then playout starts
   /// over from where it is due.
@@ -51,15 +58,24 @@ class PlayoutClock {
   /// this, start playout over at once: a long stall, a pool run dry.
   static constexpr double kRestartMs = 500;
   /// The trim: the error over kTrimS, at most kMaxTrim. For the first
-  /// kSettleS of playout, while the sender's clock is still being measured
-  /// (its envelope drops as the earliest packets show, its rate takes a few
-  /// seconds), faster: the error over kSettleTrimS, at most kMaxSettleTrim;
-  /// then over the next kSettleS it narrows to the steady trim.
+  /// kSettleS of playout, while the clocks are still being measured (the
+  /// sender's envelope drops as the earliest packets show, both rates take
+  /// a second or two), faster: the error over kSettleTrimS, at most
+  /// kMaxSettleTrim; then over the next kSettleS it narrows to the steady
+  /// trim.
   static constexpr double kTrimS = 25;
   static constexpr double kMaxTrim = 40e-6;
-  static constexpr double kSettleS = 5;
+  static constexpr double kSettleS = 2;
   static constexpr double kSettleTrimS = 2;
   static constexpr double kMaxSettleTrim = 200e-6;
+  /// How fast the rate playout runs at may change (drift and trim; a
+  /// target's glide is fed forward apart): a new estimate or a trim that
+  /// jumps after a splice is followed, not stepped to. A step of the rate is
+  /// a kink in the tone's phase; 100 ppm/s moves the phase of a 440 Hz
+  /// tone by less than a thousandth of a radian per 10 ms from where its
+  /// pitch of the last half second put it. Faster while settling.
+  static constexpr double kSlew = 100e-6;
+  static constexpr double kSettleSlew = 500e-6;
   /// How fast the reference follows a new target: a target 10 ms larger is
   /// reached in 2 s (playout 0.5 % slow), a smaller one in 5 s (0.2 % fast).
   static constexpr double kGrowSlew = 5e-3;
@@ -94,12 +110,11 @@ class PlayoutClock {
     bool restart = false;      // start over from due()
   };
   /// Where playout is at the start of this cycle (the stream position whose
-  /// sample is output first, fractional); the end of what is queued, and how
-  /// much must be queued beyond the due position for a skip to land there
-  /// (this cycle's audio and the splice's search); `nframes` the cycle's
-  /// length; `correcting`: a hold is still under way (no new decision).
-  Steer steer(double position, std::int64_t queued_end, double needed, std::uint32_t nframes,
-              bool correcting) noexcept;
+  /// sample is output first, fractional, counting a correction still
+  /// playing out); the end of what is queued, and how much must be queued
+  /// beyond the due position for a skip to land there (this cycle's audio
+  /// and the splice's search); `nframes` the cycle's length.
+  Steer steer(double position, std::int64_t queued_end, double needed, std::uint32_t nframes) noexcept;
   /// Not playing this cycle: the resampler's nominal ratio and the drift.
   double idle_ratio() noexcept;
 
@@ -128,6 +143,9 @@ class PlayoutClock {
   std::int64_t stretched_ = 0;  // model_.stretched_frames already in reference_
   double waited_s_ = 0;         // a skip has waited this long for its audio
   double played_s_ = 0;         // since start()
+  double quiet_s_ = 1e9;        // since JACK's clock last stepped
+  std::int64_t step_frames_ = INT64_MIN / 2;  // JACK's frame counter then
+  double rate_ = 0;             // stream frames per JACK frame, drift and trim, slewed (0: not yet)
   double drift_ppm_ = 0;
   double ratio_ppm_ = 0;
   double delay_frames_ = 0;

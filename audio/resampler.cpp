@@ -62,6 +62,16 @@ void Resampler::reset() noexcept {
   len_ = kHalf - 1;
   pos_ = kHalf - 1;
   ratio_ = 0;
+  // The half kernel of silence counts as taken: input frame 0 is the first
+  // one process() takes in.
+  taken_ = kHalf - 1;
+  warp_frames_ = 0;
+}
+
+void Resampler::warp(std::int64_t from, double frames, double amount) noexcept {
+  warp_from_ = static_cast<double>(from + kHalf - 1);
+  warp_frames_ = frames;
+  warp_amount_ = amount;
 }
 
 void Resampler::frame(double pos, float* out) const noexcept {
@@ -123,11 +133,20 @@ Resampler::Result Resampler::process(const float* in, std::uint32_t in_frames, f
         history_[std::size_t(c) * kHistory + len_] = in[std::size_t(r.used) * channels_ + c];
       ++len_;
       ++r.used;
+      ++taken_;
     }
     if (len_ < need || r.generated == out_frames) break;
     frame(pos_, out + std::size_t(r.generated) * channels_);
     ++r.generated;
+    const double before = static_cast<double>(taken_ - len_) + pos_;  // absolute input position
     pos_ += 1.0 / step_ratio;
+    if (warp_frames_ > 0) {
+      // The part of this step inside the warp's span gets its share.
+      const double after = before + 1.0 / step_ratio;
+      const double inside = std::min(after, warp_from_ + warp_frames_) - std::max(before, warp_from_);
+      if (inside > 0) pos_ += warp_amount_ * inside / warp_frames_;
+      if (before >= warp_from_ + warp_frames_) warp_frames_ = 0;
+    }
     // Keep the history short: drop what no future output can reach.
     const int drop = static_cast<int>(pos_) - (kHalf - 1);
     if (drop > kMaxInput / 2) {

@@ -48,6 +48,16 @@ class Resampler {
   /// Thread: audio. Real-time safe. Forgets the history.
   void reset() noexcept;
 
+  /// Thread: audio. Real-time safe. Input frames taken in since reset().
+  std::int64_t taken() const noexcept { return taken_ - (kTaps / 2 - 1); }
+
+  /// Thread: audio. Real-time safe. Over the `frames` input frames from
+  /// input frame `from` (counted as taken()), read `amount` frames further
+  /// (|amount| < 1) than the ratio says, spread evenly: a splice that lands
+  /// between two input frames lands exactly where it asked, without a step
+  /// (audio::Player::jump_to).
+  void warp(std::int64_t from, double frames, double amount) noexcept;
+
   /// Stream frames audio::Player renders for the converter at a time. What
   /// sits rendered but unread is stream the callback took from the buffer
   /// before it had to: a packet must be in that much earlier. 32 made the
@@ -74,6 +84,12 @@ class Resampler {
   int len_ = 0;          // frames in history_
   double pos_ = 0;       // position of the next output sample, in history_ frames
   double ratio_ = 0;     // the previous call's ratio (0: none yet)
+  std::int64_t taken_ = 0;  // input frames taken into history_ since reset()
+  // A warp under way (warp()): input frames [warp_from_, warp_from_ +
+  // warp_frames_) are read warp_amount_ / warp_frames_ further per frame.
+  double warp_from_ = 0;
+  double warp_frames_ = 0;
+  double warp_amount_ = 0;
 };
 
 }  // namespace audio

@@ -259,9 +259,15 @@ TEST_CASE("sim: a JACK server that keeps losing time does not make the latency g
   CHECK(r.stats.net.packets_late == 0);
   CHECK(r.dropouts == 0);
   CHECK(a.holds == 0);
+  // Right after a stall the decision waits for the storm to pass
+  // (PlayoutClock::kQuietS): judged from 100 ms after each.
   double worst = 0;
-  for (const auto& p : r.trace)
-    if (p.t_s > 5 && p.t_s < c.seconds - 1) worst = std::max(worst, std::fabs(p.depth_ms - c.latency_ms));
+  for (const auto& p : r.trace) {
+    const bool settling = std::any_of(r.stalls_s.begin(), r.stalls_s.end(),
+                                      [&](double s) { return p.t_s >= s && p.t_s < s + 0.1; });
+    if (p.t_s > 5 && p.t_s < c.seconds - 1 && !settling)
+      worst = std::max(worst, std::fabs(p.depth_ms - c.latency_ms));
+  }
   MESSAGE("splices " << a.splices << ", delay at most " << worst << " ms off the target");
   CHECK(a.splices > 0);
   CHECK(worst < audio::PlayoutClock::kCorrectMs + c.jack_stall_ms / 2);
@@ -418,8 +424,11 @@ TEST_CASE("sim: drift of +-2000 ppm is followed at 44.1, 48, 88.2, 96 and 192 kH
       CAPTURE(ppm);
       CHECK(r.stats.audio.underruns == 0);
       CHECK(r.dropouts == 0);
-      CHECK(r.worst_depth_error_ms <= 1.0);            // after 10 s
-      CHECK(r.worst_drift_error_ppm <= 0.1 * 2000.0);  // after 10 s
+      // After 10 s: within the band corrections keep (what the trim has
+      // not played away yet of the start, where the rate playout runs at
+      // slews to the drift at 500 ppm/s), the drift to a few ppm.
+      CHECK(r.worst_depth_error_ms <= audio::PlayoutClock::kCorrectMs);
+      CHECK(r.worst_drift_error_ppm <= 10);
       CHECK(r.final_drift_ppm == doctest::Approx(ppm).epsilon(0.02));
     }
   }
@@ -435,8 +444,8 @@ TEST_CASE("sim: after a sender restart, drift is caught again within 10 s") {
   report("drift and restart", r);
   CHECK(r.stats.net.stream_resets == 1);
   CHECK(r.stats.audio.underruns == 0);
-  CHECK(r.worst_depth_error_ms <= 1.0);
-  CHECK(r.worst_drift_error_ppm <= 200);
+  CHECK(r.worst_depth_error_ms <= audio::PlayoutClock::kCorrectMs);
+  CHECK(r.worst_drift_error_ppm <= 10);
 }
 
 TEST_CASE("sim: a change in the sender's rate is followed without a glitch") {

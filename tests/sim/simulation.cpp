@@ -380,6 +380,7 @@ Result run(const Config& cfg) {
           next_call >= static_cast<std::int64_t>(cfg.jack_stall_from_s * kNs) &&
           next_call < static_cast<std::int64_t>(cfg.jack_stall_until_s * kNs)) {
         const auto stall = static_cast<std::int64_t>(cfg.jack_stall_ms * 1e6);
+        res.stalls_s.push_back(static_cast<double>(next_call) / kNs);
         lost_ns += stall;
         next_call += stall;
         next_stall = next_call + static_cast<std::int64_t>(cfg.jack_stall_every_s * kNs *

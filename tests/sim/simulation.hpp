@@ -110,6 +110,7 @@ struct Result {
     std::uint64_t holds;      // so far
   };
   std::vector<Sample> trace;
+  std::vector<double> stalls_s;  // when each simulated JACK stall began
 };
 
 Result run(const Config& config);

@@ -369,13 +369,16 @@ ChannelJudgement JudgeChannel(const std::vector<float>& x, int sample_rate,
   j.blocks_judged = int(judged.size());
   j.median_residual_db = residuals.empty() ? std::nan("") : Median(residuals);
 
-  // Pitch windows: the accumulated phase advance against the expected
-  // frequency, fitted with a straight line over the window's blocks; its
-  // slope per block over the expected advance is the frequency error. An
-  // advance is left out, replaced by its running reference, where either
-  // block it spans is glitched (a disturbed fit moves both advances it is
-  // part of) or a phase step runs through it (a sum over the limit that
-  // includes it), so a phase jump does not read as pitch.
+  // Pitch windows: the tone's phase against the expected frequency,
+  // accumulated from the block advances, fitted with straight lines of one
+  // common slope and an intercept of their own per run of clean advances;
+  // the slope per block over the expected advance is the frequency error.
+  // An advance is not clean where either block it spans is glitched (a
+  // disturbed fit moves both advances it is part of) or a phase step runs
+  // through it (a sum over the limit that includes it). Each run's own
+  // intercept makes what happens between runs count for nothing: a phase
+  // jump does not read as pitch, nor does a concealed stretch whose phase
+  // wanders and comes back.
   std::vector<bool> clean_advance(blocks, false);
   for (size_t i = 0; i < judged.size(); ++i) {
     const size_t k = judged[i];
@@ -393,21 +396,38 @@ ChannelJudgement JudgeChannel(const std::vector<float>& x, int sample_rate,
       const size_t k0 = judged[s];
       pw.start_s = j.blocks[k0].start_s;
       pw.end_s = pw.start_s + double(per_window * block) / fs;
-      double theta = 0, st = 0, sp = 0, stt = 0, stp = 0;
-      for (size_t i = 0; i < per_window; ++i) {
-        const size_t k = judged[s + i];
-        if (i > 0) {
-          theta += clean_advance[k] ? d[k] : advance_reference[k];
-          pw.blocks_clean += clean_advance[k] ? 1 : 0;
+      // Sums over the runs of each run's centred products.
+      double sxx = 0, sxy = 0;
+      double theta = 0, n = 0, st = 0, sp = 0, stt = 0, stp = 0;
+      const auto close_run = [&] {
+        if (n >= 2) {
+          sxx += stt - st * st / n;
+          sxy += stp - st * sp / n;
         }
+        theta = n = st = sp = stt = stp = 0;
+      };
+      for (size_t i = 1; i < per_window; ++i) {
+        const size_t k = judged[s + i];
+        if (!clean_advance[k]) {
+          close_run();
+          continue;
+        }
+        ++pw.blocks_clean;
+        if (n == 0) {  // the run's first point: the block before this advance
+          n = 1;
+          st = double(i - 1);
+          stt = st * st;
+        }
+        theta += d[k];
         const double t = double(i);
+        n += 1;
         st += t;
         sp += theta;
         stt += t * t;
         stp += t * theta;
       }
-      const double n = double(per_window);
-      const double slope = (n * stp - st * sp) / (n * stt - st * st);
+      close_run();
+      const double slope = sxx > 0 ? sxy / sxx : 0;
       pw.ppm = slope / advance * 1e6;
       pw.judged = 2 * pw.blocks_clean >= int(per_window - 1);
       for (size_t e = 0; e < options.excuses.size(); ++e) {
@@ -450,7 +470,7 @@ ChannelJudgement JudgeChannel(const std::vector<float>& x, int sample_rate,
     j.failures.insert(j.failures.end(), glitch_failures.begin(), glitch_failures.end());
   }
   for (const PitchWindow& pw : j.windows) {
-    if (!pw.judged || pw.excuse >= 0) continue;
+    if (!pw.judged) continue;
     if (!j.worst_pitch_ppm || std::abs(pw.ppm) > std::abs(*j.worst_pitch_ppm))
       j.worst_pitch_ppm = pw.ppm;
     if (lim.max_pitch_ppm && std::abs(pw.ppm) > *lim.max_pitch_ppm) {

@@ -44,8 +44,10 @@ inline constexpr int kGlitchKindCount = 5;
 const char* GlitchKindName(int bit);
 
 /// A span of the recording the caller knows is disturbed (a server stall it
-/// provoked, say). Glitched blocks and pitch windows that overlap it are
-/// reported as excused, not as failures.
+/// provoked, say). Glitched blocks that overlap it are reported as excused,
+/// not as failures. A pitch window is judged whatever it overlaps: the
+/// advances of glitched blocks in it, excused or not, are replaced by
+/// their running median, and it is judged when half its advances are clean.
 struct ExcuseWindow {
   double start_s = 0;  // from the start of the file
   double end_s = 0;
@@ -128,7 +130,7 @@ struct PitchWindow {
   double ppm = 0;
   int blocks_clean = 0;  // blocks whose own phase advance was used
   bool judged = false;   // enough clean blocks (at least half)
-  int excuse = -1;       // index into JudgeOptions::excuses when excused
+  int excuse = -1;       // index into JudgeOptions::excuses of one it overlaps (for the report)
 };
 
 struct ChannelJudgement {
@@ -147,7 +149,7 @@ struct ChannelJudgement {
   int excused = 0;
   int by_kind[kGlitchKindCount] = {};          // glitched (not excused) blocks showing each kind
   int excused_by_kind[kGlitchKindCount] = {};  // excused blocks showing each kind
-  std::optional<double> worst_pitch_ppm;       // largest |ppm| of the judged, unexcused windows, signed
+  std::optional<double> worst_pitch_ppm;       // largest |ppm| of the judged windows, signed
   std::vector<BlockReport> blocks;             // every full block of the file
   std::vector<PitchWindow> windows;
   std::vector<std::string> failures;  // each names its time and kind; empty = pass
