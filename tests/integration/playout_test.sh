@@ -1,0 +1,188 @@
+#!/usr/bin/env bash
+# playout_test.sh CASE BUILD_DIR
+#
+# Clean, on-pitch playout on the real path, judged by the audio and by
+# clocks that are not rtp2jack's. A private dummy JACK server (48 kHz/128),
+# a real GStreamer sender (440 Hz, Opus 20 ms frames at 128 kbit/s, 16 s),
+# a seeded udp_relay for the network, rtp2jack at --latency 40, jack_tap
+# recording its ports with each cycle's JACK frame time and CLOCK_MONOTONIC
+# wake time. CASE is one of:
+#   clean     the relay forwards everything
+#   loss      5 % random loss
+#   burst     5 % loss in bursts of 3 on average (Gilbert-Elliott)
+#   jitter    +-8 ms of jitter (16 ms uniform)
+#   fast      the sender's clock 1000 ppm fast (the relay's delay shrinks)
+#   slow      the sender's clock 1000 ppm slow
+#   stall     the JACK server stopped for 40 ms every 3 s (SIGSTOP/SIGCONT)
+#
+# The truth comes from outside rtp2jack: the sender's rate is the relay's
+# (--drift-ppm), JACK's is CLOCK_MONOTONIC's between its stalls (checked
+# from jack_tap's cycle log, tests/lib/timeline.py); lost packets
+# are the relay's drop log; stalls are JACK's own (the cycle log) and the
+# injected ones (stall_jackd.py's log). Judged, from 5 s after playout
+# began (10 s where said):
+# - drift_ppm within 100 ppm of the truth, within 20 ppm from 10 s;
+# - pitch of every 1 s window of the recording, in JACK's time, within
+#   100 ppm of the sender's, within 50 ppm from 10 s (tests/tools/tone_judge);
+# - buffer_ms within kCorrectMs (1.5 ms) of the target, and back there
+#   within 1 s of each injected stall (README: a splice that keeps a tone
+#   in phase lands within half its period, 1.14 ms at 440 Hz, of where it
+#   was asked to);
+# - no click, level step, phase jump or dropout in the recording, except in
+#   the blocks of a lost packet's playout (its due time at rtp2jack plus the
+#   target, a packet and a block either side) and of a JACK stall.
+# No limit comes from rtp2jack's own counters.
+set -euo pipefail
+case_name=${1:?usage: playout_test.sh CASE BUILD_DIR}
+build=$(cd "${2:?usage: playout_test.sh CASE BUILD_DIR}" && pwd)
+here=$(cd "$(dirname "$0")" && pwd)
+source "$here/../lib/jack.sh"
+timeline="$here/../lib/timeline.py"
+
+latency_ms=40
+tone_s=16
+sender_ppm=0
+relay_args=()
+case $case_name in
+  clean) ;;
+  loss) relay_args=(--loss 5) ;;
+  burst) relay_args=(--burst-loss 1.75,33.3) ;;  # mean loss 1.75/(1.75+33.3) = 5 %, bursts of 3
+  jitter) relay_args=(--delay-ms 2 --jitter-ms 16) ;;
+  fast) sender_ppm=1000 relay_args=(--delay-ms 40 --drift-ppm 1000) ;;
+  slow) sender_ppm=-1000 relay_args=(--delay-ms 2 --drift-ppm -1000) ;;
+  stall) ;;
+  *) echo "playout_test: unknown case $case_name" >&2; exit 2 ;;
+esac
+
+jack_start "$(unique_name "playout_$case_name")"
+port=$(free_udp_port)
+relay_port=$(free_udp_port)
+# The relay and the sender run real-time (below JACK's threads): their own
+# scheduling on this two-CPU VM would otherwise add jitter of a few ms that
+# is the harness's, not the network the case describes.
+rt=(chrt -f 3)
+
+spawn relay "${rt[@]}" "$build/tests/udp_relay" --listen "127.0.0.1:$relay_port" \
+  --to "127.0.0.1:$port" "${relay_args[@]}" --seed 11 --drop-log "$TEST_TMP/drops.log" \
+  --stats-file "$TEST_TMP/relay.json" --ready-file "$TEST_TMP/relay.ready"
+relay_pid=$SPAWNED_PID
+wait_for_file "$TEST_TMP/relay.ready" 5
+
+spawn rtp2jack "$build/rtp2jack" --bind 127.0.0.1 --port "$port" --latency "$latency_ms" \
+  --connect none --stats json --stats-interval 0.25
+rx_pid=$SPAWNED_PID
+wait_for_line "$TEST_TMP/rtp2jack.log" "receiving on" 10
+
+spawn tap "$build/tests/jack_tap" --out "$TEST_TMP/out.wav" --cycles "$TEST_TMP/out.cycles" \
+  --seconds $((tone_s + 3)) --ready-file "$TEST_TMP/tap.ready" rtp2jack:out_1 rtp2jack:out_2
+tap_pid=$SPAWNED_PID
+wait_for_file "$TEST_TMP/tap.ready" 10
+
+if [[ $case_name == stall ]]; then
+  spawn stalls python3 "$here/../tools/stall_jackd.py" --pid "$JACKD_PID" --first-s 3 --every-s 3 \
+    --stall-ms 40 --count $((tone_s / 3)) --log "$TEST_TMP/stops.log"
+fi
+
+"${rt[@]}" gst-launch-1.0 -q audiotestsrc is-live=true wave=sine freq=440 volume=0.5 \
+  num-buffers=$((tone_s * 50)) samplesperbuffer=960 ! audio/x-raw,rate=48000,channels=2 \
+  ! audioconvert ! opusenc bitrate=128000 frame-size=20 ! rtpopuspay pt=96 \
+  ! udpsink host=127.0.0.1 port="$relay_port" >"$TEST_TMP/sender.log" 2>&1
+
+wait "$tap_pid" || { cat "$TEST_TMP/tap.log" >&2; exit 1; }
+stop_pid "$rx_pid"
+stop_pid "$relay_pid"
+grep -q '"final":true' "$TEST_TMP/rtp2jack.log" || { cat "$TEST_TMP/rtp2jack.log"; exit 1; }
+
+# The truth for drift and pitch: the sender's rate against JACK's. The
+# dummy driver sleeps to a schedule of whole periods from an anchor on
+# JACK's clock (CLOCK_MONOTONIC here, which nothing slews) and re-anchors
+# only after a stall, so between stalls JACK's rate is the monotonic
+# clock's and the truth is the relay's drift. Its rate measured from the
+# cycle log (a few ppm of noise on this VM) must agree.
+jack_ppm=$(python3 "$timeline" rate "$TEST_TMP/out.cycles" | cut -d' ' -f1)
+truth_ppm=$sender_ppm
+echo "JACK's rate between stalls, measured: $jack_ppm ppm; the sender's against it: $truth_ppm ppm"
+python3 -c "import sys; sys.exit(0 if abs(float(sys.argv[1])) < 30 else 1)" "$jack_ppm" ||
+  { echo "FAIL: JACK's dummy clock ran $jack_ppm ppm off CLOCK_MONOTONIC between stalls"; exit 1; }
+
+# Excused: a lost packet's playout, from its due time at rtp2jack plus the
+# target, the lost frame and the two after it (Opus decodes its way back
+# from a concealment over them: the tone's phase wanders there), with two
+# blocks either side; every JACK stall; every injected stop.
+: >"$TEST_TMP/windows.mono"
+python3 - "$TEST_TMP/drops.log" "$latency_ms" >>"$TEST_TMP/windows.mono" <<'PY'
+import sys
+latency_ns = float(sys.argv[2]) * 1e6
+for line in open(sys.argv[1]):
+    recv, due, seq, ts = line.split()
+    start = int(due) + latency_ns
+    print(int(start - 20e6), int(start + 3 * 20e6 + 20e6), f"lost-seq-{seq}")
+PY
+python3 "$timeline" excuse "$TEST_TMP/out.cycles" --stalls --mono-windows "$TEST_TMP/windows.mono" \
+  >"$TEST_TMP/excuse.txt"
+if [[ -f $TEST_TMP/stops.log ]]; then
+  # JACK's time stands still during a stop: it maps to one position, from
+  # which the window runs as a stall's does (5 ms before, 20 ms after).
+  for stop in $(cut -d' ' -f1 "$TEST_TMP/stops.log"); do
+    python3 -c "import sys; p = float(sys.argv[1]); print(f'{p - 0.005:.6f} {p + 0.02:.6f} injected-stop')" \
+      "$(python3 "$timeline" at "$TEST_TMP/out.cycles" "$stop")" >>"$TEST_TMP/excuse.txt"
+  done
+fi
+echo "excused windows: $(wc -l <"$TEST_TMP/excuse.txt")"
+
+# The recording, from the tone's onset (its fade-in excepted) to half a
+# second before its end: no glitch outside the excused windows; the pitch
+# of every 1 s window within 100 ppm of the truth from 5 s, within 50 ppm
+# from 10 s.
+verdict=0
+judge() {
+  "$build/tests/tone_judge" "$TEST_TMP/out.wav" --channels 2 --freq 440 --freq-ppm "$truth_ppm" \
+    --amplitude 0.5 --to-s "onset+$((tone_s - 1)).5" --excuse "$TEST_TMP/excuse.txt" "$@"
+}
+judge --from-s onset+0.1 --max-pitch-ppm off --json "$TEST_TMP/judge.json" || verdict=1
+judge --from-s onset+5 --max-pitch-ppm 100 --max-glitches 100000 >/dev/null || verdict=1
+judge --from-s onset+10 --max-pitch-ppm 50 --max-glitches 100000 >/dev/null || verdict=1
+
+# The clocks' figures in rtp2jack's stats, against the truth. A stats line
+# taken within 0.15 s after a stall of JACK's (the cycle log) or within 1 s
+# after an injected stop is not held to the buffer's band: the decision
+# that removes a stall's backlog waits for a storm of stalls to pass
+# (PlayoutClock::kQuietS) and comes a few cycles after it.
+python3 "$timeline" stalls "$TEST_TMP/out.cycles" --min-ms 0.3 >"$TEST_TMP/stalls.txt"
+python3 - "$TEST_TMP/rtp2jack.log" "$truth_ppm" "$latency_ms" "$TEST_TMP/stalls.txt" "$TEST_TMP/stops.log" <<'PY' || verdict=1
+import json, os, sys
+log, truth, target, stalls_path, stops_path = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), sys.argv[4], sys.argv[5]
+rows = [json.loads(l) for l in open(log) if l.startswith("{") and '"final":true' not in l]
+playing = [r for r in rows if r["playing"]]
+t0 = playing[0]["monotonic_s"]
+stalls = [int(l.split()[1]) / 1e9 for l in open(stalls_path) if l.strip()]
+stops = [int(l.split()[0]) / 1e9 for l in open(stops_path)] if os.path.exists(stops_path) else []
+def after(t, times, span):
+    return any(0 <= t - s < span for s in times)
+problems = []
+worst5 = worst10 = worst_buf = 0.0
+judged = 0
+for r in playing:
+    t, since = r["monotonic_s"], r["monotonic_s"] - t0
+    err = abs(r["drift_ppm"] - truth)
+    if since >= 5:
+        worst5 = max(worst5, err)
+    if since >= 10:
+        worst10 = max(worst10, err)
+    if since >= 5 and not after(t, stalls, 0.15) and not after(t, stops, 1.0):
+        worst_buf = max(worst_buf, abs(r["buffer_ms"] - target))
+        judged += 1
+print(f"drift_ppm vs truth {truth:+.1f}: worst {worst5:.1f} ppm from 5 s, {worst10:.1f} ppm from 10 s; "
+      f"buffer_ms worst {worst_buf:.2f} ms off the target from 5 s ({judged} lines judged)")
+if worst5 > 100: problems.append(f"drift {worst5:.1f} ppm off from 5 s (limit 100)")
+if worst10 > 20: problems.append(f"drift {worst10:.1f} ppm off from 10 s (limit 20)")
+if worst_buf > 1.5: problems.append(f"buffer {worst_buf:.2f} ms off (limit 1.5)")
+if judged < 20: problems.append(f"only {judged} stats lines to judge the buffer by")
+for p in problems: print("FAIL: " + p)
+sys.exit(1 if problems else 0)
+PY
+if ((verdict != 0)); then
+  echo "FAIL: playout $case_name"
+  exit 1
+fi
+echo "PASS: playout $case_name"
