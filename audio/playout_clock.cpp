@@ -125,7 +125,8 @@ PlayoutClock::Steer PlayoutClock::steer(double position, std::int64_t queued_end
   if (std::fabs(error) <= limit && !storm) {
     waited_s_ = 0;
     const double time = kSettleTrimS * std::pow(kTrimS / kSettleTrimS, settled);
-    const double most = kMaxSettleTrim * std::pow(kMaxTrim / kMaxSettleTrim, settled);
+    const double trust = std::clamp(kTrustPpm / std::max(model_.clock_uncertainty_ppm, 1e-9), 0.25, 1.0);
+    const double most = kMaxSettleTrim * std::pow(kMaxTrim * trust / kMaxSettleTrim, settled);
     trim = std::clamp(error / (time * kRate), -most, most);
   }
   const double seconds = nframes / static_cast<double>(jack_rate_);

@@ -65,6 +65,12 @@ class PlayoutClock {
   /// trim.
   static constexpr double kTrimS = 25;
   static constexpr double kMaxTrim = 40e-6;
+  /// Under jitter the sender's clock is known less well (its model's
+  /// uncertainty, core::ClockEstimator::uncertainty_ppm), and the error the
+  /// trim sees is mostly the model's own wander as its envelope settles: the
+  /// steady trim is scaled down by kTrustPpm over that uncertainty (to a
+  /// quarter at most), so that it does not put the wander into the pitch.
+  static constexpr double kTrustPpm = 5;
   static constexpr double kSettleS = 2;
   static constexpr double kSettleTrimS = 2;
   static constexpr double kMaxSettleTrim = 200e-6;

@@ -170,9 +170,9 @@ int run(const Options& o, ProcessHook hook) {
   HookedProcess hooked{hook, &audio::Player::process_trampoline, &player};
   Console console(o.stats == "text" && isatty(STDERR_FILENO) == 1);
   // The latency the ports report (JACK's latency callback, capture
-  // direction), in JACK frames: the target, which the drift controller
-  // holds with the converter's delay counted in (DESIGN.md, "Latency,
-  // precisely"). With --latency auto it follows the target.
+  // direction), in JACK frames: the target, which the playout clock holds
+  // with the converter's delay counted in (docs/design.md, "Clocks"). With
+  // --latency auto it follows the target.
   std::uint32_t reported_target = target;
   const auto set_port_latency = [&](audio::JackClient& client) {
     client.set_added_latency(static_cast<std::uint32_t>(std::lround(

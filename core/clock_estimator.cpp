@@ -34,7 +34,7 @@ ClockEstimator::Config ClockEstimator::sender_config() noexcept {
   c.early_count = 3;
   c.steps_before_rate = false;
   c.min_span_s = 0.5;
-  c.max_uncertainty_ppm = 300;
+  c.max_uncertainty_ppm = 100;
   c.forget_s = 0;
   c.window_buckets = 400;  // 20 s
   return c;

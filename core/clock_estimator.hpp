@@ -104,7 +104,10 @@ class ClockEstimator {
   /// between stalls measures it to tens of ppm on a busy host.
   static Config jack_config(double rate) noexcept;
   /// A sender's media clock (RTP timestamps, 48 kHz) against packet
-  /// arrivals: jitter of any size, the sender's rate up to 1 % off. A path
+  /// arrivals: jitter of any size, the sender's rate up to 1 % off, taken
+  /// as nominal until measured to 100 ppm (a sender whose pacing is ragged,
+  /// as ffmpeg -re's 20 ms sawtooth, would otherwise swing it by hundreds
+  /// of ppm early on). A path
   /// that gets longer is a step once every packet for 2 s (and 40 packets)
   /// came later than before by more than half their mean lateness (2 ms at
   /// least); timestamps that jump ahead, once three packets in a row show it.

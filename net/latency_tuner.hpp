@@ -74,7 +74,7 @@ class LatencyTuner {
   std::uint32_t fixed_cost_frames() const noexcept { return fixed_; }
   std::uint64_t changes() const noexcept { return changes_; }
 
-  // Policy constants (DESIGN.md and README, "Adaptive latency").
+  // Policy constants (docs/design.md and README, "Adaptive latency").
   static constexpr int kBaseBuckets = 8;         // x 250 ms: the base-delay window
   static constexpr int kPeakSeconds = 30;        // the window of peaks
   static constexpr double kHeadroom = 0.25;      // on top of the peak lateness

@@ -23,6 +23,7 @@ struct NetStats {
   std::uint64_t frames_fec = 0;          // Opus frames recovered from in-band FEC (LBRR)
   std::uint64_t frames_stretched = 0;    // 48 kHz frames of concealment inserted to grow the target at once
   std::uint64_t stream_resets = 0;       // sender restarts after the first lock
+  std::uint64_t sender_steps = 0;        // steps in the sender's clock: its path got longer or its timestamps jumped
   std::uint64_t pool_exhausted = 0;      // packets dropped: no free record (audio stalled)
   std::uint64_t queue_full = 0;          // packets dropped: net -> audio queue full
   double jitter_frames = 0.0;            // RFC 3550 A.8 interarrival jitter, 48 kHz units

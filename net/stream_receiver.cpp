@@ -631,6 +631,7 @@ void StreamReceiver::lock_stream(std::uint32_t ssrc, std::uint8_t pt, std::uint1
   unique_received_ = 0;
   have_transit_ = false;
   tuner_.reset();
+  sender_steps_ += clock_.steps();
   clock_.reset();
   recent_.fill(INT64_MIN);  // no real extended sequence number
   held_used_.fill(false);
@@ -711,6 +712,7 @@ StatsSnapshot StreamReceiver::stats() const noexcept {
   // Between a rescue and audio taking its replacement in, the count would
   // show the rescued concealment as played, then take it back.
   s.net.frames_concealed = rescues_settled() ? concealed_played() : concealed_shown_;
+  s.net.sender_steps = sender_steps_ + clock_.steps();
   s.net.recommended_frames = tuner_.recommended_frames();
   s.net.lateness_frames = tuner_.peak_lateness_frames();
   s.net.target_changes = tuner_.changes();

@@ -162,6 +162,7 @@ class StreamReceiver {
   core::AudioStatus audio_;  // cached state: the latest status audio published
   LatencyTuner tuner_;
   core::ClockEstimator clock_;  // the sender's media clock, this epoch
+  std::uint64_t sender_steps_ = 0;  // its steps in earlier epochs
   core::StreamModel model_;     // as published last
 
   // Stream state, valid while stats_.locked.

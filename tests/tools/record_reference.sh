@@ -32,7 +32,7 @@ for ((n = 1; n <= runs; n++)); do
   jack_start "$(unique_name judgecal)" "$rate" $((rate > 48000 ? 256 : 128))
   port=$(free_udp_port)
 
-  # The reference as PEERS.md gives it, with sync=false: on the dummy
+  # The reference pipeline, with sync=false: on the dummy
   # backend the default sync=true drops every other frame.
   spawn ref gst-launch-1.0 -q udpsrc address=127.0.0.1 port="$port" \
     caps='application/x-rtp,media=audio,clock-rate=48000,encoding-name=OPUS,payload=96' \

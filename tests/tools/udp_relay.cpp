@@ -1,7 +1,7 @@
 // udp_relay: forwards UDP datagrams from --listen to --to with seeded,
 // repeatable impairments (loss, burst loss, delay, jitter, duplication,
-// reordering, clock drift). Stands in for netem, which this kernel lacks
-// (tests/PEERS.md).
+// reordering, clock drift). Stands in for netem, which the test machines'
+// kernels lack (no sch_netem module).
 //
 // One thread, POSIX sockets and ppoll. Every accepted packet goes through one
 // time-ordered queue (a binary heap keyed by due time, then arrival order),
