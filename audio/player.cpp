@@ -611,6 +611,7 @@ void Player::push_status(const Cycle& cycle, std::uint32_t stream_frames) noexce
   status_.jack_rate = cycle.rate;
   status_.drift_ppm = clock_.drift_ppm();
   status_.ratio_ppm = clock_.ratio_ppm();
+  status_.jack_clock_ppm = clock_.jack().valid() ? clock_.jack().deviation_ppm() : 0;
   status_.delay_frames = status_.playing ? clock_.delay_frames() : 0;
   status_out_.publish(status_);
 }

@@ -136,8 +136,13 @@ PlayoutClock::Steer PlayoutClock::steer(double position, std::int64_t queued_end
   if (rate_ == 0) {
     rate_ = wanted;  // playout just started: no step to smooth
   } else {
-    const double most = kSettleSlew * std::pow(kSlew / kSettleSlew, settled) * seconds * rate_;
-    rate_ += std::clamp(wanted - rate_, -most, most);
+    // A large gap (a rate measured late, far from nominal) closes with a
+    // time constant of kCatchUpS, at kSettleSlew at most; small ones at the
+    // slew.
+    const double gap = wanted - rate_;
+    const double rate_slew = kSettleSlew * std::pow(kSlew / kSettleSlew, settled) * rate_;
+    const double most = std::max(rate_slew, std::min(std::fabs(gap) / kCatchUpS, kSettleSlew * rate_)) * seconds;
+    rate_ += std::clamp(gap, -most, most);
   }
   const double total = rate_ * (1 - glide_);
   drift_ppm_ = (c / nominal - 1) * 1e6;

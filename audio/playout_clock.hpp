@@ -82,6 +82,13 @@ class PlayoutClock {
   /// pitch of the last half second put it. Faster while settling.
   static constexpr double kSlew = 100e-6;
   static constexpr double kSettleSlew = 500e-6;
+  /// A gap larger than kSlew x kCatchUpS (a sender's rate measured only
+  /// after seconds, under jitter, far from the nominal it was taken for)
+  /// closes with this time constant, at kSettleSlew at most: a ramp of
+  /// 1000 ppm/s puts a 440 Hz tone's phase advance 7 mrad per 10 ms off its
+  /// median of the last half second, as much as a glitch in
+  /// tests/tools/tone_judge's eyes.
+  static constexpr double kCatchUpS = 1.0;
   /// How fast the reference follows a new target: a target 10 ms larger is
   /// reached in 2 s (playout 0.5 % slow), a smaller one in 5 s (0.2 % fast).
   static constexpr double kGrowSlew = 5e-3;

@@ -62,7 +62,7 @@ std::string stats_json(const net::StatsSnapshot& s, double uptime_s, bool final)
       "\"packets_foreign\":%llu,\"packets_filtered\":%llu,\"datagrams_received\":%llu,"
       "\"rtcp_received\":%llu,"
       "\"frames_concealed\":%llu,\"frames_fec\":%llu,\"underruns\":%llu,\"gaps\":%llu,\"holes_shortened\":%llu,"
-      "\"buffer_ms\":%.2f,\"target_ms\":%.2f,\"jitter_ms\":%.3f,\"drift_ppm\":%.1f,\"ratio_ppm\":%.1f,"
+      "\"buffer_ms\":%.2f,\"target_ms\":%.2f,\"jitter_ms\":%.3f,\"drift_ppm\":%.1f,\"ratio_ppm\":%.1f,\"sender_clock_ppm\":%.1f,\"jack_clock_ppm\":%.1f,"
       "\"ssrc\":%u,\"payload_type\":%u,\"packet_ms\":%.1f,\"stream_resets\":%llu,"
       "\"xruns\":%llu,\"pool_exhausted\":%llu,\"queue_full\":%llu,\"records_dropped\":%llu,"
       "\"jack_stalls\":%llu,\"sender_steps\":%llu,\"splices\":%llu,\"holds\":%llu,\"latency_auto\":%s,\"recommended_ms\":%s,\"lateness_ms\":%.2f,\"target_changes\":%llu,\"frames_stretched\":%llu}",
@@ -82,7 +82,7 @@ std::string stats_json(const net::StatsSnapshot& s, double uptime_s, bool final)
       static_cast<unsigned long long>(n.frames_fec), static_cast<unsigned long long>(a.underruns),
       static_cast<unsigned long long>(a.gaps), static_cast<unsigned long long>(a.holes_shortened),
       ms(a.delay_frames), ms(a.target_frames),
-      ms(n.jitter_frames), a.drift_ppm, a.ratio_ppm, n.ssrc, n.payload_type, ms(n.packet_frames),
+      ms(n.jitter_frames), a.drift_ppm, a.ratio_ppm, n.sender_clock_ppm, a.jack_clock_ppm, n.ssrc, n.payload_type, ms(n.packet_frames),
       static_cast<unsigned long long>(n.stream_resets), static_cast<unsigned long long>(s.xruns),
       static_cast<unsigned long long>(n.pool_exhausted),
       static_cast<unsigned long long>(n.queue_full),

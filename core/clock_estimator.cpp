@@ -186,12 +186,45 @@ bool ClockEstimator::segment_slope(double& slope, double& weight, double& scatte
   const double n = static_cast<double>(count_ - from);
   if (config_.fit == Fit::Envelope) {
     double offset = 0;
-    if (!envelope_slope(slope, offset)) return false;
+    double edge = 0;
+    if (!envelope_slope(slope, offset, edge)) return false;
     weight = span * span;
-    // How far the minima sit above their own envelope, on average.
-    scatter = 0;
-    for (std::size_t i = 0; i < count_; ++i) scatter += point(i).y - (offset + slope * point(i).x);
-    scatter /= n;
+    // The envelope is as good as the floor under it is sharp: how far the
+    // lowest minimum of each block of buckets sits above the line, as an
+    // RMS. Uniform jitter leaves a block's lowest packet close to the
+    // floor; a sender whose pacing wanders (ffmpeg -re's lowest packets
+    // wander by +-3 ms from one half-second to the next) does not, and its
+    // envelope's slope is that much less certain. The envelope rests on two
+    // of the blocks: the others count as looks at the floor.
+    const auto floor_rms = [&](std::size_t per_block, std::size_t& looks) {
+      double ss = 0, low = 1e300;
+      std::size_t blocks = 0, in_block = 0;
+      for (std::size_t i = 0; i < count_; ++i) {
+        low = std::min(low, point(i).y - (offset + slope * point(i).x));
+        if (++in_block == per_block || i + 1 == count_) {
+          ss += low * low;
+          ++blocks;
+          low = 1e300;
+          in_block = 0;
+        }
+      }
+      looks = blocks > 2 ? blocks - 2 : 0;
+      return looks > 0 ? std::sqrt(ss / static_cast<double>(looks)) : 1e300;
+    };
+    std::size_t looks = 0;
+    double floor = floor_rms(kFloorBuckets, looks);
+    if (looks + 2 < kMinFloorBlocks) {
+      // Too few blocks yet to judge the floor by: under jitter a few that
+      // happen to sit low make an envelope that looks sharp and is not
+      // (rates 500 to 5000 ppm off at 2 to 50 ppm of apparent uncertainty
+      // in 1 run of 100 under 16 ms). A floor judged sharp over as many
+      // smaller blocks is sharp, though (a sender paced by its clock on a
+      // quiet path): no packet of a jittered path sits that close to it
+      // that often.
+      floor = floor_rms(std::max<std::size_t>(count_ / kMinFloorBlocks, 2), looks);
+      if (looks + 2 < kMinFloorBlocks || floor > kSharpFloorNs) return false;
+    }
+    scatter = std::max(floor, kMinScatterNs) * kFloorScale / std::sqrt(static_cast<double>(looks)) * span / edge;
     return true;
   }
   // Least squares, x and y centred on the segment's means. Bounded by kBuckets.
@@ -216,11 +249,11 @@ bool ClockEstimator::segment_slope(double& slope, double& weight, double& scatte
     const double r = point(i).y - (my + slope * (point(i).x - mx));
     ss += r * r;
   }
-  scatter = std::sqrt(ss / n);
+  scatter = std::max(std::sqrt(ss / n), kMinScatterNs) / std::sqrt(n);
   return true;
 }
 
-bool ClockEstimator::envelope_slope(double& slope, double& offset) const noexcept {
+bool ClockEstimator::envelope_slope(double& slope, double& offset, double& edge) const noexcept {
   // The lower convex hull of the bucket minima (A. M. Andrew's monotone
   // chain: they are in order of x already), then the hull edge that spans
   // their mean x: the linear-programming optimum. Bounded by kBuckets.
@@ -247,6 +280,7 @@ bool ClockEstimator::envelope_slope(double& slope, double& offset) const noexcep
       if (b.x <= a.x) return false;
       slope = (b.y - a.y) / (b.x - a.x);
       offset = a.y - slope * a.x;
+      edge = b.x - a.x;
       return true;
     }
   }
@@ -268,12 +302,14 @@ void ClockEstimator::combine(double now_x) noexcept {
   double slope = 0, w = 0, scatter = 0;
   bool current = false;
   if (segment_slope(slope, w, scatter)) {
-    // The offsets' scatter over the span, shrinking with the square root
-    // of the buckets: about a standard deviation of the slope.
+    // About a standard deviation of the slope: the segment's scatter
+    // (segment_slope) over its span.
     const double span = point(count_ - 1).x - point(0).x;
-    const double uncertainty = std::max(scatter, 1000.0) / (span * std::sqrt(static_cast<double>(count_))) /
-                               nominal_ns_ * 1e6;
-    if (uncertainty < config_.max_uncertainty_ppm) {
+    const double uncertainty = scatter / span / nominal_ns_ * 1e6;
+    // Measured well enough, or so far from nominal that nominal is ruled
+    // out (a sender 1000 ppm off under heavy jitter).
+    const double ppm = std::fabs(slope) / nominal_ns_ * 1e6;
+    if (uncertainty < config_.max_uncertainty_ppm || ppm > kRuledOut * uncertainty) {
       sum += w * slope;
       weight += w;
       uncertainty_ = uncertainty;

@@ -50,6 +50,19 @@ class ClockEstimator {
   enum class Fit : std::uint8_t { Envelope, Minima };
   static constexpr std::size_t kBuckets = 1024;
   static constexpr std::size_t kSegments = 32;
+  // The envelope's floor is judged per this many buckets (0.5 s of a
+  // sender's); the scale turns its RMS into about a standard deviation
+  // of the slope (calibrated on uniform jitter, tests/clock_estimator_test).
+  static constexpr std::size_t kFloorBuckets = 10;
+  static constexpr std::size_t kMinFloorBlocks = 6;
+  static constexpr double kFloorScale = 1.5;
+  // A slope this many uncertainties from nominal counts whatever
+  // max_uncertainty_ppm says. The floor is judged once there are
+  // kMinFloorBlocks blocks (3 s of a sender's), or earlier over as many
+  // smaller blocks when it is sharper than kSharpFloorNs.
+  static constexpr double kRuledOut = 6;
+  static constexpr double kSharpFloorNs = 50'000;
+  static constexpr double kMinScatterNs = 1000;
 
   struct Config {
     Fit fit = Fit::Envelope;
@@ -105,12 +118,13 @@ class ClockEstimator {
   static Config jack_config(double rate) noexcept;
   /// A sender's media clock (RTP timestamps, 48 kHz) against packet
   /// arrivals: jitter of any size, the sender's rate up to 1 % off, taken
-  /// as nominal until measured to 100 ppm (a sender whose pacing is ragged,
-  /// as ffmpeg -re's 20 ms sawtooth, would otherwise swing it by hundreds
-  /// of ppm early on). A path
-  /// that gets longer is a step once every packet for 2 s (and 40 packets)
-  /// came later than before by more than half their mean lateness (2 ms at
-  /// least); timestamps that jump ahead, once three packets in a row show it.
+  /// as nominal until measured to 100 ppm over 3 s at least, or until it is
+  /// six uncertainties from nominal (a sender whose pacing wanders, as
+  /// ffmpeg -re's does, would otherwise swing it by hundreds of ppm). A
+  /// path that gets longer is a step once every packet for 2 s (and 40
+  /// packets) came later than before by more than half their mean lateness
+  /// (2 ms at least); timestamps that jump ahead, once three packets in a
+  /// row show it.
   static Config sender_config() noexcept;
 
   explicit ClockEstimator(const Config& config) noexcept;
@@ -141,8 +155,9 @@ class ClockEstimator {
   /// assumed nominal.
   bool rate_measured() const noexcept { return weight_ > 0; }
   /// The rate's uncertainty, ppm (about one standard deviation): the
-  /// current segment's scatter about its own line over its span, shrinking
-  /// with the square root of its buckets. Huge while not measured.
+  /// current segment's scatter (for an envelope, how sharp the floor under
+  /// it is, judged per half-second block) over its span. Huge while not
+  /// measured.
   double uncertainty_ppm() const noexcept { return uncertainty_; }
 
   /// Steps confirmed since reset().
@@ -167,11 +182,13 @@ class ClockEstimator {
   void add_point(double x, double y) noexcept;
   void start_segment(double x, double y) noexcept;
   void refit() noexcept;
-  // The current segment's slope, weight, and how far its bucket minima sit
-  // from its line (the mean above the envelope, or the residuals' RMS);
-  // false while it has no slope.
+  // The current segment's slope, weight, and its scatter: how far its
+  // offsets can be off its line, in ns, over the square root of how many
+  // independent looks at them there were (the RMS of the lowest minimum of
+  // each kFloorBuckets above the envelope, times kFloorScale; or the least
+  // squares residuals' RMS); false while it has no slope.
   bool segment_slope(double& slope, double& weight, double& scatter) const noexcept;
-  bool envelope_slope(double& slope, double& offset) const noexcept;
+  bool envelope_slope(double& slope, double& offset, double& edge) const noexcept;
   void combine(double now_x) noexcept;
   Point& point(std::size_t i) noexcept { return points_[(first_ + i) % kBuckets]; }
   const Point& point(std::size_t i) const noexcept { return points_[(first_ + i) % kBuckets]; }

@@ -51,6 +51,7 @@ struct AudioStatus {
   std::uint32_t jack_rate = 0;
   double drift_ppm = 0;             // the sender's clock against JACK's, from both clocks
   double ratio_ppm = 0;             // playout's consumption rate against nominal: drift plus corrections
+  double jack_clock_ppm = 0;        // JACK's frame clock against CLOCK_MONOTONIC (positive: fast)
   double delay_frames = 0;          // the buffer's delay: playout time of the sample playing less its on-time arrival
   std::uint32_t target_frames = 0;
   std::uint64_t underruns = 0;

@@ -147,7 +147,9 @@ bool LatencyTuner::update(const core::AudioStatus& audio, std::int64_t now_ns) n
     underruns_seen_ = audio.underruns;
     return false;
   }
-  if (started_ns_ == INT64_MIN) started_ns_ = now_ns;
+  // The calm spells count from the stream's first packet: before it there
+  // is nothing measured to shrink to.
+  if (started_ns_ == INT64_MIN && have_origin_) started_ns_ = now_ns;
   const std::uint32_t before = target_;
 
   if (audio.underruns > underruns_seen_) {
@@ -165,7 +167,8 @@ bool LatencyTuner::update(const core::AudioStatus& audio, std::int64_t now_ns) n
   // Shrink only after a calm spell, by more than the hysteresis.
   const std::int64_t calm_since = std::max(started_ns_, grown_ns_);
   const double calm = grown_ns_ == INT64_MIN && shrunk_ns_ == INT64_MIN ? kFirstCalmS : calm_s_;
-  if (have_status_ && now_ns - calm_since >= static_cast<std::int64_t>(calm * kNsPerS) &&
+  if (have_status_ && started_ns_ != INT64_MIN &&
+      now_ns - calm_since >= static_cast<std::int64_t>(calm * kNsPerS) &&
       now_ns - std::max(calm_since, shrunk_ns_) >= kNsPerS) {
     const std::uint32_t rec = recommended_frames();
     const std::uint32_t hysteresis = std::max<std::uint32_t>(2 * kStep, target_ / 10);

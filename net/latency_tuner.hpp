@@ -113,7 +113,7 @@ class LatencyTuner {
 
   std::uint64_t underruns_seen_ = 0;
   bool have_status_ = false;
-  std::int64_t started_ns_ = INT64_MIN;   // first update
+  std::int64_t started_ns_ = INT64_MIN;   // first update after the first packet
   std::int64_t grown_ns_ = INT64_MIN;     // latest growth
   std::int64_t shrunk_ns_ = INT64_MIN;    // latest shrink
   double calm_s_ = kCalmS;

@@ -27,6 +27,7 @@ struct NetStats {
   std::uint64_t pool_exhausted = 0;      // packets dropped: no free record (audio stalled)
   std::uint64_t queue_full = 0;          // packets dropped: net -> audio queue full
   double jitter_frames = 0.0;            // RFC 3550 A.8 interarrival jitter, 48 kHz units
+  double sender_clock_ppm = 0.0;         // the sender's media clock against CLOCK_MONOTONIC, as playout uses it
   double lateness_frames = 0.0;          // peak lateness over the last 30 s (net::LatencyTuner)
   std::uint32_t recommended_frames = 0;  // the target latency this network needs
   std::uint64_t target_changes = 0;      // adaptive target changes so far

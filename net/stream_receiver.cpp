@@ -35,6 +35,7 @@ StreamReceiver::StreamReceiver(const StreamConfig& config, core::RecordPool& poo
       candidates_(std::make_unique<Candidate[]>(d::kProbationSlots)),
       held_(std::make_unique<Held[]>(d::kHeldPackets)) {
   recent_.fill(INT64_MIN);  // no real extended sequence number
+  publish();  // the target, before any stream
 }
 
 void StreamReceiver::on_datagram(std::span<const std::uint8_t> data, std::int64_t arrival_ns,
@@ -713,6 +714,7 @@ StatsSnapshot StreamReceiver::stats() const noexcept {
   // show the rescued concealment as played, then take it back.
   s.net.frames_concealed = rescues_settled() ? concealed_played() : concealed_shown_;
   s.net.sender_steps = sender_steps_ + clock_.steps();
+  s.net.sender_clock_ppm = model_.clock ? 1e9 / d::kStreamRate / model_.ns_per_frame * 1e6 - 1e6 : 0;
   s.net.recommended_frames = tuner_.recommended_frames();
   s.net.lateness_frames = tuner_.peak_lateness_frames();
   s.net.target_changes = tuner_.changes();

@@ -8,7 +8,9 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <random>
+#include <string>
 #include <vector>
 
 
@@ -100,33 +102,39 @@ TEST_CASE("clock: a JACK clock 500 ppm slow is measured so, through stalls") {
 TEST_CASE("clock: a sender's rate under jitter, within 100 ppm from 5 s and 20 ppm from 10 s (median)") {
   // 20 ms packets through 16 ms of uniform jitter (+-8 ms around its mean),
   // the sender 1000 ppm fast or slow, 5 % loss or none, 25 seeds each. The
-  // worst seed is off by about 110 ppm at 10 s: 500 packets under 16 ms of
-  // jitter hold no more than that (the envelope's offset is known to about
-  // the jitter over the packets' count, 30 us, over half the span).
+  // rate stays nominal until it is measured to 100 ppm or nominal is ruled
+  // out; in the worst seeds that takes more than 10 s (500 packets under
+  // 16 ms of jitter hold no more: the envelope's offset is known to about
+  // the jitter over the packets' count, 30 us, over half the span), and by
+  // 15 s every seed's rate is within 150 ppm.
   for (const double ppm : {1000.0, -1000.0, 0.0}) {
     for (const double loss : {0.0, 0.05}) {
-      std::vector<double> at5, at10;
+      std::vector<double> at5, at10, at15;
       for (std::uint64_t seed = 1; seed <= 25; ++seed) {
         core::ClockEstimator c(core::ClockEstimator::sender_config());
-        double worst5 = 0, worst10 = 0;
-        for (const Obs& o : arrivals(15, ppm, 16, loss, seed)) {
+        double worst5 = 0, worst10 = 0, worst15 = 0;
+        for (const Obs& o : arrivals(20, ppm, 16, loss, seed)) {
           c.observe(o.frames, o.t);
           const double err = std::fabs(c.deviation_ppm() - ppm);
           const double t = static_cast<double>(o.t - kStart) / 1e9;
           if (t >= 5) worst5 = std::max(worst5, err);
           if (t >= 10) worst10 = std::max(worst10, err);
+          if (t >= 15) worst15 = std::max(worst15, err);
         }
         CHECK(c.steps() == 0);
         at5.push_back(worst5);
         at10.push_back(worst10);
+        at15.push_back(worst15);
       }
       std::sort(at5.begin(), at5.end());
       std::sort(at10.begin(), at10.end());
+      std::sort(at15.begin(), at15.end());
       MESSAGE(ppm << " ppm, loss " << loss << ": worst error from 5 s, median " << at5[12] << " max "
-                  << at5.back() << "; from 10 s, median " << at10[12] << " max " << at10.back());
+                  << at5.back() << "; from 10 s, median " << at10[12] << " max " << at10.back() << "; from 15 s, max "
+                  << at15.back());
       CHECK(at5[12] < 100);
       CHECK(at10[12] < 20);
-      CHECK(at10.back() < 150);
+      CHECK(at15.back() < 150);
     }
   }
   // Under a LAN's jitter (0.5 ms) it is exact within a few ppm.
@@ -200,8 +208,8 @@ TEST_CASE("clock: under 16 ms of jitter a sender's rate is known as well as the 
 TEST_CASE("clock: the spread of a sender's rate under 16 ms of jitter, which playout_test's jitter case allows for") {
   // tests/integration/playout_test.sh, case jitter: 20 ms packets, 16 ms of
   // uniform jitter, its drift judged from 5, 10 and 25 s against limits of
-  // 700, 250 and 40 ppm: above the 99.9th percentile of the worst error in
-  // [5, 10), [10, 25) and [25, 31) s over 2000 seeds (about 580, 190 and
+  // 500, 300 and 40 ppm: above the 99.9th percentile of the worst error in
+  // [5, 10), [10, 25) and [25, 31) s over 2000 seeds (about 390, 255 and
   // 28 ppm): what the packets hold, not what rtp2jack would like.
   std::vector<double> worst[3];
   for (std::uint64_t seed = 1; seed <= 2000; ++seed) {
@@ -215,7 +223,7 @@ TEST_CASE("clock: the spread of a sender's rate under 16 ms of jitter, which pla
     }
     for (int i = 0; i < 3; ++i) worst[i].push_back(w[i]);
   }
-  const double limit[3] = {700, 250, 40};
+  const double limit[3] = {500, 300, 40};
   for (int i = 0; i < 3; ++i) {
     MESSAGE("window " << i << ": worst error median " << percentile(worst[i], 0.5) << " p99 "
                       << percentile(worst[i], 0.99) << " p99.9 " << percentile(worst[i], 0.999) << " ppm");
@@ -276,4 +284,33 @@ TEST_CASE("clock: timestamps that jump ahead are a step earlier; a lone bogus on
     if (const std::int64_t s = c.observe(o.frames, o.t)) steps.push_back(s);
   REQUIRE(steps.size() == 1);
   CHECK(std::llabs(steps[0] + 50'000'000) < 1'000'000);
+}
+
+TEST_CASE("clock: ffmpeg -re's pacing is not taken for a rate") {
+  // Real captures (tests/data/README.md). ffmpeg's clock is the host's, so
+  // the truth is nominal; its packets' floor wanders by +-3 ms, which the
+  // envelope's own scatter misses (it read 212 and 374 ppm at 100 ppm of
+  // apparent uncertainty on these before the floor was judged per block).
+  for (const char* name : {"ffmpeg_re_arrivals_1.txt", "ffmpeg_re_arrivals_3.txt"}) {
+    const std::string path = std::string(RTP2JACK_TEST_DATA) + "/" + name;
+    std::FILE* f = std::fopen(path.c_str(), "r");
+    REQUIRE(f != nullptr);
+    core::ClockEstimator c(core::ClockEstimator::sender_config());
+    double arrival = 0, first = -1, worst = 0;
+    long long seq = 0, ts = 0, prev = 0, frames = 0;
+    while (std::fscanf(f, "%lf %lld %lld", &arrival, &seq, &ts) == 3) {
+      if (first < 0) {
+        first = arrival;
+        prev = ts;
+      }
+      frames += static_cast<std::int32_t>(static_cast<std::uint32_t>(ts - prev));
+      prev = ts;
+      c.observe(frames, kStart + std::llround((arrival - first) * 1e9));
+      worst = std::max(worst, std::fabs(c.deviation_ppm()));
+    }
+    std::fclose(f);
+    MESSAGE(std::string(name) << ": worst " << worst << " ppm, uncertainty at the end " << c.uncertainty_ppm());
+    CHECK(worst < 100);
+    CHECK(c.steps() == 0);
+  }
 }
