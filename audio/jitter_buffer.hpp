@@ -81,6 +81,21 @@ class JitterBuffer {
   /// Stream position just past the last queued sample.
   std::int64_t end() const noexcept { return size_ ? back()->end() : 0; }
 
+  /// Stream position just past the audio queued without a hole from
+  /// `from` on (`from` itself if nothing covers it). A hole is a place net
+  /// has not filled yet (a packet on its way, a loss FEC or concealment
+  /// will fill) or a pause in the stream. Bounded by size().
+  std::int64_t contiguous_end(std::int64_t from) const noexcept {
+    std::int64_t end = from;
+    for (std::size_t i = 0; i < size_; ++i) {
+      const core::PacketRecord* r = at(i);
+      if (r->end() <= end) continue;
+      if (r->timestamp > end) break;
+      end = r->end();
+    }
+    return end;
+  }
+
  private:
   core::PacketRecord*& slot(std::size_t i) noexcept { return ring_[(head_ + i) % capacity_]; }
 

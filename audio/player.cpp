@@ -97,7 +97,10 @@ void Player::steer(std::uint32_t nframes, double& ratio) noexcept {
   // of the crossfade comes as it plays.
   const double cycle = nframes * (static_cast<double>(d::kStreamRate) / jack_rate_) + kRenderChunk + Resampler::kTaps;
   const double needed = kSpliceSearch + std::max<double>(cycle, kMatchFrames);
-  const PlayoutClock::Steer s = clock_.steer(position(), buffer_.end(), needed, nframes);
+  // Only audio queued without a hole counts: a skip that lands before a
+  // place still to be filled (a lost packet waiting for the next one's
+  // FEC) would run dry there.
+  const PlayoutClock::Steer s = clock_.steer(position(), buffer_.contiguous_end(cursor_), needed, nframes);
   ratio = s.ratio;
   if (s.restart) {
     restart();

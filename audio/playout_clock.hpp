@@ -124,9 +124,10 @@ class PlayoutClock {
   };
   /// Where playout is at the start of this cycle (the stream position whose
   /// sample is output first, fractional, counting a correction still
-  /// playing out); the end of what is queued, and how much must be queued
-  /// beyond the due position for a skip to land there (this cycle's audio
-  /// and the splice's search); `nframes` the cycle's length.
+  /// playing out); the end of the audio queued without a hole from there,
+  /// and how much must be queued beyond the due position for a skip to
+  /// land there (this cycle's audio and the splice's search); `nframes` the
+  /// cycle's length.
   Steer steer(double position, std::int64_t queued_end, double needed, std::uint32_t nframes) noexcept;
   /// Not playing this cycle: the resampler's nominal ratio and the drift.
   double idle_ratio() noexcept;

@@ -62,3 +62,19 @@ TEST_CASE("jitter_buffer: wraps around its ring many times") {
     CHECK(r->timestamp == next_out++ * 960);
   }
 }
+
+TEST_CASE("jitter_buffer: contiguous_end stops at the first hole after a position") {
+  std::vector<core::PacketRecord> recs(4);
+  audio::JitterBuffer b(8);
+  const std::int64_t at[] = {0, 960, 2880, 3840};  // a packet missing at 1920
+  for (int i = 0; i < 4; ++i) {
+    recs[i].timestamp = at[i];
+    recs[i].frames = 960;
+    REQUIRE(b.insert(&recs[i]));
+  }
+  CHECK(b.contiguous_end(0) == 1920);
+  CHECK(b.contiguous_end(500) == 1920);
+  CHECK(b.contiguous_end(1920) == 1920);  // in the hole: nothing beyond it counts
+  CHECK(b.contiguous_end(2880) == 4800);
+  CHECK(b.contiguous_end(5000) == 5000);
+}
