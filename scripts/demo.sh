@@ -3,7 +3,8 @@
 # builds rtp2jack, starts a private dummy JACK server, streams a 5 s stereo
 # 440 Hz tone with GStreamer (rtpopuspay, 20 ms Opus frames) to rtp2jack,
 # records rtp2jack's JACK ports, and prints the statistics and a verdict on
-# what arrived.
+# what arrived (tests/tools/tone_judge: every 10 ms of it fitted to the
+# tone; level, clicks, phase jumps, pitch).
 #
 #   scripts/demo.sh [--latency MS]     (default 20)
 set -euo pipefail
@@ -14,7 +15,8 @@ latency=20
 "$root/scripts/install-deps.sh"
 echo "== building"
 cmake -S "$root" -B "$root/build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build "$root/build" -j "$(nproc)" --target rtp2jack wav_analyze >/dev/null
+cmake --build "$root/build" -j "$(nproc)" --target rtp2jack jack_tap tone_judge >/dev/null
+build=$root/build
 
 source "$root/tests/lib/jack.sh"
 echo "== starting a private JACK server (dummy driver, 48 kHz, 128 frames)"
@@ -26,8 +28,8 @@ spawn rtp2jack "$root/build/rtp2jack" --bind 127.0.0.1 --port "$port" --latency 
   --connect auto --stats text --stats-interval 1
 rx_pid=$SPAWNED_PID
 wait_for_line "$TEST_TMP/rtp2jack.log" "receiving on" 10
-spawn jack_rec jack_rec -f "$TEST_TMP/demo.wav" -d 7 -b 16 rtp2jack:out_1 rtp2jack:out_2
-rec_pid=$SPAWNED_PID
+tap demo 7 rtp2jack:out_1 rtp2jack:out_2
+rec_pid=$TAP_PID
 
 echo "== GStreamer sends 5 s of a 440 Hz tone as RTP/Opus"
 gst-launch-1.0 -q audiotestsrc is-live=true wave=sine freq=440 volume=0.5 \
@@ -40,8 +42,8 @@ stop_pid "$rx_pid"
 echo "== what rtp2jack said"
 cat "$TEST_TMP/rtp2jack.log"
 echo "== what arrived at rtp2jack:out_1 and out_2"
-if "$root/build/tests/wav_analyze" "$TEST_TMP/demo.wav" --channels 2 --freq 440 --rms 0.354 \
-    --min-sound-s 4.9 --analyse-s 4.95 --max-gaps 0 --max-clicks 0 >/dev/null 2>"$TEST_TMP/verdict"; then
+if judge_tone demo --channels 2 --freq 440 --amplitude 0.5 --from-s onset+0.1 --to-s onset+4.9 \
+    --max-pitch-ppm off >/dev/null 2>"$TEST_TMP/verdict"; then
   echo "DEMO PASSED: $(sed -E "s/^PASS: [^:]*: //" "$TEST_TMP/verdict")"
 else
   echo "DEMO FAILED: $(sed -E "s/^FAIL: //" "$TEST_TMP/verdict")"

@@ -22,7 +22,7 @@ stage() { echo "== test.sh: $* (at ${SECONDS} s)"; }
 # program with real JACK servers and senders. Every sanitizer report from any
 # process fails (scripts/sanitized_integration.sh); `~` marks the scripts
 # whose audio verdict is timing-sensitive and is left to the normal build.
-san_targets=(unit_tests sim_run rtp2jack udp_relay wav_analyze tone_judge)
+san_targets=(unit_tests sim_run rtp2jack udp_relay wav_analyze jack_tap tone_judge)
 if [[ -z ${SKIP_SANITIZE:-} ]]; then
   # AddressSanitizer + UndefinedBehaviorSanitizer (+ LeakSanitizer at exit).
   stage "ASan + UBSan build and tests"
@@ -61,5 +61,8 @@ stage "fuzzers"
 stage "normal build and every test"
 cmake -S "$root" -B "$root/build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$root/build" -j "$jobs"
-(cd "$root/build" && ctest --output-on-failure)
+(cd "$root/build" && ctest --output-on-failure | tee ctest.out)
+# A test that skipped proved nothing: it fails the run unless it names the
+# kernel feature this machine lacks.
+python3 "$root/scripts/check_skips.py" "$root/build/ctest.out" "$root/build"
 

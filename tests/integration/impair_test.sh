@@ -1,35 +1,42 @@
 #!/usr/bin/env bash
 # impair_test.sh BUILD_DIR
 #
-# Issue 3, "survive real networks", in real time with real parts: a private
-# dummy JACK server, a real GStreamer sender (440 Hz at 0.5, Opus 20 ms
-# frames at 64 kbit/s with in-band FEC), rtp2jack at --latency 40, jack_rec
-# recording its ports. Five profiles, each its own short run:
-#   jitter      relay: 5 ms delay + 0..15 ms jitter: nothing lost, no gap
-#   loss        nftables drops 5% inside a private network namespace:
-#               every lost packet concealed or recovered, no audible hole
-#   dupreorder  relay: 10% duplicated, 10% held back 15 ms: duplicates
-#               counted exactly, no underrun
+# Surviving real networks, in real time with real parts: a private dummy
+# JACK server, a real GStreamer sender (440 Hz at 0.5, Opus 20 ms frames at
+# 64 kbit/s with in-band FEC), rtp2jack at --latency 40, jack_tap recording
+# its ports. Five profiles, each its own short run, each recording judged
+# by tests/tools/tone_judge with nothing excused but JACK's own stalls (from
+# the recording's cycle log) and, where packets are lost, their playout:
+#   jitter      relay: 5 ms delay + 0..25 ms jitter (packets overtake each
+#               other), within the target: nothing lost, the tone whole
+#   loss        nftables drops 5 % inside a private network namespace (the
+#               kernel's loss): every lost packet concealed or recovered
+#               exactly once, nothing heard but where a packet was lost
+#   dupreorder  relay: 10 % duplicated, 10 % held back 30 ms: duplicates
+#               counted exactly, the tone whole
 #   restart     a second sender with another SSRC right after the first:
-#               one reset, sound in both halves, short switch-over
-#   wrap        sequence numbers and RTP timestamps wrap mid-stream
+#               one reset, both halves whole, a short switch-over
+#   wrap        sequence numbers and RTP timestamps wrap mid-stream: the
+#               tone whole
 # One `ok NAME: ...` or `FAIL NAME: ...` line each; exit 0 only if all pass.
-# Needs root for the namespace: without it exits 77 (CTest: skipped).
+# The namespace needs root: without it the script says so and exits 77,
+# which CI counts as a failure (scripts/test.sh).
 set -euo pipefail
 build=$(cd "${1:?usage: impair_test.sh BUILD_DIR}" && pwd)
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/../lib/jack.sh"
 if [[ $(id -u) -ne 0 ]]; then
-  echo "impair_test: needs root for network namespaces; not run" >&2
+  echo "impair_test: needs root for network namespaces (ip netns); not run" >&2
   exit 77
 fi
 
 jack_start "$(unique_name impair)"
 failures=0
 in_ns=()  # command prefix that runs sender and receiver in a namespace
+mono_ns() { python3 -c 'import time; print(time.monotonic_ns())'; }
 
-# send PORT BUFFERS [RTPOPUSPAY PROPERTY...]: the issue's sender, in the
-# foreground; 20 ms buffers, paced in real time by is-live.
+# send PORT BUFFERS [RTPOPUSPAY PROPERTY...]: the sender, in the foreground;
+# 20 ms buffers, paced in real time by is-live.
 send() {
   local port=$1 buffers=$2
   shift 2
@@ -52,59 +59,53 @@ relay() {
   wait_for_file "$TEST_TMP/$name.relay.ready" 5
 }
 
-_recording() {  # jack_rec's port is connected to out_2 (the last it connects)
-  [[ $(jack_lsp -c "$1:out_2" 2>/dev/null) == *$'\n'[[:space:]]* ]]
-}
-
 # receive NAME PORT RECORD_S: rtp2jack as JACK client NAME on PORT, and
-# jack_rec recording its ports for RECORD_S whole seconds (jack_rec takes no
-# fractions) from the moment they are connected; the sender may start then.
+# jack_tap recording its ports for RECORD_S seconds; the sender may start
+# when it returns.
 receive() {
   local name=$1 port=$2 secs=$3
   spawn "$name" "${in_ns[@]}" "$build/rtp2jack" --bind 127.0.0.1 --port "$port" --latency 40 \
     --name "$name" --connect none --stats json --stats-interval 1
   rx_pid=$SPAWNED_PID
   wait_for_line "$TEST_TMP/$name.log" "receiving on" 10
-  spawn "$name.rec" jack_rec -f "$TEST_TMP/$name.wav" -d "$secs" -b 16 "$name:out_1" "$name:out_2"
-  rec_pid=$SPAWNED_PID
-  _poll 5 "jack_rec recording $name" _recording "$name"
+  tap "$name" "$secs" "$name:out_1" "$name:out_2"
+  rec_pid=$TAP_PID
 }
 
-# finish NAME: the recording ends, rtp2jack prints its final stats at
-# SIGTERM, the recording is analysed (per-channel JSON in NAME.wav.json).
+# finish NAME SECONDS [--mono-windows FILE]: the recording ends, rtp2jack
+# prints its final stats at SIGTERM, and the recording's tone (SECONDS of it
+# from its onset) is judged: NAME.judge holds the verdict, judge_ok=0 or 1.
 finish() {
+  local name=$1 secs=$2
+  shift 2
   wait "$rec_pid" || true
   stop_pid "$rx_pid"
-  "$build/tests/wav_analyze" "$TEST_TMP/$1.wav" >"$TEST_TMP/$1.wav.json" 2>/dev/null || true
+  judge_ok=1
+  # This sender's Opus (64 kbit/s with in-band FEC: the SILK layer is on)
+  # leaves sample-level noise up to -56.5 dB re amplitude in the reference
+  # receiver's clean recordings (tests/README.md, calibration), above the
+  # judge's default click limit: -50 dB here. A slipped sample is still a
+  # phase glitch wherever it falls.
+  judge_tone "$name" "$@" --channels 2 --freq 440 --from-s onset+0.1 --to-s "onset+$secs" \
+    --click-max-db -50 --max-pitch-ppm off >/dev/null 2>"$TEST_TMP/$name.judge" || judge_ok=0
 }
 
 # judge NAME FIGURES EXPR...: prints `ok NAME: FIGURES` or `FAIL NAME: FIGURES;
-# failed: EXPR, ...`. Names: rtp2jack's final stats; wav_* the recording's
-# worst channel (most gaps, longest gap, most clicks, shortest sound,
-# largest frequency error from 440 Hz); relay_* the relay's counters;
-# loss_pct; and k=v lines of NAME.vars.
+# failed: ...`. Names: rtp2jack's final stats; judge_ok (the recording) and
+# judge (its verdict line); relay_* the relay's counters; loss_pct; and k=v
+# lines of NAME.vars.
 judge() {
-  if python3 - "$TEST_TMP" "$@" <<'PY'; then return 0; fi
+  if python3 - "$TEST_TMP" "$judge_ok" "$@" <<'PY'; then return 0; fi
 import json, os, sys
-tmp, name, figures, exprs = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
-ns, problems = {}, []
+tmp, judge_ok, name, figures, exprs = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5:]
+ns, problems = {"judge_ok": judge_ok}, []
 def path(ext): return os.path.join(tmp, name + ext)
 try:
     finals = [json.loads(l) for l in open(path(".log")) if l.startswith("{")]
     ns.update([o for o in finals if o.get("final")][-1])
 except (OSError, IndexError):
     problems.append("no final stats from rtp2jack")
-try:
-    chans = [json.loads(l) for l in open(path(".wav.json"))]
-    if any(c["duration_s"] is None for c in chans): raise ValueError
-    ns.update(wav_gaps=max(c["gaps"] for c in chans),
-              wav_longest_gap_ms=max(c["longest_gap_ms"] for c in chans),
-              wav_clicks=max(c["clicks"] for c in chans),
-              wav_duration_s=min(c["duration_s"] for c in chans),
-              wav_freq_hz=chans[0]["freq_hz"],
-              wav_freq_err=max(abs(c["freq_hz"] - 440) for c in chans))
-except (OSError, ValueError):
-    problems.append("no sound in the recording")
+ns["judge"] = open(path(".judge")).read().strip().replace(os.path.join(tmp, ""), "") if os.path.exists(path(".judge")) else "?"
 if os.path.exists(path(".relay.json")):
     ns.update({"relay_" + k: v for k, v in json.load(open(path(".relay.json"))).items()})
 if os.path.exists(path(".vars")):
@@ -117,7 +118,7 @@ class Unknown:
 class Show(dict):
     def __missing__(self, key): return Unknown()
 text = figures.format_map(Show({k: Unknown() if v is None else v for k, v in ns.items()}))
-for e in exprs:
+for e in ["judge_ok"] + exprs:
     try:
         ok = eval(e, {"__builtins__": {"abs": abs, "max": max, "min": min}}, dict(ns))  # expressions written below
     except Exception:
@@ -135,19 +136,13 @@ rx_port=$(free_udp_port)
 # Delay uniform in 5..30 ms: more than a packet interval apart, so packets
 # overtake each other, yet within the target.
 relay jitter "$rx_port" --delay-ms 5 --jitter-ms 25 --seed 3
-jitter_log_lines=$(jack_log_mark)
 receive jitter "$rx_port" 12
 send "$relay_port" 500
-finish jitter
+finish jitter 9.9
 stop_pid "$relay_pid"
-# Pitch in JACK's timeline: 2 Hz, plus the time the server itself lost
-# (tests/lib/jack.sh: freq_tol_hz), as in the tone tests.
-echo "freq_tol=$(freq_tol_hz 10 "$jitter_log_lines")" >"$TEST_TMP/jitter.vars"
 judge jitter "underruns={underruns} lost={packets_lost} late={packets_late} concealed={frames_concealed} \
-reordered={packets_reordered} (relay {relay_reordered}) jitter={jitter_ms}ms; recording {wav_freq_hz:.1f} Hz, \
-gaps={wav_gaps} (longest {wav_longest_gap_ms} ms) clicks={wav_clicks} sound={wav_duration_s:.2f}s" \
-  "underruns == 0" "packets_lost == 0" "wav_freq_err < freq_tol" "wav_gaps == 0" "wav_duration_s >= 9.9 - 0.1 * (stall_skips + start_trims)" \
-  "relay_reordered > 0" "packets_reordered > 0" \
+reordered={packets_reordered} (relay {relay_reordered}) jitter={jitter_ms}ms; {judge}" \
+  "underruns == 0" "packets_lost == 0" "relay_reordered > 0" "packets_reordered > 0" \
   "packets_late <= 1"  # the stream's very first packet may be overtaken: its place precedes the lock
 
 # 2. Random loss in the kernel (nftables in a private namespace, so that no
@@ -160,58 +155,57 @@ in_ns=(ip netns exec "$ns")
 "${in_ns[@]}" nft add table inet imp
 "${in_ns[@]}" nft add chain inet imp out '{ type filter hook output priority 0; }'
 "${in_ns[@]}" nft add rule inet imp out udp dport 5004 numgen random mod 100 '<' 5 counter drop
-# The loss is random, so say which runs of consecutive packets it made:
-# RTP sequence numbers of what passed, seen on lo after the drop rule.
+# What the loss was: the sequence number and arrival (CLOCK_MONOTONIC) of
+# every packet that passed, seen on lo after the drop rule. A packet that
+# did not pass was due where its neighbours put it; its playout (the target
+# later: the lost frame and the two Opus decodes its way back over, and
+# two blocks either side) is excused in the recording.
 spawn loss.sniff "${in_ns[@]}" python3 -c '
-import signal, socket, struct, sys
+import signal, socket, struct, sys, time
 port, out = int(sys.argv[1]), sys.argv[2]
 s = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(0x0800))
 s.bind(("lo", 0x0800))
 open(out + ".ready", "w").close()
-seqs = []
+seen = []
 def done(*_):
-    runs = {}
-    for a, b in zip(seqs, seqs[1:]):
+    runs, windows = {}, []
+    for (a, ta), (b, tb) in zip(seen, seen[1:]):
         gap = (b - a) % 65536 - 1  # packets missing between two that passed
-        if 0 < gap < 1000: runs[gap] = runs.get(gap, 0) + 1
+        if 0 < gap < 1000:
+            runs[gap] = runs.get(gap, 0) + 1
+            for k in range(1, gap + 1):
+                due = ta + (tb - ta) * k // (gap + 1)
+                windows.append(f"{due + 40_000_000 - 20_000_000} {due + 40_000_000 + 80_000_000} lost-seq-{(a + k) % 65536}")
     with open(out, "w") as f:
         f.write("loss_runs=" + (" ".join(f"{k}:{n}" for k, n in sorted(runs.items())) or "none") + "\n")
         f.write(f"longest_loss_run={max(runs, default=0)}\n")
+    with open(out + ".windows", "w") as f:
+        f.write("\n".join(windows) + "\n")
     sys.exit(0)
 signal.signal(signal.SIGTERM, done)
 while True:
     ip, addr = s.recvfrom(2048)
     if addr[2] != socket.PACKET_HOST or ip[9] != 17: continue  # lo delivers each once as HOST; UDP only
     udp = ip[(ip[0] & 15) * 4:]
-    if struct.unpack("!H", udp[2:4])[0] == port: seqs.append(struct.unpack("!H", udp[10:12])[0])
+    if struct.unpack("!H", udp[2:4])[0] == port:
+        seen.append((struct.unpack("!H", udp[10:12])[0], time.monotonic_ns()))
 ' 5004 "$TEST_TMP/loss.vars"
 sniff_pid=$SPAWNED_PID
 wait_for_file "$TEST_TMP/loss.vars.ready" 5
-log_lines=$(jack_log_mark)
 receive loss 5004 12
 send 5004 500
-finish loss
 stop_pid "$sniff_pid"
+finish loss 9.9 --mono-windows "$TEST_TMP/loss.vars.windows"
 # The kernel's count is the truth packets_lost is held to (a drop of the
 # first packet, before the lock, or of the last, with no successor, is
 # invisible to any receiver).
 echo "nft_dropped=$("${in_ns[@]}" nft list chain inet imp out | sed -nE 's/.*counter packets ([0-9]+).*/\1/p')" \
   >>"$TEST_TMP/loss.vars"
-# The longest stall of the JACK server itself during the profile (its dummy
-# driver logs "XRun = N usec"): one longer than net's repair margin (3 ms)
-# makes the server catch up with cycles in quick succession, and no
-# deadline kept by the network side can help that.
-echo "stall_us=$(jack_longest_stall "$log_lines")" >>"$TEST_TMP/loss.vars"
-echo "freq_tol=$(freq_tol_hz 10 "$log_lines")" >>"$TEST_TMP/loss.vars"
 in_ns=()
 judge loss "lost={packets_lost} ({loss_pct:.1f}%, nft dropped {nft_dropped:.0f}; runs length:count \
-{loss_runs}) concealed={frames_concealed} fec={frames_fec} late={packets_late} underruns={underruns}; \
-recording {wav_freq_hz:.1f} Hz, gaps={wav_gaps} (longest {wav_longest_gap_ms} ms) clicks={wav_clicks} \
-sound={wav_duration_s:.2f}s; JACK server's longest stall {stall_us:.0f} us" \
+{loss_runs}) concealed={frames_concealed} fec={frames_fec} late={packets_late} underruns={underruns}; {judge}" \
   "packets_lost > 0" "2 <= loss_pct <= 10" "nft_dropped - 2 <= packets_lost <= nft_dropped" \
-  "abs(frames_concealed + frames_fec - packets_lost) <= 2" "underruns == 0 or stall_us > 3000" \
-  "wav_longest_gap_ms <= 25 + 20 * max(longest_loss_run - 1, 0) or stall_us > 3000" "wav_freq_err < freq_tol" \
-  "wav_duration_s >= 9.9 - 0.1 * (stall_skips + start_trims) or (stall_us > 3000 and wav_duration_s >= 9.5)"  # underruns, skips
+  "abs(frames_concealed + frames_fec - packets_lost) <= 2" "underruns == 0"
 
 # 3. Duplicates and reordering within the latency: every duplicate the relay
 # made is recognised as one (each copy arrives well before its deadline).
@@ -219,32 +213,41 @@ sound={wav_duration_s:.2f}s; JACK server's longest stall {stall_us:.0f} us" \
 # overtakes the held one.
 rx_port=$(free_udp_port)
 relay dupreorder "$rx_port" --dup 10 --reorder 10 --reorder-ms 30 --seed 5
-dup_log_lines=$(jack_log_mark)
 receive dupreorder "$rx_port" 12
 send "$relay_port" 500
-finish dupreorder
+finish dupreorder 9.9
 stop_pid "$relay_pid"
-# An underrun while the host stalled the server past the repair margin is
-# the host's, as in the loss case.
-echo "stall_us=$(jack_longest_stall "$dup_log_lines")" >"$TEST_TMP/dupreorder.vars"
 judge dupreorder "duplicate={packets_duplicate} (relay {relay_duplicated}) reordered={packets_reordered} \
 (relay {relay_reordered}) late={packets_late} lost={packets_lost} concealed={frames_concealed} underruns={underruns}; \
-recording gaps={wav_gaps} (longest {wav_longest_gap_ms} ms) clicks={wav_clicks} sound={wav_duration_s:.2f}s" \
-  "packets_duplicate > 0" "packets_duplicate == relay_duplicated" "underruns == 0 or stall_us > 3000"
+{judge}" \
+  "packets_duplicate > 0" "packets_duplicate == relay_duplicated" "underruns == 0"
 
 # 4. Sender restart: a new SSRC follows at once (only gst-launch's start-up
-# in between). rtp2jack must switch once and play both halves.
+# in between). rtp2jack must switch once and play both halves whole. The
+# switch-over, from the first sender's last packet to the second's first
+# (a relay that changes nothing logs when each passed), plus the target
+# and a block either side (and the new stream's fade-in), is excused: no
+# receiver has anything to play there.
 rx_port=$(free_udp_port)
 receive restart "$rx_port" 9
-send "$rx_port" 150 ssrc=1111
-t0=$(_now_ms)
-send "$rx_port" 150 ssrc=2222
-echo "second_sender_ms=$(($(_now_ms) - t0))" >"$TEST_TMP/restart.vars"
-finish restart
+relay restart "$rx_port" --send-log "$TEST_TMP/restart.sent"
+send "$relay_port" 150 ssrc=1111
+send "$relay_port" 150 ssrc=2222
+stop_pid "$relay_pid"
+python3 - "$TEST_TMP/restart.sent" >"$TEST_TMP/restart.windows" <<'PY'
+import sys
+rows = [tuple(map(int, l.split())) for l in open(sys.argv[1])]
+last_first = max(t for t, _, _, ssrc in rows if ssrc == 1111)
+first_second = min(t for t, _, _, ssrc in rows if ssrc == 2222)
+target = 40_000_000
+print(last_first + target - 10_000_000, first_second + target + 110_000_000, "switch-over")
+PY
+read -r first_end second_start _ <"$TEST_TMP/restart.windows"
+echo "switch_over_ms=$(((second_start - first_end) / 1000000))" >"$TEST_TMP/restart.vars"
+finish restart 5.9 --mono-windows "$TEST_TMP/restart.windows"
 judge restart "resets={stream_resets} foreign={packets_foreign} underruns={underruns} lost={packets_lost}; \
-recording gaps={wav_gaps} longest={wav_longest_gap_ms} ms sound={wav_duration_s:.2f}s of 6 s; \
-second sender ran {second_sender_ms:.0f} ms for 3 s of audio" \
-  "stream_resets == 1" "wav_longest_gap_ms <= 300" "wav_duration_s >= 5.7"
+switch-over excused {switch_over_ms:.0f} ms; {judge}" \
+  "stream_resets == 1"
 
 # 5. Wraparound: the sequence number wraps after 136 packets (2.7 s), the
 # RTP timestamp after 167296 samples (3.5 s; 4294000000 would wrap only
@@ -252,10 +255,10 @@ second sender ran {second_sender_ms:.0f} ms for 3 s of audio" \
 rx_port=$(free_udp_port)
 receive wrap "$rx_port" 7
 send "$rx_port" 250 seqnum-offset=65400 timestamp-offset=4294800000
-finish wrap
+finish wrap 4.9
 judge wrap "lost={packets_lost} late={packets_late} underruns={underruns} resets={stream_resets} \
-received={packets_received}; recording gaps={wav_gaps} clicks={wav_clicks} sound={wav_duration_s:.2f}s" \
-  "packets_lost == 0" "underruns == 0" "wav_gaps == 0" "stream_resets == 0" "wav_duration_s >= 4.9 - 0.1 * (stall_skips + start_trims)"
+received={packets_received}; {judge}" \
+  "packets_lost == 0" "underruns == 0" "stream_resets == 0"
 
 echo "$failures failure(s)"
 ((failures == 0))

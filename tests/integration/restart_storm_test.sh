@@ -60,7 +60,7 @@ send() {  # send SSRC BUFFERS: a real GStreamer sender
 
 # 2. A first stream plays; then the server stops and the storm comes.
 send 1000 50
-python3 "$here/../lib/stats_wait.py" "$TEST_TMP/rtp2jack.log" 5 'playing' >/dev/null
+wait_for_line "$TEST_TMP/rtp2jack.log" '"playing":true' 5  # it played (and has ended by now)
 kill -STOP "$JACKD_PID"
 cleanup_push "kill -CONT $JACKD_PID 2>/dev/null"
 stopped=$(python3 -c 'import time; print(time.monotonic_ns())')
@@ -102,12 +102,14 @@ wait "$tap_pid" || { cat "$TEST_TMP/tap.log" >&2; exit 1; }
 stop_pid "$rx_pid"
 
 python3 "$here/../lib/stats_check.py" "$TEST_TMP/rtp2jack.log" \
-  "stream_resets == 21" "ssrc == 3000" "playing" "packets_invalid == 0"
+  "stream_resets == 21" "ssrc == 3000" "packets_invalid == 0"
 # The new stream's tone, from half a second after it began to play until
-# its end: judged in full, JACK's own stalls excused.
+# its end: judged in full, JACK's own stalls excused, but for its pitch,
+# which settles over the first seconds of a stream as its clock is measured
+# (up to 200 ppm; playout_test.sh holds it from 5 s on).
 start=$(python3 "$timeline" at "$TEST_TMP/out.cycles" "$resumed")
 python3 "$timeline" excuse "$TEST_TMP/out.cycles" --stalls >"$TEST_TMP/excuse.txt"
 "$build/tests/tone_judge" "$TEST_TMP/out.wav" --channels 2 --freq 440 \
   --from-s "$(python3 -c "print(float('$start') + 0.5)")" --to-s "$(python3 -c "print(float('$start') + 4.5)")" \
-  --excuse "$TEST_TMP/excuse.txt" --min-sound-s 3.9
+  --excuse "$TEST_TMP/excuse.txt" --max-pitch-ppm off
 echo "PASS: 20 restarts while JACK was stopped, all taken; the stream after them plays clean"

@@ -192,6 +192,35 @@ free_udp_port() {
   python3 "$(dirname "${BASH_SOURCE[0]}")/free_port.py"
 }
 
+# tap NAME SECONDS PORT...: records PORTs with jack_tap into
+# $TEST_TMP/NAME.wav, each JACK cycle's timing into $TEST_TMP/NAME.cycles,
+# for SECONDS; returns once it records. Sets TAP_PID. Needs $build.
+tap() {
+  local name=$1 secs=$2
+  shift 2
+  spawn "$name.tap" "$build/tests/jack_tap" --out "$TEST_TMP/$name.wav" --cycles "$TEST_TMP/$name.cycles" \
+    --seconds "$secs" --ready-file "$TEST_TMP/$name.tap.ready" "$@"
+  TAP_PID=$SPAWNED_PID
+  wait_for_file "$TEST_TMP/$name.tap.ready" 10
+}
+
+# judge_tone NAME [--mono-windows FILE] TONE_JUDGE_ARGS...: judges the
+# recording $TEST_TMP/NAME.wav (tests/tools/tone_judge) with only JACK's own
+# stalls excused (from NAME.cycles: tests/lib/timeline.py), and the
+# windows of FILE (lines `START_NS END_NS REASON` on CLOCK_MONOTONIC: lost
+# packets, injected stops) mapped onto the recording.
+judge_tone() {
+  local name=$1 mono=()
+  shift
+  if [[ ${1:-} == --mono-windows ]]; then
+    mono=(--mono-windows "$2")
+    shift 2
+  fi
+  python3 "$(dirname "${BASH_SOURCE[0]}")/timeline.py" excuse "$TEST_TMP/$name.cycles" --stalls "${mono[@]}" \
+    >"$TEST_TMP/$name.excuse"
+  "$build/tests/tone_judge" "$TEST_TMP/$name.wav" --excuse "$TEST_TMP/$name.excuse" "$@"
+}
+
 # jack_log_mark: where the server's log stands now (its line count), for
 # jack_longest_stall.
 jack_log_mark() {
@@ -210,19 +239,6 @@ jack_longest_stall() {
   echo "${us:-0}"
 }
 
-# freq_tol_hz SECONDS [MARK=0]: the pitch tolerance of a SECONDS-long 440 Hz
-# recording in JACK's timeline: 2 Hz (0.45 %), plus what playing away the
-# time the server itself lost after line MARK of its log (the sum of its
-# "Process XRun = N usec") within the recording raises the pitch by. A
-# storm of stalls (60 ms lost in 2 s, seen on this VM) leaves that much
-# backlog, which the drift loop plays away rather than skip it all.
-freq_tol_hz() {
-  local us
-  us=$(tail -n +"$((${2:-0} + 1))" "$TEST_TMP/jackd-$JACKD_NAME.log" |
-    sed -nE 's/.*Process XRun = ([0-9]+) usec.*/\1/p' | awk '{s += $1} END {print s + 0}')
-  python3 -c "import sys; print(round(2 + 440 * $us / 1e6 / float(sys.argv[1]), 2))" "$1"
-}
-
 # stats_sum LOG KEY...: the sum of the latest value of each KEY in LOG
 # (rtp2jack's --stats json; 0 for a key never seen).
 stats_sum() {
@@ -239,29 +255,4 @@ for line in open(sys.argv[1]):
             v[k] = j.get(k, v[k])
 print(sum(v.values()))
 PY
-}
-
-# stall_skips LOG: rtp2jack's latest stall_skips in LOG. Each is a
-# crossfaded skip of the backlog the server's own lost time left
-# (audio::Player::skip_stall). A recording in JACK's timeline shows it as
-# up to two clicks (where the crossfade begins and where it ends): see
-# skip_clicks.
-stall_skips() {
-  stats_sum "$1" stall_skips
-}
-
-# min_sound_s SECONDS LOG: the least sound a recording of SECONDS of tone
-# may hold: each of rtp2jack's stall skips (LOG) drops up to 100 ms of it,
-# and so does a start trim (the excess a start on a late packet left,
-# skipped in the first 200 ms, before the steady part the clicks are
-# counted in).
-min_sound_s() {
-  python3 -c "import sys; print(round(float(sys.argv[1]) - 0.1 * int(sys.argv[2]), 3))" "$1" \
-    "$(stats_sum "$2" stall_skips start_trims)"
-}
-
-# skip_clicks LOG: the clicks a recording may hold for rtp2jack's stall
-# skips in LOG: two per skip, none otherwise.
-skip_clicks() {
-  echo $((2 * $(stall_skips "$1")))
 }

@@ -13,7 +13,11 @@
 # SECONDS long, started once the reference's ports exist), and beside it
 # the server's log (.jackd.log; its "Process XRun" lines are the host's
 # stalls) and jack_rec's own output (.rec.log, where it reports overruns).
-# JACK_REC_OPTS adds options to jack_rec (-B FRAMES, its buffer).
+# JACK_REC_OPTS adds options to jack_rec (-B FRAMES, its buffer). OPUSENC
+# replaces the encoder's frame-size=20 with other opusenc properties
+# (frame-size=2.5, audio-type=voice bandwidth=narrowband, ...) for the gst
+# sender, CHANNELS (default 2) sets what it encodes, and TAG is added to the
+# file names.
 #
 # These recordings calibrate tone_judge's limits (tests/README.md, "How
 # audio is judged"). Nothing here is judged; the judge reads the files.
@@ -38,15 +42,15 @@ for ((n = 1; n <= runs; n++)); do
     caps='application/x-rtp,media=audio,clock-rate=48000,encoding-name=OPUS,payload=96' \
     ! rtpjitterbuffer latency=40 do-lost=true \
     ! rtpopusdepay ! opusdec plc=true ! audioconvert ! audioresample \
-    ! jackaudiosink name=snk client-name=ref connect=none sync=false server="$JACKD_NAME"
+    ! audio/x-raw,channels=2 ! jackaudiosink name=snk client-name=ref connect=none sync=false server="$JACKD_NAME"
   ref_pid=$SPAWNED_PID
 
   # Longer than the recording, so the sender runs through all of it.
   case $sender in
     gst)
       spawn sender gst-launch-1.0 -q audiotestsrc is-live=true wave=sine freq=440 volume=0.5 \
-        ! audio/x-raw,rate=48000,channels=2 ! audioconvert \
-        ! opusenc bitrate="$bitrate" frame-size=20 ! rtpopuspay pt=96 \
+        ! audio/x-raw,rate=48000,channels="${CHANNELS:-2}" ! audioconvert \
+        ! opusenc bitrate="$bitrate" ${OPUSENC:-frame-size=20} ! rtpopuspay pt=96 \
         ! udpsink host=127.0.0.1 port="$port"
       ;;
     edges)
@@ -65,7 +69,7 @@ for ((n = 1; n <= runs; n++)); do
 
   wait_for_port ref:out_snk_1 10
   wait_for_port ref:out_snk_2 5
-  name="$out/ref_${sender}_${rate}_${bitrate}_$n"
+  name="$out/ref_${sender}${TAG:+_$TAG}_${rate}_${bitrate}_$n"
   wav="$name.wav"
   jack_rec -f "$wav" -d "$seconds" -b 16 ${JACK_REC_OPTS:-} ref:out_snk_1 ref:out_snk_2 \
     >"$name.rec.log" 2>&1

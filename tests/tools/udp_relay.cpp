@@ -60,7 +60,7 @@ struct Options {
   uint64_t seed = kDefaultSeed;
   uint64_t stats_every = 0;
   size_t queue_cap = kDefaultQueueCap;
-  std::string stats_file, ready_file, drop_log;
+  std::string stats_file, ready_file, drop_log, send_log;
 };
 
 void PrintUsage(FILE* to) {
@@ -93,6 +93,8 @@ void PrintUsage(FILE* to) {
       "  --stats-file F             JSON counters, written on SIGINT/SIGTERM\n"
       "  --stats-every N            ...and after every N received packets\n"
       "  --ready-file F             written with our pid once the socket is bound\n"
+      "  --send-log F               a line per datagram forwarded: SENT_MONO_NS SEQ\n"
+      "                             RTP_TS SSRC (-1 for each when not RTP)\n"
       "  --drop-log F               a line per packet --loss or --burst-loss dropped:\n"
       "                             RECV_MONO_NS DUE_MONO_NS SEQ RTP_TS\n"
       "                             (received; when it would have been sent: receive\n"
@@ -163,6 +165,7 @@ Options ParseArgs(int argc, char** argv) {
     else if (arg == "--stats-file") o.stats_file = v;
     else if (arg == "--ready-file") o.ready_file = v;
     else if (arg == "--drop-log") o.drop_log = v;
+    else if (arg == "--send-log") o.send_log = v;
     else UsageError("unknown option " + arg);
   }
   if (o.listen.empty() || o.to.empty()) UsageError("--listen and --to are required");
@@ -317,6 +320,11 @@ class Relay {
       // A line at a time, so a test can read the drops while we run.
       setvbuf(drop_log_, nullptr, _IOLBF, 0);
     }
+    if (!o_.send_log.empty()) {
+      send_log_ = std::fopen(o_.send_log.c_str(), "w");
+      if (send_log_ == nullptr) DieErrno("fopen(" + o_.send_log + ")");
+      setvbuf(send_log_, nullptr, _IOLBF, 0);
+    }
     // Logged for people reading test logs; with port 0 this names the real port.
     sockaddr_storage bound{};
     socklen_t bound_len = sizeof bound;
@@ -347,6 +355,8 @@ class Relay {
     WriteStats();
     if (drop_log_ != nullptr && std::fclose(drop_log_) != 0)
       DieErrno("fclose(" + o_.drop_log + ")");
+    if (send_log_ != nullptr && std::fclose(send_log_) != 0)
+      DieErrno("fclose(" + o_.send_log + ")");
     std::fprintf(stderr, "udp_relay: %s", StatsJson(stats_).c_str());
   }
 
@@ -448,14 +458,25 @@ class Relay {
   // when it has a version-2 fixed header and its second byte is not an
   // RTCP packet type (RFC 5761 4: 192-223 with the marker bit).
   void LogDrop(size_t len, int64_t recv_ns, int64_t due_ns) {
-    const uint8_t* p = recv_buf_.data();
-    long long seq = -1, ts = -1;
+    const RtpIds id = Ids(recv_buf_.data(), len);
+    std::fprintf(drop_log_, "%lld %lld %lld %lld\n", (long long)recv_ns, (long long)due_ns, id.seq,
+                 id.ts);
+  }
+
+  struct RtpIds {
+    long long seq = -1, ts = -1, ssrc = -1;
+  };
+  static RtpIds Ids(const uint8_t* p, size_t len) {
+    RtpIds id;
     if (len >= 12 && (p[0] >> 6) == 2 && !(p[1] >= 192 && p[1] <= 223)) {
-      seq = (p[2] << 8) | p[3];
-      ts = (uint32_t(p[4]) << 24) | (uint32_t(p[5]) << 16) | (uint32_t(p[6]) << 8) | p[7];
+      const auto u32 = [p](int i) {
+        return (uint32_t(p[i]) << 24) | (uint32_t(p[i + 1]) << 16) | (uint32_t(p[i + 2]) << 8) | p[i + 3];
+      };
+      id.seq = (p[2] << 8) | p[3];
+      id.ts = u32(4);
+      id.ssrc = u32(8);
     }
-    std::fprintf(drop_log_, "%lld %lld %lld %lld\n", (long long)recv_ns, (long long)due_ns, seq,
-                 ts);
+    return id;
   }
 
   void Enqueue(size_t len, int64_t due_ns) {
@@ -481,6 +502,10 @@ class Relay {
         ++stats_.send_errors;  // e.g. a full socket buffer; the packet is lost
       } else {
         ++stats_.forwarded;
+        if (send_log_ != nullptr) {
+          const RtpIds id = Ids(&pool_[size_t(e.slot) * kSlotBytes], e.len);
+          std::fprintf(send_log_, "%lld %lld %lld %lld\n", (long long)NowNs(), id.seq, id.ts, id.ssrc);
+        }
         if (sent_any_ && e.arrival < max_sent_arrival_) ++stats_.reordered;
         max_sent_arrival_ = std::max(max_sent_arrival_, e.arrival);
         sent_any_ = true;
@@ -508,6 +533,7 @@ class Relay {
   int in_fd_ = -1, out_fd_ = -1;
   int signal_pipe_[2] = {-1, -1};
   FILE* drop_log_ = nullptr;  // --drop-log, line-buffered
+  FILE* send_log_ = nullptr;  // --send-log, line-buffered
   bool stop_ = false;
   Stats stats_;
 };
