@@ -97,10 +97,9 @@ void Player::steer(std::uint32_t nframes, double& ratio) noexcept {
   // of the crossfade comes as it plays.
   const double cycle = nframes * (static_cast<double>(d::kStreamRate) / jack_rate_) + kRenderChunk + Resampler::kTaps;
   const double needed = kSpliceSearch + std::max<double>(cycle, kMatchFrames);
-  // Only audio queued without a hole counts: a skip that lands before a
-  // place still to be filled (a lost packet waiting for the next one's
-  // FEC) would run dry there.
-  const PlayoutClock::Steer s = clock_.steer(position(), buffer_.contiguous_end(cursor_), needed, nframes);
+  const std::int64_t landing = static_cast<std::int64_t>(std::floor(clock_.due())) - kSpliceSearch;
+  const PlayoutClock::Steer s =
+      clock_.steer(position(), buffer_.end(), buffer_.contiguous_end(landing), needed, nframes);
   ratio = s.ratio;
   if (s.restart) {
     restart();
@@ -146,6 +145,7 @@ void Player::start_if_due() noexcept {
 void Player::restart() noexcept {
   // Far from where the clocks say playout should be (a long stall, a pool
   // that ran dry): start over from what is due, fading out here.
+  ++status_.restarts;
   if (!silent_) begin_fade_out();
   silent_ = true;
   state_ = State::Buffering;

@@ -16,6 +16,7 @@ PlayoutClock::PlayoutClock() noexcept : jack_(core::ClockEstimator::jack_config(
 void PlayoutClock::reset_jack() noexcept {
   jack_.reset();
   jack_rate_ = 0;
+  settled_epoch_ = 0;  // a new JACK clock is measured afresh: settle again
 }
 
 void PlayoutClock::set_model(const core::StreamModel& model) noexcept {
@@ -38,8 +39,14 @@ void PlayoutClock::start() noexcept {
   stretched_ = model_.stretched_frames;
   glide_ = 0;
   waited_s_ = 0;
-  played_s_ = 0;
-  rate_ = 0;
+  if (model_.epoch != settled_epoch_) {
+    // A new stream (or JACK client): the clocks are still being measured,
+    // so settle, and take the rate as it is. Playout that resumes on the
+    // same stream (after a dry spell, a restart) keeps both.
+    settled_epoch_ = model_.epoch;
+    played_s_ = 0;
+    rate_ = 0;
+  }
 }
 
 std::int64_t PlayoutClock::on_cycle(std::int64_t jack_frames, std::int64_t wake_ns,
@@ -78,7 +85,7 @@ double PlayoutClock::idle_ratio() noexcept {
   return 1.0 / c;
 }
 
-PlayoutClock::Steer PlayoutClock::steer(double position, std::int64_t queued_end, double needed,
+PlayoutClock::Steer PlayoutClock::steer(double position, std::int64_t queued_end, std::int64_t whole_end, double needed,
                                         std::uint32_t nframes) noexcept {
   const double c = consumption();
   const double nominal = kRate / jack_rate_;
@@ -108,8 +115,12 @@ PlayoutClock::Steer PlayoutClock::steer(double position, std::int64_t queued_end
     // A skip lands on the due position with the target's worth queued
     // beyond it, as when the network went on while JACK stalled. Less
     // means the audio is not here yet: the network is late, or the sender
-    // stalled with JACK (its clock will show the same step).
-    if (due_ + std::max(needed, reference_) <= static_cast<double>(queued_end)) {
+    // stalled with JACK (its clock will show the same step). What the
+    // splice and this cycle need must be there without a hole: one still
+    // to be filled there (a lost packet waiting for the next one's FEC)
+    // would run dry; holes further on net fills before they are due.
+    if (due_ + std::max(needed, reference_) <= static_cast<double>(queued_end) &&
+        due_ + needed <= static_cast<double>(whole_end)) {
       s.correct = std::llround(error);
       waited_s_ = 0;
     } else if (due_ > static_cast<double>(queued_end) + kRestartMs * kFramesPerMs) {

@@ -102,7 +102,8 @@ class PlayoutClock {
   /// playout starts on it.
   void set_model(const core::StreamModel& model) noexcept;
   const core::StreamModel& model() const noexcept { return model_; }
-  /// Playout (re)starts: the reference is the target, no glide, no wait.
+  /// Playout (re)starts: the reference is the target, no glide, no wait;
+  /// on a new stream it settles again (fast trim and slew).
   void start() noexcept;
 
   /// First thing each cycle: JACK's frame counter at the cycle's start and
@@ -124,11 +125,13 @@ class PlayoutClock {
   };
   /// Where playout is at the start of this cycle (the stream position whose
   /// sample is output first, fractional, counting a correction still
-  /// playing out); the end of the audio queued without a hole from there,
-  /// and how much must be queued beyond the due position for a skip to
-  /// land there (this cycle's audio and the splice's search); `nframes` the
-  /// cycle's length.
-  Steer steer(double position, std::int64_t queued_end, double needed, std::uint32_t nframes) noexcept;
+  /// playing out); the end of what is queued, and of what is queued
+  /// without a hole from where a skip would land (the due position less the
+  /// splice's search); how much must be queued beyond the due position for
+  /// a skip to land there (this cycle's audio and the splice's search);
+  /// `nframes` the cycle's length.
+  Steer steer(double position, std::int64_t queued_end, std::int64_t whole_end, double needed,
+              std::uint32_t nframes) noexcept;
   /// Not playing this cycle: the resampler's nominal ratio and the drift.
   double idle_ratio() noexcept;
 
@@ -156,7 +159,8 @@ class PlayoutClock {
   double glide_ = 0;            // how fast it moves this cycle (frames per stream frame)
   std::int64_t stretched_ = 0;  // model_.stretched_frames already in reference_
   double waited_s_ = 0;         // a skip has waited this long for its audio
-  double played_s_ = 0;         // since start()
+  double played_s_ = 0;         // since start() on a new stream
+  std::uint32_t settled_epoch_ = 0;  // the stream played_s_ counts for
   double quiet_s_ = 1e9;        // since JACK's clock last stepped
   std::int64_t step_frames_ = INT64_MIN / 2;  // JACK's frame counter then
   double rate_ = 0;             // stream frames per JACK frame, drift and trim, slewed (0: not yet)

@@ -63,6 +63,7 @@ struct AudioStatus {
   std::uint64_t jack_stalls = 0;    // steps in JACK's clock (time the server lost)
   std::uint64_t splices = 0;        // stream audio skipped in one decision to get back to the target
   std::uint64_t holds = 0;          // silence inserted in one decision to get back to the target
+  std::uint64_t restarts = 0;       // playout started over from where it is due (far off, or a skip's audio never came)
   std::uint64_t frames_played = 0;  // stream frames written to the ports
   std::uint64_t callbacks = 0;
 };
