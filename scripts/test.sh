@@ -13,7 +13,7 @@ set -euo pipefail
 # instead of holding the run past CI's limit.
 root=$(cd "$(dirname "$0")/.." && pwd)
 jobs=$(nproc)
-# Where the time goes (CI must stay under 20 minutes on two cores).
+# Where the time goes (CI must stay under 40 minutes on two cores).
 stage() { echo "== test.sh: $* (at ${SECONDS} s)"; }
 
 "$root/scripts/install-deps.sh"

@@ -220,39 +220,3 @@ judge_tone() {
     >"$TEST_TMP/$name.excuse"
   "$build/tests/tone_judge" "$TEST_TMP/$name.wav" --excuse "$TEST_TMP/$name.excuse" "$@"
 }
-
-# jack_log_mark: where the server's log stands now (its line count), for
-# jack_longest_stall.
-jack_log_mark() {
-  wc -l <"$TEST_TMP/jackd-$JACKD_NAME.log"
-}
-
-# jack_longest_stall [MARK=0]: the longest stall of the server itself after
-# line MARK of its log, in microseconds (0 if none). The dummy driver logs
-# "Process XRun = N usec" when its timer woke N us late: the host, not a
-# client, held it up, and it then runs the missed cycles in quick
-# succession, which no deadline kept by a client can absorb.
-jack_longest_stall() {
-  local us
-  us=$(tail -n +"$((${1:-0} + 1))" "$TEST_TMP/jackd-$JACKD_NAME.log" |
-    sed -nE 's/.*Process XRun = ([0-9]+) usec.*/\1/p' | sort -n | tail -1)
-  echo "${us:-0}"
-}
-
-# stats_sum LOG KEY...: the sum of the latest value of each KEY in LOG
-# (rtp2jack's --stats json; 0 for a key never seen).
-stats_sum() {
-  python3 - "$@" <<'PY'
-import json, sys
-v = dict.fromkeys(sys.argv[2:], 0)
-for line in open(sys.argv[1]):
-    if line.startswith("{"):
-        try:
-            j = json.loads(line)
-        except ValueError:
-            continue
-        for k in v:
-            v[k] = j.get(k, v[k])
-print(sum(v.values()))
-PY
-}
