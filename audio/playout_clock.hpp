@@ -51,9 +51,12 @@ class PlayoutClock {
   static constexpr double kQuietS = 0.06;
   static constexpr double kStormMs = 20;
   /// A skip whose audio is not queued waits this long for the sender's
-  /// clock to explain it (its step confirms after 2 s), then playout starts
-  /// over from where it is due.
-  static constexpr double kWaitS = 2.5;
+  /// clock to explain it, then playout starts over from where it is due.
+  /// A sender in the same JACK graph steps with each stall, and each of its
+  /// steps confirms 2 s after it (core::ClockEstimator::sender_config): a
+  /// storm of stalls over a second or two is explained piece by piece, up
+  /// to 4 s after it began. Meanwhile playout goes on where it is.
+  static constexpr double kWaitS = 6;
   /// Errors beyond this, or a skip past everything queued by more than
   /// this, start playout over at once: a long stall, a pool run dry.
   static constexpr double kRestartMs = 500;
