@@ -41,8 +41,10 @@ RATE = 48000
 PERIOD = 128
 FRAME_MS = 5
 
-# rtp2jack: --latency MS.
-RTP2JACK_LADDER = [3.0, 3.5, 4.0, 4.5, 5.0, 6.0, 7.0, 8.0, 9.666]
+# rtp2jack: --latency MS, from the floor of what playout costs at 48 kHz /
+# 128 (a period, the render chunk, net's repair margin: 6 ms; the delay is
+# counted from the earliest packets' arrival).
+RTP2JACK_LADDER = [6.0, 7.0, 8.0, 9.666, 12.0, 15.0, 20.0]
 
 # The reference: (rtpjitterbuffer latency ms, jackaudiosink settings). The
 # sink's ring buffer is most of its delay: low-latency=true sizes it from the
@@ -122,7 +124,8 @@ def run_round(args, procs, jack, n, rx_latency, ref):
     # rtp2jack's counters over the measured window (its stats come once a
     # second: the window starts up to a second early).
     stats = {k: final.get(k, 1) - before.get(k, 0)
-             for k in ("underruns", "packets_late", "packets_rescued", "frames_concealed", "stall_skips")}
+             for k in ("underruns", "packets_late", "packets_rescued", "frames_concealed", "splices", "holds",
+                       "restarts")}
     return {"rx_latency": rx_latency, "rx": results["1"], "stats": stats, "ref": ref, "gst": results["2"],
             "gst_drops": drops, "arrival": results["rtp"], "port_latency": latency_frames}
 
@@ -169,7 +172,7 @@ def brief(res, stats=None, dropped=None):
     if stats is not None:
         s += (f" underruns {stats['underruns']} late {stats['packets_late']} rescued "
               f"{stats.get('packets_rescued', 0)} concealed "
-              f"{stats['frames_concealed']} stall skips {stats['stall_skips']}")
+              f"{stats['frames_concealed']} splices {stats['splices']} holds {stats['holds']} restarts {stats['restarts']}")
     if dropped is not None:
         s += f" dropped {dropped}"
     return s + "]"
@@ -435,7 +438,7 @@ def report(args, rounds, batches, tmp):
         "## Every round",
         "",
         "| round | arrival ms | rtp2jack setting | delay ms | clean | dropouts / steps / clicks | "
-        "underruns / late / rescued / concealed / stall skips | "
+        "underruns / late / rescued / concealed / splices / holds / restarts | "
         "reference setting | delay ms | clean | dropouts / steps / clicks | dropped |",
         "|---|--:|---|--:|---|---|---|---|--:|---|---|--:|",
     ]
@@ -444,7 +447,7 @@ def report(args, rounds, batches, tmp):
         L.append(f"| {r['kind']} {n} | {r['arrival']['delay_median_ms']:.2f} | {r['rx_latency']} ms | {a['delay_median_ms']:.2f} | "
                  f"{'yes' if r['rx_ok'] else 'no'} | {a['dropouts']} / {a['delay_steps']} / {a['clicks']} of "
                  f"{a['expected_clicks']} | {s['underruns']} / {s['packets_late']} / "
-                 f"{s.get('packets_rescued', 0)} / {s['frames_concealed']} / {s['stall_skips']} | jb {ref[0]} ms, {ref[1]} | "
+                 f"{s.get('packets_rescued', 0)} / {s['frames_concealed']} / {s['splices']} / {s['holds']} / {s['restarts']} | jb {ref[0]} ms, {ref[1]} | "
                  f"{b['delay_median_ms']:.2f} | {'yes' if r['gst_ok'] else 'no'} | "
                  f"{b['dropouts']} / {b['delay_steps']} / {b['clicks']} of {b['expected_clicks']} | "
                  f"{r['gst_drops']} |")
