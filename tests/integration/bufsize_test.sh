@@ -32,10 +32,7 @@ done
 wait "$sender_pid"
 wait "$rec_pid"
 stop_pid "$rx_pid"
-judge_tone out --channels 2 --freq 440 --amplitude 0.5 --from-s onset+0.1 --to-s onset+7.9 \
-  --max-pitch-ppm off
-judge_tone out --channels 2 --freq 440 --from-s onset+5 --to-s onset+7.9 --max-pitch-ppm 100 \
-  --max-glitches 100000 >/dev/null
+judge_steady_tone out 7.9
 python3 "$here/../lib/stats_check.py" "$TEST_TMP/rtp2jack.log" \
   "underruns == 0" "packets_lost == 0" "frames_concealed == 0" "stream_resets == 0"
 echo "PASS: buffer size changes played through"

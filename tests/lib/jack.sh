@@ -220,3 +220,15 @@ judge_tone() {
     >"$TEST_TMP/$name.excuse"
   "$build/tests/tone_judge" "$TEST_TMP/$name.wav" --excuse "$TEST_TMP/$name.excuse" "$@"
 }
+
+# judge_steady_tone NAME SECONDS: a stereo 440 Hz tone at 0.5 judged whole
+# from its onset to SECONDS after it (no glitch outside JACK's stalls), and
+# its pitch within 100 ppm in every 1 s window from 5 s after the onset,
+# once the clocks are measured. Fails on either.
+judge_steady_tone() {
+  local name=$1 secs=$2
+  judge_tone "$name" --channels 2 --freq 440 --amplitude 0.5 --from-s onset+0.1 --to-s "onset+$secs" \
+    --max-pitch-ppm off
+  judge_tone "$name" --channels 2 --freq 440 --from-s onset+5 --to-s "onset+$secs" --max-pitch-ppm 100 \
+    --max-glitches 100000 >/dev/null
+}
