@@ -16,6 +16,7 @@ PlayoutClock::PlayoutClock() noexcept : jack_(core::ClockEstimator::jack_config(
 void PlayoutClock::reset_jack() noexcept {
   jack_.reset();
   jack_rate_ = 0;
+  timeline_new_ = true;
   settled_epoch_ = 0;  // a new JACK clock is measured afresh: settle again
 }
 
@@ -54,11 +55,26 @@ std::int64_t PlayoutClock::on_cycle(std::int64_t jack_frames, std::int64_t wake_
   if (jack_rate != jack_rate_) {
     jack_rate_ = jack_rate;
     jack_.reset(core::ClockEstimator::jack_config(jack_rate));
+    timeline_new_ = true;
   }
   const std::int64_t step = jack_.observe(jack_frames, wake_ns);
   if (step != 0) step_frames_ = jack_frames;
   quiet_s_ = static_cast<double>(jack_frames - step_frames_) / jack_rate;
   cycle_ns_ = jack_.time_of(jack_frames);
+  if (timeline_new_) {
+    // A new client's frame counter starts anywhere: its timeline goes on
+    // from where the previous client's would be now (CLOCK_MONOTONIC for
+    // the first), so that a sender measured on it sees no step.
+    timeline_new_ = false;
+    timeline_base_ = timeline_known_ ? timeline_ns_ + std::llround(static_cast<double>(cycle_ns_ - timeline_cycle_ns_) *
+                                                                    timeline_rate_)
+                                     : cycle_ns_;
+    timeline_frames_ = jack_frames;
+    timeline_known_ = true;
+  }
+  timeline_ns_ = timeline_base_ + std::llround(static_cast<double>(jack_frames - timeline_frames_) * 1e9 / jack_rate);
+  timeline_cycle_ns_ = cycle_ns_;
+  timeline_rate_ = 1e9 / jack_rate / jack_.ns_per_frame();
   update_due();
   return step;
 }
@@ -67,15 +83,17 @@ void PlayoutClock::update_due() noexcept {
   if (!ready()) return;
   // The position that arrived on time the reference latency ago.
   const double latency_ns = reference_ * 1e9 / kRate;
+  const std::int64_t now = model_.jack_timeline ? timeline_ns_ : cycle_ns_;
   due_ = static_cast<double>(model_.ref_pos) +
-         (static_cast<double>(cycle_ns_ - model_.ref_ns) - latency_ns) / model_.ns_per_frame;
+         (static_cast<double>(now - model_.ref_ns) - latency_ns) / model_.ns_per_frame;
 }
 
 double PlayoutClock::consumption() const noexcept {
-  // Stream frames per JACK frame: JACK's ns per frame over the sender's.
+  // Stream frames per JACK frame: JACK's ns per frame over the sender's
+  // (on JACK's timeline a JACK frame is its nominal period, exactly).
   const double nominal = kRate / jack_rate_;
   if (!model_.clock || !jack_.valid()) return nominal;
-  return jack_.ns_per_frame() / model_.ns_per_frame;
+  return (model_.jack_timeline ? 1e9 / jack_rate_ : jack_.ns_per_frame()) / model_.ns_per_frame;
 }
 
 double PlayoutClock::idle_ratio() noexcept {
@@ -114,8 +132,9 @@ PlayoutClock::Steer PlayoutClock::steer(double position, std::int64_t queued_end
   } else if (error > limit) {
     // A skip lands on the due position with the target's worth queued
     // beyond it, as when the network went on while JACK stalled. Less
-    // means the audio is not here yet: the network is late, or the sender
-    // stalled with JACK (its clock will show the same step). What the
+    // means the audio is not here yet: the network is late (the sender's
+    // clock will show the same step), or the sender stalled with JACK
+    // before net saw that it runs on JACK's timeline. What the
     // splice and this cycle need must be there without a hole: one still
     // to be filled there (a lost packet waiting for the next one's FEC)
     // would run dry; holes further on net fills before they are due.

@@ -3,6 +3,10 @@
 //   arrives on time (the lower envelope of arrivals, core::ClockEstimator);
 // - JACK's: its frame counter against the process callback's wake-ups,
 //   filtered here by a core::ClockEstimator of its own.
+// Net measures a sender in the same JACK graph on JACK's timeline instead
+// (its frame counter in ns, which stands still while the server stalls,
+// net::SenderClock): then the cycle's start on that timeline is exact, and
+// a stall, which stalls that sender too, moves nothing.
 // A packet that arrives on time is to play the target latency L after it
 // arrives, so at the start of each cycle the stream position due is the one
 // that arrived on time L earlier. Playout's error is that position less
@@ -20,10 +24,10 @@
 //   timestamps jump or whose path gets longer) moves the due position at
 //   once. An error beyond kCorrectMs is corrected in one decision: stream
 //   audio skipped, or played again, spliced in phase by the player (or
-//   silence held where it cannot be); never glided away. A skip whose audio is not queued
-//   waits for it: a sender in the same JACK graph stalls with the server,
-//   and its own clock shows the same step a little later (then nothing is
-//   to be skipped). Far beyond what is queued, playout starts over.
+//   silence held where it cannot be); never glided away. A skip whose
+//   audio is not queued waits for it: the sender's path got longer, and
+//   its clock shows the same step once confirmed (then nothing is to be
+//   skipped). Far beyond what is queued, playout starts over.
 // - A new target (--latency auto) glides there, fed forward; one that net
 //   grew by inserting concealment (a stretch) is there already.
 //
@@ -52,10 +56,10 @@ class PlayoutClock {
   static constexpr double kStormMs = 20;
   /// A skip whose audio is not queued waits this long for the sender's
   /// clock to explain it, then playout starts over from where it is due.
-  /// A sender in the same JACK graph steps with each stall, and each of its
-  /// steps confirms 2 s after it (core::ClockEstimator::sender_config): a
-  /// storm of stalls over a second or two is explained piece by piece, up
-  /// to 4 s after it began. Meanwhile playout goes on where it is.
+  /// A path that gets longer is a step of the sender's clock confirmed 2 s
+  /// after it (core::ClockEstimator::sender_config); one that gets longer
+  /// in stages over a second or two is explained piece by piece, up to 4 s
+  /// after it began. Meanwhile playout goes on where it is.
   static constexpr double kWaitS = 6;
   /// Errors beyond this, or a skip past everything queued by more than
   /// this, start playout over at once: a long stall, a pool run dry.
@@ -116,6 +120,14 @@ class PlayoutClock {
   std::int64_t on_cycle(std::int64_t jack_frames, std::int64_t wake_ns, std::uint32_t jack_rate) noexcept;
   /// When this cycle began by JACK's clock (its envelope), CLOCK_MONOTONIC.
   std::int64_t cycle_ns() const noexcept { return cycle_ns_; }
+  /// The same instant on JACK's timeline: the frame counter in ns since
+  /// the timeline's origin, continued across a new JACK client from where
+  /// the old one's would be.
+  std::int64_t cycle_jack_ns() const noexcept { return timeline_ns_; }
+  /// When this cycle began on the schedule JACK keeps now: cycle_ns(), or,
+  /// while the cycles since a stall are too few to confirm it as a step of
+  /// JACK's clock, where they put it. What to time the next callbacks by.
+  std::int64_t schedule_ns() const noexcept { return cycle_ns_ + jack_.pending_late_ns(); }
   /// Both clocks known: due() and steer() mean something.
   bool ready() const noexcept { return model_.clock && model_.epoch != 0 && jack_.valid(); }
   /// The stream position due at the start of this cycle (fractional).
@@ -156,6 +168,16 @@ class PlayoutClock {
   core::StreamModel model_{};
   std::uint32_t jack_rate_ = 0;
   std::int64_t cycle_ns_ = 0;
+  // JACK's timeline: timeline_base_ at frame timeline_frames_ of this
+  // client; timeline_ns_ this cycle, when cycle_ns_ on CLOCK_MONOTONIC, at
+  // timeline_rate_ timeline ns per CLOCK_MONOTONIC ns.
+  bool timeline_known_ = false;  // a cycle of some client has run
+  bool timeline_new_ = true;     // the next cycle is a new client's first
+  std::int64_t timeline_base_ = 0;
+  std::int64_t timeline_frames_ = 0;
+  std::int64_t timeline_ns_ = 0;
+  std::int64_t timeline_cycle_ns_ = 0;
+  double timeline_rate_ = 1;
   double due_ = 0;
   bool started_ = false;        // playout runs on this epoch (start())
   double reference_ = 0;        // the target playout steers to now, gliding (48 kHz frames)

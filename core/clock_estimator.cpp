@@ -57,6 +57,7 @@ void ClockEstimator::reset() noexcept {
   lateness_ = 0;
   observations_ = 0;
   uncertainty_ = 1e9;
+  segment_floor_ = 1e9;
   steps_ = 0;
   count_ = 0;
   first_ = 0;
@@ -140,6 +141,7 @@ std::int64_t ClockEstimator::observe(std::int64_t frames, std::int64_t t_ns) noe
 }
 
 void ClockEstimator::start_segment(double x, double y) noexcept {
+  segment_floor_ = 1e9;
   count_ = 1;
   first_ = 0;
   points_[0] = Point{static_cast<std::int64_t>(std::floor(x / static_cast<double>(config_.bucket_frames))), x, y};
@@ -176,7 +178,7 @@ void ClockEstimator::add_point(double x, double y) noexcept {
   offset_ = std::min(offset_, y - slope_ * x);
 }
 
-bool ClockEstimator::segment_slope(double& slope, double& weight, double& scatter) const noexcept {
+bool ClockEstimator::segment_slope(double& slope, double& weight, double& scatter, double* floor_ns) const noexcept {
   // Minima: the first bucket may hold the cycles a step bunched together,
   // so it is left out.
   const std::size_t from = config_.fit == Fit::Minima ? 1 : 0;
@@ -225,6 +227,7 @@ bool ClockEstimator::segment_slope(double& slope, double& weight, double& scatte
       if (looks + 2 < kMinFloorBlocks || floor > kSharpFloorNs) return false;
     }
     scatter = std::max(floor, kMinScatterNs) * kFloorScale / std::sqrt(static_cast<double>(looks)) * span / edge;
+    if (floor_ns != nullptr) *floor_ns = floor;
     return true;
   }
   // Least squares, x and y centred on the segment's means. Bounded by kBuckets.
@@ -250,6 +253,7 @@ bool ClockEstimator::segment_slope(double& slope, double& weight, double& scatte
     ss += r * r;
   }
   scatter = std::max(std::sqrt(ss / n), kMinScatterNs) / std::sqrt(n);
+  if (floor_ns != nullptr) *floor_ns = std::sqrt(ss / n);
   return true;
 }
 
@@ -299,9 +303,10 @@ void ClockEstimator::combine(double now_x) noexcept {
     weight = config_.fit == Fit::Envelope ? span * span : buckets * span * span / 12;
   }
   const double prior = weight;
-  double slope = 0, w = 0, scatter = 0;
+  double slope = 0, w = 0, scatter = 0, floor = 0;
   bool current = false;
-  if (segment_slope(slope, w, scatter)) {
+  if (segment_slope(slope, w, scatter, &floor)) {
+    segment_floor_ = floor;
     // About a standard deviation of the slope: the segment's scatter
     // (segment_slope) over its span.
     const double span = point(count_ - 1).x - point(0).x;

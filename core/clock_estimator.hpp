@@ -159,11 +159,23 @@ class ClockEstimator {
   /// it is, judged per half-second block) over its span. Huge while not
   /// measured.
   double uncertainty_ppm() const noexcept { return uncertainty_; }
+  /// How sharp the floor under the current segment's observations is, at
+  /// its latest fit: the RMS of each block's lowest observation above the
+  /// envelope (Fit::Envelope; the residuals' for Fit::Minima), ns, whether
+  /// or not the fit is good enough to count; huge while it has no slope.
+  double segment_floor_ns() const noexcept { return segment_floor_; }
 
   /// Steps confirmed since reset().
   std::uint64_t steps() const noexcept { return steps_; }
-  /// A step is being considered: observations sit beyond the threshold.
-  bool step_pending() const noexcept { return pending_ != 0; }
+  /// A step is being considered: observations sit beyond the threshold,
+  /// later (+1) or earlier (-1) than the envelope; 0: none.
+  int step_pending() const noexcept { return pending_; }
+  /// How many observations in a row have shown it.
+  int pending_observations() const noexcept { return pending_ != 0 ? pending_count_ : 0; }
+  /// How much later than the envelope the clock runs if a pending later
+  /// step is confirmed (the least late of the observations that show it),
+  /// ns; 0 when none is pending.
+  std::int64_t pending_late_ns() const noexcept { return pending_ > 0 ? static_cast<std::int64_t>(pending_r_) : 0; }
 
 
  private:
@@ -186,8 +198,9 @@ class ClockEstimator {
   // offsets can be off its line, in ns, over the square root of how many
   // independent looks at them there were (the RMS of the lowest minimum of
   // each kFloorBuckets above the envelope, times kFloorScale; or the least
-  // squares residuals' RMS); false while it has no slope.
-  bool segment_slope(double& slope, double& weight, double& scatter) const noexcept;
+  // squares residuals' RMS), and that RMS itself (`floor`); false while it
+  // has no slope.
+  bool segment_slope(double& slope, double& weight, double& scatter, double* floor = nullptr) const noexcept;
   bool envelope_slope(double& slope, double& offset, double& edge) const noexcept;
   void combine(double now_x) noexcept;
   Point& point(std::size_t i) noexcept { return points_[(first_ + i) % kBuckets]; }
@@ -205,6 +218,7 @@ class ClockEstimator {
   double lateness_ = 0;  // mean lateness of recent observations (ns)
   std::uint64_t observations_ = 0;  // in that mean, up to 64
   double uncertainty_ = 1e9;  // ppm
+  double segment_floor_ = 1e9;  // ns, the current segment's, measured or not
   std::uint64_t steps_ = 0;
 
   // The current segment's buckets, oldest first.

@@ -29,9 +29,12 @@ struct StreamModel {
   // so the target grows with them without any steering.
   std::int64_t stretched_frames = 0;
   // The sender's clock: stream position `ref_pos` arrives on time (the
-  // lower envelope of arrivals) at `ref_ns` on CLOCK_MONOTONIC, and each
-  // further stream frame `ns_per_frame` later. Valid once `clock` is set.
+  // lower envelope of arrivals) at `ref_ns`, and each further stream frame
+  // `ns_per_frame` later. Valid once `clock` is set. On CLOCK_MONOTONIC,
+  // or, when `jack_timeline` is set (a sender in the same JACK graph), on
+  // JACK's timeline (AudioStatus::cycle_jack_ns).
   bool clock = false;
+  bool jack_timeline = false;
   std::int64_t ref_pos = 0;
   std::int64_t ref_ns = 0;
   double ns_per_frame = 0;
@@ -45,6 +48,8 @@ struct AudioStatus {
   bool playing = false;
   std::int64_t cursor = 0;          // stream position of the next sample to render
   std::int64_t cycle_ns = 0;        // CLOCK_MONOTONIC start of the callback that pushed this (JACK's clock)
+  std::int64_t cycle_jack_ns = 0;   // the same instant on JACK's timeline: its frame counter in ns, still while it stalls
+  std::int64_t schedule_ns = 0;     // when the callback began on the schedule JACK keeps now: cycle_ns, or later while a stall is not yet confirmed as a step (net's deadlines)
   std::uint32_t period_frames = 0;  // stream frames the latest callback consumed
   std::int64_t period_ns = 0;       // length of a JACK period
   std::uint32_t render_ahead = 0;   // stream frames a callback may render beyond what it consumes

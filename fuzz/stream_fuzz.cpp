@@ -180,6 +180,7 @@ struct FakeAudio {
     const std::int64_t elapsed = now - t0;
     s.cursor = cursor0 + elapsed * d::kStreamRate / 1'000'000'000;
     s.cycle_ns = now - elapsed % kPeriodNs;
+    s.schedule_ns = s.cycle_ns;
     s.period_frames = kPeriodFrames;
     s.period_ns = kPeriodNs;
     s.render_ahead = render_ahead;

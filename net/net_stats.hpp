@@ -27,11 +27,12 @@ struct NetStats {
   std::uint64_t pool_exhausted = 0;      // packets dropped: no free record (audio stalled)
   std::uint64_t queue_full = 0;          // packets dropped: net -> audio queue full
   double jitter_frames = 0.0;            // RFC 3550 A.8 interarrival jitter, 48 kHz units
-  double sender_clock_ppm = 0.0;         // the sender's media clock against CLOCK_MONOTONIC, as playout uses it
+  double sender_clock_ppm = 0.0;         // the sender's media clock against CLOCK_MONOTONIC (0 until measured)
   double lateness_frames = 0.0;          // peak lateness over the last 30 s (net::LatencyTuner)
   std::uint32_t recommended_frames = 0;  // the target latency this network needs
   std::uint64_t target_changes = 0;      // adaptive target changes so far
   bool latency_auto = false;             // --latency auto
+  bool sender_on_jack = false;           // the sender's timestamps follow JACK's frames (it runs in the same JACK graph)
   std::uint32_t ssrc = 0;
   bool locked = false;
   std::uint8_t payload_type = 0;

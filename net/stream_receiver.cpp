@@ -31,7 +31,6 @@ StreamReceiver::StreamReceiver(const StreamConfig& config, core::RecordPool& poo
       status_in_(status),
       decoder_(config.channels),
       tuner_(config.latency),
-      clock_(core::ClockEstimator::sender_config()),
       candidates_(std::make_unique<Candidate[]>(d::kProbationSlots)),
       held_(std::make_unique<Held[]>(d::kHeldPackets)) {
   recent_.fill(INT64_MIN);  // no real extended sequence number
@@ -173,8 +172,11 @@ void StreamReceiver::take(const RtpPacket& p, int packet_frames, bool ours, std:
   // Where the sender's timeline puts it (after decode_in_order corrected a
   // sender's overlapping first timestamps); net's own stretches do not move
   // the network's lateness, nor the sender's clock.
-  tuner_.on_packet(ts + ts_offset_ - stretched_, arrival_ns);
-  clock_.observe(ts + ts_offset_ - stretched_, arrival_ns);
+  // Lateness on JACK's timeline: a packet of a sender that stalled with
+  // JACK is no later for it; the backlog of one that did not, playout
+  // skips.
+  tuner_.on_packet(ts + ts_offset_ - stretched_, SenderClock::jack_time(arrival_ns, audio_));
+  clock_.observe(ts + ts_offset_ - stretched_, arrival_ns, audio_);
   publish();
   service(now_ns);
 }
@@ -191,9 +193,11 @@ void StreamReceiver::publish() noexcept {
     // least there.
     const std::int64_t x = highest_ts_ + ts_offset_ - stretched_;
     model_.ref_pos = x + stretched_;
-    model_.ref_ns = clock_.time_of(x);
-    model_.ns_per_frame = clock_.ns_per_frame();
-    model_.clock_uncertainty_ppm = clock_.uncertainty_ppm();
+    const core::ClockEstimator& clock = clock_.model();
+    model_.jack_timeline = clock_.on_jack();
+    model_.ref_ns = clock.time_of(x);
+    model_.ns_per_frame = clock.ns_per_frame();
+    model_.clock_uncertainty_ppm = clock.uncertainty_ppm();
   }
   model_out_.publish(model_);
 }
@@ -212,7 +216,7 @@ void StreamReceiver::service(std::int64_t now_ns) noexcept {
     // callback needs would make the packet that is merely waiting with it
     // late: wait for the next status instead (the timer looks again every
     // millisecond). The next callback's own needs are still met.
-    if (audio_overdue(now_ns) && need_time(next_pos_) > audio_.cycle_ns + audio_.period_ns) break;
+    if (audio_overdue(now_ns) && need_time(next_pos_) > audio_.schedule_ns + audio_.period_ns) break;
     fill_one();
   }
 }
@@ -223,7 +227,7 @@ bool StreamReceiver::audio_overdue(std::int64_t now_ns) const noexcept {
   // the callback after the latest has not run.
   constexpr std::int64_t kSlackNs = 500'000;
   return audio_.playing && audio_.epoch == epoch_ && audio_.period_ns > 0 &&
-         now_ns - audio_.cycle_ns > audio_.period_ns + audio_.period_ns / 2 + kSlackNs;
+         now_ns - audio_.schedule_ns > audio_.period_ns + audio_.period_ns / 2 + kSlackNs;
 }
 
 void StreamReceiver::tune(std::int64_t now_ns) noexcept {
@@ -343,15 +347,15 @@ std::int64_t StreamReceiver::next_deadline() const noexcept { return gap_due(); 
 
 std::int64_t StreamReceiver::need_time(std::int64_t pos) const noexcept {
   // Observer + cached state: audio's latest Status says where its cursor was
-  // after the callback that began at cycle_ns. Callback m after it renders
-  // up to cursor + mn, plus the chunk it may render ahead for the
-  // converter, and begins at cycle_ns + m periods.
+  // after the callback that began at schedule_ns. Callback m after it
+  // renders up to cursor + mn, plus the chunk it may render ahead for the
+  // converter, and begins at schedule_ns + m periods.
   if (!audio_.playing || audio_.epoch != epoch_ || audio_.period_frames == 0 || audio_.period_ns == 0)
     return INT64_MAX;
   const std::int64_t n = audio_.period_frames;
   const std::int64_t ahead = pos - audio_.cursor - audio_.render_ahead;
   const std::int64_t m = ahead < 0 ? 0 : ahead / n + 1;
-  return audio_.cycle_ns + m * audio_.period_ns;
+  return audio_.schedule_ns + m * audio_.period_ns;
 }
 
 std::int64_t StreamReceiver::gap_due() const noexcept {
@@ -632,7 +636,7 @@ void StreamReceiver::lock_stream(std::uint32_t ssrc, std::uint8_t pt, std::uint1
   unique_received_ = 0;
   have_transit_ = false;
   tuner_.reset();
-  sender_steps_ += clock_.steps();
+  sender_steps_ += clock_.system().steps();
   clock_.reset();
   recent_.fill(INT64_MIN);  // no real extended sequence number
   held_used_.fill(false);
@@ -713,8 +717,9 @@ StatsSnapshot StreamReceiver::stats() const noexcept {
   // Between a rescue and audio taking its replacement in, the count would
   // show the rescued concealment as played, then take it back.
   s.net.frames_concealed = rescues_settled() ? concealed_played() : concealed_shown_;
-  s.net.sender_steps = sender_steps_ + clock_.steps();
-  s.net.sender_clock_ppm = model_.clock ? 1e9 / d::kStreamRate / model_.ns_per_frame * 1e6 - 1e6 : 0;
+  s.net.sender_steps = sender_steps_ + clock_.system().steps();
+  s.net.sender_clock_ppm = model_.clock ? clock_.system().deviation_ppm() : 0;
+  s.net.sender_on_jack = model_.clock && model_.jack_timeline;
   s.net.recommended_frames = tuner_.recommended_frames();
   s.net.lateness_frames = tuner_.peak_lateness_frames();
   s.net.target_changes = tuner_.changes();

@@ -6,7 +6,7 @@
 // repair timed by the playout deadline (in-band FEC when the next packet has
 // arrived and carries it, else Opus concealment), duplicate and late
 // detection, interarrival jitter (RFC 3550 A.8), the sender's clock (its
-// timestamps against the arrivals' lower envelope, core::ClockEstimator),
+// timestamps against the arrivals' lower envelope, net::SenderClock),
 // Opus decoding into pooled records, and the net side of the net <-> audio
 // queues and mailboxes.
 //
@@ -22,7 +22,6 @@
 #include <memory>
 #include <span>
 
-#include "core/clock_estimator.hpp"
 #include "core/defaults.hpp"
 #include "core/mailbox.hpp"
 #include "core/messages.hpp"
@@ -31,6 +30,7 @@
 #include "net/latency_tuner.hpp"
 #include "net/net_stats.hpp"
 #include "net/opus_stream_decoder.hpp"
+#include "net/sender_clock.hpp"
 #include "net/reception_state.hpp"
 #include "net/rtp_packet.hpp"
 
@@ -79,7 +79,7 @@ class StreamReceiver {
   void drain_audio() noexcept;
 
   /// Thread: net. The sender's clock as measured so far.
-  const core::ClockEstimator& sender_clock() const noexcept { return clock_; }
+  const SenderClock& sender_clock() const noexcept { return clock_; }
 
   /// Thread: net. Counters plus the cached audio status.
   StatsSnapshot stats() const noexcept;
@@ -161,7 +161,7 @@ class StreamReceiver {
   NetStats stats_;
   core::AudioStatus audio_;  // cached state: the latest status audio published
   LatencyTuner tuner_;
-  core::ClockEstimator clock_;  // the sender's media clock, this epoch
+  SenderClock clock_;  // the sender's media clock, this epoch
   std::uint64_t sender_steps_ = 0;  // its steps in earlier epochs
   core::StreamModel model_;     // as published last
 

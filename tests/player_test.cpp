@@ -1,9 +1,11 @@
 #include "audio/player.hpp"
+#include "audio/playout_clock.hpp"
 
 #include <doctest/doctest.h>
 
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <memory>
 #include <vector>
 
@@ -324,6 +326,25 @@ double phase_at(const std::vector<float>& out, std::size_t from, std::size_t n, 
 }
 }  // namespace
 
+TEST_CASE("player: net times its deadlines by a stall's new schedule before JACK's clock confirms the step") {
+  Rig rig;
+  Sender net;
+  net.begin(rig);
+  net.run(rig, 400);
+  const std::int64_t on_schedule = rig.now;
+  rig.stall(20 * kMs);
+  net.run(rig, 1);
+  // The first cycle after the stall: too few to confirm a step, so JACK's
+  // clock still puts it on the old schedule; the schedule is the new one.
+  CHECK(rig.status.jack_stalls == 0);
+  CHECK(std::llabs(rig.status.cycle_ns - on_schedule) < 20'000);
+  CHECK(std::llabs(rig.status.schedule_ns - (on_schedule + 20 * kMs)) < 20'000);
+  net.run(rig, 10);
+  CHECK(rig.status.jack_stalls == 1);
+  CHECK(rig.status.schedule_ns == rig.status.cycle_ns);
+  CHECK(std::llabs(rig.status.cycle_ns - (rig.now - std::int64_t{kPeriod} * kNs / 48000)) < 20'000);
+}
+
 TEST_CASE("player: a splice lands between samples where the waveforms match: the tone's phase goes on") {
   // A tone whose period is no whole number of frames: a splice at the
   // nearest whole frame would leave up to half a frame of phase (0.029 rad
@@ -369,6 +390,55 @@ TEST_CASE("player: a stall the sender shared (its clock stepped too) skips nothi
   CHECK(rig.status.holds == 0);
   CHECK(rig.status.underruns == 0);
   CHECK(rig.delay_ms() == doctest::Approx(20).epsilon(0.01));
+}
+
+TEST_CASE("player: a sender measured on JACK's timeline stalls with the server: nothing to correct") {
+  Rig rig;
+  Sender net;  // on JACK's timeline, which begins at the first cycle's start
+  rig.model.jack_timeline = true;
+  net.begin(rig);
+  const std::int64_t origin = rig.now;
+  const auto run = [&](int calls) {
+    for (int i = 0; i < calls; ++i) {
+      const auto timeline = origin + static_cast<std::int64_t>(static_cast<double>(rig.frames) * kNsPerFrame);
+      for (; net.on_time(net.next) <= timeline; net.next += kFrame) rig.link(net.next);
+      rig.process();
+    }
+  };
+  run(400);
+  REQUIRE(rig.player.state() == audio::Player::State::Playing);
+  const std::size_t from = rig.out.size() - 1;
+  // Stalls from below JACK's step threshold to a storm's worth.
+  for (const double ms : {0.2, 1.0, 3.0, 7.5, 40.0}) {
+    rig.stall(static_cast<std::int64_t>(ms * 1e6));
+    run(300);
+  }
+  CHECK(rig.status.jack_stalls >= 4);
+  // The timeline is the frame counter, whatever JACK lost.
+  CHECK(rig.status.cycle_jack_ns ==
+        origin + std::llround(static_cast<double>(rig.frames - kPeriod) * kNsPerFrame));
+  CHECK(rig.status.splices == 0);
+  CHECK(rig.status.holds == 0);
+  CHECK(rig.status.restarts == 0);
+  CHECK(rig.status.underruns == 0);
+  CHECK(rig.delay_ms() == doctest::Approx(20).epsilon(0.001));
+  CHECK(std::fabs(rig.status.drift_ppm) < 0.1);
+  CHECK(rig.max_step(from) <= kSineStep * 1.1f);
+}
+
+TEST_CASE("player: JACK's timeline goes on across a new JACK client") {
+  audio::PlayoutClock clock;
+  std::int64_t t = 10 * kNs;
+  for (std::int64_t f = 0; f < 128 * 100; f += 128, t += 128 * kNs / 48000) clock.on_cycle(f, t, 48000);
+  const std::int64_t last = clock.cycle_jack_ns();
+  const std::int64_t last_ns = clock.cycle_ns();
+  // The server restarts 2 s later with a frame counter of its own.
+  clock.reset_jack();
+  t += 2 * kNs;
+  clock.on_cycle(777'777, t, 48000);
+  CHECK(std::llabs(clock.cycle_jack_ns() - (last + (clock.cycle_ns() - last_ns))) < 1000);
+  clock.on_cycle(777'777 + 128, t + 128 * kNs / 48000, 48000);
+  CHECK(std::llabs(clock.cycle_jack_ns() - (last + (clock.cycle_ns() - last_ns))) < 1000);
 }
 
 TEST_CASE("player: a path that got longer for good: what played plays again, spliced in phase") {

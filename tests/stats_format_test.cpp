@@ -12,6 +12,7 @@ net::StatsSnapshot playing_snapshot() {
   net::StatsSnapshot s;
   s.net.locked = true;
   s.net.latency_auto = true;
+  s.net.sender_on_jack = true;
   s.net.recommended_frames = 456;  // 9.5 ms
   s.net.lateness_frames = 48;      // 1 ms
   s.net.packets_lost = 3;
@@ -51,6 +52,7 @@ TEST_CASE("stats_format: the JSON object carries the latency fields") {
   const std::string j = cmd::stats_json(playing_snapshot(), 12.0, true);
   CHECK(has(j, "\"final\":true"));
   CHECK(has(j, "\"latency_auto\":true"));
+  CHECK(has(j, "\"sender_on_jack\":true"));
   CHECK(has(j, "\"recommended_ms\":9.5"));
   CHECK(has(j, "\"lateness_ms\":1.00"));
   CHECK(has(j, "\"target_changes\":4"));

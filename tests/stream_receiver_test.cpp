@@ -117,6 +117,7 @@ struct Rig {
     a.playing = true;
     a.cursor = cursor;
     a.cycle_ns = now;
+    a.schedule_ns = now;
     a.period_frames = 128;
     a.period_ns = 2'666'667;
     a.render_ahead = 40;

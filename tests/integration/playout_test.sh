@@ -16,6 +16,12 @@
 #   fast      the sender's clock 1000 ppm fast (the relay's delay shrinks)
 #   slow      the sender's clock 1000 ppm slow
 #   stall     the JACK server stopped for 40 ms every 3 s (SIGSTOP/SIGCONT)
+#   graph     the sender in the same JACK graph (a tone played into JACK,
+#             captured by jackaudiosrc), --latency 10, and the same stops:
+#             the sender stalls with the server, so there is no backlog to
+#             remove and nothing to wait for (20 ms frames: at 5 ms,
+#             Opus's own coding makes phase jumps of 15 mrad now and then
+#             in one channel, in the sender's stream itself)
 #
 # The truth comes from outside rtp2jack: the sender's rate is the relay's
 # (--drift-ppm), JACK's is CLOCK_MONOTONIC's between its stalls (checked
@@ -76,6 +82,7 @@ case $case_name in
   fast) sender_ppm=1000 relay_args=(--delay-ms 40 --drift-ppm 1000) ;;
   slow) sender_ppm=-1000 relay_args=(--delay-ms 2 --drift-ppm -1000) ;;
   stall) ;;
+  graph) latency_ms=10 ;;
   *) echo "playout_test: unknown case $case_name" >&2; exit 2 ;;
 esac
 
@@ -89,9 +96,31 @@ rt=(chrt -f 3)
 
 spawn relay "${rt[@]}" "$build/tests/udp_relay" --listen "127.0.0.1:$relay_port" \
   --to "127.0.0.1:$port" "${relay_args[@]}" --seed 11 --drop-log "$TEST_TMP/drops.log" \
-  --stats-file "$TEST_TMP/relay.json" --ready-file "$TEST_TMP/relay.ready"
+  --stats-file "$TEST_TMP/relay.json" --ready-file "$TEST_TMP/relay.ready" --send-log "$TEST_TMP/sent.log"
 relay_pid=$SPAWNED_PID
 wait_for_file "$TEST_TMP/relay.ready" 5
+
+if [[ $case_name == graph ]]; then
+  # The tone is played into JACK (its samples follow JACK's frames, through
+  # every stall) and captured by a sender that is a JACK client too, as
+  # bench/latency_bench.py's is. rtp2jack joins once 2 s of the stream have
+  # been sent, as it would join a running sender: jackaudiosrc's start-up
+  # is not its to absorb.
+  spawn sender "${rt[@]}" gst-launch-1.0 -q jackaudiosrc connect=0 client-name=graphsnd buffer-time=20000 \
+    latency-time=5000 ! audio/x-raw,channels=2 ! audioconvert ! opusenc bitrate=128000 frame-size=20 \
+    ! rtpopuspay pt=96 ! udpsink host=127.0.0.1 port="$relay_port" sync=false
+  sender_pid=$SPAWNED_PID
+  two_ports() { [[ $(jack_lsp 2>/dev/null | grep -c "^$1:") -ge 2 ]]; }
+  _poll 10 "the sender's ports" two_ports graphsnd
+  spawn tone gst-launch-1.0 -q audiotestsrc wave=sine freq=440 volume=0.5 num-buffers=$(((tone_s + 8) * 50)) \
+    samplesperbuffer=960 ! audio/x-raw,rate=48000,channels=2 ! jackaudiosink connect=0 client-name=graphtone
+  tone_pid=$SPAWNED_PID
+  _poll 10 "the tone's ports" two_ports graphtone
+  jack_lsp | grep '^graphtone:' | sort | paste -d' ' - <(jack_lsp | grep '^graphsnd:' | sort) |
+    while read -r from to; do jack_connect "$from" "$to"; done
+  sent() { [[ -f $TEST_TMP/sent.log && $(wc -l <"$TEST_TMP/sent.log") -ge $1 ]]; }
+  _poll 10 "2 s of the stream" sent 400
+fi
 
 spawn rtp2jack "$build/rtp2jack" --bind 127.0.0.1 --port "$port" --latency "$latency_ms" \
   --connect none --stats json --stats-interval 0.25
@@ -103,17 +132,23 @@ spawn tap "$build/tests/jack_tap" --out "$TEST_TMP/out.wav" --cycles "$TEST_TMP/
 tap_pid=$SPAWNED_PID
 wait_for_file "$TEST_TMP/tap.ready" 10
 
-if [[ $case_name == stall ]]; then
+if [[ $case_name == stall || $case_name == graph ]]; then
   spawn stalls python3 "$here/../tools/stall_jackd.py" --pid "$JACKD_PID" --first-s 3 --every-s 3 \
     --stall-ms 40 --count $((tone_s / 3)) --log "$TEST_TMP/stops.log"
 fi
 
-"${rt[@]}" gst-launch-1.0 -q audiotestsrc is-live=true wave=sine freq=440 volume=0.5 \
-  num-buffers=$((tone_s * 50)) samplesperbuffer=960 ! audio/x-raw,rate=48000,channels=2 \
-  ! audioconvert ! opusenc bitrate=128000 frame-size=20 ! rtpopuspay pt=96 \
-  ! udpsink host=127.0.0.1 port="$relay_port" >"$TEST_TMP/sender.log" 2>&1
+if [[ $case_name != graph ]]; then
+  "${rt[@]}" gst-launch-1.0 -q audiotestsrc is-live=true wave=sine freq=440 volume=0.5 \
+    num-buffers=$((tone_s * 50)) samplesperbuffer=960 ! audio/x-raw,rate=48000,channels=2 \
+    ! audioconvert ! opusenc bitrate=128000 frame-size=20 ! rtpopuspay pt=96 \
+    ! udpsink host=127.0.0.1 port="$relay_port" >"$TEST_TMP/sender.log" 2>&1
+fi
 
 wait "$tap_pid" || { cat "$TEST_TMP/tap.log" >&2; exit 1; }
+if [[ $case_name == graph ]]; then
+  stop_pid "$tone_pid"
+  stop_pid "$sender_pid"
+fi
 stop_pid "$rx_pid"
 stop_pid "$relay_pid"
 grep -q '"final":true' "$TEST_TMP/rtp2jack.log" || { cat "$TEST_TMP/rtp2jack.log"; exit 1; }

@@ -1,0 +1,67 @@
+#include "net/sender_clock.hpp"
+
+#include <cmath>
+#include <cstdlib>
+
+namespace net {
+
+SenderClock::SenderClock() noexcept
+    : system_(core::ClockEstimator::sender_config()), jack_(core::ClockEstimator::sender_config()) {}
+
+void SenderClock::reset() noexcept {
+  system_.reset();
+  jack_.reset();
+  on_jack_ = false;
+  settled_ns_ = INT64_MIN;
+  evidence_ = 0;
+  sharper_ = 0;
+}
+
+std::int64_t SenderClock::jack_time(std::int64_t t_ns, const core::AudioStatus& audio) noexcept {
+  if (audio.jack_rate == 0 || audio.callbacks == 0) return t_ns;
+  // JACK's timeline advances by its nominal period per frame, so against
+  // CLOCK_MONOTONIC at JACK's rate.
+  const double since = static_cast<double>(t_ns - audio.cycle_ns);
+  return audio.cycle_jack_ns + std::llround(since * (1 + audio.jack_clock_ppm * 1e-6));
+}
+
+void SenderClock::observe(std::int64_t position, std::int64_t arrival_ns, const core::AudioStatus& audio) noexcept {
+  system_.observe(position, arrival_ns);
+  if (audio.jack_stalls != jack_stalls_) {
+    jack_stalls_ = audio.jack_stalls;
+    settled_ns_ = arrival_ns + kSettleNs;
+  }
+  if (arrival_ns >= settled_ns_) {
+    const std::int64_t on_jack = jack_time(arrival_ns, audio);
+    jack_.observe(position, on_jack);
+    const std::int64_t late = arrival_ns - system_.time_of(position);
+    const bool alone = system_.step_pending() > 0 && 4 * std::llabs(on_jack - jack_.time_of(position)) < late;
+    // ... and JACK's envelope is no worse a fit than the system's (the
+    // envelope of a sender that is not on it is no guide).
+    const bool fits = jack_.segment_floor_ns() <= system_.segment_floor_ns() + kSharperNs;
+    evidence_ = alone && fits ? evidence_ + 1 : 0;
+  }
+  // Hysteresis by construction: the choice changes only when the other
+  // timeline has stepped strictly less often, or as often with a floor
+  // that much sharper for long enough, or (to JACK's) shows no step where
+  // the system's shows one coming.
+  const auto sharper = [](const core::ClockEstimator& a, const core::ClockEstimator& b) {
+    return a.segment_floor_ns() * kSharper + kSharperNs < b.segment_floor_ns();
+  };
+  const int side = sharper(jack_, system_) ? 1 : sharper(system_, jack_) ? -1 : 0;
+  if (side != sharper_) {
+    sharper_ = side;
+    sharper_since_ = arrival_ns;
+  }
+  const bool held = sharper_ != 0 && arrival_ns - sharper_since_ >= kSharperS * 1'000'000'000;
+  if (on_jack_) {
+    if (system_.steps() < jack_.steps() || (system_.steps() == jack_.steps() && held && sharper_ < 0))
+      on_jack_ = false;
+  } else if (jack_.steps() < system_.steps()) {
+    on_jack_ = true;
+  } else if (jack_.steps() == system_.steps()) {
+    on_jack_ = evidence_ >= kEvidence || (held && sharper_ > 0);
+  }
+}
+
+}  // namespace net

@@ -1,0 +1,90 @@
+// The sender's media clock, as playout steers by it: when each stream
+// position arrives on time. Two lower envelopes (core::ClockEstimator) of
+// the same arrivals, on two timelines:
+// - CLOCK_MONOTONIC, the system's: a sender on another host, or any sender
+//   whose clock runs on its own;
+// - JACK's: its frame counter as nanoseconds, which stands still while the
+//   server stalls (core::AudioStatus::cycle_jack_ns). A sender in the same
+//   JACK graph (jackaudiosrc, a JACK application that sends RTP) stalls
+//   with the server: its timestamps follow JACK's frames, so on the
+//   system's timeline each stall is a step (confirmed seconds later, or,
+//   below the step threshold, never: an error left for playout to steer
+//   away), and on JACK's it is nothing at all.
+// A stall of JACK is a step on one timeline and not on the other: the
+// timeline whose envelope has stepped less often this stream is the
+// sender's. Ties (no stall yet, no JACK client) go to the system's. A
+// later step takes seconds to confirm, so JACK's timeline is taken as
+// soon as kEvidence packets in a row came late on the system's (beyond its
+// step threshold) while JACK's put them within a quarter of that of its
+// envelope: jitter makes a packet as late on both, and only a stall the
+// sender shared makes it late on the system's alone.
+// Stalls too short to be steps (under 2 ms) show in the floor instead
+// (core::ClockEstimator::segment_floor_ns: the same arrivals, so the same
+// jitter, on either timeline): a floor kSharper times as sharp, and
+// kSharperNs more, on one timeline than on the other for kSharperS on end
+// makes it the sender's (under jitter the floors of a few seconds wander
+// by as much, but not for that long).
+//
+// An arrival's place on JACK's timeline is extrapolated from audio's latest
+// status: the timeline at the latest cycle's start (by JACK's clock, on
+// CLOCK_MONOTONIC) and JACK's rate against CLOCK_MONOTONIC. For kSettleNs
+// after audio reports a stall, JACK's clock is still settling on its new
+// offset (core::ClockEstimator::jack_config: a step's offset rests on the
+// first few cycles after it, which woke late by up to hundreds of us), and
+// arrivals placed by it could come out early, which an envelope would
+// keep: JACK's timeline takes none of them then.
+//
+// Thread: net. Real-time safe: two estimators on fixed arrays.
+#pragma once
+
+#include <cstdint>
+
+#include "core/clock_estimator.hpp"
+#include "core/messages.hpp"
+
+namespace net {
+
+class SenderClock {
+ public:
+  static constexpr int kEvidence = 4;
+  static constexpr double kSharper = 4;
+  static constexpr double kSharperNs = 20'000;
+  static constexpr std::int64_t kSharperS = 2;
+  static constexpr std::int64_t kSettleNs = 250'000'000;
+
+  SenderClock() noexcept;
+
+  /// A new stream: both envelopes start over.
+  void reset() noexcept;
+
+  /// One packet, received once: its stream position, its arrival
+  /// (CLOCK_MONOTONIC, ns) and audio's latest status.
+  void observe(std::int64_t position, std::int64_t arrival_ns, const core::AudioStatus& audio) noexcept;
+
+  /// `t_ns` (CLOCK_MONOTONIC) on JACK's timeline, by audio's status; `t_ns`
+  /// itself while no JACK cycle has run.
+  static std::int64_t jack_time(std::int64_t t_ns, const core::AudioStatus& audio) noexcept;
+
+  bool valid() const noexcept { return system_.valid(); }
+  /// The sender's timestamps follow JACK's frames: the model is on JACK's
+  /// timeline.
+  bool on_jack() const noexcept { return on_jack_; }
+  /// The envelope playout steers by: JACK's timeline's or the system's.
+  const core::ClockEstimator& model() const noexcept { return on_jack_ ? jack_ : system_; }
+  /// The envelope against CLOCK_MONOTONIC, and against JACK's timeline,
+  /// whichever playout uses.
+  const core::ClockEstimator& system() const noexcept { return system_; }
+  const core::ClockEstimator& jack() const noexcept { return jack_; }
+
+ private:
+  core::ClockEstimator system_;
+  core::ClockEstimator jack_;
+  bool on_jack_ = false;
+  std::uint64_t jack_stalls_ = 0;      // audio's count, as last seen
+  int evidence_ = 0;                   // packets in a row late on the system's timeline alone
+  int sharper_ = 0;                    // the other timeline's floor is that much sharper: +1 JACK's, -1 the system's
+  std::int64_t sharper_since_ = 0;     // ... since then
+  std::int64_t settled_ns_ = INT64_MIN;  // JACK's timeline takes arrivals from then on
+};
+
+}  // namespace net

@@ -1,0 +1,123 @@
+#include "net/sender_clock.hpp"
+
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <cstdlib>
+
+namespace {
+
+constexpr std::int64_t kMs = 1'000'000;
+constexpr std::int64_t kNs = 1'000'000'000;
+constexpr double kNsPerFrame = 1e9 / 48000;
+constexpr std::int64_t kPeriodNs = 128 * kNs / 48000;
+
+// A JACK server at 48 kHz/128 that loses `stall_ms` every 3 s (its frame
+// counter stands still), as audio reports it: the cycle's start on
+// CLOCK_MONOTONIC and on JACK's timeline (which starts with the first
+// cycle's start).
+struct Jack {
+  std::int64_t start = 5 * kNs;
+  double stall_ms = 7;
+  std::int64_t lost(std::int64_t t) const {  // time lost by t
+    const std::int64_t stalls = (t - start) / (3 * kNs);
+    return static_cast<std::int64_t>(static_cast<double>(stalls) * stall_ms * 1e6);
+  }
+  std::int64_t timeline(std::int64_t t) const { return t - lost(t); }
+  core::AudioStatus status(std::int64_t t) const {
+    // The latest cycle began at or before t, on the schedule since the last
+    // stall.
+    const std::int64_t since = t - lost(t) - start;
+    core::AudioStatus s;
+    s.callbacks = 1;
+    s.jack_rate = 48000;
+    s.cycle_jack_ns = start + since / kPeriodNs * kPeriodNs;
+    s.cycle_ns = s.cycle_jack_ns + lost(t);
+    return s;
+  }
+};
+
+// 5 ms packets arriving 0.2 to 1.2 ms after their last sample was due.
+std::int64_t delay(int k) { return 200'000 + (k * 7919 % 11) * 100'000; }
+
+}  // namespace
+
+TEST_CASE("sender_clock: without JACK both timelines are CLOCK_MONOTONIC") {
+  const core::AudioStatus none;
+  CHECK(net::SenderClock::jack_time(123456789, none) == 123456789);
+  net::SenderClock c;
+  for (int k = 0; k < 2000; ++k) {
+    const std::int64_t pos = 240 * std::int64_t{k};
+    c.observe(pos, kNs + std::llround(static_cast<double>(pos) * kNsPerFrame) + delay(k), none);
+  }
+  CHECK_FALSE(c.on_jack());
+  CHECK(c.model().steps() == 0);
+}
+
+TEST_CASE("sender_clock: a sender in the same JACK graph is measured on JACK's timeline, from the first stall") {
+  // Stalls long enough to be steps, and stalls too short to be (they show
+  // only in the floor on CLOCK_MONOTONIC).
+  for (const double stall_ms : {7.0, 1.0}) {
+    CAPTURE(stall_ms);
+    Jack jack;
+    jack.stall_ms = stall_ms;
+    net::SenderClock c;
+    int first_stall_packet = -1, chosen_at = -1;
+    bool left = false;
+    // Its timestamps are JACK's frames: packet k's last sample is captured
+    // at frame 240 (k + 1), on JACK's timeline.
+    for (int k = 0; k < 4000; ++k) {  // 20 s
+      const std::int64_t pos = 240 * std::int64_t{k};
+      const std::int64_t on_timeline = jack.start + std::llround(static_cast<double>(pos + 240) * kNsPerFrame);
+      // Back on CLOCK_MONOTONIC: the timeline plus what JACK lost by then.
+      std::int64_t t = on_timeline;
+      while (jack.timeline(t) < on_timeline) t += on_timeline - jack.timeline(t);
+      const std::int64_t arrival = t + delay(k);
+      if (first_stall_packet < 0 && jack.lost(arrival) > 0) first_stall_packet = k;
+      c.observe(pos, arrival, jack.status(arrival));
+      if (chosen_at < 0 && c.on_jack()) chosen_at = k;
+      left = left || (chosen_at >= 0 && !c.on_jack());
+    }
+    REQUIRE(first_stall_packet > 0);
+    // Chosen within a few packets of a stall that is a step, within 3 s of
+    // the first one that is not, and kept.
+    CHECK(chosen_at >= first_stall_packet);
+    CHECK(chosen_at <= first_stall_packet + (stall_ms > 2 ? net::SenderClock::kEvidence + 2 : 600));
+    CHECK_FALSE(left);
+    // On JACK's timeline the sender never stepped and runs at JACK's rate.
+    CHECK(c.model().steps() == 0);
+    CHECK(std::fabs(c.model().deviation_ppm()) < 2);
+    if (stall_ms > 2) CHECK(c.system().steps() >= 3);
+    // Its envelope: the earliest arrivals, on JACK's timeline.
+    const std::int64_t pos = 240 * 3999;
+    const std::int64_t floor = jack.start + std::llround(static_cast<double>(pos + 240) * kNsPerFrame) + 200'000;
+    CHECK(std::llabs(c.model().time_of(pos) - floor) < 50'000);
+  }
+}
+
+TEST_CASE("sender_clock: a sender on its own clock stays on CLOCK_MONOTONIC through JACK's stalls, under jitter too") {
+  for (const std::int64_t jitter_ns : {std::int64_t{0}, 16 * kMs}) {
+    for (const double stall_ms : {0.5, 1.0, 7.0, 40.0}) {
+      CAPTURE(jitter_ns);
+      CAPTURE(stall_ms);
+      Jack jack;
+      jack.stall_ms = stall_ms;
+      net::SenderClock c;
+      bool ever = false;
+      std::uint64_t lcg = 12345;
+      for (int k = 0; k < 6000; ++k) {  // 30 s
+        lcg = lcg * 6364136223846793005ULL + 1442695040888963407ULL;
+        const std::int64_t jitter = jitter_ns == 0 ? 0 : static_cast<std::int64_t>((lcg >> 33) % static_cast<std::uint64_t>(jitter_ns));
+        const std::int64_t pos = 240 * std::int64_t{k};
+        const std::int64_t arrival =
+            jack.start + std::llround(static_cast<double>(pos + 240) * kNsPerFrame) + delay(k) + jitter;
+        c.observe(pos, arrival, jack.status(arrival));
+        ever = ever || c.on_jack();
+      }
+      CHECK_FALSE(ever);
+      CHECK(c.model().steps() == 0);
+      CHECK(std::fabs(c.model().deviation_ppm()) < (jitter_ns == 0 ? 2 : 20));
+    }
+  }
+}
