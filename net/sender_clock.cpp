@@ -35,7 +35,8 @@ void SenderClock::observe(std::int64_t position, std::int64_t arrival_ns, const 
     const std::int64_t on_jack = jack_time(arrival_ns, audio);
     jack_.observe(position, on_jack);
     const std::int64_t late = arrival_ns - system_.time_of(position);
-    const bool alone = system_.step_pending() > 0 && 4 * std::llabs(on_jack - jack_.time_of(position)) < late;
+    const bool alone = system_.segment_floor_ns() < kQuietFloorNs && late > kEvidenceNs &&
+                       4 * std::llabs(on_jack - jack_.time_of(position)) < late;
     // ... and JACK's envelope is no worse a fit than the system's (the
     // envelope of a sender that is not on it is no guide).
     const bool fits = jack_.segment_floor_ns() <= system_.segment_floor_ns() + kSharperNs;

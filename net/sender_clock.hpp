@@ -13,11 +13,14 @@
 // A stall of JACK is a step on one timeline and not on the other: the
 // timeline whose envelope has stepped less often this stream is the
 // sender's. Ties (no stall yet, no JACK client) go to the system's. A
-// later step takes seconds to confirm, so JACK's timeline is taken as
-// soon as kEvidence packets in a row came late on the system's (beyond its
-// step threshold) while JACK's put them within a quarter of that of its
-// envelope: jitter makes a packet as late on both, and only a stall the
-// sender shared makes it late on the system's alone.
+// later step takes seconds to confirm (and none is taken before the rate
+// is measured), so JACK's timeline is taken as soon as kEvidence packets
+// in a row came more than kEvidenceNs late on the system's while JACK's
+// put them within a quarter of that of its envelope: jitter makes a packet
+// as late on both, and only a stall the sender shared makes it late on
+// the system's alone. Only on a quiet path, though (a floor under
+// kQuietFloorNs): under jitter, a JACK step that the envelope on JACK's
+// timeline has not yet followed can put a few packets in a row there.
 // Stalls too short to be steps (under 2 ms) show in the floor instead
 // (core::ClockEstimator::segment_floor_ns: the same arrivals, so the same
 // jitter, on either timeline): a floor kSharper times as sharp, and
@@ -47,6 +50,8 @@ namespace net {
 class SenderClock {
  public:
   static constexpr int kEvidence = 4;
+  static constexpr std::int64_t kEvidenceNs = 1'000'000;
+  static constexpr double kQuietFloorNs = 250'000;
   static constexpr double kSharper = 4;
   static constexpr double kSharperNs = 20'000;
   static constexpr std::int64_t kSharperS = 2;
