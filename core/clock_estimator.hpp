@@ -167,11 +167,8 @@ class ClockEstimator {
 
   /// Steps confirmed since reset().
   std::uint64_t steps() const noexcept { return steps_; }
-  /// A step is being considered: observations sit beyond the threshold,
-  /// later (+1) or earlier (-1) than the envelope; 0: none.
-  int step_pending() const noexcept { return pending_; }
-  /// How many observations in a row have shown it.
-  int pending_observations() const noexcept { return pending_ != 0 ? pending_count_ : 0; }
+  /// A step is being considered: observations sit beyond the threshold.
+  bool step_pending() const noexcept { return pending_ != 0; }
   /// How much later than the envelope the clock runs if a pending later
   /// step is confirmed (the least late of the observations that show it),
   /// ns; 0 when none is pending.

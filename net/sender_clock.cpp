@@ -44,8 +44,8 @@ void SenderClock::observe(std::int64_t position, std::int64_t arrival_ns, const 
   }
   // Hysteresis by construction: the choice changes only when the other
   // timeline has stepped strictly less often, or as often with a floor
-  // that much sharper for long enough, or (to JACK's) shows no step where
-  // the system's shows one coming.
+  // that much sharper for long enough, or (to JACK's) shows packets late
+  // on the system's timeline alone.
   const auto sharper = [](const core::ClockEstimator& a, const core::ClockEstimator& b) {
     return a.segment_floor_ns() * kSharper + kSharperNs < b.segment_floor_ns();
   };
