@@ -49,6 +49,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 source "$here/../tests/lib/jack.sh"
 timeline="$here/../tests/lib/timeline.py"
 lead_in=50  # 1 s of silence before the tone: the recording holds its onset
+lead_out=25  # and 0.5 s after it
 rt=(chrt -f 3)  # sender and relay: their scheduling is not the network's
 
 # ref NAME PORT OPUSDEC_PROPERTIES: the reference receiver. sync=false:
@@ -65,9 +66,9 @@ ref() {
 
 for c in $cases; do
   # The relay's decisions follow its seed and the packets' order. The loss
-  # cases' seeds lose no packet of the lead-in or of the tone's first and
-  # last ten (the latency is measured at the tone's edges); the table says
-  # so if one was lost anyway.
+  # cases' seeds lose no packet of the lead-in, of the tone's first and
+  # last ten or of the two after it (the latency is measured at the tone's
+  # edges); the table says so if one was lost anyway.
   relay_args=() truth=0 seed=11
   case $c in
     clean) ;;
@@ -101,15 +102,18 @@ for c in $cases; do
   wait_for_file "$TEST_TMP/$c.relay.ready" 5
   wait_for_line "$TEST_TMP/$c.r2j.log" "receiving on" 10
 
-  # The sender: the lead-in's silence, then the tone, Opus 20 ms frames at
-  # 128 kbit/s with in-band FEC. Not live: udpsink (sync=true) paces the
-  # packets in real time.
+  # The sender: the lead-in's silence, the tone, and half a second of
+  # silence after it (the tone's end is in the stream, not the stream's
+  # end, which a receiver conceals), Opus 20 ms frames at 128 kbit/s with
+  # in-band FEC. Not live: udpsink (sync=true) paces the packets in real
+  # time.
   spawn "$c.sender" "${rt[@]}" gst-launch-1.0 -q concat name=cat \
     ! audio/x-raw,rate=48000,channels=2 ! audioconvert \
     ! opusenc bitrate=128000 frame-size=20 inband-fec=true packet-loss-percentage=10 \
     ! rtpopuspay pt=96 ! udpsink host=127.0.0.1 port="$relay_port" \
     audiotestsrc wave=silence num-buffers=$lead_in samplesperbuffer=960 ! cat. \
-    audiotestsrc wave=sine freq=440 volume=0.5 num-buffers=$((seconds * 50)) samplesperbuffer=960 ! cat.
+    audiotestsrc wave=sine freq=440 volume=0.5 num-buffers=$((seconds * 50)) samplesperbuffer=960 ! cat. \
+    audiotestsrc wave=silence num-buffers=$lead_out samplesperbuffer=960 ! cat.
   sender_pid=$SPAWNED_PID
   # The references' ports appear once data flows through them (during the
   # lead-in).
@@ -183,7 +187,7 @@ def arrivals(c):
         return d - 0x10000 if d >= 0x8000 else d
     seq0 = first_seq + min(ext(s) for s in seqs)
     last = lead_in + int(seconds * 50)
-    edge_lost = any(k < lead_in + 10 or k >= last - 10
+    edge_lost = any(k < lead_in + 10 or last - 10 <= k < last + 2
                     for k in (ext(int(l.split()[2])) - ext(seq0) for l in open(drops) if l.strip())) \
         if os.path.exists(drops) else False
     # The tone starts at packet lead_in; timestamps step by 960 from the
@@ -214,7 +218,7 @@ print("# Impairment benchmark: rtp2jack against the GStreamer reference\n")
 print(f"- date: {datetime.datetime.now().astimezone().isoformat(timespec='seconds')}")
 print(f"- machine: {os.cpu_count()} CPUs ({cpu}), kernel {platform.release()}")
 print(f"- command: `{command}` (rtp2jack at {revision}; BUILD must be built from it)")
-print(f"- each case: {seconds:g} s of a 440 Hz tone after 1 s of silence, `opusenc bitrate=128000 "
+print(f"- each case: {seconds:g} s of a 440 Hz tone between 1 s of silence and 0.5 s of it, `opusenc bitrate=128000 "
       "frame-size=20 inband-fec=true packet-loss-percentage=10`, paced in real time; every receiver "
       f"at {latency} ms; relay seeds 5 (loss), 4 (burst), 11; a fresh dummy JACK server per case (48 kHz, 128 frames)")
 print(f"- rtp2jack: `--latency {latency}`; GStreamer: `rtpjitterbuffer latency={latency} do-lost=true "

@@ -57,6 +57,10 @@ bool OpusStreamDecoder::has_lbrr(std::span<const std::uint8_t> packet) noexcept 
   return lbrr;
 }
 
+bool OpusStreamDecoder::has_silk(std::span<const std::uint8_t> packet) noexcept {
+  return !packet.empty() && (packet[0] >> 3) < 16;  // configs 0-15: SILK-only or hybrid
+}
+
 int OpusStreamDecoder::decode_fec(std::span<const std::uint8_t> next, float* pcm,
                                   int frames) noexcept {
   return opus_decode_float(dec_, next.data(), static_cast<opus_int32>(next.size()), pcm, frames, 1);

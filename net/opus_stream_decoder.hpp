@@ -35,6 +35,10 @@ class OpusStreamDecoder {
   /// the range coder, so they are the leading bits of the frame's first byte.
   static bool has_lbrr(std::span<const std::uint8_t> packet) noexcept;
 
+  /// Thread: any. Real-time safe. True when the packet's TOC says SILK-only
+  /// or hybrid (configurations 0-15, RFC 6716 section 3.1).
+  static bool has_silk(std::span<const std::uint8_t> packet) noexcept;
+
   /// Thread: net. Decodes into interleaved `pcm` (room for `max_frames`).
   /// Returns samples per channel, or a negative libopus error.
   int decode(std::span<const std::uint8_t> packet, float* pcm, int max_frames) noexcept;

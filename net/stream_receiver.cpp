@@ -30,6 +30,7 @@ StreamReceiver::StreamReceiver(const StreamConfig& config, core::RecordPool& poo
       model_out_(model),
       status_in_(status),
       decoder_(config.channels),
+      concealer_(config.channels, d::kStreamRate),
       tuner_(config.latency),
       candidates_(std::make_unique<Candidate[]>(d::kProbationSlots)),
       held_(std::make_unique<Held[]>(d::kHeldPackets)) {
@@ -262,6 +263,7 @@ core::PacketRecord* StreamReceiver::concealed_record(std::uint32_t frames) noexc
     assert(ok && "stream_receiver: record came from the pool");
     return nullptr;
   }
+  if (concealer_.active()) concealer_.render(next_pos_, r->pcm, n);
   r->seq = -1;
   r->timestamp = next_pos_;
   r->arrival_ns = 0;
@@ -272,6 +274,7 @@ core::PacketRecord* StreamReceiver::concealed_record(std::uint32_t frames) noexc
 }
 
 std::uint32_t StreamReceiver::stretch(std::uint32_t frames) noexcept {
+  if (conceal_run_ == 0) begin_run();
   core::PacketRecord* r = concealed_record(frames);
   if (r == nullptr) return 0;
   const auto n = static_cast<std::int64_t>(r->frames);
@@ -309,6 +312,9 @@ void StreamReceiver::rewind_to(std::int64_t pos) noexcept {
   next_pos_ = pos;
   conceal_run_ = 0;
   rescue_pos_ = -1;
+  // What is made next replaces the run from its start (rescue), or goes on
+  // with it (a late packet's resync: begin() repeats the same history).
+  concealer_.end();
 }
 
 void StreamReceiver::resync_after_late(std::span<const std::uint8_t> payload, std::int64_t seq,
@@ -394,9 +400,11 @@ void StreamReceiver::fill_one() noexcept {
         skip_to(*h);
         return;
       }
+      const bool blend = resume_after_run(next_pos_);
       const int n = decoder_.decode_fec(std::span<const std::uint8_t>(h->data.data(), h->size),
                                         r->pcm, static_cast<int>(span));
       if (n > 0) {
+        resumed(next_pos_, blend, r->pcm, n);
         r->seq = next_seq_;
         r->timestamp = next_pos_;
         r->arrival_ns = 0;
@@ -425,8 +433,7 @@ void StreamReceiver::fill_one() noexcept {
 
 bool StreamReceiver::conceal(std::uint32_t frames) noexcept {
   if (conceal_run_ == 0) {
-    // A run begins: keep the decoder as it is, for rescue().
-    decoder_.save();
+    begin_run();
     rescue_pos_ = next_pos_;
   }
   core::PacketRecord* r = concealed_record(frames);
@@ -452,6 +459,39 @@ bool StreamReceiver::conceal(std::uint32_t frames) noexcept {
   conceal_run_ += static_cast<std::uint32_t>(n);
   link(r);
   return true;
+}
+
+void StreamReceiver::begin_run() noexcept {
+  // Keep the decoder as it is: rescue() and the audio after the run decode
+  // from here. Periodic audio before the run is repeated in its place when
+  // the stream has a SILK layer (RFC 6716 section 3.1): Opus's concealment
+  // of SILK fades out within 40 ms. Its concealment of CELT-only frames is
+  // a pitch repetition already, and holds the level.
+  decoder_.save();
+  if (silk_layer_) {
+    concealer_.begin(next_pos_);
+  } else {
+    concealer_.end();
+  }
+}
+
+bool StreamReceiver::resume_after_run(std::int64_t pos) noexcept {
+  // Audio after a run of repetition at full level joins the repetition. It
+  // is decoded from the decoder's state before the run: the codec's own
+  // concealment, which did not play, decayed that state's energies, and its
+  // next frames would glide up from them (Opus: 40-60 ms at -15 to +1 dB).
+  // After a longer run (faded) it fades in from its own concealment.
+  const bool blend = concealer_.active() && conceal_run_ <= d::kConcealFullFrames && pos == next_pos_;
+  if (blend) decoder_.restore();
+  return blend;
+}
+
+void StreamReceiver::resumed(std::int64_t pos, bool blend, float* pcm, int frames) noexcept {
+  if (blend) {
+    concealer_.blend_into(pos, pcm, frames);
+  } else {
+    concealer_.played(pos, pcm, frames);
+  }
 }
 
 void StreamReceiver::skip_to(const Held& h) noexcept {
@@ -513,6 +553,7 @@ void StreamReceiver::decode_in_order(std::span<const std::uint8_t> payload, std:
     next_pos_ = std::max(next_pos_, pos + frames);
     return;
   }
+  const bool blend = resume_after_run(pos);
   const int n = decoder_.decode(payload, r->pcm, static_cast<int>(d::kMaxPacketFrames));
   if (n <= 0) {
     [[maybe_unused]] const bool ok = pool_.release(r);
@@ -520,6 +561,8 @@ void StreamReceiver::decode_in_order(std::span<const std::uint8_t> payload, std:
     ++stats_.packets_invalid;
     return;
   }
+  resumed(pos, blend, r->pcm, n);
+  silk_layer_ = OpusStreamDecoder::has_silk(payload);
   if (conceal_run_ > d::kConcealFullFrames) {
     // Concealment faded (towards) silence before this: fade the sound back in.
     const int ch = decoder_.channels();
@@ -617,6 +660,7 @@ void StreamReceiver::lock_stream(std::uint32_t ssrc, std::uint8_t pt, std::uint1
   }
   ++epoch_;
   decoder_.reset();
+  concealer_.reset();
   stats_.locked = true;
   stats_.ssrc = ssrc;
   stats_.payload_type = pt;

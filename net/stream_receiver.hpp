@@ -31,6 +31,7 @@
 #include "net/net_stats.hpp"
 #include "net/opus_stream_decoder.hpp"
 #include "net/sender_clock.hpp"
+#include "net/waveform_concealer.hpp"
 #include "net/reception_state.hpp"
 #include "net/rtp_packet.hpp"
 
@@ -133,6 +134,9 @@ class StreamReceiver {
   std::int64_t need_time(std::int64_t pos) const noexcept;
   void fill_one() noexcept;
   bool conceal(std::uint32_t frames) noexcept;
+  void begin_run() noexcept;
+  bool resume_after_run(std::int64_t pos) noexcept;
+  void resumed(std::int64_t pos, bool blend, float* pcm, int frames) noexcept;
   // A pooled record of up to `frames` of Opus concealment at next_pos_;
   // null (counted) when the pool is empty.
   core::PacketRecord* concealed_record(std::uint32_t frames) noexcept;
@@ -157,6 +161,7 @@ class StreamReceiver {
   core::Mailbox<core::StreamModel>& model_out_;       // net -> audio: epoch, target, clock
   core::Mailbox<core::AudioStatus>& status_in_;       // audio -> net: audio's latest status
   OpusStreamDecoder decoder_;
+  WaveformConcealer concealer_;  // fills a run by repetition where the audio before it is periodic
 
   NetStats stats_;
   core::AudioStatus audio_;  // cached state: the latest status audio published
@@ -177,6 +182,7 @@ class StreamReceiver {
   std::int64_t last_decoded_seq_ = -1;  // of the latest record decoded from a packet
   std::uint32_t last_frames_ = 0;   // duration of the latest decoded packet
   std::uint32_t conceal_run_ = 0;   // frames concealed since the last decoded packet
+  bool silk_layer_ = false;         // the latest decoded packet has a SILK layer
   // Late-packet rescue: where the current run of concealment began (the
   // decoder's state there is saved), -1 when there is none to undo; and
   // after a rescue, the end of the concealment audio already holds (what
