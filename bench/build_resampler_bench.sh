@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # build_resampler_bench.sh [OUT_DIR (build-bench)]
 #
-# Builds bench/resampler_bench.cpp (issue 4) on its own, with g++ -O2 and
+# Builds bench/resampler_bench.cpp on its own, with g++ -O2 and
 # pkg-config, so the project's CMake build needs no resampler libraries.
 # rtp2jack's own audio/resampler.cpp is compiled in with the same flags.
 # Needs libsamplerate0-dev libspeexdsp-dev libsoxr-dev libzita-resampler-dev

@@ -1,5 +1,5 @@
 // callback_cost: the real rtp2jack with the time of every process callback
-// taken (issue 6's process-callback cost).
+// taken (the process-callback cost).
 //
 //   callback_cost [rtp2jack options...]     # e.g. --port 5004 --latency 20
 //

@@ -1,5 +1,5 @@
 // click_probe: emits clicks into JACK and times their arrival on other ports,
-// in JACK frames (issue 5's click-to-output latency benchmark).
+// in JACK frames (the click-to-output latency benchmark).
 //
 //   click_probe --inputs 2 --seconds 20 [--interval-ms 250] [--rtp-port P]
 //

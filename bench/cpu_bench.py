@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""cpu_bench.py BUILD_DIR [options]: CPU, callback cost, scale and memory (issue 6).
+"""cpu_bench.py BUILD_DIR [options]: CPU, callback cost, scale and memory.
 
 1. CPU per stream. One real GStreamer sender (pink noise, 48 kHz stereo,
    Opus 128 kbit/s) sends every packet to three receivers at once
@@ -270,7 +270,7 @@ def main():
 
 
 def report(args, out, tmp):
-    L = benchlib.header("CPU, callback cost, scale and memory (issue 6)",
+    L = benchlib.header("CPU, callback cost, scale and memory",
                         " ".join(["bench/cpu_bench.py", *sys.argv[1:]]))
     L += [
         f"- JACK: private `jackd {os.environ.get('JACKD_OPTS', benchlib.JACKD_OPTS)} -d dummy -r 48000` servers; sender: GStreamer pink noise, Opus 128 kbit/s "
@@ -328,7 +328,7 @@ def report(args, out, tmp):
                      f"{r['idle'] * 100:.0f}% | {r['xruns']} |")
         L.append("")
     if out["rescue"]:
-        L += ["## Rescue: rtp2jack at a small --latency against a large one (issue 5)", "",
+        L += ["## Rescue: rtp2jack at a small --latency against a large one", "",
               "Same real-time JACK-driven sender (5 ms frames, pink noise), same window.", "",
               "| --latency | % of a core | packets | rescued | late | concealed | underruns |",
               "|--:|--:|--:|--:|--:|--:|--:|"]

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # impairment_bench.sh BUILD_DIR [--seconds S (20)] [--latency MS (40)] [--cases "clean loss ..."]
 #
-# rtp2jack next to the GStreamer reference receiver under each fault of
-# issue 16, from the very same packets at the same moments, in one JACK
-# server per case:
+# rtp2jack next to the GStreamer reference receiver under each network
+# fault and host stall, from the very same packets at the same moments, in
+# one JACK server per case:
 #
 #   GStreamer sender -> udp_relay (seeded) -> udp_tee.py (logs arrivals) -+-> rtp2jack
 #                                                                          +-> ref: opusdec plc

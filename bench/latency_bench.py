@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""latency_bench.py BUILD_DIR [--seconds S] [--out FILE]: click-to-output latency (issue 5).
+"""latency_bench.py BUILD_DIR [--seconds S] [--out FILE]: click-to-output latency.
 
 A JACK client (bench/click_probe) emits clicks on a 250 ms grid of JACK's
 frame clock; a real GStreamer sender takes them from a JACK input
@@ -237,7 +237,7 @@ def main():
     ap.add_argument("--settle", type=float, default=3)
     ap.add_argument("--sender-props", default="buffer-time=20000 latency-time=5000",
                     help="jackaudiosrc's buffering (shared by both receivers)")
-    # The sender's share is issue 5's (JACK input, one Opus frame, the
+    # The sender's share is the benchmark's (JACK input, one Opus frame, the
     # codec's look-ahead) and no more: low-delay mode, and each packet sent
     # once encoded rather than held by the sink's clock (bench/README.md).
     ap.add_argument("--encoder-props", default="audio-type=restricted-lowdelay",
@@ -362,7 +362,7 @@ def confirmation(batches):
         f"{gst_clean} of {len(confirm)} | {median(gst):.2f} ({min(gst):.2f}..{max(gst):.2f}) | "
         f"{median(gst_own):.2f} ({min(gst_own):.2f}..{max(gst_own):.2f}) |",
         "",
-        f"**rtp2jack / reference = {median(rx) / median(gst):.2f}** (medians over the starts; issue 5's goal: "
+        f"**rtp2jack / reference = {median(rx) / median(gst):.2f}** (medians over the starts; the goal: "
         f"at most 0.70). Against the reference's lowest draw: {median(rx) / min(gst):.2f}; its highest: "
         f"{median(rx) / max(gst):.2f}. Own shares (delay less the packets' arrival, which both share): "
         f"{median(rx_own) / median(gst_own):.2f}.",

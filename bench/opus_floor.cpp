@@ -1,5 +1,5 @@
 // opus_floor: the least a receiver of an RTP/Opus stream can do, for the CPU
-// benchmark's floor (issue 6): a blocking UDP socket, the RTP header skipped
+// benchmark's floor: a blocking UDP socket, the RTP header skipped
 // (RFC 3550 section 5.1: CSRCs, extension, padding), every payload decoded
 // with libopus (opus_decode_float, 48 kHz stereo) and thrown away. No
 // jitter buffer, no threads, no JACK: the floor adds `jack_thru` on the same

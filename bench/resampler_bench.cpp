@@ -1,5 +1,5 @@
 // resampler_bench: the variable-ratio resampler candidates for the JACK
-// process callback, measured the way the callback will drive them (issue 4).
+// process callback, measured the way the callback will drive them.
 //
 // rtp2jack decodes Opus at 48 kHz and must play at the JACK rate while
 // absorbing the sender's clock drift (up to ±2000 ppm), so the callback runs
@@ -1039,7 +1039,7 @@ std::string fmt(const char* f, double v) {
 int usage(FILE* to) {
   std::fprintf(to,
                "usage: resampler_bench [options]\n"
-               "Measures variable-ratio resamplers for rtp2jack's JACK callback (issue 4).\n\n"
+               "Measures variable-ratio resamplers for rtp2jack's JACK callback.\n\n"
                "Run length:\n"
                "  --seconds S   audio per CPU run (default %.0f)\n"
                "  --reps N      CPU rounds (each runs Opus and every candidate once); medians (default %d)\n"
@@ -1250,7 +1250,7 @@ int main(int argc, char** argv) {
   char head[4096];
   std::snprintf(
       head, sizeof head,
-      "# Resampler benchmark: variable-ratio candidates for the JACK callback (issue 4)\n\n"
+      "# Resampler benchmark: variable-ratio candidates for the JACK callback\n\n"
       "- date: %s\n"
       "- machine: %s\n"
       "- command: `bench/build_resampler_bench.sh && %s` (%s)\n"

@@ -32,9 +32,8 @@ inline constexpr double kMaxLatencyMs = 2000.0;
 inline constexpr std::uint32_t kFadeFrames = 48;
 // How often the net context drains returned records and statuses when
 // nothing else wakes it. Every datagram and every repair deadline drains
-// them too, so this only bounds how stale they get in a pause. It was 5 ms:
-// 200 wake-ups a second, most of the net thread's CPU at 20 ms packets
-// (bench/results/cpu-latest.md: 256 us of CPU per packet).
+// them too, so this only bounds how stale they get in a pause: a short tick
+// (a few ms) would be most of the net thread's CPU at 20 ms packets.
 inline constexpr std::uint32_t kNetTickUs = 50000;
 // A locked sender that has sent nothing for this long (or four packet
 // durations, if longer) no longer holds the lock: another SSRC, or another

@@ -15,9 +15,8 @@ struct PacketRecord {
   enum class Kind : std::uint8_t { Decoded, Concealed, Fec };
 
   // Written by net before Link, read by audio after. Never both at once.
-  std::int64_t seq = 0;        // extended (64-bit) RTP sequence number
+  std::int64_t seq = 0;        // extended (64-bit) RTP sequence number; -1 for concealment
   std::int64_t timestamp = 0;  // stream position of the first sample, 48 kHz units
-  std::int64_t arrival_ns = 0; // when the packet arrived (CLOCK_REALTIME)
   std::uint32_t frames = 0;    // samples per channel in pcm
   std::uint32_t epoch = 0;     // stream epoch: bumped by every Reset
   Kind kind = Kind::Decoded;

@@ -5,15 +5,18 @@
 //
 // Layout after rigtorp/SPSCQueue: the two indices sit on separate cache
 // lines and each side keeps a cached copy of the other side's index, so the
-// common case touches only its own line.
+// common case touches only its own line; the slot array has a cache line of
+// padding at each end, so no neighbouring allocation shares a line with the
+// first or last slot.
 #pragma once
 
 #include <atomic>
-#include <cassert>
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <new>
 #include <optional>
+#include <stdexcept>
 #include <type_traits>
 #include <utility>
 
@@ -27,12 +30,17 @@ class SpscQueue {
 
  public:
   /// Thread: any, before both sides start. Allocates `capacity` slots.
+  /// Throws std::length_error for 0 or a capacity whose slots (with the
+  /// padding) would not fit in a size_t.
   explicit SpscQueue(std::size_t capacity)
-      : capacity_(capacity + 1),  // one slot stays empty to tell full from empty
-        slots_(std::make_unique<Slot[]>(capacity_)) {
-    assert(capacity > 0 && "spsc_queue: capacity must be positive");
+      : capacity_(checked(capacity) + 1),  // one slot stays empty to tell full from empty
+        slots_(std::make_unique<Slot[]>(capacity_ + 2 * kPadding)) {
+    static_assert(alignof(SpscQueue) == kCacheLine);
+    static_assert(sizeof(SpscQueue) >= 3 * kCacheLine);  // fields, producer's line, consumer's line
   }
 
+  /// Thread: the owner, once neither side can touch the queue any more
+  /// (both threads joined, or both contexts stopped). Destroys what is left.
   ~SpscQueue() {
     while (try_pop()) {
     }
@@ -54,7 +62,7 @@ class SpscQueue {
       read_cache_ = read_.load(std::memory_order_acquire);
       if (next == read_cache_) return false;
     }
-    new (slots_[w].ptr()) T(std::forward<U>(v));
+    new (slots_[w + kPadding].ptr()) T(std::forward<U>(v));
     // release: publishes the constructed element before the new index.
     write_.store(next, std::memory_order_release);
     return true;
@@ -68,7 +76,7 @@ class SpscQueue {
       write_cache_ = write_.load(std::memory_order_acquire);
       if (r == write_cache_) return std::nullopt;
     }
-    T* p = slots_[r].ptr();
+    T* p = slots_[r + kPadding].ptr();
     std::optional<T> out(std::move(*p));
     p->~T();
     std::size_t next = r + 1;
@@ -94,6 +102,14 @@ class SpscQueue {
   };
 
   static constexpr std::size_t kCacheLine = 64;
+  // Slots that fill a cache line, before the first and after the last.
+  static constexpr std::size_t kPadding = (kCacheLine - 1) / sizeof(Slot) + 1;
+
+  static std::size_t checked(std::size_t capacity) {
+    if (capacity == 0 || capacity > SIZE_MAX / sizeof(Slot) - 2 * kPadding - 1)
+      throw std::length_error("SpscQueue: capacity must be positive and fit in memory");
+    return capacity;
+  }
 
   const std::size_t capacity_;
   const std::unique_ptr<Slot[]> slots_;

@@ -1,5 +1,5 @@
 // libFuzzer target: net::parse_rtcp, net::RtcpSession and the receiver-report
-// builder on arbitrary datagrams (GitHub issue 7).
+// builder on arbitrary datagrams.
 //
 // Beyond "no out-of-bounds read" (ASan: libFuzzer's buffer is exactly the
 // input's size):

@@ -165,10 +165,10 @@ void StreamReceiver::take(const RtpPacket& p, int packet_frames, bool ours, std:
   if (seq < next_seq_) {
     ++stats_.packets_late;  // its place was filled (concealed) already
   } else if (seq == next_seq_) {
-    decode_in_order(p.payload, seq, ts, frames, arrival_ns);
+    decode_in_order(p.payload, seq, ts, frames);
     release_ready();
   } else {
-    hold(p.payload, seq, ts, frames, arrival_ns, now_ns);
+    hold(p.payload, seq, ts, frames, now_ns);
   }
   // Where the sender's timeline puts it (after decode_in_order corrected a
   // sender's overlapping first timestamps); net's own stretches do not move
@@ -266,7 +266,6 @@ core::PacketRecord* StreamReceiver::concealed_record(std::uint32_t frames) noexc
   if (concealer_.active()) concealer_.render(next_pos_, r->pcm, n);
   r->seq = -1;
   r->timestamp = next_pos_;
-  r->arrival_ns = 0;
   r->frames = static_cast<std::uint32_t>(n);
   r->epoch = epoch_;
   r->kind = core::PacketRecord::Kind::Concealed;
@@ -323,10 +322,9 @@ void StreamReceiver::resync_after_late(std::span<const std::uint8_t> payload, st
   // concealed the places after it too (with a small target it conceals
   // ahead of every packet of a sender's late phase), and the packets for
   // those can only replace them (rescue) as the successor of the packet
-  // decoded last: without this, one late packet made every packet after it
-  // late as well, a run of concealment fading to silence until one came
-  // before its own deadline (2 to 36 ms dropouts, 160 late packets in 10 s
-  // at 4 ms with a JACK-driven sender). So decode it, for the decoder's
+  // decoded last: otherwise one late packet makes every packet after it
+  // late as well, a run of concealment fading to silence until one comes
+  // before its own deadline. So decode it, for the decoder's
   // state only, from where the run began, and take the timeline back to
   // its end: what follows is made again over the concealment audio holds
   // (rescued_until_), while that has not begun to play.
@@ -407,8 +405,7 @@ void StreamReceiver::fill_one() noexcept {
         resumed(next_pos_, blend, r->pcm, n);
         r->seq = next_seq_;
         r->timestamp = next_pos_;
-        r->arrival_ns = 0;
-        r->frames = static_cast<std::uint32_t>(n);
+              r->frames = static_cast<std::uint32_t>(n);
         r->epoch = epoch_;
         r->kind = core::PacketRecord::Kind::Fec;
         ++stats_.frames_fec;
@@ -450,10 +447,10 @@ bool StreamReceiver::conceal(std::uint32_t frames) noexcept {
   }
   // Counted when the run can no longer be replaced, not now: a packet
   // after it is held (a real loss) or not, the missing one may still come
-  // and replace it (rescue(), then audio counts it rescued), and counting
-  // it now showed concealment as played that then never played. Made
-  // again after a rescue rewound the timeline, it replaces a concealment
-  // audio holds, which was counted already.
+  // and replace it (rescue(), then audio counts it rescued), and counted
+  // now it would show as played concealment that never plays. Made again
+  // after a rescue rewound the timeline, it replaces a concealment audio
+  // holds, which was counted already.
   if (next_pos_ >= rescued_until_) ++conceal_unconfirmed_;
   next_pos_ += n;
   conceal_run_ += static_cast<std::uint32_t>(n);
@@ -500,8 +497,7 @@ void StreamReceiver::skip_to(const Held& h) noexcept {
 }
 
 void StreamReceiver::decode_in_order(std::span<const std::uint8_t> payload, std::int64_t seq,
-                                     std::int64_t ts, std::uint32_t frames,
-                                     std::int64_t arrival_ns) noexcept {
+                                     std::int64_t ts, std::uint32_t frames) noexcept {
   next_seq_ = seq + 1;
   std::int64_t pos = ts + ts_offset_;
   if (seq == last_decoded_seq_ + 1 && conceal_run_ > 0 && pos < next_pos_ && pos == rescue_pos_ &&
@@ -572,7 +568,6 @@ void StreamReceiver::decode_in_order(std::span<const std::uint8_t> payload, std:
   }
   r->seq = seq;
   r->timestamp = pos;
-  r->arrival_ns = arrival_ns;
   r->frames = static_cast<std::uint32_t>(n);
   r->epoch = epoch_;
   r->kind = core::PacketRecord::Kind::Decoded;
@@ -592,7 +587,7 @@ void StreamReceiver::release_ready() noexcept {
     if (h->seq > next_seq_) break;
     if (h->seq == next_seq_) {
       decode_in_order(std::span<const std::uint8_t>(h->data.data(), h->size), h->seq, h->ts,
-                      h->frames, h->arrival_ns);
+                      h->frames);
     } else {
       ++stats_.packets_late;
     }
@@ -601,8 +596,7 @@ void StreamReceiver::release_ready() noexcept {
 }
 
 void StreamReceiver::hold(std::span<const std::uint8_t> payload, std::int64_t seq,
-                          std::int64_t ts, std::uint32_t frames, std::int64_t arrival_ns,
-                          std::int64_t now_ns) noexcept {
+                          std::int64_t ts, std::uint32_t frames, std::int64_t now_ns) noexcept {
   if (payload.size() > d::kMaxHeldBytes) {
     ++stats_.packets_late;  // too large to hold: cannot wait for the gap before it
     return;
@@ -615,7 +609,7 @@ void StreamReceiver::hold(std::span<const std::uint8_t> payload, std::int64_t se
       return;
     }
     if (seq == next_seq_) {
-      decode_in_order(payload, seq, ts, frames, arrival_ns);
+      decode_in_order(payload, seq, ts, frames);
       release_ready();
       return;
     }
@@ -627,7 +621,6 @@ void StreamReceiver::hold(std::span<const std::uint8_t> payload, std::int64_t se
   ++held_count_;
   h.seq = seq;
   h.ts = ts;
-  h.arrival_ns = arrival_ns;
   h.received_ns = now_ns;
   h.frames = frames;
   h.size = static_cast<std::uint32_t>(payload.size());

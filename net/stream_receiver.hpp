@@ -79,9 +79,6 @@ class StreamReceiver {
   /// Thread: net. Takes records home and caches audio's latest status.
   void drain_audio() noexcept;
 
-  /// Thread: net. The sender's clock as measured so far.
-  const SenderClock& sender_clock() const noexcept { return clock_; }
-
   /// Thread: net. Counters plus the cached audio status.
   StatsSnapshot stats() const noexcept;
 
@@ -95,7 +92,6 @@ class StreamReceiver {
   struct Held {  // an out-of-order packet waiting for the gap before it
     std::int64_t seq = 0;
     std::int64_t ts = 0;           // extended RTP timestamp
-    std::int64_t arrival_ns = 0;   // realtime, for the record
     std::int64_t received_ns = 0;  // monotonic, for the fallback deadline
     std::uint32_t frames = 0;
     std::uint32_t size = 0;
@@ -122,10 +118,10 @@ class StreamReceiver {
   void lock_stream(std::uint32_t ssrc, std::uint8_t pt, std::uint16_t seq, std::uint32_t ts) noexcept;
   void update_jitter(std::int64_t ext_ts, std::int64_t arrival_ns) noexcept;
   void decode_in_order(std::span<const std::uint8_t> payload, std::int64_t seq, std::int64_t ts,
-                       std::uint32_t frames, std::int64_t arrival_ns) noexcept;
+                       std::uint32_t frames) noexcept;
   void release_ready() noexcept;
   void hold(std::span<const std::uint8_t> payload, std::int64_t seq, std::int64_t ts,
-            std::uint32_t frames, std::int64_t arrival_ns, std::int64_t now_ns) noexcept;
+            std::uint32_t frames, std::int64_t now_ns) noexcept;
   Held* earliest_held() noexcept;
   const Held* earliest_held() const noexcept;
   void drop_held(Held* h) noexcept;

@@ -15,7 +15,7 @@ pkgs=(
   tshark
   # fuzzing: clang with libFuzzer and the sanitizer runtimes
   clang libclang-rt-14-dev
-  # bench/resampler_bench.cpp: resampler candidates for issue 4 (zita-resampler is GPL-3)
+  # bench/resampler_bench.cpp: resampler candidates (zita-resampler is GPL-3)
   libsamplerate0-dev libspeexdsp-dev libsoxr-dev libzita-resampler-dev
 )
 

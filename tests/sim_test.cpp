@@ -1,4 +1,4 @@
-// Simulated time: each network behaviour of issue 3, scripted and seeded.
+// Simulated time: each network behaviour, scripted and seeded.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -503,7 +503,7 @@ TEST_CASE("sim: steering the resampler adds nothing to the output's THD+N") {
   CHECK(steered_db <= floor_db + 1.0);
 }
 
-// ---- Latency (issue 5): the floor of a fixed target, and --latency auto.
+// ---- Latency: the floor of a fixed target, and --latency auto.
 
 namespace {
 
@@ -603,7 +603,7 @@ TEST_CASE("sim: auto latency settles near what a calm network needs, and stays")
   const double target = r.stats.audio.target_frames / 48.0;
   const double floor = 5.0 + 128 / 48.0 + 2.0;  // one frame + one period + 2 ms
   MESSAGE("auto calm: target " << target << " ms after " << n.target_changes << " changes");
-  CHECK(target <= floor);          // low: at most issue 5's goal for a clean network
+  CHECK(target <= floor);          // low: at most the latency goal for a clean network
   CHECK(target >= 1.0 + 128 / 48.0);  // but the jitter and a period at least
   CHECK(r.stats.audio.underruns == 0);
   CHECK(n.packets_late == 0);

@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <cstdint>
+#include <stdexcept>
 #include <thread>
 
 namespace {
@@ -35,6 +36,16 @@ TEST_CASE("spsc_queue: push and pop in order, full and empty") {
   CHECK(*q.try_pop() == 4);
   CHECK_FALSE(q.try_pop());
   CHECK(q.size_approx() == 0);
+}
+
+TEST_CASE("spsc_queue: a capacity of nothing, or of more than memory holds, is refused") {
+  CHECK_THROWS_AS(core::SpscQueue<int>(0), std::length_error);
+  CHECK_THROWS_AS(core::SpscQueue<int>(SIZE_MAX), std::length_error);
+  CHECK_THROWS_AS(core::SpscQueue<int>(SIZE_MAX / sizeof(int)), std::length_error);
+  core::SpscQueue<int> one(1);
+  CHECK(one.try_push(7));
+  CHECK_FALSE(one.try_push(8));
+  CHECK(*one.try_pop() == 7);
 }
 
 TEST_CASE("spsc_queue: elements are constructed and destroyed exactly once") {

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # exhaustion_test.sh BUILD_DIR
 #
-# The consumer stalls and comes back (issue 7). A real stream plays while
+# The consumer stalls and comes back. A real stream plays while
 #   1. the JACK server is stopped (SIGSTOP) for 4 s: no process callback runs,
 #      so records pile up in the net -> audio queue until the pool is empty;
 #      net must drop and count (pool_exhausted / queue_full), never allocate

@@ -18,7 +18,7 @@
 #   hybrid SWB    phase 0.136 rad, level steps 0.65 dB, residual -24.9 dB,
 #                 clicks -56.8 dB
 # The pitch of every 1 s window from 5 s after the onset is held within
-# 100 ppm of the sender's (issue 16's goal; the sender and JACK's dummy
+# 100 ppm of the sender's (the clean-playout goal; the sender and JACK's dummy
 # driver both keep CLOCK_MONOTONIC's time).
 set -euo pipefail
 build=$(cd "${1:?usage: formats_test.sh BUILD_DIR}" && pwd)

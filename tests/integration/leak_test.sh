@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # leak_test.sh BUILD_DIR   (an ASan build: cmake -DCMAKE_BUILD_TYPE=Sanitize)
 #
-# Shutdown under load leaks nothing (issue 7): while a real stream plays
+# Shutdown under load leaks nothing: while a real stream plays
 # and a flood of junk and foreign senders (every kind the parsers refuse)
 # hits the port, with records in every queue and the jitter buffer, rtp2jack
 # gets SIGTERM. It must exit 0, print its final stats, and LeakSanitizer

@@ -140,7 +140,7 @@ int main(int argc, char** argv) {
     check(n.packets_late == 0, "no late packet while jitter stays within the target");
   }
   if (c.burst_enter_pct == 0) check(r.dropouts == 0, "no dropout in the output: every loss repaired");
-  // Drift compensation (issue 4), once converged.
+  // Drift compensation, once converged.
   if (c.jitter_ms == 0 && c.loss_pct == 0 && c.burst_enter_pct == 0) {
     check(r.worst_depth_error_ms <= 1.0, "buffer depth within 1 ms of the target");
     check(r.worst_drift_error_ppm <= std::max(0.1 * std::fabs(c.drift_ppm), 20.0),

@@ -70,7 +70,7 @@ struct Config {
   double jack_stall_from_s = 0;   // ... in this span of the run only
   double jack_stall_until_s = 1e9;
   double trace_every_s = 1;      // Result::trace: a sample this often
-  double settle_s = 10;          // drift compensation is judged from here on (issue 4: within 10 s)
+  double settle_s = 10;          // drift compensation is judged from here on (within 10 s)
 };
 
 struct Result {
