@@ -29,11 +29,10 @@ StreamReceiver::StreamReceiver(const StreamConfig& config, core::RecordPool& poo
       from_audio_(from_audio),
       model_out_(model),
       status_in_(status),
+      lock_({config.payload_type, config.probation}),
       decoder_(config.channels),
       concealer_(config.channels, d::kStreamRate),
-      tuner_(config.latency),
-      candidates_(std::make_unique<Candidate[]>(d::kProbationSlots)),
-      held_(std::make_unique<Held[]>(d::kHeldPackets)) {
+      tuner_(config.latency) {
   recent_.fill(INT64_MIN);  // no real extended sequence number
   publish();  // the target, before any stream
 }
@@ -51,27 +50,7 @@ void StreamReceiver::on_datagram(std::span<const std::uint8_t> data, std::int64_
     ++stats_.packets_invalid;
     return;
   }
-  if (config_.payload_type >= 0 && p.payload_type != config_.payload_type) {
-    ++stats_.packets_foreign;
-    return;
-  }
-
-  bool ours =
-      stats_.locked && p.ssrc == stats_.ssrc && p.payload_type == stats_.payload_type;
-  // Another SSRC, or our SSRC with another payload type, is taken only once
-  // the locked stream has gone quiet: a sender that switches type stops the
-  // old one, while junk that borrows our SSRC cannot restart the stream.
-  if (stats_.locked && !ours) {
-    // Another SSRC (or payload type) while ours is live is a second sender:
-    // ignore it. Once ours has been silent for a while it is a restart.
-    const std::int64_t idle_ns =
-        std::max<std::int64_t>(std::int64_t{d::kStreamIdleMs} * 1'000'000,
-                               4 * std::int64_t{last_frames_} * kNsPerSec / d::kStreamRate);
-    if (now_ns - last_received_ns_ < idle_ns) {
-      ++stats_.packets_foreign;
-      return;
-    }
-  }
+  if (!lock_.accepts(p, now_ns)) return;
 
   // The Opus TOC and frame lengths must hold before the packet can lock or
   // reach the decoder (RFC 6716 section 3.4).
@@ -81,6 +60,7 @@ void StreamReceiver::on_datagram(std::span<const std::uint8_t> data, std::int64_
     return;
   }
 
+  bool ours = lock_.ours(p);
   if (ours) {
     const std::int64_t s = unwrap<16>(p.seq, highest_seq_);
     const std::int64_t t = unwrap<32>(p.timestamp, highest_ts_);
@@ -91,49 +71,12 @@ void StreamReceiver::on_datagram(std::span<const std::uint8_t> data, std::int64_
         std::llabs(t - highest_ts_) > d::kMaxTimestampJump)
       ours = false;
   }
-  if (!ours && config_.probation && on_probation(p, data, arrival_ns, now_ns)) return;
-  take(p, packet_frames, ours, arrival_ns, now_ns);
-}
-
-bool StreamReceiver::on_probation(const RtpPacket& p, std::span<const std::uint8_t> data,
-                                  std::int64_t arrival_ns, std::int64_t now_ns) noexcept {
-  // RFC 3550 A.1 (MIN_SEQUENTIAL = 2): the first packet of a new source
-  // waits in its slot; a second one from the same SSRC and payload type
-  // confirms the source, and both are taken, the earlier first. A.1 wants
-  // the two consecutive; a few apart either way (loss or reordering among
-  // the very first packets) is as good a proof, and the stream then starts
-  // where it would have without probation, so no loss goes uncounted. A
-  // random sequence number lands that near 1 time in 2000. Every waiting
-  // packet counts as foreign until then.
-  std::uint32_t key = (p.ssrc + p.payload_type * 0x9E3779B1U) * 0x85EBCA6BU;
-  key ^= key >> 16;  // every input bit reaches the low bits
-  Candidate& c = candidates_[key % d::kProbationSlots];
-  const auto ahead = static_cast<std::int16_t>(static_cast<std::uint16_t>(p.seq - c.seq));
-  const bool confirms = c.used && c.ssrc == p.ssrc && c.payload_type == p.payload_type &&
-                        ahead != 0 && std::abs(ahead) <= d::kProbationSeqWindow;
-  if (!confirms) {
-    c.used = true;
-    c.ssrc = p.ssrc;
-    c.payload_type = p.payload_type;
-    c.seq = p.seq;
-    c.arrival_ns = arrival_ns;
-    c.size = data.size() <= c.data.size() ? static_cast<std::uint32_t>(data.size()) : 0;
-    std::copy_n(data.begin(), c.size, c.data.begin());
-    ++stats_.packets_foreign;
-    return true;
+  const SourceLock::Admission a = lock_.admit(p, data, ours, arrival_ns);
+  for (int i = 0; i < a.count; ++i) {
+    const RtpPacket& q = a.packets[static_cast<std::size_t>(i)];
+    take(q, OpusStreamDecoder::packet_frames(q.payload), a.ours[static_cast<std::size_t>(i)],
+         a.arrival_ns[static_cast<std::size_t>(i)], now_ns);
   }
-  c.used = false;
-  RtpPacket kept;
-  if (c.size == 0 || parse_rtp(std::span(c.data.data(), c.size), kept) != RtpError::None)
-    return false;  // too big to keep: the stream starts with this packet
-  --stats_.packets_foreign;  // the kept packet was ours after all
-  const RtpPacket& first = ahead > 0 ? kept : p;
-  const RtpPacket& second = ahead > 0 ? p : kept;
-  const std::int64_t first_arrival = ahead > 0 ? c.arrival_ns : arrival_ns;
-  const std::int64_t second_arrival = ahead > 0 ? arrival_ns : c.arrival_ns;
-  take(first, OpusStreamDecoder::packet_frames(first.payload), false, first_arrival, now_ns);
-  take(second, OpusStreamDecoder::packet_frames(second.payload), true, second_arrival, now_ns);
-  return true;
 }
 
 void StreamReceiver::take(const RtpPacket& p, int packet_frames, bool ours, std::int64_t arrival_ns,
@@ -144,6 +87,7 @@ void StreamReceiver::take(const RtpPacket& p, int packet_frames, bool ours, std:
   const std::int64_t ts = unwrap<32>(p.timestamp, highest_ts_);
   ++stats_.packets_received;
   last_received_ns_ = now_ns;
+  lock_.heard(now_ns, static_cast<std::uint32_t>(packet_frames));
   now_ns_ = now_ns;
 
   if (seen(seq)) {
@@ -364,7 +308,7 @@ std::int64_t StreamReceiver::need_time(std::int64_t pos) const noexcept {
 
 std::int64_t StreamReceiver::gap_due() const noexcept {
   if (!stats_.locked || last_frames_ == 0) return INT64_MAX;
-  const Held* h = earliest_held();
+  const HeldPacket* h = held_.earliest();
   const bool can_conceal = conceal_run_ < d::kMaxConcealFrames;
   if (h == nullptr && !can_conceal) return INT64_MAX;
   // Concealment gave up on this gap: nothing is gained by waiting for it.
@@ -379,7 +323,7 @@ std::int64_t StreamReceiver::gap_due() const noexcept {
 }
 
 void StreamReceiver::fill_one() noexcept {
-  Held* h = earliest_held();
+  HeldPacket* h = held_.earliest();
   if (h != nullptr) {
     const std::int64_t pos = h->ts + ts_offset_;
     const std::int64_t span = pos - next_pos_;
@@ -491,7 +435,7 @@ void StreamReceiver::resumed(std::int64_t pos, bool blend, float* pcm, int frame
   }
 }
 
-void StreamReceiver::skip_to(const Held& h) noexcept {
+void StreamReceiver::skip_to(const HeldPacket& h) noexcept {
   next_seq_ = std::max(next_seq_, h.seq);
   release_ready();
 }
@@ -583,7 +527,7 @@ void StreamReceiver::decode_in_order(std::span<const std::uint8_t> payload, std:
 void StreamReceiver::release_ready() noexcept {
   // Held packets that are now in order go to the decoder; any that fell
   // behind (the gap was concealed past them) are late.
-  while (Held* h = earliest_held()) {
+  while (HeldPacket* h = held_.earliest()) {
     if (h->seq > next_seq_) break;
     if (h->seq == next_seq_) {
       decode_in_order(std::span<const std::uint8_t>(h->data.data(), h->size), h->seq, h->ts,
@@ -591,7 +535,7 @@ void StreamReceiver::release_ready() noexcept {
     } else {
       ++stats_.packets_late;
     }
-    drop_held(h);
+    held_.drop(h);
   }
 }
 
@@ -601,9 +545,9 @@ void StreamReceiver::hold(std::span<const std::uint8_t> payload, std::int64_t se
     ++stats_.packets_late;  // too large to hold: cannot wait for the gap before it
     return;
   }
-  if (held_count_ == d::kHeldPackets) {
+  if (held_.full()) {
     // A gap that outlived a whole window of packets: give up on it.
-    skip_to(*earliest_held());
+    skip_to(*held_.earliest());
     if (seq < next_seq_) {
       ++stats_.packets_late;
       return;
@@ -614,35 +558,9 @@ void StreamReceiver::hold(std::span<const std::uint8_t> payload, std::int64_t se
       return;
     }
   }
-  std::size_t slot = 0;
-  while (held_used_[slot]) ++slot;
-  Held& h = held_[slot];
-  held_used_[slot] = true;
-  ++held_count_;
-  h.seq = seq;
-  h.ts = ts;
-  h.received_ns = now_ns;
-  h.frames = frames;
-  h.size = static_cast<std::uint32_t>(payload.size());
-  h.lbrr = OpusStreamDecoder::has_lbrr(payload);
-  std::memcpy(h.data.data(), payload.data(), payload.size());
-}
-
-StreamReceiver::Held* StreamReceiver::earliest_held() noexcept {
-  return const_cast<Held*>(static_cast<const StreamReceiver*>(this)->earliest_held());
-}
-
-const StreamReceiver::Held* StreamReceiver::earliest_held() const noexcept {
-  if (held_count_ == 0) return nullptr;
-  const Held* best = nullptr;
-  for (std::size_t i = 0; i < d::kHeldPackets; ++i)
-    if (held_used_[i] && (best == nullptr || held_[i].seq < best->seq)) best = &held_[i];
-  return best;
-}
-
-void StreamReceiver::drop_held(Held* h) noexcept {
-  held_used_[static_cast<std::size_t>(h - held_.get())] = false;
-  --held_count_;
+  [[maybe_unused]] const bool kept =
+      held_.hold(payload, seq, ts, frames, OpusStreamDecoder::has_lbrr(payload), now_ns);
+  assert(kept && "stream_receiver: a slot was freed above");
 }
 
 void StreamReceiver::lock_stream(std::uint32_t ssrc, std::uint8_t pt, std::uint16_t seq,
@@ -657,6 +575,7 @@ void StreamReceiver::lock_stream(std::uint32_t ssrc, std::uint8_t pt, std::uint1
   stats_.locked = true;
   stats_.ssrc = ssrc;
   stats_.payload_type = pt;
+  lock_.lock(ssrc, pt);
   base_seq_ = seq;
   highest_seq_ = std::int64_t{seq} - 1;
   highest_ts_ = ts;
@@ -676,8 +595,7 @@ void StreamReceiver::lock_stream(std::uint32_t ssrc, std::uint8_t pt, std::uint1
   sender_steps_ += clock_.system().steps();
   clock_.reset();
   recent_.fill(INT64_MIN);  // no real extended sequence number
-  held_used_.fill(false);
-  held_count_ = 0;
+  held_.clear();
   // The new epoch reaches audio before any record of it (records of an
   // epoch audio has not seen wait for nothing: they go home).
   publish();
@@ -742,6 +660,7 @@ std::uint64_t StreamReceiver::concealed_played() const noexcept {
 StatsSnapshot StreamReceiver::stats() const noexcept {
   StatsSnapshot s;
   s.net = stats_;
+  s.net.packets_foreign += lock_.foreign();
   if (stats_.locked) {
     // RFC 3550 A.3: expected = extended highest - base + 1.
     const std::int64_t expected = highest_seq_ - base_seq_ + 1;

@@ -30,7 +30,9 @@
 #include "net/latency_tuner.hpp"
 #include "net/net_stats.hpp"
 #include "net/opus_stream_decoder.hpp"
+#include "net/reorder_buffer.hpp"
 #include "net/sender_clock.hpp"
+#include "net/source_lock.hpp"
 #include "net/waveform_concealer.hpp"
 #include "net/reception_state.hpp"
 #include "net/rtp_packet.hpp"
@@ -89,32 +91,10 @@ class StreamReceiver {
   const core::AudioStatus& audio_status() const noexcept { return audio_; }
 
  private:
-  struct Held {  // an out-of-order packet waiting for the gap before it
-    std::int64_t seq = 0;
-    std::int64_t ts = 0;           // extended RTP timestamp
-    std::int64_t received_ns = 0;  // monotonic, for the fallback deadline
-    std::uint32_t frames = 0;
-    std::uint32_t size = 0;
-    bool lbrr = false;
-    std::array<std::uint8_t, core::defaults::kMaxHeldBytes> data;
-  };
-
   // A source on probation: its first packet, kept until its successor
   // arrives (then both are taken) or another candidate takes the slot.
-  struct Candidate {
-    bool used = false;
-    std::uint32_t ssrc = 0;
-    std::uint8_t payload_type = 0;
-    std::uint16_t seq = 0;
-    std::int64_t arrival_ns = 0;
-    std::uint32_t size = 0;
-    std::array<std::uint8_t, core::defaults::kMaxDatagramBytes> data;
-  };
-
   void take(const RtpPacket& p, int packet_frames, bool ours, std::int64_t arrival_ns,
             std::int64_t now_ns) noexcept;
-  bool on_probation(const RtpPacket& p, std::span<const std::uint8_t> data,
-                    std::int64_t arrival_ns, std::int64_t now_ns) noexcept;
   void lock_stream(std::uint32_t ssrc, std::uint8_t pt, std::uint16_t seq, std::uint32_t ts) noexcept;
   void update_jitter(std::int64_t ext_ts, std::int64_t arrival_ns) noexcept;
   void decode_in_order(std::span<const std::uint8_t> payload, std::int64_t seq, std::int64_t ts,
@@ -122,10 +102,7 @@ class StreamReceiver {
   void release_ready() noexcept;
   void hold(std::span<const std::uint8_t> payload, std::int64_t seq, std::int64_t ts,
             std::uint32_t frames, std::int64_t now_ns) noexcept;
-  Held* earliest_held() noexcept;
-  const Held* earliest_held() const noexcept;
-  void drop_held(Held* h) noexcept;
-  void skip_to(const Held& h) noexcept;
+  void skip_to(const HeldPacket& h) noexcept;
   std::int64_t gap_due() const noexcept;
   std::int64_t need_time(std::int64_t pos) const noexcept;
   void fill_one() noexcept;
@@ -156,6 +133,7 @@ class StreamReceiver {
   core::SpscQueue<core::PacketRecord*>& from_audio_;  // audio -> net: records going home
   core::Mailbox<core::StreamModel>& model_out_;       // net -> audio: epoch, target, clock
   core::Mailbox<core::AudioStatus>& status_in_;       // audio -> net: audio's latest status
+  SourceLock lock_;  // which sender the stream is
   OpusStreamDecoder decoder_;
   WaveformConcealer concealer_;  // fills a run by repetition where the audio before it is periodic
 
@@ -205,15 +183,7 @@ class StreamReceiver {
   // tells a duplicate from a late or reordered packet.
   std::array<std::int64_t, 1024> recent_{};
 
-  // Sources on probation, by a hash of SSRC and payload type: a flood of
-  // others evicts the real one's first packet now and then, which only
-  // delays its lock by a packet.
-  const std::unique_ptr<Candidate[]> candidates_;
-
-  // The reorder stage: fixed slots, a handful in use.
-  const std::unique_ptr<Held[]> held_;
-  std::array<bool, core::defaults::kHeldPackets> held_used_{};
-  std::size_t held_count_ = 0;
+  ReorderBuffer held_;  // the reorder stage
 };
 
 }  // namespace net

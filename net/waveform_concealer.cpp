@@ -96,13 +96,13 @@ bool WaveformConcealer::measure() noexcept {
   if (aa < 1e-9 * static_cast<double>(window_)) return false;  // silence (below -90 dBFS)
   double best = -1;
   std::int64_t best_lag = 0;
+  double bb = 0;  // the earlier window's energy, slid one frame per lag
+  for (std::int64_t i = 0; i < window_; ++i) bb += double{a[i - min_lag_ + 1]} * a[i - min_lag_ + 1];
   for (std::int64_t lag = min_lag_ - 1; lag <= max_lag_; ++lag) {
     const float* b = a - lag;
-    double ab = 0, bb = 0;
-    for (std::int64_t i = 0; i < window_; ++i) {
-      ab += double{a[i]} * b[i];
-      bb += double{b[i]} * b[i];
-    }
+    if (lag >= min_lag_) bb += double{b[0]} * b[0] - double{b[window_]} * b[window_];
+    double ab = 0;
+    for (std::int64_t i = 0; i < window_; ++i) ab += double{a[i]} * b[i];
     const double r = bb > 0 ? ab / std::sqrt(aa * bb) : 0;
     corr_[static_cast<std::size_t>(lag)] = r;
     if (lag >= min_lag_ && r > best) {
