@@ -3,9 +3,11 @@
 //
 //   callback_cost [rtp2jack options...]     # e.g. --port 5004 --latency 20
 //
-// The same program as rtp2jack (cmd::run with the same options), with a
-// ProcessHook around the audio context's callback that reads the monotonic
-// clock (vDSO, no system call) before and after it, and counts the duration
+// The same program as rtp2jack (cmd::run with the same options), with its
+// own jack_set_process_callback (ELF symbol interposition, as
+// tests/rt_check.cpp does; the product has no hook for it) that wraps the
+// audio context's callback: it reads the monotonic clock (vDSO, no system
+// call) before and after the callback, and counts the duration
 // into a preallocated histogram of 0.1 us bins (the callback stays free of
 // allocations, locks and system calls). Calls in the first
 // CALLBACK_COST_SKIP_S seconds (default 5: start-up, first packets) are not
@@ -13,6 +15,9 @@
 // "callback_cost:": calls counted, the period, and the median, 99th, 99.9th
 // percentile and worst duration, in microseconds and as fractions of the
 // period. Wall-clock time: on a shared VM the worst includes preemption.
+#include <dlfcn.h>
+#include <jack/jack.h>
+
 #include <array>
 #include <atomic>
 #include <chrono>
@@ -42,19 +47,30 @@ std::int64_t now_ns() noexcept {
       .count();
 }
 
-void timed(audio::JackClient::ProcessFn inner, void* inner_arg, float* const* out,
-           const audio::Cycle& cycle) noexcept {
+// The product's process callbacks, one slot per registration (a client is
+// reopened whenever the server comes back); a fixed array, never freed.
+struct Registration {
+  JackProcessCallback fn;
+  void* arg;
+  std::uint32_t rate;
+};
+Registration g_registrations[256];
+std::atomic<int> g_registration_count{0};
+
+int timed(jack_nframes_t nframes, void* slot) noexcept {
+  const auto* reg = static_cast<const Registration*>(slot);
   const std::int64_t t0 = now_ns();
-  inner(inner_arg, out, cycle);
+  const int rc = reg->fn(nframes, reg->arg);
   const std::int64_t dt = now_ns() - t0;
   if (g_first_ns < 0) g_first_ns = t0;
-  if (t0 - g_first_ns < g_skip_ns) return;
-  g_nframes.store(cycle.nframes, std::memory_order_relaxed);
-  g_rate.store(cycle.rate, std::memory_order_relaxed);
+  if (t0 - g_first_ns < g_skip_ns) return rc;
+  g_nframes.store(nframes, std::memory_order_relaxed);
+  g_rate.store(reg->rate, std::memory_order_relaxed);
   const auto bin = static_cast<std::size_t>(dt / 100);
   ++g_hist[bin < kBins ? bin : kBins];
   if (dt > g_max_ns) g_max_ns = dt;
   ++g_calls;
+  return rc;
 }
 
 double percentile_us(double q) {
@@ -69,6 +85,15 @@ double percentile_us(double q) {
 
 }  // namespace
 
+extern "C" int jack_set_process_callback(jack_client_t* client, JackProcessCallback fn, void* arg) {
+  using Real = int (*)(jack_client_t*, JackProcessCallback, void*);
+  static Real real = reinterpret_cast<Real>(dlsym(RTLD_NEXT, "jack_set_process_callback"));
+  const int i = g_registration_count.fetch_add(1);
+  if (i >= static_cast<int>(std::size(g_registrations))) std::abort();
+  g_registrations[i] = {fn, arg, jack_get_sample_rate(client)};
+  return real(client, &timed, &g_registrations[i]);
+}
+
 int main(int argc, char** argv) {
   if (const char* s = std::getenv("CALLBACK_COST_SKIP_S")) {
     g_skip_ns = static_cast<std::int64_t>(std::atof(s) * 1e9);
@@ -77,7 +102,7 @@ int main(int argc, char** argv) {
   if (const int* code = std::get_if<int>(&parsed)) return *code;
   int rc = 0;
   try {
-    rc = cmd::run(std::get<cmd::Options>(parsed), timed);
+    rc = cmd::run(std::get<cmd::Options>(parsed));
   } catch (const std::exception& e) {
     std::fprintf(stderr, "callback_cost: %s\n", e.what());
     return 1;

@@ -3,10 +3,10 @@
 #include <chrono>
 #include <cmath>
 #include <csignal>
-#include <cstdarg>
-#include <cstdio>
 #include <iostream>
 #include <memory>
+#include <stdexcept>
+#include <string>
 #include <thread>
 
 #include <pthread.h>
@@ -17,8 +17,8 @@
 
 #include "audio/jack_client.hpp"
 #include "audio/player.hpp"
+#include "cmd/console.hpp"
 #include "cmd/rtcp_setup.hpp"
-#include "cmd/stats_format.hpp"
 #include "core/defaults.hpp"
 #include "core/mailbox.hpp"
 #include "core/messages.hpp"
@@ -45,267 +45,242 @@ std::size_t pool_size(double latency_ms) {
   return static_cast<std::size_t>(std::ceil(span_ms / 2.5)) + 64;
 }
 
-// Control's stderr: messages, and the text statistics, which on a terminal
-// are one line redrawn in place (plain lines otherwise).
-class Console {
+std::uint32_t stream_frames(double ms) {
+  return static_cast<std::uint32_t>(std::lround(ms * d::kStreamRate / 1000.0));
+}
+
+// A start-up failure: one line, exit 2.
+struct StartError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// The running program: the net context (its io_context on a thread of its
+// own), the audio context (the JACK client's callback), and the control
+// context (this thread's io_context: signals, statistics, watching the JACK
+// client). Everything the contexts will ever use is allocated in the
+// constructor, before either starts. Members are declared in the order
+// they must be built; they are destroyed in reverse, the JACK client (no
+// callback after it) before the socket, both before the state they use.
+//
+// Thread: main. Net and audio state is touched here only when their
+// context is not running (before start, after shutdown, or while the JACK
+// client is closed: Player::resync).
+class Receiver {
  public:
-  explicit Console(bool live) : live_(live) {}
-
-  void status(const std::string& line) {
-    if (live_) {
-      std::fprintf(stderr, "\r\x1b[K%s", line.c_str());
-      shown_ = true;
-    } else {
-      std::fprintf(stderr, "%s\n", line.c_str());
+  explicit Receiver(const Options& o)
+      : o_(o),
+        records_(pool_size(o.latency_auto ? o.max_latency_ms : o.latency_ms)),
+        pool_(records_),
+        // Every record can be in either queue at once: neither can overflow.
+        to_audio_(records_),
+        to_net_(records_),
+        stream_({o.channels, o.payload_type,
+                 {o.latency_auto, stream_frames(o.latency_ms), stream_frames(o.min_latency_ms),
+                  stream_frames(o.max_latency_ms)}},
+                pool_, to_audio_, to_net_, model_, status_),
+        player_({o.channels, records_}, to_audio_, to_net_, model_, status_),
+        rtcp_(make_rtcp_session(o)),  // null: --no-rtcp
+        console_(o.stats == "text" && isatty(STDERR_FILENO) == 1),
+        reported_target_(stream_frames(o.latency_ms)),
+        signals_(control_io_, SIGINT, SIGTERM),
+        stats_timer_(control_io_),
+        watch_timer_(control_io_) {
+    net::ListenConfig listen{o.bind, o.port, o.iface, {}};
+    for (const auto& spec : o.allow_from)
+      if (const auto error = listen.allow.add(spec)) throw StartError(*error);
+    try {
+      udp_ = std::make_unique<net::UdpReceiver>(net_io_, stream_, listen, rtcp_.get());
+      jack_ = open_jack();
+    } catch (const std::exception& e) {
+      throw StartError(e.what());
     }
-    std::fflush(stderr);
   }
 
-  /// A message on a line of its own; the status line comes back with the
-  /// next statistics.
-  void say(const char* format, ...) __attribute__((format(printf, 2, 3))) {
-    clear();
-    std::va_list args;
-    va_start(args, format);
-    std::vfprintf(stderr, format, args);
-    va_end(args);
-  }
+  Receiver(const Receiver&) = delete;
+  Receiver& operator=(const Receiver&) = delete;
 
-  /// Leaves the status line where it is, for what comes after.
-  void end() {
-    if (shown_) std::fputc('\n', stderr);
-    shown_ = false;
+  /// Runs until SIGINT/SIGTERM, then shuts down and prints the final
+  /// statistics.
+  void run() {
+    start_net();
+    console_.say("rtp2jack: receiving on %s, playing to JACK '%s' (%u Hz, %u frames), latency %s%.1f ms\n",
+                 udp_->description().c_str(), jack_->name().c_str(), jack_->sample_rate(),
+                 jack_->buffer_size(), o_.latency_auto ? "auto from " : "", o_.latency_ms);
+    // A signal cancels the control context's work; run() returns when none
+    // is left.
+    signals_.async_wait([this](const asio::error_code& ec, int) {
+      if (ec) return;
+      stats_timer_.cancel();
+      watch_timer_.cancel();
+    });
+    if (!o_.stats.empty()) arm_stats(start_ + interval());
+    arm_watch();
+    control_io_.run();
+    shutdown();
   }
 
  private:
-  void clear() {
-    if (shown_) std::fputs("\r\x1b[K", stderr);
-    shown_ = false;
-  }
-  const bool live_;
-  bool shown_ = false;
-};
+  double uptime() const { return std::chrono::duration<double>(Clock::now() - start_).count(); }
 
-void print_stats(const Options& o, Console& console, const net::StatsSnapshot& s, double uptime,
-                 bool final) {
-  if (o.stats == "json") {
-    std::printf("%s\n", stats_json(s, uptime, final).c_str());
-    std::fflush(stdout);
-  } else {
-    console.status(stats_text(s, uptime, final));
-    if (final) console.end();
-  }
-}
-
-// --verbose: say what changed since the last look.
-void print_events(Console& console, const net::StatsSnapshot& prev, const net::StatsSnapshot& now) {
-  if (now.net.locked && (!prev.net.locked || now.net.ssrc != prev.net.ssrc ||
-                         now.net.stream_resets != prev.net.stream_resets))
-    console.say("rtp2jack: stream ssrc=%08x payload type %u%s\n", now.net.ssrc,
-                now.net.payload_type, now.net.stream_resets ? " (sender restarted)" : "");
-  if (now.audio.playing && !prev.audio.playing)
-    console.say("rtp2jack: playing, %.1f ms packets\n",
-                now.net.packet_frames * 1000.0 / d::kStreamRate);
-  if (now.audio.underruns > prev.audio.underruns)
-    console.say("rtp2jack: underrun (%llu so far): the buffer ran dry; raise --latency?\n",
-                static_cast<unsigned long long>(now.audio.underruns));
-  if (prev.audio.target_frames != 0 && now.audio.target_frames != prev.audio.target_frames)
-    console.say("rtp2jack: target latency %.1f ms (was %.1f ms)\n",
-                now.audio.target_frames * 1000.0 / d::kStreamRate,
-                prev.audio.target_frames * 1000.0 / d::kStreamRate);
-}
-
-// The hook and what it wraps, for the hooked trampoline.
-struct HookedProcess {
-  ProcessHook hook;
-  audio::JackClient::ProcessFn inner;
-  void* inner_arg;
-  static void trampoline(void* self, float* const* out, const audio::Cycle& cycle) noexcept {
-    const auto* h = static_cast<const HookedProcess*>(self);
-    h->hook(h->inner, h->inner_arg, out, cycle);
-  }
-};
-
-}  // namespace
-
-int run(const Options& o, ProcessHook hook) {
-  const auto start = Clock::now();
-  const auto uptime = [&] { return std::chrono::duration<double>(Clock::now() - start).count(); };
-
-  // Everything the contexts will ever use is allocated here, before start.
-  const std::size_t records = pool_size(o.latency_auto ? o.max_latency_ms : o.latency_ms);
-  core::RecordPool pool(records);
-  // Every record can be in either queue at once: neither can overflow.
-  core::SpscQueue<core::PacketRecord*> to_audio(records);
-  core::SpscQueue<core::PacketRecord*> to_net(records);
-  core::Mailbox<core::StreamModel> model;
-  core::Mailbox<core::AudioStatus> status;
-  const auto frames = [](double ms) {
-    return static_cast<std::uint32_t>(std::lround(ms * d::kStreamRate / 1000.0));
-  };
-  const std::uint32_t target = frames(o.latency_ms);
-  const net::TunerConfig tuning{o.latency_auto, target, frames(o.min_latency_ms), frames(o.max_latency_ms)};
-  net::StreamReceiver stream({o.channels, o.payload_type, tuning}, pool, to_audio, to_net, model, status);
-  audio::Player player({o.channels, records}, to_audio, to_net, model, status);
-
-  asio::io_context net_io;
-  const std::unique_ptr<net::RtcpSession> rtcp = make_rtcp_session(o);  // null: --no-rtcp
-  std::unique_ptr<net::UdpReceiver> udp;
-  std::unique_ptr<audio::JackClient> jack;
-  net::ListenConfig listen{o.bind, o.port, o.iface, {}};
-  for (const auto& spec : o.allow_from)
-    if (const auto error = listen.allow.add(spec)) {
-      std::cerr << "rtp2jack: " << *error << "\n";
-      return 2;
-    }
-  try {
-    udp = std::make_unique<net::UdpReceiver>(net_io, stream, listen, rtcp.get());
-  } catch (const std::exception& e) {
-    std::cerr << "rtp2jack: " << e.what() << "\n";
-    return 2;
+  Clock::duration interval() const {
+    return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o_.stats_interval_s));
   }
 
-  // Opens, activates and connects a JACK client for the audio context. Used
-  // at start-up and again whenever the server comes back after going away.
-  HookedProcess hooked{hook, &audio::Player::process_trampoline, &player};
-  Console console(o.stats == "text" && isatty(STDERR_FILENO) == 1);
   // The latency the ports report (JACK's latency callback, capture
   // direction), in JACK frames: the target, which the playout clock holds
   // with the converter's delay counted in (docs/design.md, "Clocks"). With
   // --latency auto it follows the target.
-  std::uint32_t reported_target = target;
-  const auto set_port_latency = [&](audio::JackClient& client) {
+  void set_port_latency(audio::JackClient& client) const {
     client.set_added_latency(static_cast<std::uint32_t>(std::lround(
-        static_cast<double>(reported_target) * client.sample_rate() / d::kStreamRate)));
-  };
-  auto open_jack = [&]() -> std::unique_ptr<audio::JackClient> {
+        static_cast<double>(reported_target_) * client.sample_rate() / d::kStreamRate)));
+  }
+
+  // Opens, activates and connects a JACK client for the audio context: at
+  // start-up, and again whenever the server comes back after going away.
+  std::unique_ptr<audio::JackClient> open_jack() {
     auto client = std::make_unique<audio::JackClient>(
-        audio::JackClient::Options{o.name, o.server, o.channels, o.verbose});
-    player.resync();  // no callback runs yet: the audio state is control's
+        audio::JackClient::Options{o_.name, o_.server, o_.channels, o_.verbose});
+    player_.resync();  // no callback runs yet: the audio state is control's
     set_port_latency(*client);
-    if (hook != nullptr)
-      client->activate(&HookedProcess::trampoline, &hooked);
-    else
-      client->activate(&audio::Player::process_trampoline, &player);
-    for (const auto& port : client->connect(o.connect))
-      console.say("rtp2jack: warning: could not connect to JACK port '%s'\n", port.c_str());
+    client->activate(&audio::Player::process_trampoline, &player_);
+    for (const auto& port : client->connect(o_.connect))
+      console_.say("rtp2jack: warning: could not connect to JACK port '%s'\n", port.c_str());
     return client;
-  };
-  try {
-    jack = open_jack();
-  } catch (const std::exception& e) {
-    std::cerr << "rtp2jack: " << e.what() << "\n";
-    return 2;
   }
 
-  udp->start();
-  std::thread net_thread([&] { net_io.run(); });
-  // Named, so that top -H and the CPU benchmark can tell it from JACK's.
-  pthread_setname_np(net_thread.native_handle(), "rtp2jack-net");
-  // Net fills a missing packet's place a couple of milliseconds before
-  // audio needs it (core::defaults::kConcealMarginUs): it must wake on time
-  // even when the machine is busy. Where JACK runs real-time, net runs
-  // real-time too, one step below JACK's own threads; where it may not
-  // (no rtprio for this user), it runs as it is.
-  if (const int jack_priority = jack->realtime_priority(); jack_priority > 1) {
-    sched_param param{};
-    param.sched_priority = jack_priority - 1;
-    const int err = pthread_setschedparam(net_thread.native_handle(), SCHED_FIFO, &param);
-    if (o.verbose)
-      console.say("rtp2jack: net thread %s (SCHED_FIFO %d)\n", err == 0 ? "real-time" : "not real-time",
-                  param.sched_priority);
+  void start_net() {
+    udp_->start();
+    net_thread_ = std::thread([this] { net_io_.run(); });
+    // Named, so that top -H and the CPU benchmark can tell it from JACK's.
+    pthread_setname_np(net_thread_.native_handle(), "rtp2jack-net");
+    // Net fills a missing packet's place a couple of milliseconds before
+    // audio needs it (core::defaults::kConcealMarginUs): it must wake on
+    // time even when the machine is busy. Where JACK runs real-time, net
+    // runs real-time too, one step below JACK's own threads; where it may
+    // not (no rtprio for this user), it runs as it is.
+    if (const int jack_priority = jack_->realtime_priority(); jack_priority > 1) {
+      sched_param param{};
+      param.sched_priority = jack_priority - 1;
+      const int err = pthread_setschedparam(net_thread_.native_handle(), SCHED_FIFO, &param);
+      if (o_.verbose)
+        console_.say("rtp2jack: net thread %s (SCHED_FIFO %d)\n", err == 0 ? "real-time" : "not real-time",
+                     param.sched_priority);
+    }
   }
-  console.say("rtp2jack: receiving on %s, playing to JACK '%s' (%u Hz, %u frames), latency %s%.1f ms\n",
-              udp->description().c_str(), jack->name().c_str(), jack->sample_rate(),
-              jack->buffer_size(), o.latency_auto ? "auto from " : "", o.latency_ms);
 
-  // The control context: signals, statistics, watching the JACK client.
-  asio::io_context control_io;
-  asio::signal_set signals(control_io, SIGINT, SIGTERM);
-  signals.async_wait([&](const asio::error_code& ec, int) {
-    if (!ec) control_io.stop();
-  });
-
-  std::uint64_t xruns_before = 0;  // of JACK clients that are gone
-  // Ask net for a snapshot; it answers by posting back (net owns its state).
-  auto request_stats = [&](auto&& on_snapshot) {
-    asio::post(net_io, [&, on_snapshot] {
-      net::StatsSnapshot s = stream.stats();
-      s.rtcp = udp->rtcp_stats();
+  // Asks net for a snapshot; it answers by posting back (net owns its state).
+  template <typename OnSnapshot>
+  void request_stats(OnSnapshot on_snapshot) {
+    asio::post(net_io_, [this, on_snapshot] {
+      net::StatsSnapshot s = stream_.stats();
+      s.rtcp = udp_->rtcp_stats();
       s.taken_ns = monotonic_ns();
-      asio::post(control_io, [&, s, on_snapshot]() mutable {
-        s.xruns = xruns_before + (jack ? jack->xruns() : 0);
+      asio::post(control_io_, [this, s, on_snapshot]() mutable {
+        s.xruns = xruns_before_ + (jack_ ? jack_->xruns() : 0);
         on_snapshot(s);
       });
     });
-  };
+  }
 
-  asio::steady_timer stats_timer(control_io);
-  const auto interval = std::chrono::duration_cast<Clock::duration>(
-      std::chrono::duration<double>(o.stats_interval_s));
-  std::function<void(Clock::time_point)> arm_stats = [&](Clock::time_point when) {
-    stats_timer.expires_at(when);
-    stats_timer.async_wait([&, when](const asio::error_code& ec) {
+  void arm_stats(Clock::time_point when) {
+    stats_timer_.expires_at(when);
+    stats_timer_.async_wait([this, when](const asio::error_code& ec) {
       if (ec) return;
-      request_stats([&](const net::StatsSnapshot& s) { print_stats(o, console, s, uptime(), false); });
-      arm_stats(when + interval);
+      request_stats([this](const net::StatsSnapshot& s) { print_stats(o_, console_, s, uptime(), false); });
+      arm_stats(when + interval());
     });
-  };
-  if (!o.stats.empty()) arm_stats(start + interval);
+  }
 
-  asio::steady_timer watch_timer(control_io);
-  unsigned jack_polls = 0;
-  net::StatsSnapshot last_seen;
-  std::function<void()> arm_watch = [&] {
-    watch_timer.expires_after(std::chrono::milliseconds(100));
-    watch_timer.async_wait([&](const asio::error_code& ec) {
+  void arm_watch() {
+    watch_timer_.expires_after(std::chrono::milliseconds(100));
+    watch_timer_.async_wait([this](const asio::error_code& ec) {
       if (ec) return;
-      if (jack && jack->shut_down()) {
-        // No callback runs any more: the audio context is control's until a
-        // new client activates. Net goes on receiving (and counting what it
-        // cannot hand over).
-        console.say("rtp2jack: the JACK server went away; waiting for it to come back\n");
-        xruns_before += jack->xruns();
-        jack.reset();  // closes the client: its thread is gone after this
-      }
-      if (!jack) {
-        // Try again every half second; libjack says nothing while it fails.
-        if (++jack_polls % 5 == 0) {
-          try {
-            jack = open_jack();
-            console.say("rtp2jack: JACK is back (%u Hz, %u frames); playing again\n",
-                        jack->sample_rate(), jack->buffer_size());
-          } catch (const std::exception&) {
-          }
-        }
-      }
-      request_stats([&](const net::StatsSnapshot& s) {
+      watch_jack();
+      request_stats([this](const net::StatsSnapshot& s) {
         // The ports follow the target (--latency auto moves it).
-        if (s.audio.target_frames != 0 && s.audio.target_frames != reported_target) {
-          reported_target = s.audio.target_frames;
-          if (jack) set_port_latency(*jack);
+        if (s.audio.target_frames != 0 && s.audio.target_frames != reported_target_) {
+          reported_target_ = s.audio.target_frames;
+          if (jack_) set_port_latency(*jack_);
         }
-        if (o.verbose) print_events(console, last_seen, s);
-        last_seen = s;
+        if (o_.verbose) print_events(console_, last_seen_, s);
+        last_seen_ = s;
       });
       arm_watch();
     });
-  };
-  arm_watch();
+  }
 
-  control_io.run();
+  void watch_jack() {
+    if (jack_ && jack_->shut_down()) {
+      // No callback runs any more: the audio context is control's until a
+      // new client activates. Net goes on receiving (and counting what it
+      // cannot hand over).
+      console_.say("rtp2jack: the JACK server went away; waiting for it to come back\n");
+      xruns_before_ += jack_->xruns();
+      jack_.reset();  // closes the client: its thread is gone after this
+    }
+    // Try again every half second; libjack says nothing while it fails.
+    if (!jack_ && ++jack_polls_ % 5 == 0) {
+      try {
+        jack_ = open_jack();
+        console_.say("rtp2jack: JACK is back (%u Hz, %u frames); playing again\n", jack_->sample_rate(),
+                     jack_->buffer_size());
+      } catch (const std::exception&) {
+      }
+    }
+  }
 
-  // Shutdown: no callback runs after deactivate, so the audio state is
-  // control's; then net stops and its state migrates to control too.
-  if (jack) jack->deactivate();
-  asio::post(net_io, [&] { udp->stop(); });
-  net_thread.join();
-  stream.drain_audio();
-  net::StatsSnapshot final_stats = stream.stats();
-  final_stats.rtcp = udp->rtcp_stats();
-  final_stats.taken_ns = monotonic_ns();
-  final_stats.xruns = xruns_before + (jack ? jack->xruns() : 0);
-  print_stats(o, console, final_stats, uptime(), true);
+  // No callback runs after deactivate, so the audio state is control's;
+  // then net stops (its socket closes and its io_context runs out of work)
+  // and its state is control's too.
+  void shutdown() {
+    if (jack_) jack_->deactivate();
+    asio::post(net_io_, [this] { udp_->stop(); });
+    net_thread_.join();
+    stream_.drain_audio();
+    net::StatsSnapshot final_stats = stream_.stats();
+    final_stats.rtcp = udp_->rtcp_stats();
+    final_stats.taken_ns = monotonic_ns();
+    final_stats.xruns = xruns_before_ + (jack_ ? jack_->xruns() : 0);
+    print_stats(o_, console_, final_stats, uptime(), true);
+  }
+
+  const Options o_;
+  const Clock::time_point start_ = Clock::now();
+  const std::size_t records_;
+  core::RecordPool pool_;
+  core::SpscQueue<core::PacketRecord*> to_audio_;
+  core::SpscQueue<core::PacketRecord*> to_net_;
+  core::Mailbox<core::StreamModel> model_;
+  core::Mailbox<core::AudioStatus> status_;
+  net::StreamReceiver stream_;
+  audio::Player player_;
+  asio::io_context net_io_;
+  const std::unique_ptr<net::RtcpSession> rtcp_;
+  std::unique_ptr<net::UdpReceiver> udp_;
+  Console console_;
+  std::uint32_t reported_target_;
+  std::unique_ptr<audio::JackClient> jack_;
+  std::thread net_thread_;
+  asio::io_context control_io_;
+  asio::signal_set signals_;
+  asio::steady_timer stats_timer_;
+  asio::steady_timer watch_timer_;
+  std::uint64_t xruns_before_ = 0;  // of JACK clients that are gone
+  unsigned jack_polls_ = 0;
+  net::StatsSnapshot last_seen_;
+};
+
+}  // namespace
+
+int run(const Options& o) {
+  std::unique_ptr<Receiver> receiver;
+  try {
+    receiver = std::make_unique<Receiver>(o);
+  } catch (const StartError& e) {
+    std::cerr << "rtp2jack: " << e.what() << "\n";
+    return 2;
+  }
+  receiver->run();
   return 0;
 }
 

@@ -36,10 +36,11 @@
 // handler's system calls are charged to the callback.
 //
 // Self-checks: at start-up every counter and the dispatch are proven on a
-// probe thread; `--rt-check-selftest` (first argument) additionally wraps
-// the callback in a deliberately bad hook that allocates, frees, locks and
-// calls getpid() through syscall() inside the window, so that CI can see
-// the check fail when it should (tests/integration/rt_check_test.sh).
+// probe thread; `--rt-check-selftest` (first argument) additionally has the
+// interposed callback misbehave before the product's, every 100th cycle:
+// it allocates, frees, locks and calls getpid() through syscall() inside
+// the window, so that CI can see the check fail when it should
+// (tests/integration/rt_check_test.sh).
 //
 // At exit it prints the counts and each system call number seen, and fails
 // if any is non-zero or if the callback never ran.
@@ -215,28 +216,27 @@ struct Registration {
 Registration g_registrations[256];
 std::atomic<int> g_registration_count{0};
 
+// --rt-check-selftest: on every 100th callback, before the product's, do
+// everything the check must catch (the counts in the report show it did).
+bool g_selftest = false;
+pthread_mutex_t g_selftest_mutex = PTHREAD_MUTEX_INITIALIZER;
+void misbehave() {
+  static unsigned calls = 0;  // only the callback thread
+  if (++calls % 100 != 0) return;
+  void* volatile p = std::malloc(64);
+  std::free(p);
+  pthread_mutex_lock(&g_selftest_mutex);
+  pthread_mutex_unlock(&g_selftest_mutex);
+  syscall(SYS_getpid);
+}
+
 int wrapped_process(jack_nframes_t nframes, void* slot) {
   const auto* reg = static_cast<const Registration*>(slot);
   enter_window();
+  if (g_selftest) misbehave();
   const int rc = reg->fn(nframes, reg->arg);
   leave_window();
   return rc;
-}
-
-// --rt-check-selftest: a hook that does on the callback everything the check
-// must catch, every 100th call (the counts in the report show it did).
-pthread_mutex_t g_selftest_mutex = PTHREAD_MUTEX_INITIALIZER;
-void bad_hook(audio::JackClient::ProcessFn inner, void* arg, float* const* out,
-              const audio::Cycle& cycle) noexcept {
-  static unsigned calls = 0;  // only the callback thread
-  if (++calls % 100 == 0) {
-    void* volatile p = std::malloc(64);
-    std::free(p);
-    pthread_mutex_lock(&g_selftest_mutex);
-    pthread_mutex_unlock(&g_selftest_mutex);
-    syscall(SYS_getpid);
-  }
-  inner(arg, out, cycle);
 }
 
 // Proves every detector on a thread of our own before trusting a zero.
@@ -411,7 +411,8 @@ int main(int argc, char** argv) {
 
   const auto parsed = cmd::parse_options(argc, argv);
   if (const int* code = std::get_if<int>(&parsed)) return *code;
-  const int rc = cmd::run(std::get<cmd::Options>(parsed), selftest ? &bad_hook : nullptr);
+  g_selftest = selftest;
+  const int rc = cmd::run(std::get<cmd::Options>(parsed));
 
   const unsigned long callbacks = g_callbacks.load(), syscalls = g_syscalls.load();
   std::fprintf(stderr,
