@@ -37,6 +37,8 @@ ClockEstimator::Config ClockEstimator::sender_config() noexcept {
   c.max_uncertainty_ppm = 100;
   c.forget_s = 0;
   c.window_buckets = 400;  // 20 s
+  c.far_ppm = 1500;
+  c.far_span_s = 6;
   return c;
 }
 
@@ -314,7 +316,9 @@ void ClockEstimator::combine(double now_x) noexcept {
     // Measured well enough, or so far from nominal that nominal is ruled
     // out (a sender 1000 ppm off under heavy jitter).
     const double ppm = std::fabs(slope) / nominal_ns_ * 1e6;
-    if (uncertainty < config_.max_uncertainty_ppm || ppm > kRuledOut * uncertainty) {
+    const bool plausible = config_.far_ppm <= 0 || ppm <= config_.far_ppm ||
+                           span >= config_.far_span_s * config_.nominal_hz;
+    if (plausible && (uncertainty < config_.max_uncertainty_ppm || ppm > kRuledOut * uncertainty)) {
       sum += w * slope;
       weight += w;
       uncertainty_ = uncertainty;

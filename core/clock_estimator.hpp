@@ -103,6 +103,12 @@ class ClockEstimator {
     // kBuckets): long for precision, short to follow a rate that changes.
     std::size_t window_buckets = kBuckets;
     double max_deviation = 0.01;   // the rate stays within nominal x (1 +- this)
+    // A rate more than far_ppm off nominal counts only over a segment of
+    // far_span_s or more, however sharp its floor (0: any rate, any span).
+    // Beyond a real clock's tolerance such a rate is more likely a sender's
+    // pacing, which runs fast for a few seconds and then waits.
+    double far_ppm = 0;
+    double far_span_s = 0;
     // An ended segment's weight falls by e every forget_s; 0: ended
     // segments count only until the current one is measured.
     double forget_s = 600;
@@ -120,7 +126,9 @@ class ClockEstimator {
   /// arrivals: jitter of any size, the sender's rate up to 1 % off, taken
   /// as nominal until measured to 100 ppm over 3 s at least, or until it is
   /// six uncertainties from nominal (a sender whose pacing wanders, as
-  /// ffmpeg -re's does, would otherwise swing it by hundreds of ppm). A
+  /// ffmpeg -re's does, would otherwise swing it by hundreds of ppm); a
+  /// rate more than 1500 ppm off only over 6 s (ffmpeg -re's pacing runs
+  /// 2500 to 5000 ppm fast for 2 to 3 s at a time, with a sharp floor). A
   /// path that gets longer is a step once every packet for 2 s (and 40
   /// packets) came later than before by more than half their mean lateness
   /// (2 ms at least); timestamps that jump ahead, once three packets in a

@@ -314,3 +314,39 @@ TEST_CASE("clock: ffmpeg -re's pacing is not taken for a rate") {
     CHECK(c.steps() == 0);
   }
 }
+
+TEST_CASE("clock: pacing that runs thousands of ppm fast and then waits is not a rate; a clock that fast is, over 6 s") {
+  // ffmpeg -re, seen live on this machine: its packets' floor falls by 2.5
+  // to 5 ms a second for 2 to 3 s, then jumps back by as much; a first
+  // tooth with a sharp floor read as a clock 2500 ppm fast (and playout
+  // followed it, 4 cents flat, splicing every second).
+  struct Saw {
+    double ppm, period_s, phase_s;
+  };
+  for (const Saw saw : {Saw{2500, 3.2, 0}, Saw{4000, 2.5, 1.0}, Saw{3000, 3.0, 0.4}}) {
+    CAPTURE(saw.ppm);
+    CAPTURE(saw.period_s);
+    std::mt19937_64 rng(static_cast<std::uint64_t>(saw.ppm));
+    std::exponential_distribution<double> jitter(1 / 0.3e-3);
+    core::ClockEstimator c(core::ClockEstimator::sender_config());
+    double worst = 0;
+    for (std::int64_t k = 0; k < 50 * 20; ++k) {
+      const double media = static_cast<double>(k) * 0.02;
+      const double tooth = std::fmod(media + saw.phase_s, saw.period_s);
+      const double sent = media - saw.ppm * 1e-6 * tooth;
+      c.observe(k * 960, kStart + std::llround((sent + jitter(rng)) * 1e9));
+      worst = std::max(worst, std::fabs(c.deviation_ppm()));
+    }
+    CHECK(worst < 100);
+    CHECK(c.steps() == 0);
+  }
+  // A clock 3000 ppm fast under 1 ms of jitter: measured once 6 s span it.
+  core::ClockEstimator c(core::ClockEstimator::sender_config());
+  double at_5s = 0;
+  for (const Obs& o : arrivals(8, 3000, 1, 0, 7)) {
+    c.observe(o.frames, o.t);
+    if (o.t - kStart < 5 * kNs) at_5s = c.deviation_ppm();
+  }
+  CHECK(at_5s == 0);  // nominal until then
+  CHECK(std::fabs(c.deviation_ppm() - 3000) < 50);
+}
