@@ -294,8 +294,9 @@ def main():
                 rx_ok, gst_ok = all(r["rx_ok"] for r in batch), all(r["gst_ok"] for r in batch)
                 if (rx_ok or len(rx_next) == 1) and (gst_ok or len(gst_next) == 1):
                     break
-                rx_next = rx_next if rx_ok else rx_next[1:]
-                gst_next = gst_next if gst_ok else gst_next[1:]
+                # The last setting clean in the sweep stays, clean or not.
+                rx_next = rx_next if rx_ok or len(rx_next) == 1 else rx_next[1:]
+                gst_next = gst_next if gst_ok or len(gst_next) == 1 else gst_next[1:]
             args.seconds = sweep_seconds
     finally:
         procs.stop_all()
