@@ -69,6 +69,9 @@ class SourceLock {
   /// the stream is live.
   void heard(std::int64_t now_ns, std::uint32_t frames) noexcept;
 
+  /// Monotonic time of the stream's latest packet (heard()).
+  std::int64_t heard_ns() const noexcept { return heard_ns_; }
+
   /// Packets refused or still waiting on probation.
   std::uint64_t foreign() const noexcept { return foreign_; }
 

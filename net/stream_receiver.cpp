@@ -86,7 +86,6 @@ void StreamReceiver::take(const RtpPacket& p, int packet_frames, bool ours, std:
   const std::int64_t seq = unwrap<16>(p.seq, highest_seq_);
   const std::int64_t ts = unwrap<32>(p.timestamp, highest_ts_);
   ++stats_.packets_received;
-  last_received_ns_ = now_ns;
   lock_.heard(now_ns, static_cast<std::uint32_t>(packet_frames));
   now_ns_ = now_ns;
 
@@ -449,7 +448,7 @@ void StreamReceiver::decode_in_order(std::span<const std::uint8_t> payload, std:
     // Late, but audio has not played the concealment made in its place:
     // decoded as if it had come in time, it replaces that concealment.
   } else if (seq == last_decoded_seq_ + 1 && conceal_run_ > 0 && pos < next_pos_ &&
-      tuner_.absorb(static_cast<std::uint32_t>(next_pos_ - pos), last_received_ns_)) {
+      tuner_.absorb(static_cast<std::uint32_t>(next_pos_ - pos), lock_.heard_ns())) {
     // --latency auto: the packet after the last one decoded, late, its
     // place concealed. Play it after the concealment instead of dropping
     // it, and everything after it as much later: the concealment becomes a

@@ -176,7 +176,6 @@ class StreamReceiver {
   std::uint64_t conceal_unconfirmed_ = 0;
   std::uint64_t unique_received_ = 0;  // this epoch, duplicates excluded
   std::uint64_t lost_before_ = 0;   // loss counted in earlier epochs
-  std::int64_t last_received_ns_ = 0;  // monotonic, of the latest packet of the stream
   bool have_transit_ = false;
   double transit_ = 0.0;            // RFC 3550 A.8 relative transit of the previous packet
   // Recently received extended sequence numbers, indexed modulo the size:
