@@ -106,7 +106,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   for (net::OpusStreamDecoder* dec : {&rig.stereo, &rig.mono}) {
     float* pcm = dec->channels() == 2 ? rig.pcm2 : rig.pcm1;
     dec->reset();
-    FUZZ_CHECK(dec->decode_fec(packet, pcm, frames) == frames);
+    FUZZ_CHECK(dec->recover(packet, pcm, frames) == frames);
     check_finite(pcm, frames * dec->channels());
     const int n = dec->decode(packet, pcm, kMaxFrames);
     if (n != frames)

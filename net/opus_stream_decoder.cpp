@@ -61,7 +61,7 @@ bool OpusStreamDecoder::has_silk(std::span<const std::uint8_t> packet) noexcept 
   return !packet.empty() && (packet[0] >> 3) < 16;  // configs 0-15: SILK-only or hybrid
 }
 
-int OpusStreamDecoder::decode_fec(std::span<const std::uint8_t> next, float* pcm,
+int OpusStreamDecoder::recover(std::span<const std::uint8_t> next, float* pcm,
                                   int frames) noexcept {
   return opus_decode_float(dec_, next.data(), static_cast<opus_int32>(next.size()), pcm, frames, 1);
 }
@@ -75,6 +75,8 @@ int OpusStreamDecoder::decode(std::span<const std::uint8_t> packet, float* pcm,
 int OpusStreamDecoder::conceal(float* pcm, int frames) noexcept {
   return opus_decode_float(dec_, nullptr, 0, pcm, frames, 0);
 }
+
+std::uint32_t OpusStreamDecoder::quantum() const noexcept { return core::defaults::kMinPacketFrames; }
 
 void OpusStreamDecoder::reset() noexcept { opus_decoder_ctl(dec_, OPUS_RESET_STATE); }
 

@@ -1,4 +1,5 @@
-// libopus decoder for one stream (RFC 6716, RFC 7587).
+// libopus decoder for one stream (RFC 6716, RFC 7587): the Opus payload
+// behind net::PayloadDecoder.
 //
 // Thread: net. Created at start-up; decode and conceal do not allocate.
 #pragma once
@@ -8,17 +9,19 @@
 #include <memory>
 #include <span>
 
+#include "net/payload_decoder.hpp"
+
 struct OpusDecoder;
 
 namespace net {
 
-class OpusStreamDecoder {
+class OpusStreamDecoder final : public PayloadDecoder {
  public:
   /// Thread: control, at start-up. Decodes to `channels` (1 or 2) whatever
   /// the stream carries: libopus down- or up-mixes (RFC 7587 section 7).
   /// Throws std::runtime_error when libopus refuses.
   explicit OpusStreamDecoder(int channels);
-  ~OpusStreamDecoder();
+  ~OpusStreamDecoder() override;
   OpusStreamDecoder(const OpusStreamDecoder&) = delete;
   OpusStreamDecoder& operator=(const OpusStreamDecoder&) = delete;
 
@@ -39,29 +42,32 @@ class OpusStreamDecoder {
   /// or hybrid (configurations 0-15, RFC 6716 section 3.1).
   static bool has_silk(std::span<const std::uint8_t> packet) noexcept;
 
-  /// Thread: net. Decodes into interleaved `pcm` (room for `max_frames`).
+  // PayloadDecoder. Thread: net.
+  int channels() const noexcept override { return channels_; }
+  std::uint32_t quantum() const noexcept override;  // 2.5 ms
+  int frames_in(std::span<const std::uint8_t> payload) const noexcept override {
+    return packet_frames(payload);
+  }
+  bool carries_previous(std::span<const std::uint8_t> payload) const noexcept override {
+    return has_lbrr(payload);
+  }
+  /// SILK-only and hybrid packets: Opus's concealment of SILK fades out
+  /// within 40 ms. Its concealment of CELT-only frames is a pitch
+  /// repetition already, and holds the level.
+  bool wants_repetition(std::span<const std::uint8_t> payload) const noexcept override {
+    return has_silk(payload);
+  }
   /// Returns samples per channel, or a negative libopus error.
-  int decode(std::span<const std::uint8_t> packet, float* pcm, int max_frames) noexcept;
-
-  /// Thread: net. Recovers `frames` samples of the packet before `next` from
-  /// `next`'s in-band FEC (RFC 6716 section 2.1.7); `frames` is that lost
-  /// packet's duration, a multiple of 2.5 ms.
-  int decode_fec(std::span<const std::uint8_t> next, float* pcm, int frames) noexcept;
-
-  /// Thread: net. Packet-loss concealment for `frames` (a multiple of 2.5 ms).
-  int conceal(float* pcm, int frames) noexcept;
-
-  /// Thread: net. Forget all state (a new stream).
-  void reset() noexcept;
-
-  /// Thread: net. Keeps a copy of the decoder's state, which restore()
-  /// brings back: a late packet can then be decoded as if the concealment
-  /// made in its place (which moved the state on) had never been. libopus
-  /// documents its state as one block that a shallow copy duplicates.
-  void save() noexcept;
-  void restore() noexcept;
-
-  int channels() const noexcept { return channels_; }
+  int decode(std::span<const std::uint8_t> packet, float* pcm, int max_frames) noexcept override;
+  /// From `next`'s in-band FEC (RFC 6716 section 2.1.7); `frames` is the
+  /// lost packet's duration, a multiple of 2.5 ms.
+  int recover(std::span<const std::uint8_t> next, float* pcm, int frames) noexcept override;
+  int conceal(float* pcm, int frames) noexcept override;
+  void reset() noexcept override;
+  /// libopus documents its state as one block that a shallow copy
+  /// duplicates.
+  void save() noexcept override;
+  void restore() noexcept override;
 
  private:
   int channels_;

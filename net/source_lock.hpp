@@ -69,6 +69,10 @@ class SourceLock {
   /// the stream is live.
   void heard(std::int64_t now_ns, std::uint32_t frames) noexcept;
 
+  bool locked() const noexcept { return locked_; }
+  std::uint32_t ssrc() const noexcept { return ssrc_; }
+  std::uint8_t payload_type() const noexcept { return payload_type_; }
+
   /// Monotonic time of the stream's latest packet (heard()).
   std::int64_t heard_ns() const noexcept { return heard_ns_; }
 

@@ -1,0 +1,131 @@
+#include "net/loss_repair.hpp"
+
+#include <algorithm>
+
+#include "core/defaults.hpp"
+
+namespace net {
+
+namespace d = core::defaults;
+
+LossRepair::LossRepair(PayloadDecoder& decoder)
+    : decoder_(decoder),
+      concealer_(decoder.channels(), d::kStreamRate),
+      scratch_(std::make_unique<float[]>(std::size_t{d::kMaxPacketFrames} *
+                                         static_cast<std::size_t>(decoder.channels()))) {}
+
+void LossRepair::reset() noexcept {
+  decoder_.reset();
+  concealer_.reset();
+  run_ = 0;
+  repeat_ = false;
+}
+
+bool LossRepair::begin(std::int64_t pos) noexcept {
+  if (run_ > 0) return false;
+  decoder_.save();
+  if (repeat_) {
+    concealer_.begin(pos);
+  } else {
+    concealer_.end();
+  }
+  return true;
+}
+
+int LossRepair::conceal(std::int64_t pos, float* pcm, std::uint32_t frames) noexcept {
+  const int n = decoder_.conceal(pcm, static_cast<int>(frames));
+  if (n <= 0) return n;
+  if (concealer_.active()) concealer_.render(pos, pcm, n);
+  fade_out(pcm, n);
+  run_ += static_cast<std::uint32_t>(n);
+  return n;
+}
+
+bool LossRepair::joins(bool follows) const noexcept {
+  // After a longer run (faded) the audio fades in from its own concealment.
+  return concealer_.active() && run_ <= d::kConcealFullFrames && follows;
+}
+
+int LossRepair::decode(std::span<const std::uint8_t> payload, std::int64_t pos, bool follows,
+                       float* pcm, int max_frames) noexcept {
+  const bool blend = joins(follows);
+  if (blend) decoder_.restore();
+  const int n = decoder_.decode(payload, pcm, max_frames);
+  if (n <= 0) return n;
+  if (blend) {
+    concealer_.blend_into(pos, pcm, n);
+  } else {
+    concealer_.played(pos, pcm, n);
+  }
+  repeat_ = decoder_.wants_repetition(payload);
+  if (run_ > d::kConcealFullFrames) fade_in(pcm, n);
+  run_ = 0;
+  return n;
+}
+
+int LossRepair::recover(std::span<const std::uint8_t> next, std::int64_t pos, float* pcm,
+                        int frames) noexcept {
+  const bool blend = joins(true);
+  if (blend) decoder_.restore();
+  const int n = decoder_.recover(next, pcm, frames);
+  if (n <= 0) return n;
+  if (blend) {
+    concealer_.blend_into(pos, pcm, n);
+  } else {
+    concealer_.played(pos, pcm, n);
+  }
+  return n;
+}
+
+void LossRepair::undo_run() noexcept {
+  decoder_.restore();
+  detach();
+}
+
+int LossRepair::replay(std::span<const std::uint8_t> payload) noexcept {
+  decoder_.restore();
+  const int n = decoder_.decode(payload, scratch_.get(), static_cast<int>(d::kMaxPacketFrames));
+  if (n <= 0) {
+    decoder_.save();  // the run goes on from where it began
+    return n;
+  }
+  detach();
+  return n;
+}
+
+void LossRepair::detach() noexcept {
+  // What is made next replaces the run from its start, or goes on with it
+  // after a late packet (begin() then repeats the same history).
+  run_ = 0;
+  concealer_.end();
+}
+
+void LossRepair::give_up() noexcept { run_ = d::kMaxConcealFrames; }
+
+bool LossRepair::exhausted() const noexcept { return run_ >= d::kMaxConcealFrames; }
+
+std::uint32_t LossRepair::room_at_full_level() const noexcept {
+  return run_ < d::kConcealFullFrames ? d::kConcealFullFrames - run_ : 0;
+}
+
+void LossRepair::fade_out(float* pcm, int frames) const noexcept {
+  // Past kConcealFullFrames of one run, a linear fade to silence at
+  // kMaxConcealFrames.
+  const int ch = decoder_.channels();
+  for (int i = 0; i < frames; ++i) {
+    const std::int64_t t = std::int64_t{run_} + i;
+    if (t < d::kConcealFullFrames) continue;
+    const float g = std::max(0.0f, 1.0f - static_cast<float>(t - d::kConcealFullFrames) /
+                                              (d::kMaxConcealFrames - d::kConcealFullFrames));
+    for (int c = 0; c < ch; ++c) pcm[i * ch + c] *= g;
+  }
+}
+
+void LossRepair::fade_in(float* pcm, int frames) const noexcept {
+  const int ch = decoder_.channels();
+  const int ramp = std::min<int>(frames, d::kFadeFrames);
+  for (int i = 0; i < ramp; ++i)
+    for (int c = 0; c < ch; ++c) pcm[i * ch + c] *= static_cast<float>(i) / static_cast<float>(ramp);
+}
+
+}  // namespace net

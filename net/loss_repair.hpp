@@ -1,0 +1,91 @@
+// The repair stage's audio: what fills a lost packet's place, and how the
+// audio after a gap joins it.
+//
+// A run of concealment starts where the decoder's state is saved (a late
+// packet is decoded from there, as if the run had never been). Periodic
+// audio before the run is repeated in its place (net::WaveformConcealer)
+// when the payload's own concealment would fade it out; otherwise the
+// codec conceals. Past kConcealFullFrames of one run the concealment fades
+// towards silence, and the audio after such a run fades back in. Audio
+// after a run of repetition at full level is decoded from the state saved
+// before the run and cross-faded from the repetition: the codec's own
+// concealment, which did not play, decayed that state (Opus: the next
+// 40-60 ms glide up from -15 dB).
+//
+// Positions are stream positions (48 kHz frames); where records go and
+// when is the depacketizer's business.
+//
+// Thread: net. Owned by net::Depacketizer; storage is allocated once, in
+// the constructor.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+
+#include "net/payload_decoder.hpp"
+#include "net/waveform_concealer.hpp"
+
+namespace net {
+
+class LossRepair {
+ public:
+  explicit LossRepair(PayloadDecoder& decoder);
+
+  /// A new stream.
+  void reset() noexcept;
+
+  /// Starts a run of concealment at `pos` unless one is under way: saves
+  /// the decoder's state and decides between repetition and the codec.
+  /// True when a run began now.
+  bool begin(std::int64_t pos) noexcept;
+
+  /// Up to `frames` of concealment at `pos` (inside a run begin() started):
+  /// the frames written to `pcm`, or <= 0 when the codec made none.
+  int conceal(std::int64_t pos, float* pcm, std::uint32_t frames) noexcept;
+
+  /// A packet decoded at `pos`; `follows` when it starts where the last
+  /// audio made ended (it can join a repetition). Ends the run. The frames
+  /// written, or <= 0 when the payload is undecodable.
+  int decode(std::span<const std::uint8_t> payload, std::int64_t pos, bool follows, float* pcm,
+             int max_frames) noexcept;
+
+  /// The `frames` lost before `next`, recovered from the copy it carries,
+  /// at `pos` (where the last audio made ended).
+  int recover(std::span<const std::uint8_t> next, std::int64_t pos, float* pcm, int frames) noexcept;
+
+  /// Back to where the run began: the decoder's state then, no run.
+  void undo_run() noexcept;
+
+  /// A late packet, decoded for the decoder's state only, from where the
+  /// run began: its audio is not kept. The frames it decoded to, and the
+  /// run is over; or <= 0, and the decoder is back where the run began.
+  int replay(std::span<const std::uint8_t> payload) noexcept;
+
+  /// The next audio does not join the run (the timeline moved under it).
+  void detach() noexcept;
+
+  /// Gives up on the gap: no more concealment until a packet decodes.
+  void give_up() noexcept;
+
+  std::uint32_t run_frames() const noexcept { return run_; }
+  bool in_run() const noexcept { return run_ > 0; }
+  bool exhausted() const noexcept;
+  /// Frames the run can still conceal at full level.
+  std::uint32_t room_at_full_level() const noexcept;
+  int channels() const noexcept { return decoder_.channels(); }
+  std::uint32_t quantum() const noexcept { return decoder_.quantum(); }
+
+ private:
+  bool joins(bool follows) const noexcept;
+  void fade_out(float* pcm, int frames) const noexcept;
+  void fade_in(float* pcm, int frames) const noexcept;
+
+  PayloadDecoder& decoder_;
+  WaveformConcealer concealer_;  // fills a run by repetition where the audio before it is periodic
+  const std::unique_ptr<float[]> scratch_;  // replay()'s audio, not kept
+  std::uint32_t run_ = 0;        // frames concealed since the last decoded packet
+  bool repeat_ = false;          // the payload decoded last asks for repetition in a gap
+};
+
+}  // namespace net
