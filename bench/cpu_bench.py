@@ -303,7 +303,7 @@ def report(args, out, tmp):
             s = r["stats"]
             per_packet = r["net_cpu_s"] / r["packets"] * 1e6 if r["packets"] else 0
             L.append(f"- {r['frame_ms']:g} ms: packets {s.get('packets_received')}, underruns {s.get('underruns')}, "
-                     f"late {s.get('packets_late')}, concealed {s.get('frames_concealed')}, JACK xruns in window "
+                     f"late {s.get('packets_late')}, concealed {s.get('packets_concealed')}, JACK xruns in window "
                      f"{r['xruns']}; net thread {r['net_cpu_s']:.2f} s CPU = {per_packet:.1f} us per packet "
                      f"(so one core would take about {1e6 / per_packet if per_packet else 0:,.0f} packets/s)")
         L.append("")
@@ -335,7 +335,7 @@ def report(args, out, tmp):
         for r in out["rescue"]:
             s = r["stats"]
             L.append(f"| {r['latency']:g} ms | {r['core_pct']:.2f} | {s.get('packets_received')} | "
-                     f"{s.get('packets_rescued')} | {s.get('packets_late')} | {s.get('frames_concealed')} | "
+                     f"{s.get('packets_rescued')} | {s.get('packets_late')} | {s.get('packets_concealed')} | "
                      f"{s.get('underruns')} |")
         L.append("")
     L.append(f"Logs of this run: `{tmp}` (not kept).")

@@ -124,7 +124,7 @@ def run_round(args, procs, jack, n, rx_latency, ref):
     # rtp2jack's counters over the measured window (its stats come once a
     # second: the window starts up to a second early).
     stats = {k: final.get(k, 1) - before.get(k, 0)
-             for k in ("underruns", "packets_late", "packets_rescued", "frames_concealed", "splices", "holds",
+             for k in ("underruns", "packets_late", "packets_rescued", "packets_concealed", "splices", "holds",
                        "restarts")}
     return {"rx_latency": rx_latency, "rx": results["1"], "stats": stats, "ref": ref, "gst": results["2"],
             "gst_drops": drops, "arrival": results["rtp"], "port_latency": latency_frames}
@@ -156,7 +156,7 @@ def rx_clean(r):
     # concealment played. A late packet's place concealed (Opus PLC over
     # one 5 ms frame) leaves the probe's tone whole, but not music: at 3 ms,
     # 213 late packets in 15 s (one in ten) passed the probe.
-    return (clean(r["rx"]) and r["stats"]["underruns"] == 0 and r["stats"]["frames_concealed"] == 0)
+    return (clean(r["rx"]) and r["stats"]["underruns"] == 0 and r["stats"]["packets_concealed"] == 0)
 
 
 def gst_clean(r):
@@ -172,7 +172,7 @@ def brief(res, stats=None, dropped=None):
     if stats is not None:
         s += (f" underruns {stats['underruns']} late {stats['packets_late']} rescued "
               f"{stats.get('packets_rescued', 0)} concealed "
-              f"{stats['frames_concealed']} splices {stats['splices']} holds {stats['holds']} restarts {stats['restarts']}")
+              f"{stats['packets_concealed']} splices {stats['splices']} holds {stats['holds']} restarts {stats['restarts']}")
     if dropped is not None:
         s += f" dropped {dropped}"
     return s + "]"
@@ -448,7 +448,7 @@ def report(args, rounds, batches, tmp):
         L.append(f"| {r['kind']} {n} | {r['arrival']['delay_median_ms']:.2f} | {r['rx_latency']} ms | {a['delay_median_ms']:.2f} | "
                  f"{'yes' if r['rx_ok'] else 'no'} | {a['dropouts']} / {a['delay_steps']} / {a['clicks']} of "
                  f"{a['expected_clicks']} | {s['underruns']} / {s['packets_late']} / "
-                 f"{s.get('packets_rescued', 0)} / {s['frames_concealed']} / {s['splices']} / {s['holds']} / {s['restarts']} | jb {ref[0]} ms, {ref[1]} | "
+                 f"{s.get('packets_rescued', 0)} / {s['packets_concealed']} / {s['splices']} / {s['holds']} / {s['restarts']} | jb {ref[0]} ms, {ref[1]} | "
                  f"{b['delay_median_ms']:.2f} | {'yes' if r['gst_ok'] else 'no'} | "
                  f"{b['dropouts']} / {b['delay_steps']} / {b['clicks']} of {b['expected_clicks']} | "
                  f"{r['gst_drops']} |")

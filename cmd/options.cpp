@@ -12,13 +12,19 @@
 
 namespace cmd {
 
-std::variant<Options, int> parse_options(int argc, char** argv) {
-  namespace d = core::defaults;
-  Options o;
-  CLI::App app{"rtp2jack: receive an RTP/Opus stream (RFC 3550, RFC 7587) and play it into JACK"};
-  app.set_version_flag("--version", std::string("rtp2jack ") + RTP2JACK_VERSION);
-  app.get_formatter()->column_width(34);
+namespace {
 
+namespace d = core::defaults;
+
+// What the flags give before it is checked and turned into Options.
+struct Raw {
+  std::string latency = "20";
+  bool no_rtcp = false;
+  CLI::Option* min_latency = nullptr;
+  CLI::Option* max_latency = nullptr;
+};
+
+void add_network(CLI::App& app, Options& o, Raw& raw) {
   const char* net = "Network";
   app.add_option("--port", o.port, "UDP port to receive RTP on (RTCP: port+1)")
       ->capture_default_str()->check(CLI::Range(1, 65535))->group(net);
@@ -32,29 +38,31 @@ std::variant<Options, int> parse_options(int argc, char** argv) {
                  "Accept packets only from ADDR[/PREFIX] (repeatable); default: any sender, "
                  "locked by SSRC")
       ->group(net);
-  bool no_rtcp = false;
-  app.add_flag("--no-rtcp", no_rtcp,
+  app.add_flag("--no-rtcp", raw.no_rtcp,
                "Do not use RTCP: no socket on port+1, no receiver reports, no end-to-end latency")
       ->group(net);
   app.add_option("--payload-type", o.payload_type,
                  "Accept only this RTP payload type (default: the first Opus stream's)")
       ->check(CLI::Range(0, 127))->group(net);
+}
 
+void add_playout(CLI::App& app, Options& o, Raw& raw) {
   const char* play = "Playout";
-  std::string latency = "20";
-  app.add_option("--latency", latency,
+  app.add_option("--latency", raw.latency,
                  "Target latency in ms, from a packet's arrival to the playout of its first "
                  "sample; or 'auto': adapt it to the network")
       ->capture_default_str()->group(play);
-  auto* min_latency = app.add_option("--min-latency", o.min_latency_ms,
-                                     "With --latency auto: the smallest target in ms")
-                          ->capture_default_str()->check(CLI::Range(0.0, d::kMaxLatencyMs))->group(play);
-  auto* max_latency = app.add_option("--max-latency", o.max_latency_ms,
-                                     "With --latency auto: the largest target in ms")
-                          ->capture_default_str()->check(CLI::Range(1.0, d::kMaxLatencyMs))->group(play);
+  raw.min_latency = app.add_option("--min-latency", o.min_latency_ms,
+                                   "With --latency auto: the smallest target in ms")
+                        ->capture_default_str()->check(CLI::Range(0.0, d::kMaxLatencyMs))->group(play);
+  raw.max_latency = app.add_option("--max-latency", o.max_latency_ms,
+                                   "With --latency auto: the largest target in ms")
+                        ->capture_default_str()->check(CLI::Range(1.0, d::kMaxLatencyMs))->group(play);
   app.add_option("--channels", o.channels, "Output channels (1 or 2; libopus mixes the stream to fit)")
       ->capture_default_str()->check(CLI::Range(1, d::kMaxChannels))->group(play);
+}
 
+void add_jack(CLI::App& app, Options& o) {
   const char* jack = "JACK";
   app.add_option("--name", o.name, "JACK client name; ports are NAME:out_1..out_N")
       ->capture_default_str()->group(jack);
@@ -63,7 +71,9 @@ std::variant<Options, int> parse_options(int argc, char** argv) {
   app.add_option("--connect", o.connect,
                  "auto (physical playback ports), none, or PORT,PORT,... one per output")
       ->capture_default_str()->group(jack);
+}
 
+void add_reporting(CLI::App& app, Options& o) {
   const char* report = "Reporting";
   app.add_option("--stats", o.stats,
                  "Print statistics every interval: text (one line on stderr) or json (one object "
@@ -73,7 +83,51 @@ std::variant<Options, int> parse_options(int argc, char** argv) {
       ->capture_default_str()->check(CLI::Range(0.05, 3600.0))->group(report);
   app.add_flag("--verbose,-v", o.verbose, "Say when a stream locks, restarts or underruns")
       ->group(report);
+}
 
+// Rules across flags, which CLI11's per-flag checks cannot state. One line
+// on stderr and false when they do not hold.
+bool finish(Options& o, const Raw& raw) {
+  o.rtcp = !raw.no_rtcp;
+  if (o.connect.empty()) {
+    std::cerr << "rtp2jack: --connect: give auto, none, or a list of ports (see --help)\n";
+    return false;
+  }
+  if (raw.latency == "auto") {
+    o.latency_auto = true;
+    if (o.min_latency_ms > o.max_latency_ms) {
+      std::cerr << "rtp2jack: --min-latency is larger than --max-latency (see --help)\n";
+      return false;
+    }
+    o.latency_ms = std::clamp(d::kAutoStartMs, o.min_latency_ms, o.max_latency_ms);
+    return true;
+  }
+  char* end = nullptr;
+  o.latency_ms = std::strtod(raw.latency.c_str(), &end);
+  if (raw.latency.empty() || *end != '\0' || !(o.latency_ms >= 0.0 && o.latency_ms <= d::kMaxLatencyMs)) {
+    std::cerr << "rtp2jack: --latency: give milliseconds from 0 to " << d::kMaxLatencyMs
+              << ", or auto (see --help)\n";
+    return false;
+  }
+  if (raw.min_latency->count() > 0 || raw.max_latency->count() > 0) {
+    std::cerr << "rtp2jack: --min-latency and --max-latency go with --latency auto (see --help)\n";
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+std::variant<Options, int> parse_options(int argc, char** argv) {
+  Options o;
+  Raw raw;
+  CLI::App app{"rtp2jack: receive an RTP/Opus stream (RFC 3550, RFC 7587) and play it into JACK"};
+  app.set_version_flag("--version", std::string("rtp2jack ") + RTP2JACK_VERSION);
+  app.get_formatter()->column_width(34);
+  add_network(app, o, raw);
+  add_playout(app, o, raw);
+  add_jack(app, o);
+  add_reporting(app, o);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -84,31 +138,7 @@ std::variant<Options, int> parse_options(int argc, char** argv) {
     std::cerr << "rtp2jack: " << e.what() << " (see --help)\n";
     return 2;
   }
-  o.rtcp = !no_rtcp;
-  if (latency == "auto") {
-    o.latency_auto = true;
-    if (o.min_latency_ms > o.max_latency_ms) {
-      std::cerr << "rtp2jack: --min-latency is larger than --max-latency (see --help)\n";
-      return 2;
-    }
-    o.latency_ms = std::clamp(d::kAutoStartMs, o.min_latency_ms, o.max_latency_ms);
-  } else {
-    char* end = nullptr;
-    o.latency_ms = std::strtod(latency.c_str(), &end);
-    if (latency.empty() || *end != '\0' || !(o.latency_ms >= 0.0 && o.latency_ms <= d::kMaxLatencyMs)) {
-      std::cerr << "rtp2jack: --latency: give milliseconds from 0 to " << d::kMaxLatencyMs
-                << ", or auto (see --help)\n";
-      return 2;
-    }
-    if (min_latency->count() > 0 || max_latency->count() > 0) {
-      std::cerr << "rtp2jack: --min-latency and --max-latency go with --latency auto (see --help)\n";
-      return 2;
-    }
-  }
-  if (o.connect.empty()) {
-    std::cerr << "rtp2jack: --connect: give auto, none, or a list of ports (see --help)\n";
-    return 2;
-  }
+  if (!finish(o, raw)) return 2;
   return o;
 }
 

@@ -47,6 +47,16 @@ std::string rtcp_text(const net::RtcpStats& r) {
   return buf;
 }
 
+// Fields under their former names, kept so that scripts reading them go
+// on working; deprecated (README, "Statistics").
+std::string deprecated_json(const net::StatsSnapshot& s) {
+  char buf[128];
+  std::snprintf(buf, sizeof buf, ",\"frames_concealed\":%llu,\"frames_fec\":%llu",
+                static_cast<unsigned long long>(s.net.packets_concealed),
+                static_cast<unsigned long long>(s.net.packets_recovered));
+  return buf;
+}
+
 }  // namespace
 
 std::string stats_json(const net::StatsSnapshot& s, double uptime_s, bool final) {
@@ -61,7 +71,7 @@ std::string stats_json(const net::StatsSnapshot& s, double uptime_s, bool final)
       "\"packets_duplicate\":%llu,\"packets_reordered\":%llu,\"packets_invalid\":%llu,"
       "\"packets_foreign\":%llu,\"packets_filtered\":%llu,\"datagrams_received\":%llu,"
       "\"rtcp_received\":%llu,"
-      "\"frames_concealed\":%llu,\"frames_fec\":%llu,\"underruns\":%llu,\"gaps\":%llu,\"holes_shortened\":%llu,"
+      "\"packets_concealed\":%llu,\"packets_recovered\":%llu,\"underruns\":%llu,\"gaps\":%llu,\"holes_shortened\":%llu,"
       "\"buffer_ms\":%.2f,\"target_ms\":%.2f,\"jitter_ms\":%.3f,\"drift_ppm\":%.1f,\"ratio_ppm\":%.1f,\"sender_clock_ppm\":%.1f,\"jack_clock_ppm\":%.1f,"
       "\"ssrc\":%u,\"payload_type\":%u,\"packet_ms\":%.1f,\"stream_resets\":%llu,"
       "\"xruns\":%llu,\"pool_exhausted\":%llu,\"queue_full\":%llu,\"records_dropped\":%llu,"
@@ -78,8 +88,8 @@ std::string stats_json(const net::StatsSnapshot& s, double uptime_s, bool final)
       static_cast<unsigned long long>(n.packets_filtered),
       static_cast<unsigned long long>(n.datagrams_received),
       static_cast<unsigned long long>(n.rtcp_received),
-      static_cast<unsigned long long>(n.frames_concealed),
-      static_cast<unsigned long long>(n.frames_fec), static_cast<unsigned long long>(a.underruns),
+      static_cast<unsigned long long>(n.packets_concealed),
+      static_cast<unsigned long long>(n.packets_recovered), static_cast<unsigned long long>(a.underruns),
       static_cast<unsigned long long>(a.gaps), static_cast<unsigned long long>(a.holes_shortened),
       ms(a.delay_frames), ms(a.target_frames),
       ms(n.jitter_frames), a.drift_ppm, a.ratio_ppm, n.sender_clock_ppm, a.jack_clock_ppm, n.ssrc, n.payload_type, ms(n.packet_frames),
@@ -95,7 +105,7 @@ std::string stats_json(const net::StatsSnapshot& s, double uptime_s, bool final)
       static_cast<unsigned long long>(n.target_changes),
       static_cast<unsigned long long>(n.frames_stretched));
   std::string out = buf;
-  out.insert(out.size() - 1, rtcp_json(s.rtcp));  // before the closing brace
+  out.insert(out.size() - 1, rtcp_json(s.rtcp) + deprecated_json(s));  // before the closing brace
   return out;
 }
 
@@ -116,8 +126,8 @@ std::string stats_text(const net::StatsSnapshot& s, double uptime_s, bool final)
                 recommended_ms(n, "-").c_str(), static_cast<unsigned long long>(n.packets_lost),
                 static_cast<unsigned long long>(n.packets_late),
                 static_cast<unsigned long long>(n.packets_rescued),
-                static_cast<unsigned long long>(n.frames_concealed),
-                static_cast<unsigned long long>(n.frames_fec),
+                static_cast<unsigned long long>(n.packets_concealed),
+                static_cast<unsigned long long>(n.packets_recovered),
                 static_cast<unsigned long long>(a.underruns),
                 static_cast<unsigned long long>(s.xruns), static_cast<unsigned long long>(a.splices),
                 a.drift_ppm);

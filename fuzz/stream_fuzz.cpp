@@ -313,7 +313,7 @@ class Session {
     FUZZ_CHECK(st.packets_duplicate <= st.packets_received);
     FUZZ_CHECK(st.queue_full == 0);  // to_audio holds a pool's worth
     FUZZ_CHECK(audio_.resets == st.stream_resets + (st.locked ? 1 : 0));
-    FUZZ_CHECK(audio_.fec_links == st.frames_fec);
+    FUZZ_CHECK(audio_.fec_links == st.packets_recovered);
   }
 
   Shared& sh_;

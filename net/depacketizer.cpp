@@ -286,7 +286,7 @@ void Depacketizer::recover(const HeldPacket& h, std::int64_t span) noexcept {
   r->frames = static_cast<std::uint32_t>(n);
   r->epoch = epoch_;
   r->kind = core::PacketRecord::Kind::Fec;
-  ++stats_.frames_fec;
+  ++stats_.packets_recovered;
   next_pos_ += n;
   link(r);
 }

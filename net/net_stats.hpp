@@ -19,8 +19,8 @@ struct NetStats {
   std::uint64_t packets_foreign = 0;     // another SSRC or payload type while the stream is live
   std::uint64_t packets_filtered = 0;    // from a source --allow-from does not allow
   std::uint64_t rtcp_received = 0;       // RTCP multiplexed on the RTP port (RFC 5761)
-  std::uint64_t frames_concealed = 0;    // Opus frames (a packet's duration each) made by PLC and played
-  std::uint64_t frames_fec = 0;          // Opus frames recovered from in-band FEC (LBRR)
+  std::uint64_t packets_concealed = 0;   // lost or late packets whose place concealment filled, and played
+  std::uint64_t packets_recovered = 0;   // lost packets recovered from the next one's in-band FEC (LBRR)
   std::uint64_t frames_stretched = 0;    // 48 kHz frames of concealment inserted to grow the target at once
   std::uint64_t stream_resets = 0;       // sender restarts after the first lock
   std::uint64_t sender_steps = 0;        // steps in the sender's clock: its path got longer or its timestamps jumped

@@ -160,7 +160,7 @@ StatsSnapshot StreamReceiver::stats() const noexcept {
   s.audio = schedule_.status();
   s.net.packets_late += s.audio.records_late;
   s.net.packets_rescued = s.audio.records_rescued;
-  s.net.frames_concealed = depack_.concealed_shown();
+  s.net.packets_concealed = depack_.concealed_shown();
   s.net.sender_steps = sender_steps_ + clock_.system().steps();
   s.net.sender_clock_ppm = model_.clock ? clock_.system().deviation_ppm() : 0;
   s.net.sender_on_jack = model_.clock && model_.jack_timeline;

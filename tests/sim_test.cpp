@@ -19,7 +19,7 @@ void report(const std::string& name, const sim::Result& r) {
   MESSAGE(name << ": sent " << r.sent << " dropped " << r.dropped << " dup " << r.duplicated
                 << " | recv " << n.packets_received << " lost " << n.packets_lost << " late "
                 << n.packets_late << " rescued " << n.packets_rescued << " reord " << n.packets_reordered << " dupl "
-                << n.packets_duplicate << " plc " << n.frames_concealed << " fec " << n.frames_fec
+                << n.packets_duplicate << " plc " << n.packets_concealed << " fec " << n.packets_recovered
                 << " resets " << n.stream_resets << " foreign " << n.packets_foreign
                 << " | underruns " << a.underruns << " gaps " << a.gaps << " dropouts "
                 << r.dropouts << " (longest " << r.longest_dropout_ms << " ms) depth "
@@ -31,7 +31,7 @@ void report(const std::string& name, const sim::Result& r) {
 // because its packet was lost or came too late.
 void check_repair_accounting(const sim::Result& r) {
   const auto& n = r.stats.net;
-  CHECK(n.frames_concealed + n.frames_fec == n.packets_lost + n.packets_late);
+  CHECK(n.packets_concealed + n.packets_recovered == n.packets_lost + n.packets_late);
   // The stats as a user reads them, after every arrival and callback: the
   // concealment count never takes back what it showed.
   CHECK(r.concealed_backsteps == 0);
@@ -47,7 +47,7 @@ TEST_CASE("sim: a clean network plays without a glitch at the target depth") {
   const auto& n = r.stats.net;
   CHECK(n.packets_received == r.sent);
   CHECK(n.packets_lost == 0);
-  CHECK(n.frames_concealed == 0);
+  CHECK(n.packets_concealed == 0);
   CHECK(r.stats.audio.underruns == 0);
   CHECK(r.dropouts == 0);
   CHECK(r.mean_depth_ms == doctest::Approx(c.latency_ms).epsilon(0.15));
@@ -95,7 +95,7 @@ TEST_CASE("sim: random loss is concealed, each lost packet once") {
   const auto& n = r.stats.net;
   CHECK(n.packets_lost == r.dropped);
   CHECK(n.packets_late == 0);
-  CHECK(n.frames_concealed == r.dropped);
+  CHECK(n.packets_concealed == r.dropped);
   check_repair_accounting(r);
   CHECK(r.stats.audio.underruns == 0);
   CHECK(r.dropouts == 0);
@@ -112,7 +112,7 @@ TEST_CASE("sim: with in-band FEC, isolated losses are recovered from the next pa
   const auto& n = r.stats.net;
   CHECK(n.packets_lost == r.dropped);
   // Single losses (most at 5%) come back from FEC; the rest of a burst is PLC.
-  CHECK(n.frames_fec >= r.dropped * 8 / 10);
+  CHECK(n.packets_recovered >= r.dropped * 8 / 10);
   check_repair_accounting(r);
   CHECK(r.stats.audio.underruns == 0);
   CHECK(r.dropouts == 0);
@@ -137,7 +137,7 @@ TEST_CASE("sim: bursts longer than concealment fade to silence and recover") {
   const double lost = static_cast<double>(r.dropped) / static_cast<double>(r.sent);
   const double rebuffer = static_cast<double>(r.dropouts) * 0.05 / c.seconds;
   CHECK(r.played_fraction >= 1.0 - lost - rebuffer - 0.01);
-  CHECK(n.frames_concealed > 0);
+  CHECK(n.packets_concealed > 0);
 }
 
 TEST_CASE("sim: jitter below the target latency: reordered packets used, no underrun") {
@@ -153,7 +153,7 @@ TEST_CASE("sim: jitter below the target latency: reordered packets used, no unde
   CHECK(n.packets_reordered > 0);
   CHECK(n.packets_late == 0);
   CHECK(n.packets_lost == 0);
-  CHECK(n.frames_concealed == 0);
+  CHECK(n.packets_concealed == 0);
   CHECK(r.stats.audio.underruns == 0);
   CHECK(r.dropouts == 0);
   // RFC 3550 A.8 of uniform 0..25 ms delay: E|D| = 25/3 ms for independent draws.
@@ -194,7 +194,7 @@ TEST_CASE("sim: packets later than net's repair deadline but in time for audio r
   const auto& n = r.stats.net;
   CHECK(n.packets_rescued > r.sent / 50);
   CHECK(n.packets_late == 0);
-  CHECK(n.frames_concealed == 0);  // none played
+  CHECK(n.packets_concealed == 0);  // none played
   check_repair_accounting(r);
   CHECK(r.stats.audio.underruns == 0);
   CHECK(r.dropouts == 0);
@@ -335,7 +335,7 @@ TEST_CASE("sim: a DTX pause is a hole, not an underrun storm, and not a loss") {
   report("dtx", r);
   const auto& n = r.stats.net;
   CHECK(n.packets_lost == 0);
-  CHECK(n.frames_concealed == 0);
+  CHECK(n.packets_concealed == 0);
   CHECK(n.stream_resets == 0);
   CHECK(r.stats.audio.underruns == 0);
   CHECK(r.dropouts == 0);  // (silence inside the pauses is excused)

@@ -16,8 +16,8 @@ net::StatsSnapshot playing_snapshot() {
   s.net.recommended_frames = 456;  // 9.5 ms
   s.net.lateness_frames = 48;      // 1 ms
   s.net.packets_lost = 3;
-  s.net.frames_concealed = 2;
-  s.net.frames_fec = 1;
+  s.net.packets_concealed = 2;
+  s.net.packets_recovered = 1;
   s.net.target_changes = 4;
   s.audio.playing = true;
   s.audio.delay_frames = 480;
@@ -104,4 +104,13 @@ TEST_CASE("stats_format: RTCP fields in JSON and text") {
     CHECK(cmd::stats_json(s, 1.0, false).find("\"e2e_latency_ms\":null") != std::string::npos);
     CHECK(cmd::stats_text(s, 1.0, false).find("e2e ?") != std::string::npos);
   }
+}
+
+TEST_CASE("stats_format: renamed fields keep their former names as aliases with the same values") {
+  const std::string j = cmd::stats_json(playing_snapshot(), 1.0, false);
+  CHECK(has(j, "\"packets_concealed\":2"));
+  CHECK(has(j, "\"packets_recovered\":1"));
+  CHECK(has(j, "\"frames_concealed\":2"));  // deprecated alias
+  CHECK(has(j, "\"frames_fec\":1"));        // deprecated alias
+  CHECK(j.find("}") == j.size() - 1);       // still one object
 }

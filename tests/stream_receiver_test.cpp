@@ -200,7 +200,7 @@ TEST_CASE("stream_receiver: a loss is concealed, a duplicate dropped, a late one
   CHECK(st.packets_reordered == 1);
   CHECK(st.packets_late == 0);
   CHECK(st.packets_lost == 0);
-  CHECK(st.frames_concealed == 0);
+  CHECK(st.packets_concealed == 0);
   auto l = rig.links();
   REQUIRE(l.size() == 5);
   for (std::size_t i = 0; i < l.size(); ++i) {
@@ -214,7 +214,7 @@ TEST_CASE("stream_receiver: a loss is concealed, a duplicate dropped, a late one
   rig.wait(30);
   rig.feed(p[5], 0);
   st = rig.stats();
-  CHECK(st.frames_concealed == 1);
+  CHECK(st.packets_concealed == 1);
   CHECK(st.packets_late == 1);
   CHECK(st.packets_lost == 0);  // it did arrive, in the end (RFC 3550 A.3)
   l = rig.links();
@@ -268,10 +268,10 @@ TEST_CASE("stream_receiver: a late packet replaces its concealment while audio h
   // Net counts the concealment once p[10] came; audio counts the rescue
   // when it takes the replacement in, a callback later. Until then the
   // count does not show it, to take it back after.
-  CHECK(st.frames_concealed == 0);
+  CHECK(st.packets_concealed == 0);
   rig.now += 1'000'000;
   rig.audio_at(2400 - 40 - 100 + 128, 1);  // replaced unplayed
-  CHECK(rig.stats().frames_concealed == 0);
+  CHECK(rig.stats().packets_concealed == 0);
   CHECK(rig.stats().packets_rescued == 1);
 }
 
@@ -279,16 +279,16 @@ TEST_CASE("stream_receiver: a rescue audio refuses (its concealment had begun to
   Rig rig;
   Sender s(240);
   rescue_p10(rig, s);
-  CHECK(rig.stats().frames_concealed == 0);
+  CHECK(rig.stats().packets_concealed == 0);
   // A status from a callback that began before the replacement was linked
   // says nothing of it yet.
   const std::int64_t linked_at = rig.now;
   rig.now -= 100'000;
   rig.audio_at(2400 - 40 - 100 + 128);
-  CHECK(rig.stats().frames_concealed == 0);
+  CHECK(rig.stats().packets_concealed == 0);
   rig.now = linked_at + 1'000'000;
   rig.audio_at(2400 - 40 - 100 + 256);  // took it in, and did not count it rescued
-  CHECK(rig.stats().frames_concealed == 1);
+  CHECK(rig.stats().packets_concealed == 1);
   CHECK(rig.stats().packets_rescued == 0);
 }
 
@@ -301,7 +301,7 @@ TEST_CASE("stream_receiver: a packet too late to replace its concealment is late
   rig.feed(p[10], 0);
   CHECK(rig.links().size() == 11);
   CHECK(rig.stats().packets_late == 1);
-  CHECK(rig.stats().frames_concealed == 1);
+  CHECK(rig.stats().packets_concealed == 1);
 }
 
 TEST_CASE("stream_receiver: after a packet too late to replace its concealment, the next one still can") {
@@ -343,7 +343,7 @@ TEST_CASE("stream_receiver: after a packet too late to replace its concealment, 
   // the replacement in.
   rig.now += 1'000'000;
   rig.audio_at(2400 - 40 - 100 + 256, 1);
-  CHECK(rig.stats().frames_concealed == 1);
+  CHECK(rig.stats().packets_concealed == 1);
 }
 
 TEST_CASE("stream_receiver: packets that never come count as lost") {
@@ -355,7 +355,7 @@ TEST_CASE("stream_receiver: packets that never come count as lost") {
   rig.feed(s.next(), 60);
   rig.wait(25);
   CHECK(rig.stats().packets_lost == 2);
-  CHECK(rig.stats().frames_concealed == 2);
+  CHECK(rig.stats().packets_concealed == 2);
   const auto& l = rig.links();
   REQUIRE(l.size() == 4);
   for (std::size_t i = 0; i < l.size(); ++i) CHECK(l[i].timestamp == static_cast<std::int64_t>(i) * 960);
@@ -370,8 +370,8 @@ TEST_CASE("stream_receiver: a lost packet is recovered from the next one's in-ba
   REQUIRE(net::OpusStreamDecoder::has_lbrr(std::span<const std::uint8_t>(after).subspan(12)));
   rig.feed(after, 40);
   rig.wait(25);
-  CHECK(rig.stats().frames_fec == 1);
-  CHECK(rig.stats().frames_concealed == 0);
+  CHECK(rig.stats().packets_recovered == 1);
+  CHECK(rig.stats().packets_concealed == 0);
   const auto& l = rig.links();
   REQUIRE(l.size() == 12);
   CHECK(l[10].kind == core::PacketRecord::Kind::Fec);
@@ -622,8 +622,8 @@ TEST_CASE("stream_receiver: a steady tone goes on through a burst loss, and the 
     for (std::size_t i = 0; i < rig.pcm[k].size(); ++i) out[std::size_t(r.timestamp) * 2 + i] = rig.pcm[k][i];
   }
   CHECK(concealed == 1);  // p[25]; p[26] comes from p[27]'s FEC
-  CHECK(rig.stats().frames_concealed == 1);
-  CHECK(rig.stats().frames_fec == 1);
+  CHECK(rig.stats().packets_concealed == 1);
+  CHECK(rig.stats().packets_recovered == 1);
   // A sine fitted to the steady tone before the gap (400-500 ms), and each
   // 10 ms block's level and residual against it.
   const double w = 2 * M_PI * 440 / 48000;

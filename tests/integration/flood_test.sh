@@ -77,7 +77,7 @@ rtcp=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["rtcp"])'
 # Junk is either invalid (malformed), RTCP, or foreign (another SSRC or
 # payload type); which of the two a random datagram is depends on its bytes.
 python3 "$here/../lib/stats_check.py" "$TEST_TMP/rtp2jack.log" \
-  "underruns == 0" "packets_lost == 0" "frames_concealed == 0" "stream_resets == 0" \
+  "underruns == 0" "packets_lost == 0" "packets_concealed == 0" "stream_resets == 0" \
   "ssrc == 4242" "rtcp_received >= $rtcp" \
   "packets_invalid + packets_foreign + rtcp_received == $total" \
   "datagrams_received == packets_received + $total"

@@ -54,7 +54,7 @@ run_case() {
      judge_tone "$name" --channels 2 --freq 440 --from-s onset+5 --to-s onset+6.9 --max-pitch-ppm 100 \
        $check >/dev/null 2>"$log.pitch" &&
      python3 "$here/../lib/stats_check.py" "$log.stats" "packets_lost == 0" \
-       "packets_invalid == 0" "underruns == 0" "frames_concealed == 0" 2>"$log.check"; then
+       "packets_invalid == 0" "underruns == 0" "packets_concealed == 0" 2>"$log.check"; then
     echo "ok   $name: $(sed -E 's/^PASS: [^:]*: //' "$log.verdict")"
   else
     echo "FAIL $name (exit $rc)"; cat "$log.err" "$log.verdict" "$log.pitch" "$log.check" 2>/dev/null || true

@@ -140,7 +140,7 @@ receive jitter "$rx_port" 12
 send "$relay_port" 500
 finish jitter 9.9
 stop_pid "$relay_pid"
-judge jitter "underruns={underruns} lost={packets_lost} late={packets_late} concealed={frames_concealed} \
+judge jitter "underruns={underruns} lost={packets_lost} late={packets_late} concealed={packets_concealed} \
 reordered={packets_reordered} (relay {relay_reordered}) jitter={jitter_ms}ms; {judge}" \
   "underruns == 0" "packets_lost == 0" "relay_reordered > 0" "packets_reordered > 0" \
   "packets_late <= 1"  # the stream's very first packet may be overtaken: its place precedes the lock
@@ -207,9 +207,9 @@ echo "nft_dropped=$("${in_ns[@]}" nft list chain inet imp out | sed -nE 's/.*cou
   >>"$TEST_TMP/loss.vars"
 in_ns=()
 judge loss "lost={packets_lost} ({loss_pct:.1f}%, nft dropped {nft_dropped:.0f}; runs length:count \
-{loss_runs}) concealed={frames_concealed} fec={frames_fec} late={packets_late} underruns={underruns}; {judge}" \
+{loss_runs}) concealed={packets_concealed} fec={packets_recovered} late={packets_late} underruns={underruns}; {judge}" \
   "packets_lost > 0" "2 <= loss_pct <= 10" "nft_dropped - 2 <= packets_lost <= nft_dropped" \
-  "abs(frames_concealed + frames_fec - packets_lost) <= 2" "underruns == 0"
+  "abs(packets_concealed + packets_recovered - packets_lost) <= 2" "underruns == 0"
 
 # 3. Duplicates and reordering within the latency: every duplicate the relay
 # made is recognised as one (each copy arrives well before its deadline).
@@ -222,7 +222,7 @@ send "$relay_port" 500
 finish dupreorder 9.9
 stop_pid "$relay_pid"
 judge dupreorder "duplicate={packets_duplicate} (relay {relay_duplicated}) reordered={packets_reordered} \
-(relay {relay_reordered}) late={packets_late} lost={packets_lost} concealed={frames_concealed} underruns={underruns}; \
+(relay {relay_reordered}) late={packets_late} lost={packets_lost} concealed={packets_concealed} underruns={underruns}; \
 {judge}" \
   "packets_duplicate > 0" "packets_duplicate == relay_duplicated" "underruns == 0"
 

@@ -88,8 +88,8 @@ int main(int argc, char** argv) {
   std::printf(
       "{\"seconds\":%.0f,\"sent\":%llu,\"dropped\":%llu,\"duplicated\":%llu,"
       "\"packets_received\":%llu,\"packets_lost\":%llu,\"packets_late\":%llu,\"packets_rescued\":%llu,"
-      "\"packets_reordered\":%llu,\"packets_duplicate\":%llu,\"frames_concealed\":%llu,"
-      "\"frames_fec\":%llu,\"underruns\":%llu,\"dropouts\":%llu,\"longest_dropout_ms\":%.1f,"
+      "\"packets_reordered\":%llu,\"packets_duplicate\":%llu,\"packets_concealed\":%llu,"
+      "\"packets_recovered\":%llu,\"underruns\":%llu,\"dropouts\":%llu,\"longest_dropout_ms\":%.1f,"
       "\"mean_depth_ms\":%.2f,\"jitter_ms\":%.2f,\"played_fraction\":%.5f,"
       "\"drift_ppm\":%.1f,\"estimated_drift_ppm\":%.1f,\"worst_depth_error_ms\":%.3f,"
       "\"worst_drift_error_ppm\":%.1f,\"splices\":%llu,\"holds\":%llu,\"jack_stalls\":%llu}\n",
@@ -97,7 +97,7 @@ int main(int argc, char** argv) {
       (unsigned long long)r.duplicated, (unsigned long long)n.packets_received,
       (unsigned long long)n.packets_lost, (unsigned long long)n.packets_late,
       (unsigned long long)n.packets_rescued, (unsigned long long)n.packets_reordered, (unsigned long long)n.packets_duplicate,
-      (unsigned long long)n.frames_concealed, (unsigned long long)n.frames_fec,
+      (unsigned long long)n.packets_concealed, (unsigned long long)n.packets_recovered,
       (unsigned long long)au.underruns, (unsigned long long)r.dropouts, r.longest_dropout_ms,
       r.mean_depth_ms, n.jitter_frames / 48.0, r.played_fraction, c.drift_ppm, r.final_drift_ppm,
       r.worst_depth_error_ms, r.worst_drift_error_ppm, (unsigned long long)au.splices,
@@ -122,7 +122,7 @@ int main(int argc, char** argv) {
   };
   check(n.packets_lost == r.dropped, "packets_lost equals the packets the network dropped");
   check(n.packets_duplicate == r.duplicated, "packets_duplicate equals the duplicates made");
-  const std::uint64_t repaired = n.frames_concealed + n.frames_fec;
+  const std::uint64_t repaired = n.packets_concealed + n.packets_recovered;
   if (c.burst_enter_pct == 0) {
     check(repaired == n.packets_lost + n.packets_late,
           "every lost or late packet's place repaired exactly once");

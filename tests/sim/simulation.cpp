@@ -293,7 +293,7 @@ Result run(const Config& cfg) {
   const std::int64_t stop = end + 2 * kNs;
   std::uint64_t concealed_seen = 0;
   auto watch_counters = [&] {
-    const std::uint64_t c = rx.stats().net.frames_concealed;
+    const std::uint64_t c = rx.stats().net.packets_concealed;
     if (c < concealed_seen) ++res.concealed_backsteps;
     concealed_seen = std::max(concealed_seen, c);
   };
