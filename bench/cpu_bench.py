@@ -66,6 +66,22 @@ def thread_cpu_s(pid, name):
     return total
 
 
+def run_s(pid):
+    """CPU seconds the scheduler ran the process, all its threads, to the
+    nanosecond (/proc/PID/task/TID/schedstat). utime and stime are sampled
+    at the scheduler tick (250 Hz here): a thread that wakes for tens of
+    microseconds every JACK period is charged a whole tick or nothing,
+    depending on when the tick falls, so they misstate short bursts."""
+    total = 0
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
+                total += int(f.read().split()[0])
+        except OSError:
+            pass
+    return total / 1e9
+
+
 def rss_kib(pid):
     with open(f"/proc/{pid}/status") as f:
         for line in f:
@@ -110,12 +126,14 @@ def cpu_round(args, procs, jack, frame_ms, seconds):
     who = {"rtp2jack": rx, "reference": ref, "opus_floor": floor, "jack_thru": thru}
     t0 = time.monotonic()
     c0 = {k: cpu_s(p.pid) for k, p in who.items()}
+    r0 = {k: run_s(p.pid) for k, p in who.items()}
     net0 = thread_cpu_s(rx.pid, "rtp2jack-net")
     rss0 = {k: rss_kib(p.pid) for k, p in who.items()}
     pk0 = (last_stats(rx.log_path) or {}).get("packets_received", 0)
     xr0 = jack.xruns()
     time.sleep(seconds)
     c1 = {k: cpu_s(p.pid) for k, p in who.items()}
+    r1 = {k: run_s(p.pid) for k, p in who.items()}
     net1 = thread_cpu_s(rx.pid, "rtp2jack-net")
     rss1 = {k: rss_kib(p.pid) for k, p in who.items()}
     elapsed = time.monotonic() - t0
@@ -124,11 +142,13 @@ def cpu_round(args, procs, jack, frame_ms, seconds):
     for p in (rx, ref, floor, thru):
         procs.stop(p)
     stats = final_stats(rx.log_path) or {}
-    per_min = {k: ((c1[k][0] - c0[k][0]) + (c1[k][1] - c0[k][1])) * 60 / elapsed for k in who}
+    per_min = {k: (r1[k] - r0[k]) * 60 / elapsed for k in who}
+    ticks_per_min = {k: ((c1[k][0] - c0[k][0]) + (c1[k][1] - c0[k][1])) * 60 / elapsed for k in who}
     split = {k: ((c1[k][0] - c0[k][0]) * 60 / elapsed, (c1[k][1] - c0[k][1]) * 60 / elapsed) for k in who}
     packets = stats.get("packets_received", 0) - pk0
     return {
-        "frame_ms": frame_ms, "seconds": elapsed, "per_min": per_min, "split": split,
+        "frame_ms": frame_ms, "seconds": elapsed, "per_min": per_min, "ticks_per_min": ticks_per_min,
+        "split": split,
         "rss0": rss0, "rss1": rss1, "stats": stats, "packets": packets,
         "net_cpu_s": net1 - net0, "xruns": xr1 - xr0,
     }
@@ -242,7 +262,7 @@ def main():
         if args.only in (None, "cpu"):
             jack = Jack(procs, 128)
             out["cpu"].append(cpu_round(args, procs, jack, 20, args.seconds))
-            print("cpu 20 ms:", out["cpu"][-1]["per_min"], flush=True)
+            print("cpu 20 ms:", out["cpu"][-1]["per_min"], out["cpu"][-1]["ticks_per_min"], flush=True)
             out["cpu"].append(cpu_round(args, procs, jack, 2.5, args.hour_packets * 0.0025))
             print("cpu 2.5 ms:", out["cpu"][-1]["per_min"], flush=True)
             procs.stop(jack.proc)

@@ -196,17 +196,22 @@ class Receiver {
     watch_timer_.async_wait([this](const asio::error_code& ec) {
       if (ec) return;
       watch_jack();
-      request_stats([this](const net::StatsSnapshot& s) {
-        // The ports follow the target (--latency auto moves it).
-        if (s.audio.target_frames != 0 && s.audio.target_frames != reported_target_) {
-          reported_target_ = s.audio.target_frames;
-          if (jack_) set_port_latency(*jack_);
-        }
-        if (o_.verbose) print_events(console_, last_seen_, s);
-        last_seen_ = s;
-      });
+      // Net's state matters here only where it can change what control
+      // does: the target moves (--latency auto) or events are printed
+      // (--verbose). Asking costs net and control a wake-up each.
+      if (o_.latency_auto || o_.verbose) request_stats([this](const net::StatsSnapshot& s) { follow(s); });
       arm_watch();
     });
+  }
+
+  void follow(const net::StatsSnapshot& s) {
+    // The ports follow the target (--latency auto moves it).
+    if (s.audio.target_frames != 0 && s.audio.target_frames != reported_target_) {
+      reported_target_ = s.audio.target_frames;
+      if (jack_) set_port_latency(*jack_);
+    }
+    if (o_.verbose) print_events(console_, last_seen_, s);
+    last_seen_ = s;
   }
 
   void watch_jack() {

@@ -73,6 +73,8 @@ class Depacketizer {
   void on_status() noexcept { ledger_.on_status(audio_.status(), next_pos_); }
 
   std::int64_t offset() const noexcept { return ts_offset_; }
+  /// Duration of the latest packet decoded this epoch (0: none yet).
+  std::uint32_t packet_frames() const noexcept { return last_frames_; }
   std::int64_t stretched() const noexcept { return stretched_; }
   /// Concealed packets that played, as the stats show them.
   std::uint64_t concealed_shown() const noexcept { return ledger_.shown(audio_.status(), next_pos_); }

@@ -21,6 +21,7 @@
 #include <cstdint>
 #include <span>
 
+#include "core/defaults.hpp"
 #include "core/mailbox.hpp"
 #include "core/messages.hpp"
 #include "core/record_pool.hpp"
@@ -76,6 +77,12 @@ class StreamReceiver {
   /// Thread: net. When on_timer next has work (CLOCK_MONOTONIC ns);
   /// INT64_MAX for never. Valid after any other call.
   std::int64_t next_deadline() const noexcept { return depack_.next_deadline(); }
+
+  /// Thread: net. How long the stream's latest packet lasts, in ns (0
+  /// before one): about how soon the next one comes.
+  std::int64_t packet_ns() const noexcept {
+    return std::int64_t{depack_.packet_frames()} * 1'000'000'000 / core::defaults::kStreamRate;
+  }
 
   /// Thread: net. Takes records home and caches audio's latest status.
   void drain_audio() noexcept;
