@@ -33,9 +33,16 @@ bool LossRepair::begin(std::int64_t pos) noexcept {
 }
 
 int LossRepair::conceal(std::int64_t pos, float* pcm, std::uint32_t frames) noexcept {
-  const int n = decoder_.conceal(pcm, static_cast<int>(frames));
-  if (n <= 0) return n;
-  if (concealer_.active()) concealer_.render(pos, pcm, n);
+  int n = static_cast<int>(frames);
+  if (concealer_.active()) {
+    // The repetition fills the run; the codec's concealment would be
+    // thrown away. The decoder stays where the run began: the audio after
+    // the run is decoded from there.
+    concealer_.render(pos, pcm, n);
+  } else {
+    n = decoder_.conceal(pcm, n);
+    if (n <= 0) return n;
+  }
   fade_out(pcm, n);
   run_ += static_cast<std::uint32_t>(n);
   return n;

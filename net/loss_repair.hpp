@@ -6,11 +6,11 @@
 // audio before the run is repeated in its place (net::WaveformConcealer)
 // when the payload's own concealment would fade it out; otherwise the
 // codec conceals. Past kConcealFullFrames of one run the concealment fades
-// towards silence, and the audio after such a run fades back in. Audio
-// after a run of repetition at full level is decoded from the state saved
-// before the run and cross-faded from the repetition: the codec's own
-// concealment, which did not play, decayed that state (Opus: the next
-// 40-60 ms glide up from -15 dB).
+// towards silence, and the audio after such a run fades back in. While the
+// repetition plays the codec does not conceal: its concealment would decay
+// the decoder's state (Opus: the next 40-60 ms glide up from -15 dB), so
+// the audio after the run is decoded from the state before it and, after
+// a run at full level, cross-faded from the repetition.
 //
 // Positions are stream positions (48 kHz frames); where records go and
 // when is the depacketizer's business.
