@@ -4,7 +4,12 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <fstream>
 #include <iostream>
+#include <iterator>
+#include <sstream>
+
+#include "net/session_description.hpp"
 
 #ifndef RTP2JACK_VERSION
 #define RTP2JACK_VERSION "0.0.0"
@@ -20,28 +25,38 @@ namespace d = core::defaults;
 struct Raw {
   std::string latency = "20";
   bool no_rtcp = false;
+  std::string sdp;  // --sdp FILE, "-" for stdin
   CLI::Option* min_latency = nullptr;
   CLI::Option* max_latency = nullptr;
+  // Given on the command line: these override the session description.
+  CLI::Option* port = nullptr;
+  CLI::Option* bind = nullptr;
+  CLI::Option* allow_from = nullptr;
+  CLI::Option* payload_type = nullptr;
 };
 
 void add_network(CLI::App& app, Options& o, Raw& raw) {
   const char* net = "Network";
-  app.add_option("--port", o.port, "UDP port to receive RTP on (RTCP: port+1)")
+  app.add_option("--sdp", raw.sdp,
+                 "Take the address, port, payload type and allowed senders from this session "
+                 "description (SDP, RFC 8866; '-': stdin); flags given as well override it")
+      ->group(net);
+  raw.port = app.add_option("--port", o.port, "UDP port to receive RTP on (RTCP: port+1)")
       ->capture_default_str()->check(CLI::Range(1, 65535))->group(net);
-  app.add_option("--bind", o.bind,
+  raw.bind = app.add_option("--bind", o.bind,
                  "Local address to listen on (IPv4 or IPv6; '::' for both); a multicast "
                  "group address is joined")
       ->capture_default_str()->group(net);
   app.add_option("--iface", o.iface, "Network interface for the multicast group (or to bind to)")
       ->group(net);
-  app.add_option("--allow-from", o.allow_from,
+  raw.allow_from = app.add_option("--allow-from", o.allow_from,
                  "Accept packets only from ADDR[/PREFIX] (repeatable); default: any sender, "
                  "locked by SSRC")
       ->group(net);
   app.add_flag("--no-rtcp", raw.no_rtcp,
                "Do not use RTCP: no socket on port+1, no receiver reports, no end-to-end latency")
       ->group(net);
-  app.add_option("--payload-type", o.payload_type,
+  raw.payload_type = app.add_option("--payload-type", o.payload_type,
                  "Accept only this RTP payload type (default: the first Opus stream's)")
       ->check(CLI::Range(0, 127))->group(net);
 }
@@ -85,10 +100,53 @@ void add_reporting(CLI::App& app, Options& o) {
       ->group(report);
 }
 
+std::string read_all(const std::string& path, bool& ok) {
+  std::ostringstream text;
+  if (path == "-") {
+    text << std::cin.rdbuf();
+    ok = !std::cin.bad();
+  } else {
+    std::ifstream f(path, std::ios::binary);
+    ok = static_cast<bool>(f);
+    if (ok) text << f.rdbuf();
+  }
+  return text.str();
+}
+
+// --sdp: what the description says, where no flag says otherwise.
+bool apply_sdp(Options& o, const Raw& raw) {
+  bool readable = false;
+  const std::string text = read_all(raw.sdp, readable);
+  if (!readable) {
+    std::cerr << "rtp2jack: --sdp " << raw.sdp << ": cannot read it\n";
+    return false;
+  }
+  const auto parsed = net::parse_session_description(text);
+  if (const auto* e = std::get_if<net::SdpError>(&parsed)) {
+    std::cerr << "rtp2jack: --sdp " << raw.sdp;
+    if (e->line > 0) std::cerr << " line " << e->line;
+    std::cerr << ": " << e->why << "\n";
+    return false;
+  }
+  const auto& s = std::get<net::SessionDescription>(parsed);
+  if (s.encoding != net::SessionDescription::Encoding::Opus) {
+    std::cerr << "rtp2jack: --sdp " << raw.sdp << " line " << s.media_line << ": "
+              << net::encoding_name(s.encoding) << "/" << s.rate << "/" << s.channels
+              << " is not supported yet: rtp2jack plays Opus\n";
+    return false;
+  }
+  if (raw.port->count() == 0) o.port = s.port;
+  if (raw.bind->count() == 0) o.bind = s.address;
+  if (raw.payload_type->count() == 0) o.payload_type = s.payload_type;
+  if (raw.allow_from->count() == 0) o.allow_from = s.sources;
+  return true;
+}
+
 // Rules across flags, which CLI11's per-flag checks cannot state. One line
 // on stderr and false when they do not hold.
 bool finish(Options& o, const Raw& raw) {
   o.rtcp = !raw.no_rtcp;
+  if (!raw.sdp.empty() && !apply_sdp(o, raw)) return false;
   if (o.connect.empty()) {
     std::cerr << "rtp2jack: --connect: give auto, none, or a list of ports (see --help)\n";
     return false;

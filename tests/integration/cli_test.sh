@@ -51,6 +51,16 @@ expect_fail "payload type" "$bin" --payload-type 200
 expect_fail "allow-from not an address" "$bin" --allow-from example.org
 expect_fail "allow-from prefix" "$bin" --allow-from 10.0.0.0/40
 
+# --sdp: a description that cannot be used names its line and the reason.
+expect_fail "sdp missing" "$bin" --sdp "$TEST_TMP/none.sdp"
+printf 'v=0\ns=x\nc=IN IP4 127.0.0.1\nm=audio 5004 RTP/AVP 0\n' >"$TEST_TMP/pcmu.sdp"
+expect_fail "sdp without a playable format" "$bin" --sdp "$TEST_TMP/pcmu.sdp"
+grep -q 'line 4' "$TEST_TMP/err" || { echo "FAIL sdp line not named"; failures=$((failures + 1)); }
+printf 'v=0\ns=x\nm=audio 5004 RTP/AVP 96\na=rtpmap:96 opus/48000/2\n' >"$TEST_TMP/noc.sdp"
+expect_fail "sdp from stdin without c=" sh -c "exec '$bin' --sdp - <'$TEST_TMP/noc.sdp'"
+printf 'v=0\ns=x\nc=IN IP4 127.0.0.1\nm=audio 5004 RTP/AVP 97\na=rtpmap:97 L24/48000/2\n' >"$TEST_TMP/l24.sdp"
+expect_fail "sdp of an encoding not played yet" "$bin" --sdp "$TEST_TMP/l24.sdp"
+
 "$bin" --help >"$TEST_TMP/help" || { echo "FAIL --help exit code"; failures=$((failures + 1)); }
 grep -q -- "--latency" "$TEST_TMP/help" || { echo "FAIL --help lists no --latency"; failures=$((failures + 1)); }
 "$bin" --version | grep -Eq '^rtp2jack [0-9]+\.[0-9]+\.[0-9]+$' || { echo "FAIL --version"; failures=$((failures + 1)); }
@@ -112,6 +122,16 @@ for sig in INT TERM; do
     echo "ok   SIG$sig: exit 0 with final stats"
   fi
 done
+
+# --sdp gives the address and port; a flag given as well overrides it.
+printf 'v=0\no=- 1 1 IN IP4 127.0.0.1\ns=x\nc=IN IP4 127.0.0.1\nt=0 0\nm=audio 5004 RTP/AVP 96\na=rtpmap:96 opus/48000/2\n' \
+  >"$TEST_TMP/opus.sdp"
+"$bin" --sdp "$TEST_TMP/opus.sdp" --port "$port" --connect none >/dev/null 2>"$TEST_TMP/sdp.err" &
+pid=$!
+wait_for_line "$TEST_TMP/sdp.err" "receiving on" 10 || true
+kill -TERM "$pid"; wait "$pid" || true
+if grep -q "receiving on 127.0.0.1:$port" "$TEST_TMP/sdp.err"; then echo "ok   --sdp with --port"; else
+  echo "FAIL --sdp with --port: $(cat "$TEST_TMP/sdp.err")"; failures=$((failures + 1)); fi
 
 # The ports exist under --name and connect where --connect says.
 "$bin" --bind 127.0.0.1 --port "$port" --name rxtest --connect system:playback_2,system:playback_1 \

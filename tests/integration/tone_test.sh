@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# tone_test.sh gst|ffmpeg BUILD_DIR [JACK_RATE=48000]
+# tone_test.sh gst|ffmpeg|ffmpeg-sdp BUILD_DIR [JACK_RATE=48000]
 #
 # End to end with real parts: a private dummy JACK server, a real sender
 # (GStreamer rtpopuspay or ffmpeg -f rtp) streaming a 10 s stereo 440 Hz tone
@@ -8,7 +8,9 @@
 # with no glitch from its onset to its end (JACK's own stalls excused, from
 # the recording's cycle log), its pitch within 100 ppm of 440 Hz in every
 # 1 s window from 5 s, and rtp2jack's final --stats json counters agree
-# with what the relay forwarded.
+# with what the relay forwarded. ffmpeg-sdp: rtp2jack is told nothing but
+# ffmpeg's own -sdp_file for its port (--sdp), written unchanged by ffmpeg
+# for that destination.
 set -euo pipefail
 sender=${1:?usage: tone_test.sh gst|ffmpeg BUILD_DIR}
 build=$(cd "${2:?usage: tone_test.sh gst|ffmpeg BUILD_DIR}" && pwd)
@@ -29,7 +31,20 @@ spawn relay "$build/tests/udp_relay" --listen "127.0.0.1:$relay_port" --to "127.
 relay_pid=$SPAWNED_PID
 wait_for_file "$TEST_TMP/relay.ready" 5
 
-spawn rtp2jack "$build/rtp2jack" --bind 127.0.0.1 --port "$port" --latency 40 \
+ffmpeg_tone=(ffmpeg -nostdin -hide_banner -loglevel error -re -f lavfi
+  -i "aevalsrc=0.5*sin(2*PI*440*t)|0.5*sin(2*PI*440*t):s=48000:d=10"
+  -c:a libopus -b:a 128k -frame_duration 20 -payload_type 96)
+if [[ $sender == ffmpeg-sdp ]]; then
+  # ffmpeg writes the description of what it sends to rtp2jack's port; a
+  # tenth of a second of it, before rtp2jack listens, goes nowhere.
+  "${ffmpeg_tone[@]}" -t 0.1 -sdp_file "$TEST_TMP/ffmpeg.sdp" -f rtp "rtp://127.0.0.1:$port" \
+    >"$TEST_TMP/sdp.log" 2>&1
+  cat "$TEST_TMP/ffmpeg.sdp"
+  where=(--sdp "$TEST_TMP/ffmpeg.sdp")
+else
+  where=(--bind 127.0.0.1 --port "$port")
+fi
+spawn rtp2jack "$build/rtp2jack" "${where[@]}" --latency 40 \
   --connect none --stats json --stats-interval 0.5
 rx_pid=$SPAWNED_PID
 wait_for_line "$TEST_TMP/rtp2jack.log" "receiving on" 10
@@ -47,11 +62,8 @@ case $sender in
       ! opusenc bitrate=128000 frame-size=20 ! rtpopuspay pt=96 \
       ! udpsink host=127.0.0.1 port="$relay_port" >"$TEST_TMP/sender.log" 2>&1
     ;;
-  ffmpeg)
-    ffmpeg -nostdin -hide_banner -loglevel error -re -f lavfi \
-      -i "aevalsrc=0.5*sin(2*PI*440*t)|0.5*sin(2*PI*440*t):s=48000:d=10" \
-      -c:a libopus -b:a 128k -frame_duration 20 -payload_type 96 \
-      -f rtp "rtp://127.0.0.1:$relay_port" >"$TEST_TMP/sender.log" 2>&1
+  ffmpeg|ffmpeg-sdp)
+    "${ffmpeg_tone[@]}" -f rtp "rtp://127.0.0.1:$relay_port" >"$TEST_TMP/sender.log" 2>&1
     ;;
   *) echo "unknown sender $sender" >&2; exit 2 ;;
 esac
