@@ -24,7 +24,8 @@ std::uint32_t Fader::play(float* out, const float* pcm, std::uint32_t frames, st
     const std::int64_t left = to_end - i;  // samples from this one to the end, inclusive
     if (left < d::kFadeFrames) {
       gin *= static_cast<float>(left - 1) * kStep;
-      // Faded out: whatever plays next, if anything does, fades in.
+      // Faded out, a crossfade's old side with it: whatever plays next, if
+      // anything does, fades in on its own.
       if (left == 1) silent_ = true;
     }
     const float gout = static_cast<float>(fade_out_left_) * kStep;
@@ -41,7 +42,10 @@ std::uint32_t Fader::play(float* out, const float* pcm, std::uint32_t frames, st
     if (fade_out_left_) --fade_out_left_;
     if (cross_left_) --cross_left_;
   }
-  if (tail_end_ >= 0 && pos + n >= tail_end_) tail_end_ = -1;  // faded out: done
+  if (tail_end_ >= 0 && pos + n >= tail_end_) {
+    tail_end_ = -1;  // faded out: done
+    cross_left_ = 0;
+  }
   return n;
 }
 

@@ -50,6 +50,14 @@ class Fader {
     if (!silent_) fade_out();
     silent_ = true;
   }
+  /// Thread: audio. The audio moves elsewhere without a splice: what was
+  /// output last ramps out (restarting the ramp if one is under way), a
+  /// crossfade under way with it, and what plays next fades in.
+  void cut() noexcept {
+    fade_out();
+    cross_left_ = 0;
+    silent_ = true;
+  }
   /// Thread: audio. The audio ends at `pos` (a hole follows): it fades out
   /// over its last kFadeFrames. A tail under way runs to its end.
   void end_at(std::int64_t pos) noexcept {

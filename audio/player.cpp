@@ -232,10 +232,7 @@ void Player::jump_to(std::int64_t asked, std::int64_t window) noexcept {
   // Records wholly before the new cursor go home.
   cursor_ = cursor;
   intake_.drop_before(cursor_, &status_.records_dropped);
-  if (!spliced) {
-    fader_.fade_out();
-    fader_.stop();
-  }
+  if (!spliced) fader_.cut();
   in_hole_ = false;
   fader_.cancel_tail();
 }

@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <random>
 #include <vector>
 
 namespace {
@@ -113,4 +114,45 @@ TEST_CASE("fader: a crossfade cut short ramps out from where it got to") {
   CHECK(after.front() == doctest::Approx(1.0).epsilon(1e-6));
   CHECK(max_step(after) <= 1.0f / kFade + 1e-6f);
   CHECK(rig.out.back() == 0.0f);
+}
+
+TEST_CASE("fader: whatever the sequence of edges, the output never steps") {
+  // Moves as the player makes them: play on, stop (a hole, a hold, running
+  // dry), a cut (a skip that cannot splice), a crossfade from what would
+  // have played on (a splice), a tail before a hole. The signal jumps
+  // anywhere at each.
+  std::mt19937 rng(7);
+  auto pick = [&](int n) { return static_cast<int>(rng() % static_cast<unsigned>(n)); };
+  Rig rig;
+  std::int64_t pos = 0;
+  std::vector<float> old;
+  for (int step = 0; step < 4000; ++step) {
+    const auto n = static_cast<std::uint32_t>(1 + pick(300));
+    switch (pick(6)) {
+      case 0:
+      case 1:
+        pos += rig.play(sine_from(pos, n), pos);  // after a tail's end: a hole filled in time
+        break;
+      case 2:
+        rig.fader.stop();
+        rig.silence(n);
+        break;
+      case 3:
+        rig.fader.cut();
+        rig.fader.cancel_tail();
+        pos += pick(5000);
+        break;
+      case 4:
+        if (!rig.fader.steady()) break;
+        old = sine_from(pos, 241);
+        rig.fader.crossfade(old.data(), 240);
+        pos += pick(5000);
+        break;
+      case 5:
+        rig.fader.end_at(pos + kFade + pick(200));  // the player sets a tail a record ahead
+        break;
+    }
+  }
+  CHECK(rig.out.size() > 100000);
+  CHECK(max_step(rig.out) <= static_cast<float>(0.5 * kW) + 2 * 0.5f / kFade + 1.0f / 240);
 }
