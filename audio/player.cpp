@@ -30,6 +30,7 @@ void Player::process(float* const* out, const Cycle& cycle) noexcept {
   take_model();
   drain_net();
   if (!converter_.begin(cycle.nframes, cycle.rate)) {
+    // Longer than a period can be, or no rate: silence.
     for (int c = 0; c < channels_; ++c) std::fill_n(out[c], cycle.nframes, 0.0f);
     return;
   }
