@@ -317,7 +317,7 @@ Result run(const Config& cfg) {
 
       const auto& st = player.status();
 
-      if (player.state() == audio::Player::State::Playing) {
+      if (player.playing()) {
         depth_sum += st.delay_frames;
         ++depth_n;
         if (!played) {
@@ -362,7 +362,7 @@ Result run(const Config& cfg) {
       }
       if (!cfg.latency_auto && calls % second == 0 &&
           t >= since + static_cast<std::int64_t>(cfg.settle_s * kNs) && t < last_send &&
-          player.state() == audio::Player::State::Playing) {
+          player.playing()) {
         double truth = cfg.drift_ppm;
         for (const SenderEvent& ev : cfg.events)
           if (ev.kind == SenderEvent::Kind::Drift && t >= static_cast<std::int64_t>(ev.at_s * kNs)) truth = ev.value;
