@@ -132,16 +132,23 @@ void Splicer::shift_old(double fraction) noexcept {
   // The waveforms match `fraction` of a frame past `at`: the new side is
   // read that much further (the resampler's warp), so the old side is read
   // as much nearer over the crossfade, and plays on unmoved while it fades
-  // out. In place, front to back.
+  // out. In place: frame k reads frames k-1 and k (fraction > 0) or k and
+  // k+1 (fraction < 0), so the loop runs the way that reads only frames
+  // not yet written.
   float* old = old_.get();
-  for (std::uint32_t k = 0; k < kFrames; ++k) {
-    const double p = k - fraction * k / kFrames;  // within half a frame of k, from 0 up
+  const auto at = [&](std::uint32_t k) {
+    const double p = k - fraction * k / kFrames;  // within half a frame of k
     const auto i = static_cast<std::uint32_t>(p);
     const auto f = static_cast<float>(p - i);
     for (int c = 0; c < channels_; ++c) {
       const std::size_t from = std::size_t{i} * channels_ + c;
       old[std::size_t{k} * channels_ + c] = old[from] + f * (old[from + channels_] - old[from]);
     }
+  };
+  if (fraction > 0) {
+    for (std::uint32_t k = kFrames; k-- > 0;) at(k);
+  } else {
+    for (std::uint32_t k = 0; k < kFrames; ++k) at(k);
   }
 }
 

@@ -118,3 +118,29 @@ TEST_CASE("splicer: what played is kept by position, across the ring's wrap") {
     pos += n;
   }
 }
+
+TEST_CASE("splicer: the old side, read a fraction of a frame nearer, is the signal there (either sign)") {
+  bool positive = false, negative = false;
+  for (std::int64_t i = 0; i < 400 && !(positive && negative); ++i) {
+    Rig rig;
+    rig.period = 100.37 + 0.013 * static_cast<double>(i);  // the match falls between samples anywhere
+    for (std::int64_t ts = 0; ts < 9600; ts += 480) rig.queue(ts);
+    const std::int64_t cursor = 1000;
+    const std::int64_t asked = 2000 + i;
+    std::int64_t at = 0;
+    double fraction = 0;
+    REQUIRE(rig.splicer.find(cursor, asked, Splicer::kSearch, rig.buffer, at, fraction));
+    if (std::fabs(fraction) < 0.1) continue;
+    (fraction > 0 ? positive : negative) = true;
+    const float* old = rig.splicer.old_side();
+    double worst = 0;
+    for (std::uint32_t k = 0; k < Splicer::kFrames; ++k) {
+      const double p = static_cast<double>(k) - fraction * k / Splicer::kFrames;
+      worst = std::max(worst, std::fabs(double{old[k]} - rig.value(static_cast<double>(cursor) + p)));
+    }
+    CAPTURE(fraction);
+    CHECK(worst < 1e-3);  // linear interpolation of this sine: 6e-4 at most
+  }
+  CHECK(positive);
+  CHECK(negative);
+}
