@@ -1,0 +1,257 @@
+#include "net/loss_repair.hpp"
+
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+#include "core/defaults.hpp"
+#include "net/opus_stream_decoder.hpp"
+#include "tools/opus_tone.hpp"
+
+namespace {
+
+namespace d = core::defaults;
+using Bytes = std::vector<std::uint8_t>;
+
+// An uncompressed mono payload (floats as they are): decoding copies, the
+// codec's concealment is a constant, so every sample LossRepair writes is
+// known exactly.
+class PcmDecoder final : public net::PayloadDecoder {
+ public:
+  bool repetition = false;  // wants_repetition()
+  float concealed = 0.0f;   // what conceal() writes
+  int saves = 0;
+  int restores = 0;
+
+  int channels() const noexcept override { return 1; }
+  std::uint32_t quantum() const noexcept override { return 120; }
+  int frames_in(std::span<const std::uint8_t> p) const noexcept override {
+    return p.size() % sizeof(float) != 0 ? -1 : static_cast<int>(p.size() / sizeof(float));
+  }
+  bool carries_previous(std::span<const std::uint8_t>) const noexcept override { return false; }
+  bool wants_repetition(std::span<const std::uint8_t>) const noexcept override { return repetition; }
+  int decode(std::span<const std::uint8_t> p, float* pcm, int max_frames) noexcept override {
+    const int n = frames_in(p);
+    if (n <= 0 || n > max_frames) return -1;
+    std::memcpy(pcm, p.data(), p.size());
+    return n;
+  }
+  int recover(std::span<const std::uint8_t>, float*, int) noexcept override { return -1; }
+  int conceal(float* pcm, int frames) noexcept override {
+    for (int i = 0; i < frames; ++i) pcm[i] = concealed;
+    return frames;
+  }
+  void reset() noexcept override {}
+  void save() noexcept override { ++saves; }
+  void restore() noexcept override { ++restores; }
+};
+
+std::vector<float> tone(std::int64_t from, int n, double amplitude = 0.5) {
+  std::vector<float> v(static_cast<std::size_t>(n));
+  for (int i = 0; i < n; ++i)
+    v[static_cast<std::size_t>(i)] =
+        static_cast<float>(amplitude * std::sin(2 * M_PI * 440 * static_cast<double>(from + i) / 48000));
+  return v;
+}
+
+Bytes bytes(const std::vector<float>& v) {
+  Bytes b(v.size() * sizeof(float));
+  std::memcpy(b.data(), v.data(), b.size());
+  return b;
+}
+
+// Three 20 ms packets of a 440 Hz tone at 0, 960 and 1920.
+void tone_history(net::LossRepair& r) {
+  std::vector<float> out(960);
+  for (int k = 0; k < 3; ++k) REQUIRE(r.decode(bytes(tone(k * 960, 960)), k * 960, true, out.data(), 960) == 960);
+}
+
+}  // namespace
+
+TEST_CASE("loss_repair: a gap after a tone is repeated when the payload asks for it, the codec's otherwise") {
+  for (const bool repetition : {true, false}) {
+    CAPTURE(repetition);
+    PcmDecoder dec;
+    dec.repetition = repetition;
+    net::LossRepair r(dec);
+    tone_history(r);
+    CHECK_FALSE(r.in_run());
+    CHECK(r.begin(2880));
+    CHECK(dec.saves == 1);  // where a late packet will be decoded from
+    std::vector<float> out(960, 9.0f);
+    REQUIRE(r.conceal(2880, out.data(), 960) == 960);
+    CHECK(r.in_run());
+    CHECK(r.run_frames() == 960);
+    CHECK_FALSE(r.begin(3840));  // the run goes on: no second save
+    CHECK(dec.saves == 1);
+    const auto truth = tone(2880, 960);
+    double error = 0, level = 0;
+    for (std::size_t i = 0; i < out.size(); ++i) {
+      error = std::max(error, double(std::abs(out[i] - truth[i])));
+      level = std::max(level, double(std::abs(out[i])));
+    }
+    if (repetition) {
+      CHECK(error < 0.001);  // the tone goes on, in phase
+    } else {
+      CHECK(level == 0.0);   // the codec's own (silence), untouched
+    }
+  }
+}
+
+TEST_CASE("loss_repair: past 40 ms a run fades linearly to exactly zero at 100 ms") {
+  PcmDecoder dec;
+  dec.concealed = 1.0f;
+  net::LossRepair r(dec);
+  std::vector<float> buf(240, 1.0f);
+  REQUIRE(r.decode(bytes(buf), 0, true, buf.data(), 240) == 240);
+  REQUIRE(r.begin(240));
+  CHECK(r.room_at_full_level() == d::kConcealFullFrames);
+  std::vector<float> all;
+  for (std::int64_t pos = 240; all.size() < d::kMaxConcealFrames + 480; pos += 240) {
+    REQUIRE(r.conceal(pos, buf.data(), 240) == 240);
+    all.insert(all.end(), buf.begin(), buf.end());
+    CHECK(r.exhausted() == (all.size() >= d::kMaxConcealFrames));
+    CHECK(r.room_at_full_level() ==
+          (all.size() < d::kConcealFullFrames ? d::kConcealFullFrames - all.size() : 0));
+  }
+  const double span = d::kMaxConcealFrames - d::kConcealFullFrames;
+  for (std::size_t t = 0; t < all.size(); ++t) {
+    CAPTURE(t);
+    if (t < d::kConcealFullFrames) {
+      REQUIRE(all[t] == 1.0f);
+    } else if (t < d::kMaxConcealFrames) {
+      REQUIRE(all[t] == doctest::Approx(1.0 - double(t - d::kConcealFullFrames) / span).epsilon(1e-5));
+      REQUIRE(all[t] > 0.0f);
+    } else {
+      REQUIRE(all[t] == 0.0f);
+    }
+  }
+}
+
+TEST_CASE("loss_repair: the audio after a faded run fades in; after a run at full level it does not") {
+  for (const std::uint32_t run : {d::kConcealFullFrames, d::kConcealFullFrames + 240}) {
+    CAPTURE(run);
+    PcmDecoder dec;
+    dec.concealed = 1.0f;
+    net::LossRepair r(dec);
+    std::vector<float> buf(240, 1.0f);
+    const auto ones = bytes(buf);
+    REQUIRE(r.decode(ones, 0, true, buf.data(), 240) == 240);
+    r.begin(240);
+    for (std::uint32_t done = 0; done < run; done += 240) REQUIRE(r.conceal(240 + done, buf.data(), 240) == 240);
+    REQUIRE(r.decode(ones, 240 + run, true, buf.data(), 240) == 240);
+    CHECK_FALSE(r.in_run());
+    if (run > d::kConcealFullFrames) {
+      for (std::uint32_t i = 0; i < d::kFadeFrames; ++i) CHECK(buf[i] == doctest::Approx(double(i) / d::kFadeFrames));
+      CHECK(buf[0] == 0.0f);
+    } else {
+      CHECK(buf[0] == 1.0f);
+    }
+    for (std::size_t i = d::kFadeFrames; i < buf.size(); ++i) CHECK(buf[i] == 1.0f);
+  }
+}
+
+TEST_CASE("loss_repair: audio that follows a repetition is decoded from the saved state and cross-faded") {
+  enum Next { kFollows, kMoved, kRescued };
+  for (const Next next : {kFollows, kMoved, kRescued}) {
+    CAPTURE(static_cast<int>(next));
+    PcmDecoder dec;
+    dec.repetition = true;
+    net::LossRepair r(dec);
+    tone_history(r);
+    std::vector<float> out(960);
+    r.begin(2880);
+    REQUIRE(r.conceal(2880, out.data(), 960) == 960);
+    // At half the level: the packet after the gap (the timeline moved under
+    // it, or not), or the one for its place, replacing the run.
+    const std::int64_t pos = next == kRescued ? 2880 : 3840;
+    if (next == kRescued) r.undo_run();
+    const auto quiet = tone(pos, 960, 0.25);
+    REQUIRE(r.decode(bytes(quiet), pos, next != kMoved, out.data(), 960) == 960);
+    // From the state saved before the run (undo_run() restored it already).
+    CHECK(dec.restores == (next == kMoved ? 0 : 1));
+    if (next == kFollows) {
+      // It starts at the repetition's level (the tone's), and is itself
+      // after 5 ms.
+      CHECK(out[1] == doctest::Approx(tone(3841, 1)[0]).epsilon(0.002));
+      CHECK(std::abs(out[1] - quiet[1]) > 0.01);
+      for (std::size_t i = 240; i < out.size(); ++i) REQUIRE(out[i] == quiet[i]);
+    } else {
+      CHECK(out == quiet);  // nothing to join: as decoded
+    }
+  }
+}
+
+TEST_CASE("loss_repair: a lost packet is recovered from the next one's in-band FEC") {
+  const auto p = testtools::opus_tone(12, 960, true);
+  REQUIRE(net::OpusStreamDecoder::has_lbrr(p[11]));
+  net::OpusStreamDecoder dec(2), ref(2);
+  net::LossRepair r(dec);
+  std::vector<float> a(960 * 2), b(960 * 2);
+  for (int i = 0; i < 10; ++i) {
+    REQUIRE(r.decode(p[i], i * 960, true, a.data(), 960) == 960);
+    REQUIRE(ref.decode(p[i], b.data(), 960) == 960);
+  }
+  // p[10] lost: its 960 frames from p[11]'s copy, as libopus makes them.
+  REQUIRE(r.recover(p[11], 9600, a.data(), 960) == 960);
+  REQUIRE(ref.recover(p[11], b.data(), 960) == 960);
+  CHECK(a == b);
+  double power = 0;
+  for (const float s : a) power += double(s) * s;
+  CHECK(std::sqrt(power / double(a.size())) > 0.5 / std::sqrt(2.0) / 2);  // the tone, within 6 dB
+  CHECK(r.decode(p[11], 10560, true, a.data(), 960) == 960);
+}
+
+TEST_CASE("loss_repair: undo_run and replay decode as if the run had never been") {
+  const auto p = testtools::opus_tone(7, 240, false);
+  net::OpusStreamDecoder dc(2), du(2), dk(2), dr(2);
+  net::LossRepair clean(dc), undo(du), kept(dk), replay(dr);
+  std::vector<float> a(240 * 2), b(240 * 2);
+  for (int i = 0; i < 5; ++i)
+    for (net::LossRepair* r : {&clean, &undo, &kept, &replay}) REQUIRE(r->decode(p[i], i * 240, true, a.data(), 240) == 240);
+  for (net::LossRepair* r : {&undo, &kept, &replay}) {
+    r->begin(1200);
+    REQUIRE(r->conceal(1200, a.data(), 240) == 240);
+    REQUIRE(r->conceal(1440, a.data(), 240) == 240);
+  }
+  REQUIRE(clean.decode(p[5], 1200, true, a.data(), 240) == 240);
+  // p[5] came in time to replace the run.
+  undo.undo_run();
+  CHECK_FALSE(undo.in_run());
+  REQUIRE(undo.decode(p[5], 1200, true, b.data(), 240) == 240);
+  CHECK(b == a);
+  // Decoded after the run instead, it bears the concealment's mark.
+  REQUIRE(kept.decode(p[5], 1680, false, b.data(), 240) == 240);
+  CHECK(b != a);
+  // p[5] too late to replace its concealment: decoded for the state only,
+  // and p[6] then decodes as it would have. A broken payload first: the
+  // run stays, from where it began.
+  const Bytes broken{0x03, 0x00};  // code 3, no frames (RFC 6716 section 3.2.5)
+  REQUIRE(net::OpusStreamDecoder::packet_frames(broken) < 0);
+  CHECK(replay.replay(broken) <= 0);
+  CHECK(replay.in_run());
+  CHECK(replay.replay(p[5]) == 240);
+  CHECK_FALSE(replay.in_run());
+  REQUIRE(clean.decode(p[6], 1440, true, a.data(), 240) == 240);
+  REQUIRE(replay.decode(p[6], 1440, true, b.data(), 240) == 240);
+  CHECK(b == a);
+}
+
+TEST_CASE("loss_repair: give_up ends concealment until a packet decodes") {
+  PcmDecoder dec;
+  net::LossRepair r(dec);
+  std::vector<float> buf(240, 0.5f);
+  REQUIRE(r.decode(bytes(buf), 0, true, buf.data(), 240) == 240);
+  r.begin(240);
+  r.give_up();
+  CHECK(r.exhausted());
+  CHECK(r.room_at_full_level() == 0);
+  REQUIRE(r.decode(bytes(std::vector<float>(240, 0.5f)), 4000, false, buf.data(), 240) == 240);
+  CHECK_FALSE(r.exhausted());
+  CHECK(r.room_at_full_level() == d::kConcealFullFrames);
+  CHECK(buf[0] == 0.0f);  // after a run given up on, the audio fades in
+  CHECK(buf[d::kFadeFrames] == 0.5f);
+}
