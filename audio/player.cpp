@@ -156,7 +156,7 @@ void Player::start_if_due() noexcept {
   if (due < static_cast<double>(buffer_.front()->timestamp)) return;
   // What is rendered but unread and the converter's look-ahead play first.
   const std::int64_t cursor = std::llround(due + converter_.unread() + Resampler::kTaps / 2);
-  intake_.drop_before(cursor, &status_.records_dropped);
+  intake_.drop_before(cursor, &status_.records_skipped);
   if (buffer_.empty()) return;  // all of it was older than what is due
   transition(Event::Due, cursor);
 }
@@ -232,7 +232,7 @@ void Player::jump_to(std::int64_t asked, std::int64_t window) noexcept {
   const bool spliced = splice_at(asked, window, cursor);
   // Records wholly before the new cursor go home.
   cursor_ = cursor;
-  intake_.drop_before(cursor_, &status_.records_dropped);
+  intake_.drop_before(cursor_, &status_.records_skipped);
   if (!spliced) fader_.cut();
   in_hole_ = false;
   fader_.cancel_tail();

@@ -32,7 +32,7 @@ bool RecordIntake::drain(std::uint32_t epoch, std::int64_t played_to, core::Audi
     } else if (const std::size_t i = buffer_.find(r->timestamp); i < buffer_.size()) {
       replace(i, r, played_to, status);
     } else if (!buffer_.insert(r)) {
-      ++status.records_dropped;
+      ++status.records_overflow;
       unlink(r);
     }
   }
@@ -51,7 +51,7 @@ void RecordIntake::replace(std::size_t i, core::PacketRecord* r, std::int64_t pl
   const bool begun = played_to > old->timestamp;
   if (old->kind == Kind::Decoded || begun) {
     if (r->kind == Kind::Decoded && old->kind != Kind::Decoded) ++status.records_late;
-    else if (old->kind == Kind::Decoded) ++status.records_dropped;
+    else if (old->kind == Kind::Decoded) ++status.records_duplicate;
     unlink(r);
     return;
   }

@@ -50,10 +50,12 @@ std::string rtcp_text(const net::RtcpStats& r) {
 // Fields under their former names, kept so that scripts reading them go
 // on working; deprecated (README, "Statistics").
 std::string deprecated_json(const net::StatsSnapshot& s) {
-  char buf[128];
-  std::snprintf(buf, sizeof buf, ",\"frames_concealed\":%llu,\"frames_fec\":%llu",
+  const auto& a = s.audio;
+  char buf[160];
+  std::snprintf(buf, sizeof buf, ",\"frames_concealed\":%llu,\"frames_fec\":%llu,\"records_dropped\":%llu",
                 static_cast<unsigned long long>(s.net.packets_concealed),
-                static_cast<unsigned long long>(s.net.packets_recovered));
+                static_cast<unsigned long long>(s.net.packets_recovered),
+                static_cast<unsigned long long>(a.records_overflow + a.records_duplicate + a.records_skipped));
   return buf;
 }
 
@@ -74,7 +76,7 @@ std::string stats_json(const net::StatsSnapshot& s, double uptime_s, bool final)
       "\"packets_concealed\":%llu,\"packets_recovered\":%llu,\"underruns\":%llu,\"gaps\":%llu,\"holes_shortened\":%llu,"
       "\"buffer_ms\":%.2f,\"target_ms\":%.2f,\"jitter_ms\":%.3f,\"drift_ppm\":%.1f,\"ratio_ppm\":%.1f,\"sender_clock_ppm\":%.1f,\"jack_clock_ppm\":%.1f,"
       "\"ssrc\":%u,\"payload_type\":%u,\"packet_ms\":%.1f,\"stream_resets\":%llu,"
-      "\"xruns\":%llu,\"pool_exhausted\":%llu,\"queue_full\":%llu,\"records_dropped\":%llu,"
+      "\"xruns\":%llu,\"pool_exhausted\":%llu,\"queue_full\":%llu,\"records_overflow\":%llu,\"records_duplicate\":%llu,\"records_skipped\":%llu,"
       "\"jack_stalls\":%llu,\"sender_steps\":%llu,\"sender_on_jack\":%s,\"splices\":%llu,\"holds\":%llu,\"restarts\":%llu,\"latency_auto\":%s,\"recommended_ms\":%s,\"lateness_ms\":%.2f,\"target_changes\":%llu,\"frames_stretched\":%llu}",
       uptime_s, static_cast<double>(s.taken_ns) / 1e9, final ? "true" : "false", a.playing ? "true" : "false",
       static_cast<unsigned long long>(n.packets_received),
@@ -96,7 +98,9 @@ std::string stats_json(const net::StatsSnapshot& s, double uptime_s, bool final)
       static_cast<unsigned long long>(n.stream_resets), static_cast<unsigned long long>(s.xruns),
       static_cast<unsigned long long>(n.pool_exhausted),
       static_cast<unsigned long long>(n.queue_full),
-      static_cast<unsigned long long>(a.records_dropped),
+      static_cast<unsigned long long>(a.records_overflow),
+      static_cast<unsigned long long>(a.records_duplicate),
+      static_cast<unsigned long long>(a.records_skipped),
       static_cast<unsigned long long>(a.jack_stalls), static_cast<unsigned long long>(n.sender_steps),
       n.sender_on_jack ? "true" : "false",
       static_cast<unsigned long long>(a.splices),

@@ -62,7 +62,9 @@ struct AudioStatus {
   std::uint64_t underruns = 0;
   std::uint64_t records_late = 0;   // arrived after the cursor had passed them
   std::uint64_t records_rescued = 0;// replaced a concealment at their place before it played
-  std::uint64_t records_dropped = 0;// jitter buffer full, duplicates, skipped by a splice
+  std::uint64_t records_overflow = 0;  // the jitter buffer was full
+  std::uint64_t records_duplicate = 0; // a second decoded record for a place (a duplicate net let through)
+  std::uint64_t records_skipped = 0;   // behind where playout starts or jumps to: never played
   std::uint64_t gaps = 0;           // holes in the stream timeline played as silence
   std::uint64_t holes_shortened = 0;// of which only part played: the far side was queued already
   std::uint64_t jack_stalls = 0;    // steps in JACK's clock (time the server lost)

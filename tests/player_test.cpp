@@ -554,7 +554,7 @@ TEST_CASE("player: a decoded record replaces concealment at its place until that
   // The duplicate of a decoded record is dropped as before.
   rig.link(3 * kFrame);
   rig.process();
-  CHECK(rig.status.records_dropped == 1);
+  CHECK(rig.status.records_duplicate == 1);
   // Play into the concealment at 4 * kFrame; the packet that comes after
   // it has begun is late, and the concealment plays on.
   std::size_t began = rig.out.size();  // the concealment begins in the call that starts here

@@ -70,7 +70,7 @@ TEST_CASE("record_intake: late records, duplicates and rescues are told apart an
   rig.link(960);   // after its concealment, which has not begun: a rescue
   rig.link(-960);  // wholly before the cursor: late
   rig.drain(500);
-  CHECK(rig.status.records_dropped == 1);
+  CHECK(rig.status.records_duplicate == 1);
   CHECK(rig.status.records_rescued == 1);
   CHECK(rig.status.records_late == 1);
   CHECK(rig.buffer.at(1)->kind == Kind::Decoded);
@@ -87,8 +87,8 @@ TEST_CASE("record_intake: a full way home keeps records and sends them later; no
   for (int k = 0; k < 8; ++k) rig.link(960 * k);
   rig.drain();
   for (int k = 0; k < 8; ++k) REQUIRE(rig.home.try_push(nullptr));  // net is not taking any
-  rig.intake.drop_before(3 * 960, &rig.status.records_dropped);
-  CHECK(rig.status.records_dropped == 3);
+  rig.intake.drop_before(3 * 960, &rig.status.records_skipped);
+  CHECK(rig.status.records_skipped == 3);
   rig.intake.flush();
   CHECK(rig.buffer.empty());
   for (int k = 0; k < 8; ++k) REQUIRE(rig.home.try_pop() == nullptr);

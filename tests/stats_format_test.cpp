@@ -114,3 +114,15 @@ TEST_CASE("stats_format: renamed fields keep their former names as aliases with 
   CHECK(has(j, "\"frames_fec\":1"));        // deprecated alias
   CHECK(j.find("}") == j.size() - 1);       // still one object
 }
+
+TEST_CASE("stats_format: records_dropped, deprecated, is the sum of the three kinds it was split into") {
+  net::StatsSnapshot s = playing_snapshot();
+  s.audio.records_overflow = 1;
+  s.audio.records_duplicate = 2;
+  s.audio.records_skipped = 4;
+  const std::string j = cmd::stats_json(s, 1.0, false);
+  CHECK(has(j, "\"records_overflow\":1"));
+  CHECK(has(j, "\"records_duplicate\":2"));
+  CHECK(has(j, "\"records_skipped\":4"));
+  CHECK(has(j, "\"records_dropped\":7"));
+}
