@@ -173,11 +173,7 @@ void Depacketizer::emit(std::span<const std::uint8_t> payload, std::int64_t seq,
     ++stats_.packets_invalid;
     return;
   }
-  r->seq = seq;
-  r->timestamp = pos;
-  r->frames = static_cast<std::uint32_t>(n);
-  r->epoch = epoch_;
-  r->kind = core::PacketRecord::Kind::Decoded;
+  stamp(r, seq, pos, n, core::PacketRecord::Kind::Decoded);
   stats_.packet_frames = r->frames;
   last_frames_ = r->frames;
   last_decoded_seq_ = seq;
@@ -281,11 +277,7 @@ void Depacketizer::recover(const HeldPacket& h, std::int64_t span) noexcept {
     give_back(r);
     return;
   }
-  r->seq = next_seq_;
-  r->timestamp = next_pos_;
-  r->frames = static_cast<std::uint32_t>(n);
-  r->epoch = epoch_;
-  r->kind = core::PacketRecord::Kind::Fec;
+  stamp(r, next_seq_, next_pos_, n, core::PacketRecord::Kind::Fec);
   ++stats_.packets_recovered;
   next_pos_ += n;
   link(r);
@@ -310,11 +302,7 @@ core::PacketRecord* Depacketizer::concealed(std::uint32_t frames) noexcept {
     give_back(r);
     return nullptr;
   }
-  r->seq = -1;
-  r->timestamp = next_pos_;
-  r->frames = static_cast<std::uint32_t>(n);
-  r->epoch = epoch_;
-  r->kind = core::PacketRecord::Kind::Concealed;
+  stamp(r, -1, next_pos_, n, core::PacketRecord::Kind::Concealed);
   return r;
 }
 
@@ -377,6 +365,15 @@ core::PacketRecord* Depacketizer::acquire() noexcept {
 void Depacketizer::give_back(core::PacketRecord* r) noexcept {
   [[maybe_unused]] const bool ok = pool_.release(r);
   assert(ok && "depacketizer: record came from the pool");
+}
+
+void Depacketizer::stamp(core::PacketRecord* r, std::int64_t seq, std::int64_t pos, int frames,
+                         core::PacketRecord::Kind kind) const noexcept {
+  r->seq = seq;
+  r->timestamp = pos;
+  r->frames = static_cast<std::uint32_t>(frames);
+  r->epoch = epoch_;
+  r->kind = kind;
 }
 
 void Depacketizer::link(core::PacketRecord* r) noexcept {

@@ -102,6 +102,8 @@ class Depacketizer {
   bool in_time(std::int64_t pos) const noexcept;
   core::PacketRecord* acquire() noexcept;
   void give_back(core::PacketRecord* r) noexcept;
+  void stamp(core::PacketRecord* r, std::int64_t seq, std::int64_t pos, int frames,
+             core::PacketRecord::Kind kind) const noexcept;
   void link(core::PacketRecord* r) noexcept;
 
   PayloadDecoder& decoder_;
