@@ -39,10 +39,10 @@ std::int64_t monotonic_ns() {
 
 // Records in flight at most: the jitter buffer at the target plus the
 // longest packet, a concealment burst, and a margin for both queues; all at
-// the shortest Opus frame.
-std::size_t pool_size(double latency_ms) {
+// the format's shortest packet.
+std::size_t pool_size(double latency_ms, double packet_ms) {
   const double span_ms = latency_ms + 120.0 + 100.0 + 60.0;
-  return static_cast<std::size_t>(std::ceil(span_ms / 2.5)) + 64;
+  return static_cast<std::size_t>(std::ceil(span_ms / packet_ms)) + 64;
 }
 
 std::uint32_t stream_frames(double ms) {
@@ -69,14 +69,15 @@ class Receiver {
  public:
   explicit Receiver(const Options& o)
       : o_(o),
-        records_(pool_size(o.latency_auto ? o.max_latency_ms : o.latency_ms)),
+        records_(pool_size(o.latency_auto ? o.max_latency_ms : o.latency_ms, o.format.min_packet_ms())),
         pool_(records_),
         // Every record can be in either queue at once: neither can overflow.
         to_audio_(records_),
         to_net_(records_),
         stream_({o.channels, o.payload_type,
                  {o.latency_auto, stream_frames(o.latency_ms), stream_frames(o.min_latency_ms),
-                  stream_frames(o.max_latency_ms)}},
+                  stream_frames(o.max_latency_ms)},
+                 true, o.format},
                 pool_, to_audio_, to_net_, model_, status_),
         player_({o.channels, records_}, to_audio_, to_net_, model_, status_),
         rtcp_(make_rtcp_session(o)),  // null: --no-rtcp

@@ -9,6 +9,7 @@
 #include <iterator>
 #include <sstream>
 
+#include "net/pcm_payload.hpp"
 #include "net/session_description.hpp"
 
 #ifndef RTP2JACK_VERSION
@@ -25,7 +26,8 @@ namespace d = core::defaults;
 struct Raw {
   std::string latency = "20";
   bool no_rtcp = false;
-  std::string sdp;  // --sdp FILE, "-" for stdin
+  std::string sdp;     // --sdp FILE, "-" for stdin
+  std::string format;  // --format ENC/RATE/CH
   CLI::Option* min_latency = nullptr;
   CLI::Option* max_latency = nullptr;
   // Given on the command line: these override the session description.
@@ -57,8 +59,12 @@ void add_network(CLI::App& app, Options& o, Raw& raw) {
                "Do not use RTCP: no socket on port+1, no receiver reports, no end-to-end latency")
       ->group(net);
   raw.payload_type = app.add_option("--payload-type", o.payload_type,
-                 "Accept only this RTP payload type (default: the first Opus stream's)")
+                 "Accept only this RTP payload type (default: the first stream's)")
       ->check(CLI::Range(0, 127))->group(net);
+  app.add_option("--format", raw.format,
+                 "The payload: opus (default), or L16/48000/CHANNELS or L24/48000/CHANNELS "
+                 "(uncompressed, RFC 3551; 1 to 8 channels)")
+      ->group(net);
 }
 
 void add_playout(CLI::App& app, Options& o, Raw& raw) {
@@ -113,6 +119,22 @@ std::string read_all(const std::string& path, bool& ok) {
   return text.str();
 }
 
+// Why this build cannot play `f`; empty when it can.
+std::string playable(const net::PayloadFormat& f) {
+  if (f.rate != 48000) return f.name() + ": only 48000 Hz streams so far";
+  if (f.channels > net::PcmPayload::kMaxStreamChannels) return f.name() + ": at most 8 channels";
+  return {};
+}
+
+// --format ENC/RATE/CH.
+bool apply_format(Options& o, const Raw& raw) {
+  std::string why = net::parse_payload_format(raw.format, o.format);
+  if (why.empty()) why = playable(o.format);
+  if (why.empty()) return true;
+  std::cerr << "rtp2jack: --format " << raw.format << ": " << why << " (see --help)\n";
+  return false;
+}
+
 // --sdp: what the description says, where no flag says otherwise.
 bool apply_sdp(Options& o, const Raw& raw) {
   bool readable = false;
@@ -129,12 +151,11 @@ bool apply_sdp(Options& o, const Raw& raw) {
     return false;
   }
   const auto& s = std::get<net::SessionDescription>(parsed);
-  if (s.encoding != net::SessionDescription::Encoding::Opus) {
-    std::cerr << "rtp2jack: --sdp " << raw.sdp << " line " << s.media_line << ": "
-              << net::encoding_name(s.encoding) << "/" << s.rate << "/" << s.channels
-              << " is not supported yet: rtp2jack plays Opus\n";
+  if (const std::string why = playable(s.format); raw.format.empty() && !why.empty()) {
+    std::cerr << "rtp2jack: --sdp " << raw.sdp << " line " << s.media_line << ": " << why << "\n";
     return false;
   }
+  if (raw.format.empty()) o.format = s.format;
   if (raw.port->count() == 0) o.port = s.port;
   if (raw.bind->count() == 0) o.bind = s.address;
   if (raw.payload_type->count() == 0) o.payload_type = s.payload_type;
@@ -146,6 +167,7 @@ bool apply_sdp(Options& o, const Raw& raw) {
 // on stderr and false when they do not hold.
 bool finish(Options& o, const Raw& raw) {
   o.rtcp = !raw.no_rtcp;
+  if (!raw.format.empty() && !apply_format(o, raw)) return false;
   if (!raw.sdp.empty() && !apply_sdp(o, raw)) return false;
   if (o.connect.empty()) {
     std::cerr << "rtp2jack: --connect: give auto, none, or a list of ports (see --help)\n";

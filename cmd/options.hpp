@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/defaults.hpp"
+#include "net/payload_format.hpp"
 
 namespace cmd {
 
@@ -22,7 +23,8 @@ struct Options {
   double min_latency_ms = core::defaults::kMinLatencyMs;
   double max_latency_ms = core::defaults::kMaxAutoLatencyMs;
   int channels = core::defaults::kChannels;
-  int payload_type = -1;  // -1: lock to the first Opus stream's payload type
+  int payload_type = -1;  // -1: lock to the first stream's payload type
+  net::PayloadFormat format;  // --format, or the SDP's; Opus by default
   std::string name = core::defaults::kName;
   std::string server;
   std::string connect = core::defaults::kConnect;

@@ -34,9 +34,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const auto& s = std::get<net::SessionDescription>(r);
   FUZZ_CHECK(s.port != 0);
   FUZZ_CHECK(s.payload_type >= 0 && s.payload_type <= 127);
-  FUZZ_CHECK(s.rate > 0 && s.channels >= 1);
+  FUZZ_CHECK(s.format.rate > 0 && s.format.channels >= 1);
   FUZZ_CHECK(!s.address.empty());
   FUZZ_CHECK(s.media_line >= 1);
-  if (s.encoding == net::SessionDescription::Encoding::Opus) FUZZ_CHECK(s.rate == 48000 && s.channels == 2);
+  if (s.format.encoding == net::PayloadFormat::Encoding::Opus)
+    FUZZ_CHECK(s.format.rate == 48000 && s.format.channels == 2);
   return 0;
 }

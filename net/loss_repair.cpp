@@ -19,6 +19,7 @@ void LossRepair::reset() noexcept {
   concealer_.reset();
   run_ = 0;
   repeat_ = false;
+  silent_ = false;
 }
 
 bool LossRepair::begin(std::int64_t pos) noexcept {
@@ -42,6 +43,7 @@ int LossRepair::conceal(std::int64_t pos, float* pcm, std::uint32_t frames) noex
   } else {
     n = decoder_.conceal(pcm, n);
     if (n <= 0) return n;
+    silent_ = decoder_.conceals_with_silence();
   }
   fade_out(pcm, n);
   run_ += static_cast<std::uint32_t>(n);
@@ -59,14 +61,12 @@ int LossRepair::decode(std::span<const std::uint8_t> payload, std::int64_t pos, 
   if (blend) decoder_.restore();
   const int n = decoder_.decode(payload, pcm, max_frames);
   if (n <= 0) return n;
-  if (blend) {
-    concealer_.blend_into(pos, pcm, n);
-  } else {
-    concealer_.played(pos, pcm, n);
-  }
+  resumed(pos, blend, pcm, n);
   repeat_ = decoder_.wants_repetition(payload);
-  if (run_ > d::kConcealFullFrames) fade_in(pcm, n);
+  // After a faded run, or the codec's silence, the sound fades back in.
+  if (run_ > d::kConcealFullFrames || (silent_ && !blend)) fade_in(pcm, n);
   run_ = 0;
+  silent_ = false;
   return n;
 }
 
@@ -75,13 +75,17 @@ int LossRepair::recover(std::span<const std::uint8_t> next, std::int64_t pos, fl
   const bool blend = joins(true);
   if (blend) decoder_.restore();
   const int n = decoder_.recover(next, pcm, frames);
-  if (n <= 0) return n;
-  if (blend) {
-    concealer_.blend_into(pos, pcm, n);
-  } else {
-    concealer_.played(pos, pcm, n);
-  }
+  if (n > 0) resumed(pos, blend, pcm, n);
   return n;
+}
+
+void LossRepair::resumed(std::int64_t pos, bool blend, float* pcm, int frames) noexcept {
+  // The audio joins the repetition, or starts the concealer's history.
+  if (blend) {
+    concealer_.blend_into(pos, pcm, frames);
+  } else {
+    concealer_.played(pos, pcm, frames);
+  }
 }
 
 void LossRepair::undo_run() noexcept {
@@ -104,6 +108,7 @@ void LossRepair::detach() noexcept {
   // What is made next replaces the run from its start, or goes on with it
   // after a late packet (begin() then repeats the same history).
   run_ = 0;
+  silent_ = false;
   concealer_.end();
 }
 

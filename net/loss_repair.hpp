@@ -78,6 +78,7 @@ class LossRepair {
 
  private:
   bool joins(bool follows) const noexcept;
+  void resumed(std::int64_t pos, bool blend, float* pcm, int frames) noexcept;
   void fade_out(float* pcm, int frames) const noexcept;
   void fade_in(float* pcm, int frames) const noexcept;
 
@@ -86,6 +87,7 @@ class LossRepair {
   const std::unique_ptr<float[]> scratch_;  // replay()'s audio, not kept
   std::uint32_t run_ = 0;        // frames concealed since the last decoded packet
   bool repeat_ = false;          // the payload decoded last asks for repetition in a gap
+  bool silent_ = false;          // the codec's silence filled part of this run
 };
 
 }  // namespace net

@@ -39,6 +39,10 @@ class PayloadDecoder {
   /// should fill the gap instead.
   virtual bool wants_repetition(std::span<const std::uint8_t> payload) const noexcept = 0;
 
+  /// The codec's concealment is silence (after a short ramp): the audio
+  /// after it must fade in rather than start with a step.
+  virtual bool conceals_with_silence() const noexcept { return false; }
+
   /// Decodes into interleaved `pcm` (room for `max_frames`): the frames
   /// written, or a negative value when the payload is undecodable.
   virtual int decode(std::span<const std::uint8_t> payload, float* pcm, int max_frames) noexcept = 0;

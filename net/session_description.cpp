@@ -10,13 +10,8 @@ namespace net {
 
 namespace {
 
-using Encoding = SessionDescription::Encoding;
-
-struct Format {
-  Encoding encoding;
-  std::uint32_t rate;
-  int channels;
-};
+using Format = PayloadFormat;
+using Encoding = PayloadFormat::Encoding;
 
 struct Connection {
   std::string address;
@@ -75,31 +70,15 @@ std::optional<Format> static_format(int pt) {
   return std::nullopt;
 }
 
-// "opus/48000/2", "L24/48000/2", "L16/44100": the format, or why not.
+// "opus/48000/2", "L24/48000/2", "L16/44100": the format, or why not
+// (empty: another encoding, not ours, and no error).
 std::variant<Format, std::string> rtpmap_format(std::string_view map) {
-  const std::size_t a = map.find('/');
-  if (a == std::string_view::npos) return std::string("a=rtpmap: expected ENCODING/RATE[/CHANNELS]");
-  const std::string_view enc = map.substr(0, a);
-  std::string_view rest = map.substr(a + 1);
-  const std::size_t b = rest.find('/');
-  Format f{Encoding::Opus, 0, 1};
-  if (!number(rest.substr(0, b), f.rate) || f.rate == 0)
-    return std::string("a=rtpmap: the clock rate is not a number");
-  if (b != std::string_view::npos && (!number(rest.substr(b + 1), f.channels) || f.channels < 1))
-    return std::string("a=rtpmap: the channel count is not a number");
-  if (iequals(enc, "opus")) {
-    // RFC 7587 section 7: always opus/48000/2, whatever the stream carries.
-    if (f.rate != 48000) return std::string("a=rtpmap: Opus must be opus/48000/2 (RFC 7587)");
-    f.encoding = Encoding::Opus;
-    f.channels = 2;
-  } else if (iequals(enc, "L16")) {
-    f.encoding = Encoding::L16;
-  } else if (iequals(enc, "L24")) {
-    f.encoding = Encoding::L24;
-  } else {
-    return std::string{};  // another encoding: not an error, just not ours
-  }
-  return f;
+  Format f;
+  const std::string why = parse_payload_format(map, f);
+  if (why.empty()) return f;
+  const std::string_view enc = map.substr(0, map.find('/'));
+  if (!iequals(enc, "opus") && !iequals(enc, "L16") && !iequals(enc, "L24")) return std::string{};
+  return "a=rtpmap: " + why;
 }
 
 std::optional<Connection> parse_connection(std::string_view v, int line) {
@@ -285,9 +264,7 @@ std::variant<SessionDescription, SdpError> parse_session_description(std::string
     s.port = m.port;
     s.media_line = m.line;
     s.payload_type = pt;
-    s.encoding = format.encoding;
-    s.rate = format.rate;
-    s.channels = format.channels;
+    s.format = format;
     s.ptime_ms = m.ptime_ms;
     if (const auto f = m.fmtp.find(pt); f != m.fmtp.end())
       s.stereo = f->second.find("sprop-stereo=1") != std::string::npos;
@@ -297,15 +274,6 @@ std::variant<SessionDescription, SdpError> parse_session_description(std::string
   }
   if (why) return *why;
   return SdpError{0, "no m=audio line"};
-}
-
-const char* encoding_name(SessionDescription::Encoding e) noexcept {
-  switch (e) {
-    case Encoding::Opus: return "opus";
-    case Encoding::L16: return "L16";
-    case Encoding::L24: return "L24";
-  }
-  return "?";
 }
 
 }  // namespace net

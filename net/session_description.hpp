@@ -14,11 +14,11 @@
 #include <variant>
 #include <vector>
 
+#include "net/payload_format.hpp"
+
 namespace net {
 
 struct SessionDescription {
-  enum class Encoding : std::uint8_t { Opus, L16, L24 };
-
   std::string name;          // s=
   std::string origin;        // o=: username, session id and address, as one line's words
   std::string origin_address;
@@ -27,9 +27,7 @@ struct SessionDescription {
   std::uint16_t port = 0;    // m=
   int media_line = 0;        // the chosen m= line's number (1-based), for messages
   int payload_type = -1;     // the first format of the chosen m= line rtp2jack can play
-  Encoding encoding = Encoding::Opus;
-  std::uint32_t rate = 0;    // the RTP clock rate (a=rtpmap, or RFC 3551's static types)
-  int channels = 1;
+  PayloadFormat format;      // a=rtpmap, or RFC 3551's static types
   double ptime_ms = 0;       // a=ptime; 0 when not given
   bool stereo = false;       // Opus: a=fmtp sprop-stereo=1 (RFC 7587 section 7)
   // a=source-filter: incl (RFC 4570), for the chosen media: the only
@@ -47,8 +45,5 @@ struct SdpError {
 /// Parses `text` (CRLF or LF line ends) and chooses the first audio media
 /// whose first playable format is Opus, L16 or L24.
 std::variant<SessionDescription, SdpError> parse_session_description(std::string_view text);
-
-/// "opus", "L16", "L24".
-const char* encoding_name(SessionDescription::Encoding e) noexcept;
 
 }  // namespace net

@@ -21,8 +21,8 @@ StreamReceiver::StreamReceiver(const StreamConfig& config, core::RecordPool& poo
       status_in_(status),
       lock_({config.payload_type, config.probation}),
       tuner_(config.latency),
-      decoder_(config.channels),
-      depack_(decoder_, pool, to_audio, schedule_, tuner_, stats_) {
+      decoder_(make_payload_decoder(config.format, config.channels)),
+      depack_(*decoder_, pool, to_audio, schedule_, tuner_, stats_) {
   publish();  // the target, before any stream
 }
 
@@ -42,7 +42,7 @@ void StreamReceiver::on_datagram(std::span<const std::uint8_t> data, std::int64_
   if (!lock_.accepts(p, now_ns)) return;
   // The payload must hold (for Opus: the TOC and frame lengths, RFC 6716
   // section 3.4) before the packet can lock or reach the decoder.
-  const int frames = decoder_.frames_in(p.payload);
+  const int frames = decoder_->frames_in(p.payload);
   if (frames <= 0 || frames > static_cast<int>(d::kMaxPacketFrames)) {
     ++stats_.packets_invalid;
     return;
@@ -63,7 +63,7 @@ bool StreamReceiver::far_jump(const RtpPacket& p) const noexcept {
 void StreamReceiver::take(const RtpPacket& p, bool ours, std::int64_t arrival_ns,
                           std::int64_t now_ns) noexcept {
   if (!ours) lock_stream(p);
-  const auto frames = static_cast<std::uint32_t>(decoder_.frames_in(p.payload));
+  const auto frames = static_cast<std::uint32_t>(decoder_->frames_in(p.payload));
   const std::int64_t seq = counter_.extend_seq(p.seq);
   const std::int64_t ts = counter_.extend_ts(p.timestamp);
   ++stats_.packets_received;

@@ -19,6 +19,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <span>
 
 #include "core/defaults.hpp"
@@ -30,7 +31,7 @@
 #include "net/depacketizer.hpp"
 #include "net/latency_tuner.hpp"
 #include "net/net_stats.hpp"
-#include "net/opus_stream_decoder.hpp"
+#include "net/payload_format.hpp"
 #include "net/reception_counter.hpp"
 #include "net/reception_state.hpp"
 #include "net/rtp_packet.hpp"
@@ -48,6 +49,7 @@ struct StreamConfig {
   // so that a stray or forged packet can neither lock nor restart the
   // stream. Off: the first valid packet locks (the unit tests' choice).
   bool probation = true;
+  PayloadFormat format{};          // what the payload is (Opus unless an SDP or --format says)
 };
 
 class StreamReceiver {
@@ -116,7 +118,7 @@ class StreamReceiver {
   AudioSchedule schedule_;     // cached state: audio's latest status
   LatencyTuner tuner_;
   SenderClock clock_;          // the sender's media clock, this epoch
-  OpusStreamDecoder decoder_;  // the payload
+  const std::unique_ptr<PayloadDecoder> decoder_;  // the payload
   Depacketizer depack_;        // packets in order -> records, gaps repaired
   std::uint64_t sender_steps_ = 0;  // the sender clock's steps in earlier epochs
   std::uint32_t epoch_ = 0;         // bumped by every (re)lock

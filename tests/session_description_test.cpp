@@ -6,7 +6,7 @@
 
 namespace {
 
-using Encoding = net::SessionDescription::Encoding;
+using Encoding = net::PayloadFormat::Encoding;
 
 net::SessionDescription ok(const std::string& text) {
   auto r = net::parse_session_description(text);
@@ -61,9 +61,9 @@ TEST_CASE("sdp: ffmpeg's Opus description") {
   CHECK(s.ttl == -1);
   CHECK(s.port == 5990);
   CHECK(s.payload_type == 96);
-  CHECK(s.encoding == Encoding::Opus);
-  CHECK(s.rate == 48000);
-  CHECK(s.channels == 2);
+  CHECK(s.format.encoding == Encoding::Opus);
+  CHECK(s.format.rate == 48000);
+  CHECK(s.format.channels == 2);
   CHECK(s.stereo);
   CHECK(s.sources.empty());
 }
@@ -74,17 +74,17 @@ TEST_CASE("sdp: ffmpeg's L24 to a multicast group, CRLF line ends, TTL") {
   CHECK(s.ttl == 4);
   CHECK(s.port == 5992);
   CHECK(s.payload_type == 97);
-  CHECK(s.encoding == Encoding::L24);
-  CHECK(s.rate == 48000);
-  CHECK(s.channels == 2);
+  CHECK(s.format.encoding == Encoding::L24);
+  CHECK(s.format.rate == 48000);
+  CHECK(s.format.channels == 2);
 }
 
 TEST_CASE("sdp: a static payload type without rtpmap (RFC 3551: 10 is L16/44100/2)") {
   const auto s = ok(kFfmpegL16Static);
   CHECK(s.payload_type == 10);
-  CHECK(s.encoding == Encoding::L16);
-  CHECK(s.rate == 44100);
-  CHECK(s.channels == 2);
+  CHECK(s.format.encoding == Encoding::L16);
+  CHECK(s.format.rate == 44100);
+  CHECK(s.format.channels == 2);
 }
 
 TEST_CASE("sdp: an AES67 description: media-level c=, ptime, source filter, the first playable format") {
@@ -108,9 +108,9 @@ TEST_CASE("sdp: an AES67 description: media-level c=, ptime, source filter, the 
   CHECK(s.ttl == 32);
   CHECK(s.port == 5004);
   CHECK(s.payload_type == 98);  // PCMU is not ours; 98 comes before 96
-  CHECK(s.encoding == Encoding::L24);
-  CHECK(s.rate == 96000);
-  CHECK(s.channels == 8);
+  CHECK(s.format.encoding == Encoding::L24);
+  CHECK(s.format.rate == 96000);
+  CHECK(s.format.channels == 8);
   CHECK(s.ptime_ms == doctest::Approx(1.0));
   REQUIRE(s.sources.size() == 1);  // the filter for another group does not apply
   CHECK(s.sources[0] == "192.168.1.1");
@@ -155,6 +155,6 @@ TEST_CASE("sdp: a disabled media (port 0) is passed over for the next") {
   const auto s = ok("v=0\ns=x\nc=IN IP4 1.2.3.4\nm=audio 0 RTP/AVP 96\na=rtpmap:96 opus/48000/2\n"
                     "m=audio 7000 RTP/AVP 97\na=rtpmap:97 L16/48000/1\n");
   CHECK(s.port == 7000);
-  CHECK(s.encoding == Encoding::L16);
-  CHECK(s.channels == 1);
+  CHECK(s.format.encoding == Encoding::L16);
+  CHECK(s.format.channels == 1);
 }

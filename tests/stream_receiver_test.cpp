@@ -7,6 +7,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "net/opus_stream_decoder.hpp"
+
 namespace {
 
 // A real Opus encoder and an RTP packetiser, like a sender would have.

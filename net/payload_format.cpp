@@ -1,0 +1,71 @@
+#include "net/payload_format.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <stdexcept>
+
+#include "net/opus_stream_decoder.hpp"
+#include "net/pcm_payload.hpp"
+
+namespace net {
+
+namespace {
+
+bool iequals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+template <typename T>
+bool number(std::string_view s, T& out) {
+  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
+  return ec == std::errc() && end == s.data() + s.size();
+}
+
+}  // namespace
+
+std::string PayloadFormat::name() const {
+  const char* enc = encoding == Encoding::Opus ? "opus" : encoding == Encoding::L16 ? "L16" : "L24";
+  return std::string(enc) + "/" + std::to_string(rate) + "/" + std::to_string(channels);
+}
+
+std::string parse_payload_format(std::string_view text, PayloadFormat& out) {
+  const std::size_t a = text.find('/');
+  const std::string_view enc = text.substr(0, a);
+  PayloadFormat f;
+  if (iequals(enc, "opus")) {
+    f.encoding = PayloadFormat::Encoding::Opus;
+  } else if (iequals(enc, "L16")) {
+    f.encoding = PayloadFormat::Encoding::L16;
+  } else if (iequals(enc, "L24")) {
+    f.encoding = PayloadFormat::Encoding::L24;
+  } else {
+    return "not opus, L16 or L24";
+  }
+  if (a != std::string_view::npos) {
+    const std::string_view rest = text.substr(a + 1);
+    const std::size_t b = rest.find('/');
+    if (!number(rest.substr(0, b), f.rate) || f.rate == 0) return "the clock rate is not a number";
+    if (b != std::string_view::npos && (!number(rest.substr(b + 1), f.channels) || f.channels < 1))
+      return "the channel count is not a number";
+    if (f.encoding != PayloadFormat::Encoding::Opus && b == std::string_view::npos) f.channels = 1;  // RFC 8866 6.6
+  }
+  // RFC 7587 section 7: always opus/48000/2, whatever the stream carries.
+  if (f.encoding == PayloadFormat::Encoding::Opus && (f.rate != 48000 || f.channels != 2))
+    return "Opus is opus/48000/2 (RFC 7587)";
+  out = f;
+  return {};
+}
+
+std::unique_ptr<PayloadDecoder> make_payload_decoder(const PayloadFormat& format, int channels) {
+  switch (format.encoding) {
+    case PayloadFormat::Encoding::Opus: return std::make_unique<OpusStreamDecoder>(channels);
+    case PayloadFormat::Encoding::L16: return std::make_unique<PcmPayload>(2, format.channels, channels);
+    case PayloadFormat::Encoding::L24: return std::make_unique<PcmPayload>(3, format.channels, channels);
+  }
+  throw std::invalid_argument("unknown payload encoding");
+}
+
+}  // namespace net
