@@ -451,9 +451,18 @@ def build():
     s["only_pt96"] = (sequence(celt20, range(3)) + sequence(celt20[3:], range(3), pt97=True) +
                       sequence(celt20[6:], range(3)))
     s["empty"] = b""
+    # Uncompressed payloads: stereo L24 in 40-frame packets (the scripted
+    # sender takes at most 255 bytes; AES67 sends 48), a loss, a
+    # reordering, a packet that is not whole frames; mono L16 in 5 ms.
+    l24 = [bytes((k * 7 + i) & 0xFF for i in range(240)) for k in range(12)]
+    s["pcm_l24_stereo"] = (play + sequence(l24, [0, 1, 2, 4, 3, 5, 7, 8, 9], adv_ms=1) +
+                        op_pkt(1, l24[10][:239]) + op_idle(0, 4))
+    l16 = [bytes((k * 13 + i) & 0xFF for i in range(240)) for k in range(8)]
+    s["pcm_l16_mono"] = play + sequence(l16, [0, 1, 3, 4, 5], adv_ms=5) + op_idle(0, 10)
 
-    # The configuration byte: mono decoding (1), only payload type 96 (2).
-    config = {"mono_in_order": 1, "only_pt96": 2, "fec_stereo": 1}
+    # The configuration byte: mono decoding (1), only payload type 96 (2),
+    # L24/48000/2 (8), L16/48000/1 (16).
+    config = {"mono_in_order": 1, "only_pt96": 2, "fec_stereo": 1, "pcm_l24_stereo": 8, "pcm_l16_mono": 16}
     s = {name: bytes([config.get(name, 0)]) + script for name, script in s.items()}
 
     return {"rtp_fuzz": rtp_seeds, "rtcp_fuzz": rtcp_seeds(), "opus_toc_fuzz": opus, "stream_fuzz": s}

@@ -7,11 +7,12 @@
 // are all reachable from the script.
 //
 // Input: a configuration byte (bit 0: decode to mono, else stereo; bit 1:
-// accept only payload type 96, else lock to the first; bit 2: --latency auto), then a list of
+// accept only payload type 96, else lock to the first; bit 2: --latency auto; bit 3: the
+// payload is L24/48000/2, bit 4 (without 3): L16/48000/1, else Opus), then a list of
 // operations, each opening with a control byte c. First the clock runs
 // (c >> 2) ms, then c & 3 says what happens:
 //   0  raw datagram: u16 length (big-endian), then that many bytes
-//   1  packet from a scripted sender: flags f, u8 length, then the Opus payload.
+//   1  packet from a scripted sender: flags f, u8 length, then the payload.
 //      f & 0x0f: sequence step + 3 (0x04: next packet, 0x03: duplicate,
 //      0x00: 3 back, 0x0f: 12 ahead; the timestamp moves by step x the
 //      sender's previous packet duration); 0x10: sender B instead of A;
@@ -191,11 +192,20 @@ struct FakeAudio {
 
 class Session {
  public:
+  static net::PayloadFormat format_of(std::uint8_t config) {
+    using E = net::PayloadFormat::Encoding;
+    if (config & 8) return {E::L24, 48000, 2};
+    if (config & 16) return {E::L16, 48000, 1};
+    return {};
+  }
+
   Session(Shared& sh, std::uint8_t config)
       : sh_(sh),
+        format_(format_of(config)),
+        decoder_(net::make_payload_decoder(format_, 1)),
         rx_(std::make_unique<net::StreamReceiver>(
             net::StreamConfig{(config & 1) ? 1 : 2, (config & 2) ? 96 : -1,
-                              net::TunerConfig{(config & 4) != 0, 960, 240, 9600}},
+                              net::TunerConfig{(config & 4) != 0, 960, 240, 9600}, true, format_},
             sh.pool, sh.to_audio, sh.from_audio, sh.model, sh.status)),
         audio_(sh) {
     audio_.channels = (config & 1) ? 1 : 2;
@@ -266,7 +276,7 @@ class Session {
     s.seq = static_cast<std::uint16_t>(s.seq + step);
     s.ts += static_cast<std::uint32_t>(static_cast<std::int64_t>(step) * s.last_frames);
     if (f & 0x80) s.ts += d::kStreamRate;
-    const int frames = net::OpusStreamDecoder::packet_frames(payload);
+    const int frames = decoder_->frames_in(payload);
     if (frames > 0) s.last_frames = static_cast<std::uint32_t>(frames);
 
     std::vector<std::uint8_t> pkt(12 + payload.size());
@@ -317,6 +327,8 @@ class Session {
   }
 
   Shared& sh_;
+  const net::PayloadFormat format_;
+  const std::unique_ptr<net::PayloadDecoder> decoder_;  // only to know a payload's duration
   std::unique_ptr<net::StreamReceiver> rx_;
   FakeAudio audio_;
   std::int64_t now_ = 1000LL * 1'000'000'000;  // CLOCK_MONOTONIC: some time after boot
