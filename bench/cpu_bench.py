@@ -9,8 +9,9 @@
        ! rtpopusdepay ! opusdec ! audioconvert ! jackaudiosink sync=false),
      - the floor: bench/opus_floor (UDP + libopus decode, nothing else)
        plus jack_thru (a minimal JACK client) on the same server.
-   User+system CPU seconds (/proc/PID/stat, every thread) per minute of
-   audio, at 20 ms and at 2.5 ms frames, measured over the same window.
+   CPU seconds the scheduler ran each process (/proc/PID/task/*/schedstat,
+   every thread, to the nanosecond) per minute of audio, and per thread for
+   rtp2jack and the reference, at 20 ms and at 2.5 ms frames, measured over the same window.
    The 2.5 ms run lasts as long as an hour of 20 ms traffic in packets
    (--hour-packets, 180 000 packets = 7.5 min) and gives the memory figure:
    rtp2jack's resident size at the start of the window and at its end.
@@ -82,6 +83,20 @@ def run_s(pid):
     return total / 1e9
 
 
+def thread_run_s(pid):
+    """{(tid, name): CPU seconds} of the process's live threads (schedstat)."""
+    out = {}
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/comm") as f:
+                name = f.read().strip()
+            with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
+                out[(tid, name)] = int(f.read().split()[0]) / 1e9
+        except OSError:
+            pass
+    return out
+
+
 def rss_kib(pid):
     with open(f"/proc/{pid}/status") as f:
         for line in f:
@@ -127,6 +142,7 @@ def cpu_round(args, procs, jack, frame_ms, seconds):
     t0 = time.monotonic()
     c0 = {k: cpu_s(p.pid) for k, p in who.items()}
     r0 = {k: run_s(p.pid) for k, p in who.items()}
+    t0s = {k: thread_run_s(who[k].pid) for k in ("rtp2jack", "reference")}
     net0 = thread_cpu_s(rx.pid, "rtp2jack-net")
     rss0 = {k: rss_kib(p.pid) for k, p in who.items()}
     pk0 = (last_stats(rx.log_path) or {}).get("packets_received", 0)
@@ -134,6 +150,7 @@ def cpu_round(args, procs, jack, frame_ms, seconds):
     time.sleep(seconds)
     c1 = {k: cpu_s(p.pid) for k, p in who.items()}
     r1 = {k: run_s(p.pid) for k, p in who.items()}
+    t1s = {k: thread_run_s(who[k].pid) for k in ("rtp2jack", "reference")}
     net1 = thread_cpu_s(rx.pid, "rtp2jack-net")
     rss1 = {k: rss_kib(p.pid) for k, p in who.items()}
     elapsed = time.monotonic() - t0
@@ -144,10 +161,13 @@ def cpu_round(args, procs, jack, frame_ms, seconds):
     stats = final_stats(rx.log_path) or {}
     per_min = {k: (r1[k] - r0[k]) * 60 / elapsed for k in who}
     ticks_per_min = {k: ((c1[k][0] - c0[k][0]) + (c1[k][1] - c0[k][1])) * 60 / elapsed for k in who}
+    threads = {k: sorted((((t1s[k][t] - t0s[k].get(t, 0.0)) * 60 / elapsed, t[1]) for t in t1s[k]),
+                         reverse=True) for k in t1s}
     split = {k: ((c1[k][0] - c0[k][0]) * 60 / elapsed, (c1[k][1] - c0[k][1]) * 60 / elapsed) for k in who}
     packets = stats.get("packets_received", 0) - pk0
     return {
         "frame_ms": frame_ms, "seconds": elapsed, "per_min": per_min, "ticks_per_min": ticks_per_min,
+        "threads": threads,
         "split": split,
         "rss0": rss0, "rss1": rss1, "stats": stats, "packets": packets,
         "net_cpu_s": net1 - net0, "xruns": xr1 - xr0,
@@ -298,7 +318,7 @@ def report(args, out, tmp):
         "",
     ]
     if out["cpu"]:
-        L += ["## CPU per stream (user+system seconds per minute of audio, same window for all)", "",
+        L += ["## CPU per stream (seconds the scheduler ran each process, per minute of audio, same window for all)", "",
               "| frames | window | rtp2jack | floor (opus_floor + jack_thru) | rtp2jack / floor | GStreamer reference | reference / floor | opus_floor | jack_thru |",
               "|---|--:|--:|--:|--:|--:|--:|--:|--:|"]
         for r in out["cpu"]:
@@ -307,7 +327,17 @@ def report(args, out, tmp):
             L.append(f"| {r['frame_ms']:g} ms | {r['seconds']:.0f} s | {m['rtp2jack']:.3f} | {floor:.3f} | "
                      f"**{m['rtp2jack'] / floor:.2f}x** | {m['reference']:.3f} | {m['reference'] / floor:.2f}x | "
                      f"{m['opus_floor']:.3f} | {m['jack_thru']:.3f} |")
-        L += ["", "User / system split (s per minute):", ""]
+        L += ["", "By thread (s per minute; JACK's process thread carries the callback):", ""]
+        for r in out["cpu"]:
+            for k, ts in r["threads"].items():
+                L.append(f"- {r['frame_ms']:g} ms, {k}: " + ", ".join(
+                    f"{name} {v:.3f}" for v, name in ts if v >= 0.005))
+        L += ["", "The same from utime+stime (sampled at the scheduler tick, 250 Hz here: a thread that "
+              "runs tens of microseconds per JACK period is charged a whole tick or nothing), s per minute:", ""]
+        for r in out["cpu"]:
+            L.append(f"- {r['frame_ms']:g} ms: " + "; ".join(
+                f"{k} {v:.3f}" for k, v in r["ticks_per_min"].items()))
+        L += ["", "User / system split, from the tick (s per minute):", ""]
         for r in out["cpu"]:
             L.append(f"- {r['frame_ms']:g} ms: " + "; ".join(
                 f"{k} {u:.3f} / {s:.3f}" for k, (u, s) in r["split"].items()))
