@@ -35,7 +35,11 @@ void SenderClock::observe(std::int64_t position, std::int64_t arrival_ns, const 
     const std::int64_t on_jack = jack_time(arrival_ns, audio);
     jack_.observe(position, on_jack);
     const std::int64_t late = arrival_ns - system_.time_of(position);
-    const bool alone = system_.segment_floor_ns() < kQuietFloorNs && late > kEvidenceNs &&
+    // On a path with a floor (a sender in the graph sends on JACK's period
+    // boundaries; jitter), the lateness must stand well clear of it.
+    const double floor = system_.segment_floor_ns();
+    const double margin = floor < kQuietFloorNs ? 0.0 : kLoudFloors * floor;
+    const bool alone = static_cast<double>(late) > static_cast<double>(kEvidenceNs) + margin &&
                        4 * std::llabs(on_jack - jack_.time_of(position)) < late;
     // ... and JACK's envelope is no worse a fit than the system's (the
     // envelope of a sender that is not on it is no guide).

@@ -18,9 +18,13 @@
 // in a row came more than kEvidenceNs late on the system's while JACK's
 // put them within a quarter of that of its envelope: jitter makes a packet
 // as late on both, and only a stall the sender shared makes it late on
-// the system's alone. Only on a quiet path, though (a floor under
-// kQuietFloorNs): under jitter, a JACK step that the envelope on JACK's
-// timeline has not yet followed can put a few packets in a row there.
+// the system's alone. On a path with a floor over kQuietFloorNs (jitter,
+// or a sender in the graph that sends on JACK's period boundaries), the
+// lateness must also exceed kLoudFloors floors: under jitter, a JACK step
+// that the envelope on JACK's timeline has not yet followed can put a few
+// packets in a row there, but only as late as the jitter makes them,
+// while a stall the sender shared makes every packet after it late by the
+// stall's length (a 40 ms stop: some 40 floors).
 // Stalls too short to be steps (under 2 ms) show in the floor instead
 // (core::ClockEstimator::segment_floor_ns: the same arrivals, so the same
 // jitter, on either timeline): a floor kSharper times as sharp, and
@@ -52,6 +56,7 @@ class SenderClock {
   static constexpr int kEvidence = 4;
   static constexpr std::int64_t kEvidenceNs = 1'000'000;
   static constexpr double kQuietFloorNs = 250'000;
+  static constexpr double kLoudFloors = 8;
   static constexpr double kSharper = 4;
   static constexpr double kSharperNs = 20'000;
   static constexpr std::int64_t kSharperS = 2;

@@ -121,3 +121,38 @@ TEST_CASE("sender_clock: a sender on its own clock stays on CLOCK_MONOTONIC thro
     }
   }
 }
+
+TEST_CASE("sender_clock: a sender in the graph whose arrivals have a rough floor is on JACK's timeline within a second of a 40 ms stall") {
+  // A JACK-driven sender whose packets leave on the graph's schedule but
+  // reach the socket with a delay that wanders from half-second to
+  // half-second (an encoder thread that is not real-time): the floor under
+  // its arrivals is over kQuietFloorNs, so jitter alone could look like a
+  // stall there; a 40 ms stop of the server, which the sender shares, is
+  // some 40 floors of lateness on CLOCK_MONOTONIC.
+  Jack jack;
+  jack.stall_ms = 40;
+  net::SenderClock c;
+  int first_stall_packet = -1, chosen_at = -1;
+  double floor_before = 0;
+  for (int k = 0; k < 2000; ++k) {  // 10 s of 5 ms packets
+    const std::int64_t pos = 240 * std::int64_t{k};
+    const std::int64_t on_timeline = jack.start + std::llround(static_cast<double>(pos + 240) * kNsPerFrame);
+    std::int64_t t = on_timeline;
+    while (jack.timeline(t) < on_timeline) t += on_timeline - jack.timeline(t);
+    const std::int64_t block = k / 100;
+    const std::int64_t rough = 300'000 + (block * 7 % 9) * 150'000 + (k * 7919 % 13) * 100'000;
+    const std::int64_t arrival = t + rough;
+    if (first_stall_packet < 0 && jack.lost(arrival) > 0) {
+      first_stall_packet = k;
+      floor_before = c.system().segment_floor_ns();
+    }
+    c.observe(pos, arrival, jack.status(arrival));
+    if (chosen_at < 0 && c.on_jack()) chosen_at = k;
+  }
+  REQUIRE(first_stall_packet > 0);
+  CAPTURE(floor_before);
+  REQUIRE(floor_before > net::SenderClock::kQuietFloorNs);  // the path this case is about
+  CHECK(chosen_at >= first_stall_packet);
+  CHECK(chosen_at <= first_stall_packet + 200);  // within a second (kSettleNs and kEvidence packets after)
+  CHECK(c.on_jack());
+}
