@@ -9,8 +9,8 @@ pkgs=(
   # test peers: real senders and recorders
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
   ffmpeg
-  # test scripts: JSON checks, network namespaces
-  python3 iproute2 nftables
+  # test scripts: JSON checks, network namespaces; scripts/plot-stats.py
+  python3 iproute2 nftables python3-matplotlib
   # tests/integration/rtcp_test.sh: decodes the RTCP rtp2jack sends
   tshark
   # fuzzing: clang with libFuzzer and the sanitizer runtimes
