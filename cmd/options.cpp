@@ -42,7 +42,7 @@ void add_network(CLI::App& app, Options& o, Raw& raw) {
   app.add_option("--sdp", raw.sdp,
                  "Take the address, port, payload type and allowed senders from this session "
                  "description (SDP, RFC 8866; '-': stdin); flags given as well override it")
-      ->group(net);
+      ->option_text("FILE")->group(net);
   raw.port = app.add_option("--port", o.port, "UDP port to receive RTP on (RTCP: port+1)")
       ->capture_default_str()->check(CLI::Range(1, 65535))->group(net);
   raw.bind = app.add_option("--bind", o.bind,
@@ -79,7 +79,9 @@ void add_playout(CLI::App& app, Options& o, Raw& raw) {
   raw.max_latency = app.add_option("--max-latency", o.max_latency_ms,
                                    "With --latency auto: the largest target in ms")
                         ->capture_default_str()->check(CLI::Range(1.0, d::kMaxLatencyMs))->group(play);
-  app.add_option("--channels", o.channels, "Output channels (1 or 2; libopus mixes the stream to fit)")
+  app.add_option("--channels", o.channels,
+                 "Output channels (1 or 2): libopus mixes an Opus stream to fit; of a PCM stream, the "
+                 "first channels play (a mono stream on both)")
       ->capture_default_str()->check(CLI::Range(1, d::kMaxChannels))->group(play);
 }
 
@@ -201,7 +203,7 @@ bool finish(Options& o, const Raw& raw) {
 std::variant<Options, int> parse_options(int argc, char** argv) {
   Options o;
   Raw raw;
-  CLI::App app{"rtp2jack: receive an RTP/Opus stream (RFC 3550, RFC 7587) and play it into JACK"};
+  CLI::App app{"rtp2jack: receive an RTP stream (RFC 3550) of Opus (RFC 7587) or L16/L24 audio and play it into JACK"};
   app.set_version_flag("--version", std::string("rtp2jack ") + RTP2JACK_VERSION);
   app.get_formatter()->column_width(34);
   add_network(app, o, raw);

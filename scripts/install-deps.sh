@@ -5,6 +5,8 @@ set -euo pipefail
 
 pkgs=(
   build-essential cmake pkg-config
+  # the manual page is made from --help at build time
+  help2man
   libasio-dev libopus-dev libjack-jackd2-dev jackd2 libcli11-dev doctest-dev
   # test peers: real senders and recorders
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
