@@ -24,11 +24,7 @@ source "$here/../lib/jack.sh"
 
 jack_start "$(unique_name pcm)" 48000 128
 port=$(free_udp_port)
-relay_port=$(free_udp_port)
-spawn relay "$build/tests/udp_relay" --listen "127.0.0.1:$relay_port" --to "127.0.0.1:$port" \
-  --stats-file "$TEST_TMP/relay.json" --ready-file "$TEST_TMP/relay.ready"
-relay_pid=$SPAWNED_PID
-wait_for_file "$TEST_TMP/relay.ready" 5
+relay_start "$port"
 
 ffmpeg_tone=(ffmpeg -nostdin -hide_banner -loglevel error -re -f lavfi
   -i "aevalsrc=0.5*sin(2*PI*440*t)|0.5*sin(2*PI*440*t):s=48000:d=10" -c:a pcm_s24be)
@@ -61,21 +57,21 @@ case $case_name in
     # shellcheck disable=SC2086
     gst-launch-1.0 -q $gst_tone ! audio/x-raw,format=S24BE \
       ! rtpL24pay pt=96 min-ptime=1000000 max-ptime=1000000 \
-      ! udpsink host=127.0.0.1 port="$relay_port" >"$TEST_TMP/sender.log" 2>&1 ;;
+      ! udpsink host=127.0.0.1 port="$RELAY_PORT" >"$TEST_TMP/sender.log" 2>&1 ;;
   gst-l16)
     # shellcheck disable=SC2086
     gst-launch-1.0 -q $gst_tone ! audio/x-raw,format=S16BE ! rtpL16pay pt=96 \
-      ! udpsink host=127.0.0.1 port="$relay_port" >"$TEST_TMP/sender.log" 2>&1 ;;
+      ! udpsink host=127.0.0.1 port="$RELAY_PORT" >"$TEST_TMP/sender.log" 2>&1 ;;
   ffmpeg-l24)
-    "${ffmpeg_tone[@]}" -f rtp "rtp://127.0.0.1:$relay_port" >"$TEST_TMP/sender.log" 2>&1 ;;
+    "${ffmpeg_tone[@]}" -f rtp "rtp://127.0.0.1:$RELAY_PORT" >"$TEST_TMP/sender.log" 2>&1 ;;
 esac
 
 wait "$rec_pid"
 stop_pid "$rx_pid"
 wait "$rx_pid" 2>/dev/null || true
-stop_pid "$relay_pid"
+stop_pid "$RELAY_PID"
 grep -q '"final":true' "$TEST_TMP/rtp2jack.log" || { cat "$TEST_TMP/rtp2jack.log"; exit 1; }
-sent=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["forwarded"])' "$TEST_TMP/relay.json")
+sent=$(relay_forwarded)
 echo "relay forwarded $sent packets"
 
 judge_tone out --channels 2 --freq 440 --amplitude 0.5 --from-s onset+0.1 --to-s onset+9.9 \

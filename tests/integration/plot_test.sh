@@ -17,12 +17,7 @@ source "$here/../lib/jack.sh"
 
 jack_start "$(unique_name plot)"
 port=$(free_udp_port)
-relay_port=$(free_udp_port)
-spawn relay "$build/tests/udp_relay" --listen "127.0.0.1:$relay_port" --to "127.0.0.1:$port" \
-  --loss 3 --delay-ms 5 --jitter-ms 12 --seed 7 --stats-file "$TEST_TMP/relay.json" \
-  --ready-file "$TEST_TMP/relay.ready"
-relay_pid=$SPAWNED_PID
-wait_for_file "$TEST_TMP/relay.ready" 5
+relay_start "$port" --loss 3 --delay-ms 5 --jitter-ms 12 --seed 7
 spawn rtp2jack "$build/rtp2jack" --bind 127.0.0.1 --port "$port" --latency auto --connect none \
   --stats json --stats-interval 0.25
 rx_pid=$SPAWNED_PID
@@ -30,10 +25,10 @@ wait_for_line "$TEST_TMP/rtp2jack.log" "receiving on" 10
 gst-launch-1.0 -q audiotestsrc is-live=true wave=sine freq=440 volume=0.5 num-buffers=1000 \
   ! audio/x-raw,rate=48000,channels=2 ! audioconvert \
   ! opusenc bitrate=64000 frame-size=20 inband-fec=true packet-loss-percentage=10 \
-  ! rtpopuspay pt=96 ! udpsink host=127.0.0.1 port="$relay_port" >"$TEST_TMP/sender.log" 2>&1
+  ! rtpopuspay pt=96 ! udpsink host=127.0.0.1 port="$RELAY_PORT" >"$TEST_TMP/sender.log" 2>&1
 stop_pid "$rx_pid"
 wait "$rx_pid" 2>/dev/null || true
-stop_pid "$relay_pid"
+stop_pid "$RELAY_PID"
 
 "$root/scripts/plot-stats.py" "$TEST_TMP/rtp2jack.log" -o "$TEST_TMP/plot.png" \
   --title "rtp2jack --latency auto: 3 % loss, 5 ms + 0..12 ms jitter (20 s, Opus 20 ms + FEC)"

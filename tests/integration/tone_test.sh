@@ -24,12 +24,7 @@ source "$here/../lib/jack.sh"
 # the host delays a cycle instead of punching a hole in the recording.
 jack_start "$(unique_name tone)" "$rate" $((rate > 48000 ? 256 : 128))
 port=$(free_udp_port)
-relay_port=$(free_udp_port)
-
-spawn relay "$build/tests/udp_relay" --listen "127.0.0.1:$relay_port" --to "127.0.0.1:$port" \
-  --stats-file "$TEST_TMP/relay.json" --ready-file "$TEST_TMP/relay.ready"
-relay_pid=$SPAWNED_PID
-wait_for_file "$TEST_TMP/relay.ready" 5
+relay_start "$port"
 
 ffmpeg_tone=(ffmpeg -nostdin -hide_banner -loglevel error -re -f lavfi
   -i "aevalsrc=0.5*sin(2*PI*440*t)|0.5*sin(2*PI*440*t):s=48000:d=10"
@@ -60,10 +55,10 @@ case $sender in
       num-buffers=500 samplesperbuffer=960 \
       ! audio/x-raw,rate=48000,channels=2 ! audioconvert \
       ! opusenc bitrate=128000 frame-size=20 ! rtpopuspay pt=96 \
-      ! udpsink host=127.0.0.1 port="$relay_port" >"$TEST_TMP/sender.log" 2>&1
+      ! udpsink host=127.0.0.1 port="$RELAY_PORT" >"$TEST_TMP/sender.log" 2>&1
     ;;
   ffmpeg|ffmpeg-sdp)
-    "${ffmpeg_tone[@]}" -f rtp "rtp://127.0.0.1:$relay_port" >"$TEST_TMP/sender.log" 2>&1
+    "${ffmpeg_tone[@]}" -f rtp "rtp://127.0.0.1:$RELAY_PORT" >"$TEST_TMP/sender.log" 2>&1
     ;;
   *) echo "unknown sender $sender" >&2; exit 2 ;;
 esac
@@ -71,10 +66,10 @@ esac
 wait "$rec_pid"
 stop_pid "$rx_pid"   # SIGTERM: rtp2jack prints its final stats and exits 0
 wait "$rx_pid" 2>/dev/null || true
-stop_pid "$relay_pid"
+stop_pid "$RELAY_PID"
 grep -q '"final":true' "$TEST_TMP/rtp2jack.log" || { cat "$TEST_TMP/rtp2jack.log"; exit 1; }
 
-sent=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["forwarded"])' "$TEST_TMP/relay.json")
+sent=$(relay_forwarded)
 echo "relay forwarded $sent packets"
 
 # The tone at the sent level (0.5), from its onset to its end: no glitch

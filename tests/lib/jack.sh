@@ -195,6 +195,24 @@ free_udp_port() {
 # tap NAME SECONDS PORT...: records PORTs with jack_tap into
 # $TEST_TMP/NAME.wav, each JACK cycle's timing into $TEST_TMP/NAME.cycles,
 # for SECONDS; returns once it records. Sets TAP_PID. Needs $build.
+relay_start() {
+  # relay_start TO_PORT [UDP_RELAY_ARGS...]: tests/tools/udp_relay from a
+  # free port ($RELAY_PORT) to 127.0.0.1:TO_PORT, counting what it forwards
+  # into $TEST_TMP/relay.json; $RELAY_PID. Returns once it listens.
+  local to=$1
+  shift
+  RELAY_PORT=$(free_udp_port)
+  spawn relay "$build/tests/udp_relay" --listen "127.0.0.1:$RELAY_PORT" --to "127.0.0.1:$to" \
+    --stats-file "$TEST_TMP/relay.json" --ready-file "$TEST_TMP/relay.ready" "$@"
+  RELAY_PID=$SPAWNED_PID
+  wait_for_file "$TEST_TMP/relay.ready" 5
+}
+
+# relay_forwarded: how many datagrams the relay forwarded (after it stopped).
+relay_forwarded() {
+  python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["forwarded"])' "$TEST_TMP/relay.json"
+}
+
 tap() {
   local name=$1 secs=$2
   shift 2
