@@ -100,7 +100,7 @@ void Depacketizer::grow(std::uint32_t frames, std::int64_t now_ns) noexcept {
   next_pos_ += n;
   ts_offset_ += n;  // everything not yet made moves later by as much
   stretched_ += n;
-  rescue_pos_ = -1;  // the timeline moved: a late packet no longer lands where the run began
+  rescue_pos_ = -1;  // the timeline moved: a late packet's place is not where the run began
   stats_.frames_stretched += static_cast<std::uint64_t>(n);
   link(r);
 }

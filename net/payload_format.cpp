@@ -1,30 +1,12 @@
 #include "net/payload_format.hpp"
 
-#include <algorithm>
-#include <cctype>
-#include <charconv>
 #include <stdexcept>
 
 #include "net/opus_stream_decoder.hpp"
 #include "net/pcm_payload.hpp"
+#include "net/text_fields.hpp"
 
 namespace net {
-
-namespace {
-
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
-         });
-}
-
-template <typename T>
-bool number(std::string_view s, T& out) {
-  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
-  return ec == std::errc() && end == s.data() + s.size();
-}
-
-}  // namespace
 
 std::string PayloadFormat::name() const {
   const char* enc = encoding == Encoding::Opus ? "opus" : encoding == Encoding::L16 ? "L16" : "L24";
@@ -47,8 +29,8 @@ std::string parse_payload_format(std::string_view text, PayloadFormat& out) {
   if (a != std::string_view::npos) {
     const std::string_view rest = text.substr(a + 1);
     const std::size_t b = rest.find('/');
-    if (!number(rest.substr(0, b), f.rate) || f.rate == 0) return "the clock rate is not a number";
-    if (b != std::string_view::npos && (!number(rest.substr(b + 1), f.channels) || f.channels < 1))
+    if (!parse_number(rest.substr(0, b), f.rate) || f.rate == 0) return "the clock rate is not a number";
+    if (b != std::string_view::npos && (!parse_number(rest.substr(b + 1), f.channels) || f.channels < 1))
       return "the channel count is not a number";
     if (f.encoding != PayloadFormat::Encoding::Opus && b == std::string_view::npos) f.channels = 1;  // RFC 8866 6.6
   }

@@ -2,9 +2,10 @@
 
 #include <algorithm>
 #include <cctype>
-#include <charconv>
 #include <map>
 #include <optional>
+
+#include "net/text_fields.hpp"
 
 namespace net {
 
@@ -50,19 +51,6 @@ std::vector<std::string_view> words(std::string_view s) {
   return out;
 }
 
-template <typename T>
-bool number(std::string_view s, T& out) {
-  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
-  return ec == std::errc() && end == s.data() + s.size();
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() &&
-         std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
-         });
-}
-
 // RFC 3551 table 4: the static audio types rtp2jack can play.
 std::optional<Format> static_format(int pt) {
   if (pt == 10) return Format{Encoding::L16, 44100, 2};
@@ -92,7 +80,7 @@ std::optional<Connection> parse_connection(std::string_view v, int line) {
   if (slash != std::string_view::npos && w[1] == "IP4") {
     // IPv4 groups: ADDRESS/TTL[/COUNT] (RFC 8866 section 5.7).
     const std::string_view rest = addr.substr(slash + 1);
-    if (!number(rest.substr(0, rest.find('/')), c.ttl) || c.ttl < 0 || c.ttl > 255) return std::nullopt;
+    if (!parse_number(rest.substr(0, rest.find('/')), c.ttl) || c.ttl < 0 || c.ttl > 255) return std::nullopt;
   }
   if (c.address.empty()) return std::nullopt;
   return c;
@@ -104,11 +92,11 @@ std::optional<Media> parse_media(std::string_view v, int line) {
   Media m;
   m.line = line;
   m.type = std::string(w[0]);
-  if (!number(w[1].substr(0, w[1].find('/')), m.port)) return std::nullopt;
+  if (!parse_number(w[1].substr(0, w[1].find('/')), m.port)) return std::nullopt;
   m.proto = std::string(w[2]);
   for (std::size_t i = 3; i < w.size(); ++i) {
     int pt = -1;
-    if (number(w[i], pt) && pt >= 0 && pt <= 127) m.formats.push_back(pt);
+    if (parse_number(w[i], pt) && pt >= 0 && pt <= 127) m.formats.push_back(pt);
   }
   return m;
 }
@@ -116,7 +104,7 @@ std::optional<Media> parse_media(std::string_view v, int line) {
 // "PT rest" of a=rtpmap: and a=fmtp:.
 bool split_pt(std::string_view v, int& pt, std::string_view& rest) {
   const std::size_t sp = v.find(' ');
-  if (sp == std::string_view::npos || !number(v.substr(0, sp), pt)) return false;
+  if (sp == std::string_view::npos || !parse_number(v.substr(0, sp), pt)) return false;
   rest = v.substr(sp + 1);
   while (!rest.empty() && rest.front() == ' ') rest.remove_prefix(1);
   return true;
@@ -163,7 +151,7 @@ std::string attribute(std::string_view v, Parsed& p, Media* media) {
     if (split_pt(value, pt, rest)) media->fmtp[pt] = std::string(rest);
   } else if (key == "ptime") {
     double ms = 0;
-    if (!number(value, ms) || !(ms > 0)) return "a=ptime: not a number of milliseconds";
+    if (!parse_number(value, ms) || !(ms > 0)) return "a=ptime: not a number of milliseconds";
     media->ptime_ms = ms;
   }
   return {};
