@@ -19,8 +19,8 @@ if ! [[ $secs =~ ^[0-9]+$ ]]; then
 fi
 here=$(cd "$(dirname "$0")" && pwd)
 build=${BUILD_DIR:-$here/../build-fuzz}
-targets=(rtp_fuzz rtcp_fuzz opus_toc_fuzz stream_fuzz source_filter_fuzz sdp_fuzz)
-declare -A max_len=([rtp_fuzz]=2048 [rtcp_fuzz]=2048 [opus_toc_fuzz]=2048 [stream_fuzz]=4096 [source_filter_fuzz]=128 [sdp_fuzz]=4096)
+targets=(rtp_fuzz rtcp_fuzz opus_toc_fuzz stream_fuzz source_filter_fuzz sdp_fuzz sap_fuzz)
+declare -A max_len=([rtp_fuzz]=2048 [rtcp_fuzz]=2048 [opus_toc_fuzz]=2048 [stream_fuzz]=4096 [source_filter_fuzz]=128 [sdp_fuzz]=4096 [sap_fuzz]=8192)
 
 mkdir -p "$build"
 if ! cmake -S "$here" -B "$build" -DCMAKE_CXX_COMPILER="${CXX:-clang++}" >"$build/configure.log" 2>&1 ||
