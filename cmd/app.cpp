@@ -19,11 +19,13 @@
 #include "audio/player.hpp"
 #include "cmd/console.hpp"
 #include "cmd/rtcp_setup.hpp"
+#include "cmd/sessions.hpp"
 #include "core/defaults.hpp"
 #include "core/mailbox.hpp"
 #include "core/messages.hpp"
 #include "core/record_pool.hpp"
 #include "core/spsc_queue.hpp"
+#include "net/sap_listener.hpp"
 #include "net/stream_receiver.hpp"
 #include "net/udp_receiver.hpp"
 
@@ -54,6 +56,15 @@ struct StartError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// Where net listens and whom it takes packets from. Throws StartError for
+// an --allow-from (or source filter) it cannot read.
+net::ListenConfig listen_config(const Options& o) {
+  net::ListenConfig listen{o.bind, o.port, o.iface, {}};
+  for (const auto& spec : o.allow_from)
+    if (const auto error = listen.allow.add(spec)) throw StartError(*error);
+  return listen;
+}
+
 // The running program: the net context (its io_context on a thread of its
 // own), the audio context (the JACK client's callback), and the control
 // context (this thread's io_context: signals, statistics, watching the JACK
@@ -69,7 +80,9 @@ class Receiver {
  public:
   explicit Receiver(const Options& o)
       : o_(o),
-        records_(pool_size(o.latency_auto ? o.max_latency_ms : o.latency_ms, o.format.min_packet_ms())),
+        // A session followed may come back in the shortest packets.
+        records_(pool_size(o.latency_auto ? o.max_latency_ms : o.latency_ms,
+                           o.session.empty() ? o.format.min_packet_ms() : 1.0)),
         pool_(records_),
         // Every record can be in either queue at once: neither can overflow.
         to_audio_(records_),
@@ -85,12 +98,14 @@ class Receiver {
         reported_target_(stream_frames(o.latency_ms)),
         signals_(control_io_, SIGINT, SIGTERM),
         stats_timer_(control_io_),
-        watch_timer_(control_io_) {
-    net::ListenConfig listen{o.bind, o.port, o.iface, {}};
-    for (const auto& spec : o.allow_from)
-      if (const auto error = listen.allow.add(spec)) throw StartError(*error);
+        watch_timer_(control_io_),
+        following_(o) {
+    const net::ListenConfig listen = listen_config(o);
     try {
       udp_ = std::make_unique<net::UdpReceiver>(net_io_, stream_, listen, rtcp_.get());
+      if (!o.session.empty())
+        sap_ = std::make_unique<net::SapListener>(
+            net_io_, o.iface, [this](const net::SessionDirectory::Update& u) { follow_session(u); });
       jack_ = open_jack();
     } catch (const std::exception& e) {
       throw StartError(e.what());
@@ -151,6 +166,7 @@ class Receiver {
 
   void start_net() {
     udp_->start();
+    if (sap_) sap_->start();
     net_thread_ = std::thread([this] { net_io_.run(); });
     // Named, so that top -H and the CPU benchmark can tell it from JACK's.
     pthread_setname_np(net_thread_.native_handle(), "rtp2jack-net");
@@ -215,6 +231,52 @@ class Receiver {
     last_seen_ = s;
   }
 
+  // Thread: net. A message for control to print.
+  void tell(std::string message) {
+    asio::post(control_io_, [this, message = std::move(message)] { console_.say("%s\n", message.c_str()); });
+  }
+
+  // Thread: net. The followed session (--session) announced again, changed
+  // or deleted: net listens where it is now announced, and not at all
+  // while it is deleted.
+  void follow_session(const net::SessionDirectory::Update& u) {
+    using Event = net::SessionDirectory::Event;
+    if (u.session.name != o_.session) return;
+    const std::string name = "rtp2jack: session '" + o_.session + "'";
+    if (u.event == Event::Deleted) {
+      if (!session_deleted_) tell(name + " deleted; waiting for it to be announced again");
+      session_deleted_ = true;
+      udp_->close_stream();
+      return;
+    }
+    if (u.event == Event::Repeated && !session_deleted_) return;
+    if (!u.session.description) {
+      tell(name + " cannot be played (" + u.session.why + "); playing on as before");
+      return;
+    }
+    Options next = following_;
+    if (const std::string why = apply_description(next, *u.session.description); !why.empty()) {
+      tell(name + " cannot be played (" + why + "); playing on as before");
+      return;
+    }
+    if (next.format.name() != following_.format.name())
+      tell(name + " is now " + next.format.name() + "; rtp2jack plays " + following_.format.name() +
+           " until it is restarted");
+    next.format = following_.format;
+    if (!session_deleted_ && next.bind == following_.bind && next.port == following_.port &&
+        next.allow_from == following_.allow_from)
+      return;
+    try {
+      udp_->retarget(listen_config(next));
+    } catch (const std::exception& e) {
+      tell(name + ": " + e.what());
+      return;
+    }
+    session_deleted_ = false;
+    following_ = next;
+    tell(name + ": receiving on " + udp_->description());
+  }
+
   void watch_jack() {
     if (jack_ && jack_->shut_down()) {
       // No callback runs any more: the audio context is control's until a
@@ -240,7 +302,10 @@ class Receiver {
   // and its state is control's too.
   void shutdown() {
     if (jack_) jack_->deactivate();
-    asio::post(net_io_, [this] { udp_->stop(); });
+    asio::post(net_io_, [this] {
+      udp_->stop();
+      if (sap_) sap_->stop();
+    });
     net_thread_.join();
     stream_.drain_audio();
     net::StatsSnapshot final_stats = stream_.stats();
@@ -263,6 +328,7 @@ class Receiver {
   asio::io_context net_io_;
   const std::unique_ptr<net::RtcpSession> rtcp_;
   std::unique_ptr<net::UdpReceiver> udp_;
+  std::unique_ptr<net::SapListener> sap_;  // --session: net follows it
   Console console_;
   std::uint32_t reported_target_;
   std::unique_ptr<audio::JackClient> jack_;
@@ -274,11 +340,26 @@ class Receiver {
   std::uint64_t xruns_before_ = 0;  // of JACK clients that are gone
   unsigned jack_polls_ = 0;
   net::StatsSnapshot last_seen_;
+  Options following_;             // net's: the session as it plays now
+  bool session_deleted_ = false;  // net's
 };
 
 }  // namespace
 
-int run(const Options& o) {
+int run(const Options& given) {
+  if (given.list) return list_sessions(given);
+  Options o = given;
+  if (!o.session.empty()) {
+    std::optional<net::SessionDescription> s;
+    try {
+      s = wait_for_session(o);
+    } catch (const std::exception& e) {
+      std::cerr << "rtp2jack: --session: " << e.what() << "\n";
+      return 2;
+    }
+    if (!s) return 0;  // a signal while waiting
+    apply_description(o, *s);
+  }
   std::unique_ptr<Receiver> receiver;
   try {
     receiver = std::make_unique<Receiver>(o);

@@ -43,6 +43,14 @@ void add_network(CLI::App& app, Options& o, Raw& raw) {
                  "Take the address, port, payload type and allowed senders from this session "
                  "description (SDP, RFC 8866; '-': stdin); flags given as well override it")
       ->option_text("FILE")->group(net);
+  app.add_option("--session", o.session,
+                 "Play the session SAP (RFC 2974) announces under this name, and follow it when it "
+                 "is announced again or deleted; flags given as well override it")
+      ->option_text("NAME")->group(net);
+  app.add_flag("--list", o.list, "Print the sessions SAP announces (name, origin, address, format) and exit")
+      ->group(net);
+  app.add_option("--list-seconds", o.list_seconds, "How long --list listens for announcements")
+      ->capture_default_str()->check(CLI::Range(0.1, 3600.0))->group(net);
   raw.port = app.add_option("--port", o.port, "UDP port to receive RTP on (RTCP: port+1)")
       ->capture_default_str()->check(CLI::Range(1, 65535))->group(net);
   raw.bind = app.add_option("--bind", o.bind,
@@ -121,13 +129,6 @@ std::string read_all(const std::string& path, bool& ok) {
   return text.str();
 }
 
-// Why this build cannot play `f`; empty when it can.
-std::string playable(const net::PayloadFormat& f) {
-  if (f.rate != 48000) return f.name() + ": only 48000 Hz streams so far";
-  if (f.channels > net::PcmPayload::kMaxStreamChannels) return f.name() + ": at most 8 channels";
-  return {};
-}
-
 // --format ENC/RATE/CH.
 bool apply_format(Options& o, const Raw& raw) {
   std::string why = net::parse_payload_format(raw.format, o.format);
@@ -153,15 +154,10 @@ bool apply_sdp(Options& o, const Raw& raw) {
     return false;
   }
   const auto& s = std::get<net::SessionDescription>(parsed);
-  if (const std::string why = playable(s.format); raw.format.empty() && !why.empty()) {
+  if (const std::string why = apply_description(o, s); !why.empty()) {
     std::cerr << "rtp2jack: --sdp " << raw.sdp << " line " << s.media_line << ": " << why << "\n";
     return false;
   }
-  if (raw.format.empty()) o.format = s.format;
-  if (raw.port->count() == 0) o.port = s.port;
-  if (raw.bind->count() == 0) o.bind = s.address;
-  if (raw.payload_type->count() == 0) o.payload_type = s.payload_type;
-  if (raw.allow_from->count() == 0) o.allow_from = s.sources;
   return true;
 }
 
@@ -169,6 +165,12 @@ bool apply_sdp(Options& o, const Raw& raw) {
 // on stderr and false when they do not hold.
 bool finish(Options& o, const Raw& raw) {
   o.rtcp = !raw.no_rtcp;
+  o.given = {raw.port->count() > 0, raw.bind->count() > 0, raw.payload_type->count() > 0,
+             raw.allow_from->count() > 0, !raw.format.empty()};
+  if (!o.session.empty() + !raw.sdp.empty() + o.list > 1) {
+    std::cerr << "rtp2jack: give one of --sdp, --session and --list (see --help)\n";
+    return false;
+  }
   if (!raw.format.empty() && !apply_format(o, raw)) return false;
   if (!raw.sdp.empty() && !apply_sdp(o, raw)) return false;
   if (o.connect.empty()) {
@@ -199,6 +201,24 @@ bool finish(Options& o, const Raw& raw) {
 }
 
 }  // namespace
+
+std::string playable(const net::PayloadFormat& f) {
+  if (f.rate != 48000) return f.name() + ": only 48000 Hz streams so far";
+  if (f.channels > net::PcmPayload::kMaxStreamChannels) return f.name() + ": at most 8 channels";
+  return {};
+}
+
+std::string apply_description(Options& o, const net::SessionDescription& s) {
+  if (!o.given.format) {
+    if (std::string why = playable(s.format); !why.empty()) return why;
+    o.format = s.format;
+  }
+  if (!o.given.port) o.port = s.port;
+  if (!o.given.bind) o.bind = s.address;
+  if (!o.given.payload_type) o.payload_type = s.payload_type;
+  if (!o.given.allow_from) o.allow_from = s.sources;
+  return {};
+}
 
 std::variant<Options, int> parse_options(int argc, char** argv) {
   Options o;

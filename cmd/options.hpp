@@ -9,6 +9,7 @@
 
 #include "core/defaults.hpp"
 #include "net/payload_format.hpp"
+#include "net/session_description.hpp"
 
 namespace cmd {
 
@@ -31,7 +32,23 @@ struct Options {
   std::string stats;      // "", "text" or "json"
   double stats_interval_s = core::defaults::kStatsIntervalS;
   bool verbose = false;
+  // SAP (RFC 2974): --list prints the sessions announced within
+  // list_seconds and exits; --session plays the one of that name.
+  bool list = false;
+  double list_seconds = 6.0;
+  std::string session;
+  // Given as flags: these win over a session description's (--sdp, --session).
+  struct Given {
+    bool port = false, bind = false, payload_type = false, allow_from = false, format = false;
+  } given;
 };
+
+/// Why this build cannot play `f`; empty when it can.
+std::string playable(const net::PayloadFormat& f);
+
+/// Takes into `o` what a session description says, where no flag said
+/// otherwise. Empty, or why the description cannot be played.
+std::string apply_description(Options& o, const net::SessionDescription& s);
 
 /// Parses the command line. Returns Options to run with, or an exit code when
 /// the program should stop now (--help, --version: 0; a bad flag: one line on

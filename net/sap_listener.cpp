@@ -10,7 +10,7 @@
 namespace net {
 namespace {
 
-constexpr const char* kGroups[] = {"239.255.255.255", "224.2.127.254"};
+constexpr const char* kGroups[] = {"239.255.255.255", "224.2.127.254", "224.0.0.56"};
 
 std::int64_t now_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -77,7 +77,8 @@ void SapListener::stop() {
 void SapListener::arm_receive() {
   socket_.async_wait(asio::ip::udp::socket::wait_read, [this](const asio::error_code& ec) {
     if (ec || stopped_) return;
-    for (;;) {
+    // The callback may stop the listener: nothing is read or armed after.
+    while (!stopped_) {
       asio::error_code rec;
       asio::ip::udp::endpoint from;
       const std::size_t n = socket_.receive_from(asio::buffer(buffer_), from, 0, rec);
@@ -85,7 +86,7 @@ void SapListener::arm_receive() {
       const auto update = directory_.take(buffer_.data(), n, now_ns());
       if (update.event != SessionDirectory::Event::None) on_update_(update);
     }
-    arm_receive();
+    if (!stopped_) arm_receive();
   });
 }
 

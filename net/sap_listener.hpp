@@ -1,8 +1,9 @@
-// Listens for SAP announcements (RFC 2974) on UDP port 9875 of the two
-// IPv4 groups where audio sessions are announced: 239.255.255.255, the
+// Listens for SAP announcements (RFC 2974) on UDP port 9875 of the IPv4
+// groups where audio sessions are announced: 239.255.255.255, the
 // administratively scoped group (RFC 2974 section 3: the highest address
-// of the 239.255.0.0/16 scope; AES67 devices and PipeWire's
-// module-rtp-sink announce there), and 224.2.127.254, the global scope's.
+// of the 239.255.0.0/16 scope, where AES67 devices announce),
+// 224.2.127.254, the global scope's, and 224.0.0.56, where PipeWire's
+// module-rtp-sink announces by default (sap.ip).
 // Every datagram goes to a SessionDirectory; what changed goes to a
 // callback. Sessions that fall silent expire.
 //
@@ -27,8 +28,8 @@ class SapListener {
   static constexpr std::uint16_t kPort = 9875;
 
   /// Opens port 9875 (shared with other listeners on this host) and joins
-  /// both groups, on `iface` when given. Throws std::runtime_error with a
-  /// one-line reason when neither group can be joined.
+  /// the groups, on `iface` when given. Throws std::runtime_error with a
+  /// one-line reason when no group can be joined.
   SapListener(asio::io_context& io, const std::string& iface, OnUpdate on_update);
 
   void start();

@@ -123,6 +123,10 @@ UdpReceiver::UdpReceiver(asio::io_context& io, StreamReceiver& stream, const Lis
       timer_(io),
       rtcp_socket_(io),
       rtcp_timer_(io) {
+  open(config);
+}
+
+void UdpReceiver::open(const ListenConfig& config) {
   asio::error_code ec;
   const asio::ip::address addr = asio::ip::make_address(config.bind, ec);
   if (ec) throw std::runtime_error("--bind '" + config.bind + "' is not an IP address");
@@ -145,6 +149,27 @@ UdpReceiver::UdpReceiver(asio::io_context& io, StreamReceiver& stream, const Lis
       setsockopt(socket_.native_handle(), SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof on) == 0;
 }
 
+void UdpReceiver::close_stream() {
+  if (rtcp_ != nullptr && socket_.is_open()) {
+    send_rtcp(rtcp_->goodbye(stream_.reception(), monotonic_ns(std::chrono::steady_clock::now()),
+                             rtcp_out_));
+  }
+  // Waits under way end with operation_aborted: their handlers return.
+  asio::error_code ec;
+  socket_.close(ec);
+  rtcp_socket_.close(ec);
+  have_rtp_from_ = have_sr_from_ = sr_on_rtp_port_ = muxed_ = false;
+  rtp_packets_ = 0;
+}
+
+void UdpReceiver::retarget(const ListenConfig& config) {
+  close_stream();
+  allow_ = config.allow;
+  open(config);
+  arm_receive();
+  if (rtcp_ != nullptr) arm_rtcp_receive();
+}
+
 void UdpReceiver::start() {
   arm_receive();
   arm_timer();
@@ -157,8 +182,9 @@ void UdpReceiver::start() {
 void UdpReceiver::stop() {
   if (rtcp_ != nullptr && !stopped_) {
     // RFC 3550 section 6.6: say goodbye (RR + SDES + BYE), if we ever spoke.
-    send_rtcp(rtcp_->goodbye(stream_.reception(), monotonic_ns(std::chrono::steady_clock::now()),
-                             rtcp_out_));
+    if (socket_.is_open())
+      send_rtcp(rtcp_->goodbye(stream_.reception(), monotonic_ns(std::chrono::steady_clock::now()),
+                               rtcp_out_));
   }
   stopped_ = true;
   asio::error_code ec;

@@ -8,6 +8,8 @@
 // port+1, or to its RTP port if it multiplexes.
 //
 // A receive loop re-armed from its own handler over a fixed member buffer;
+// retarget() moves it to another address and port (a session that SAP
+// announces elsewhere), close_stream() stops it;
 // one timer wakes net for the next loss-repair deadline, or after a tick at
 // most, to take records home from audio. stop() cancels both so that
 // io_context::run() returns by itself.
@@ -49,14 +51,24 @@ class UdpReceiver {
   /// outstanding work; run() then returns.
   void stop();
 
+  /// Thread: net. Says goodbye to the sender (RTCP BYE) and closes the
+  /// sockets: nothing is received until retarget().
+  void close_stream();
+
+  /// Thread: net. Closes the sockets (as close_stream) and listens where
+  /// `config` says instead: a session that moved (SAP). Throws
+  /// std::runtime_error with a one-line reason; then nothing is received.
+  void retarget(const ListenConfig& config);
+
   /// Thread: net (or control once net has stopped). RTCP counters and the
   /// end-to-end latency, with CLOCK_MONOTONIC converted to CLOCK_REALTIME.
   RtcpStats rtcp_stats();
 
-  /// Thread: any. "ADDR:PORT" as bound.
+  /// Thread: control before net runs, or net. "ADDR:PORT" as bound.
   const std::string& description() const { return description_; }
 
  private:
+  void open(const ListenConfig& config);
   void arm_receive();
   void on_readable();
   void arm_timer();
@@ -67,7 +79,7 @@ class UdpReceiver {
 
   StreamReceiver& stream_;
   RtcpSession* const rtcp_;  // null: RTCP off
-  const SourceFilter allow_;
+  SourceFilter allow_;
   asio::ip::udp::socket socket_;
   asio::steady_timer timer_;
   std::chrono::steady_clock::time_point timer_at_{};
