@@ -206,6 +206,44 @@ def rescue_round(args, procs, seconds):
             for lat, a, b, p in zip(args.rescue_latency, c0, c1, rxs)]
 
 
+def pcm_round(args, procs, seconds):
+    """1000 packets a second: L24 stereo in 1 ms packets (AES67's packet
+    time) from GStreamer to rtp2jack and to the GStreamer reference
+    (rtpjitterbuffer ! rtpL24depay ! jackaudiosink), every packet to both;
+    CPU of each and of rtp2jack's net thread per packet, over one window."""
+    jack = Jack(procs, 128)
+    p_rx, p_ref = free_port(), free_port()
+    rx = procs.start("pcm-rtp2jack", [*rtp2jack_argv(args, p_rx, 20), "--format", "L24/48000/2"], env=jack.env)
+    ref_cmd = (f"udpsrc address=127.0.0.1 port={p_ref} "
+               "caps=application/x-rtp,media=audio,clock-rate=48000,encoding-name=L24,channels=2,payload=96 "
+               "! rtpjitterbuffer latency=20 do-lost=true drop-on-latency=true ! rtpL24depay ! audioconvert "
+               "! jackaudiosink client-name=gstref connect=none sync=false")
+    ref = procs.start("pcm-reference", ["gst-launch-1.0", "-q", *ref_cmd.split()], env=jack.env)
+    send_cmd = ("audiotestsrc is-live=true wave=pink-noise volume=0.3 samplesperbuffer=48 "
+                "! audio/x-raw,rate=48000,channels=2,format=S24BE "
+                "! rtpL24pay pt=96 min-ptime=1000000 max-ptime=1000000 "
+                f"! multiudpsink clients=127.0.0.1:{p_rx},127.0.0.1:{p_ref}")
+    send = procs.start("pcm-sender", ["gst-launch-1.0", "-q", *send_cmd.split()], env=jack.env)
+    poll("rtp2jack playing", lambda: (last_stats(rx.log_path) or {}).get("playing"), 15)
+    time.sleep(args.warmup)
+    net0 = sum(v for (_, n), v in thread_run_s(rx.pid).items() if n == "rtp2jack-net")
+    c0 = {"rtp2jack": run_s(rx.pid), "reference": run_s(ref.pid)}
+    k0 = (last_stats(rx.log_path) or {}).get("packets_received", 0)
+    t0 = time.monotonic()
+    time.sleep(seconds)
+    elapsed = time.monotonic() - t0
+    net1 = sum(v for (_, n), v in thread_run_s(rx.pid).items() if n == "rtp2jack-net")
+    c1 = {"rtp2jack": run_s(rx.pid), "reference": run_s(ref.pid)}
+    for p in (send, rx, ref):
+        procs.stop(p)
+    procs.stop(jack.proc)
+    stats = final_stats(rx.log_path) or {}
+    packets = stats.get("packets_received", 0) - k0
+    return {"seconds": elapsed, "packets": packets,
+            "per_min": {k: (c1[k] - c0[k]) * 60 / elapsed for k in c0},
+            "net_us_per_packet": (net1 - net0) / packets * 1e6 if packets else 0, "stats": stats}
+
+
 def callback_round(args, procs, period, seconds):
     jack = Jack(procs, period)
     port = free_port()
@@ -268,7 +306,8 @@ def main():
     ap.add_argument("--rescue-seconds", type=float, default=20)
     ap.add_argument("--rescue-latency", type=float, nargs=2, default=[7.0, 30], metavar=("LOW", "HIGH"),
                     help="the two --latency values of the rescue round")
-    ap.add_argument("--only", choices=["cpu", "callback", "scale", "rescue"])
+    ap.add_argument("--pcm-seconds", type=float, default=60)
+    ap.add_argument("--only", choices=["cpu", "callback", "scale", "rescue", "pcm"])
     ap.add_argument("--out", default=os.path.join(benchlib.HERE, "results", "cpu-latest.md"))
     args = ap.parse_args()
     build = os.path.abspath(args.build)
@@ -277,7 +316,7 @@ def main():
     args.callback_cost = os.path.join(build, "bench", "callback_cost")
     tmp = tempfile.mkdtemp(prefix="rtp2jack-cpubench.")
     procs = Procs(tmp)
-    out = {"cpu": [], "callback": [], "scale": [], "rescue": []}
+    out = {"cpu": [], "callback": [], "scale": [], "rescue": [], "pcm": None}
     try:
         if args.only in (None, "cpu"):
             jack = Jack(procs, 128)
@@ -304,6 +343,9 @@ def main():
         if args.only in (None, "rescue"):
             out["rescue"] = rescue_round(args, procs, args.rescue_seconds)
             print("rescue:", [(r["latency"], r["core_pct"]) for r in out["rescue"]], flush=True)
+        if args.only in (None, "pcm"):
+            out["pcm"] = pcm_round(args, procs, args.pcm_seconds)
+            print("pcm:", out["pcm"]["per_min"], out["pcm"]["net_us_per_packet"], flush=True)
     finally:
         procs.stop_all()
     report(args, out, tmp)
@@ -388,6 +430,20 @@ def report(args, out, tmp):
                      f"{s.get('packets_rescued')} | {s.get('packets_late')} | {s.get('packets_concealed')} | "
                      f"{s.get('underruns')} |")
         L.append("")
+    if out["pcm"]:
+        r = out["pcm"]
+        s = r["stats"]
+        m = r["per_min"]
+        L += ["## 1000 packets a second: L24 stereo in 1 ms packets", "",
+              "GStreamer `rtpL24pay` (1 ms), every packet to rtp2jack (`--latency 20`) and to the reference "
+              "(`rtpjitterbuffer latency=20 ! rtpL24depay ! jackaudiosink`), same window.", "",
+              "| window | packets | rtp2jack s/min | reference s/min | rtp2jack / reference | net thread per packet |",
+              "|--:|--:|--:|--:|--:|--:|",
+              f"| {r['seconds']:.0f} s | {r['packets']} | {m['rtp2jack']:.3f} | {m['reference']:.3f} | "
+              f"**{m['rtp2jack'] / m['reference']:.2f}x** | {r['net_us_per_packet']:.1f} us |", "",
+              f"rtp2jack's counters: underruns {s.get('underruns')}, late {s.get('packets_late')}, lost "
+              f"{s.get('packets_lost')}, pool_exhausted {s.get('pool_exhausted')}, queue_full {s.get('queue_full')}, "
+              f"records_overflow {s.get('records_overflow')}.", ""]
     L.append(f"Logs of this run: `{tmp}` (not kept).")
     benchlib.write_report(L, args.out)
 

@@ -11,6 +11,8 @@ pkgs=(
   # test peers: real senders and recorders
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
   ffmpeg
+  # tests/integration/pipewire_test.sh: PipeWire's own RTP sender and SAP announcer
+  pipewire pipewire-bin
   # test scripts: JSON checks, network namespaces; scripts/plot-stats.py
   python3 iproute2 nftables python3-matplotlib
   # tests/integration/rtcp_test.sh: decodes the RTCP rtp2jack sends
