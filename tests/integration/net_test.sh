@@ -19,13 +19,9 @@ if [[ $(id -u) -ne 0 ]]; then
 fi
 
 jack_start "$(unique_name net)"
-ns=$(unique_name rtp2jack_net)
-ip netns add "$ns"
-cleanup_push "ip netns del $ns"
+multicast_netns rtp2jack_net
+ns=$NETNS
 in_ns() { ip netns exec "$ns" "$@"; }
-in_ns ip link set lo up
-in_ns ip link set lo multicast on
-in_ns ip route add 224.0.0.0/4 dev lo
 in_ns ip link add va type veth peer name vb
 in_ns ip link set va up
 in_ns ip link set vb up

@@ -27,13 +27,9 @@ if [[ $(id -u) -ne 0 ]]; then
 fi
 
 jack_start "$(unique_name sap)"
-ns=$(unique_name rtp2jack_sap)
-ip netns add "$ns"
-cleanup_push "ip netns del $ns"
+multicast_netns rtp2jack_sap
+ns=$NETNS
 in_ns() { ip netns exec "$ns" "$@"; }
-in_ns ip link set lo up
-in_ns ip link set lo multicast on
-in_ns ip route add 224.0.0.0/4 dev lo
 
 # announce NAME FREQ CODEC SAP_URL SECONDS: a stereo tone at 0.5, paced.
 announce() {

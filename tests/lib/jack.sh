@@ -222,6 +222,32 @@ tap() {
   wait_for_file "$TEST_TMP/$name.tap.ready" 10
 }
 
+# multicast_netns PREFIX: a private network namespace ($NETNS, deleted at
+# exit) whose lo is up and carries IPv4 multicast. Needs root.
+multicast_netns() {
+  NETNS=$(unique_name "$1")
+  ip netns add "$NETNS"
+  cleanup_push "ip netns del $NETNS"
+  ip netns exec "$NETNS" ip link set lo up
+  ip netns exec "$NETNS" ip link set lo multicast on
+  ip netns exec "$NETNS" ip route add 224.0.0.0/4 dev lo
+}
+
+# lossless_snr JUDGE_OUTPUT: each channel's signal-to-noise ratio from
+# tone_judge's summaries (the median 10 ms block's residual after the sine
+# fit); fails unless every one is above 80 dB.
+lossless_snr() {
+  python3 - "$1" <<'PY'
+import json, sys
+for line in open(sys.argv[1]):
+    ch = json.loads(line)
+    snr = -ch["median_residual_db"]
+    print(f"channel {ch['channel']}: signal-to-noise {snr:.1f} dB")
+    if snr <= 80:
+        sys.exit(f"FAIL: channel {ch['channel']}: signal-to-noise {snr:.1f} dB, not above 80 dB")
+PY
+}
+
 # judge_tone NAME [--mono-windows FILE] TONE_JUDGE_ARGS...: judges the
 # recording $TEST_TMP/NAME.wav (tests/tools/tone_judge) with only JACK's own
 # stalls excused (from NAME.cycles: tests/lib/timeline.py), and the
