@@ -25,6 +25,15 @@ class Fader {
   /// Thread: control, at start-up.
   explicit Fader(int channels) noexcept : channels_(channels) {}
 
+  /// Thread: audio (or control while no callback runs). A stream of
+  /// `channels` (1..kMaxChannels): nothing of the last one is left to fade.
+  void set_channels(int channels) noexcept {
+    channels_ = channels;
+    reset();
+    last_.fill(0.0f);
+    hold_.fill(0.0f);
+  }
+
   /// Thread: audio. Renders `pcm` (interleaved, `frames` of them, stream
   /// positions from `pos`) into `out`: faded in after silence, over the
   /// fade-out of what stopped, under a splice's crossfade, fading out at a
@@ -94,7 +103,7 @@ class Fader {
   }
 
  private:
-  const int channels_;
+  int channels_;
   bool silent_ = true;          // the last sample rendered was silence (or fading to it)
   std::int64_t tail_end_ = -1;  // a tail fade under way ends here (-1: none)
   std::uint32_t fade_in_left_ = 0;

@@ -13,15 +13,16 @@ namespace d = core::defaults;
 Player::Player(const PlayerConfig& config, core::SpscQueue<core::PacketRecord*>& from_net,
                core::SpscQueue<core::PacketRecord*>& to_net, core::Mailbox<core::StreamModel>& model,
                core::Mailbox<core::AudioStatus>& status)
-    : channels_(config.channels),
+    : format_(config.format),
       model_(model),
       status_out_(status),
       buffer_(config.capacity),
       intake_(buffer_, from_net, to_net),
-      fader_(config.channels),
-      splicer_(config.channels),
-      converter_(config.channels) {
-  assert(channels_ >= 1 && channels_ <= d::kMaxChannels && "player: channel count");
+      fader_(config.format.channels),
+      splicer_(config.format.channels),
+      converter_(config.format) {
+  assert(format_.channels >= 1 && format_.channels <= format_.ports && format_.ports <= d::kMaxChannels &&
+         "player: channel count");
 }
 
 void Player::process(float* const* out, const Cycle& cycle) noexcept {
@@ -31,7 +32,7 @@ void Player::process(float* const* out, const Cycle& cycle) noexcept {
   drain_net();
   if (!converter_.begin(cycle.nframes, cycle.rate)) {
     // Longer than a period can be, or no rate: silence.
-    for (int c = 0; c < channels_; ++c) std::fill_n(out[c], cycle.nframes, 0.0f);
+    for (int p = 0; p < format_.ports; ++p) std::fill_n(out[p], cycle.nframes, 0.0f);
     return;
   }
   status_.jack_stalls += clock_.on_cycle(cycle.jack_frames, cycle.wake_ns, cycle.rate) > 0 ? 1 : 0;
@@ -275,7 +276,7 @@ void Player::render(float* out, std::uint32_t frames) noexcept {
   // What the state plays, piece by piece: each piece ends where the state
   // may change.
   for (std::uint32_t done = 0; done < frames;) {
-    float* const dst = out + std::size_t{done} * channels_;
+    float* const dst = out + std::size_t{done} * format_.channels;
     const std::uint32_t want = frames - done;
     switch (state_) {
       case State::Buffering:
@@ -343,7 +344,7 @@ std::uint32_t Player::play_records(float* out, std::uint32_t frames) noexcept {
     return n;
   }
   const auto offset = static_cast<std::uint32_t>(cursor_ - r->timestamp);
-  const float* pcm = r->pcm + std::size_t{offset} * channels_;
+  const float* pcm = r->pcm + std::size_t{offset} * format_.channels;
   // Audio before a hole in the timeline fades out over its own last
   // samples instead of stopping mid-wave (a tail). Audio with nothing
   // after it yet plays on: net conceals whatever is missing before it is

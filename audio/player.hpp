@@ -39,12 +39,13 @@
 #include "core/mailbox.hpp"
 #include "core/messages.hpp"
 #include "core/spsc_queue.hpp"
+#include "core/stream_format.hpp"
 
 namespace audio {
 
 struct PlayerConfig {
-  int channels = 2;            // output ports; records carry the same count
-  std::size_t capacity = 256;  // records the jitter buffer can hold: the pool size
+  core::StreamFormat format{};  // the stream's rate, the channels records carry, the ports they play on
+  std::size_t capacity = 256;   // records the jitter buffer can hold: the pool size
 };
 
 class Player {
@@ -63,7 +64,7 @@ class Player {
 
   /// Thread: audio. Real-time safe: no allocation, no locks, no syscalls,
   /// bounded time. Writes exactly `cycle.nframes` to each of
-  /// `out[0..channels)` at `cycle.rate` (which may change between calls).
+  /// `out[0..ports)` at `cycle.rate` (which may change between calls).
   void process(float* const* out, const Cycle& cycle) noexcept;
 
   /// Static trampoline for audio::JackClient.
@@ -116,7 +117,7 @@ class Player {
   std::uint32_t play_records(float* out, std::uint32_t frames) noexcept;
   void push_status(const Cycle& cycle, std::uint32_t stream_frames) noexcept;
 
-  const int channels_;
+  core::StreamFormat format_;  // the stream's: rate, channels per record, the ports they play on
   core::Mailbox<core::StreamModel>& model_;       // net -> audio: the latest model
   core::Mailbox<core::AudioStatus>& status_out_;  // audio -> net: the latest status
 

@@ -8,9 +8,9 @@ namespace audio {
 
 Splicer::Splicer(int channels)
     : channels_(channels),
-      history_(std::make_unique<float[]>(std::size_t{kHistoryFrames} * channels)),
-      old_(std::make_unique<float[]>(std::size_t{kFrames + 1} * channels)),
-      search_(std::make_unique<float[]>(std::size_t{2 * kSearch + kMatchFrames} * channels)) {}
+      history_(std::make_unique<float[]>(std::size_t{kHistoryFrames} * core::defaults::kMaxChannels)),
+      old_(std::make_unique<float[]>(std::size_t{kFrames + 1} * core::defaults::kMaxChannels)),
+      search_(std::make_unique<float[]>(std::size_t{2 * kSearch + kMatchFrames} * core::defaults::kMaxChannels)) {}
 
 void Splicer::remember(std::int64_t pos, const float* pcm, std::uint32_t frames) noexcept {
   if (pos != history_end_) history_from_ = pos;

@@ -43,8 +43,15 @@ class Splicer {
   static constexpr std::uint32_t kHistoryFrames = 2048;
 
   /// Thread: control, at start-up. Allocates the history and the buffers
-  /// a splice compares.
+  /// a splice compares, for up to kMaxChannels.
   explicit Splicer(int channels);
+
+  /// Thread: audio (or control while no callback runs). A stream of
+  /// `channels`: nothing is kept.
+  void set_channels(int channels) noexcept {
+    channels_ = channels;
+    history_from_ = history_end_ = 0;
+  }
 
   /// Thread: audio. `frames` of stream audio (interleaved) played from
   /// `pos`. Audio that does not follow on from what is kept (a skip, a
@@ -87,7 +94,7 @@ class Splicer {
   float score(std::uint32_t span, double old_energy) noexcept;
   void shift_old(double fraction) noexcept;
 
-  const int channels_;
+  int channels_;
   // Stream audio that played, by position modulo kHistoryFrames: valid
   // from history_from_ up to history_end_, contiguous.
   const std::unique_ptr<float[]> history_;  // kHistoryFrames x channels

@@ -79,7 +79,7 @@ class Receiver {
                   stream_frames(o.max_latency_ms)},
                  true, o.format},
                 pool_, to_audio_, to_net_, model_, status_),
-        player_({o.channels, records_}, to_audio_, to_net_, model_, status_),
+        player_({net::stream_format(o.format, o.channels), records_}, to_audio_, to_net_, model_, status_),
         rtcp_(make_rtcp_session(o)),  // null: --no-rtcp
         console_(o.stats == "text" && isatty(STDERR_FILENO) == 1),
         reported_target_(stream_frames(o.latency_ms)),

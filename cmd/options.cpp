@@ -80,8 +80,8 @@ void add_playout(CLI::App& app, Options& o, Raw& raw) {
                                    "With --latency auto: the largest target in ms")
                         ->capture_default_str()->check(CLI::Range(1.0, d::kMaxLatencyMs))->group(play);
   app.add_option("--channels", o.channels,
-                 "Output channels (1 or 2): libopus mixes an Opus stream to fit; of a PCM stream, the "
-                 "first channels play (a mono stream on both)")
+                 "Output ports out_1..out_N (1 to 8; Opus: 1 or 2, libopus mixes the stream to fit): the "
+                 "stream's first N channels play (a mono stream on every port)")
       ->capture_default_str()->check(CLI::Range(1, d::kMaxChannels))->group(play);
 }
 
@@ -171,6 +171,15 @@ bool finish(Options& o, const Raw& raw) {
   o.rtcp = !raw.no_rtcp;
   if (!raw.format.empty() && !apply_format(o, raw)) return false;
   if (!raw.sdp.empty() && !apply_sdp(o, raw)) return false;
+  // More ports than the stream has channels would only be silent; a mono
+  // stream plays on every port. RFC 7587 section 7: Opus is one or two.
+  const bool opus = o.format.encoding == net::PayloadFormat::Encoding::Opus;
+  const int carried = opus ? 2 : o.format.channels;
+  if (o.channels > carried && carried != 1) {
+    std::cerr << "rtp2jack: --channels " << o.channels << ": " << o.format.name() << " carries "
+              << (opus ? "at most 2 channels (RFC 7587)" : std::to_string(carried) + " channels") << " (see --help)\n";
+    return false;
+  }
   if (o.connect.empty()) {
     std::cerr << "rtp2jack: --connect: give auto, none, or a list of ports (see --help)\n";
     return false;

@@ -20,12 +20,19 @@ inline constexpr double kStatsIntervalS = 1.0;
 
 // RFC 7587 section 4.1: the RTP clock of Opus is always 48 kHz.
 inline constexpr std::uint32_t kStreamRate = 48000;
-// RFC 7587 section 7: mono or stereo only.
-inline constexpr int kMaxChannels = 2;
+// Output ports at most, and channels a PCM stream may carry (AES67 and
+// PipeWire send up to 8).
+inline constexpr int kMaxChannels = 8;
 // RFC 6716 section 3.2.1: an Opus packet carries at most 120 ms of audio.
 inline constexpr std::uint32_t kMaxPacketFrames = kStreamRate * 120 / 1000;
 // RFC 6716 section 2.1.4: the shortest Opus frame is 2.5 ms.
 inline constexpr std::uint32_t kMinPacketFrames = kStreamRate * 25 / 10000;
+// Samples a packet record holds, all channels together: the longest Opus
+// packet in stereo, so that memory does not grow with the channel count. A
+// record of C channels holds kRecordSamples / C frames (30 ms of 8 channels
+// at 48 kHz, 15 ms at 96 kHz: far more than AES67's 1 ms packets or an
+// MTU's worth); a longer PCM packet is counted invalid.
+inline constexpr std::uint32_t kRecordSamples = kMaxPacketFrames * 2;
 // Largest latency the command line accepts; sizes the record pool.
 inline constexpr double kMaxLatencyMs = 2000.0;
 // Short fades that hide the edges of silence (1 ms at 48 kHz).

@@ -166,8 +166,7 @@ void Depacketizer::emit(std::span<const std::uint8_t> payload, std::int64_t seq,
     next_pos_ = std::max(next_pos_, pos + frames);
     return;
   }
-  const int n = repair_.decode(payload, pos, pos == next_pos_, r->pcm,
-                               static_cast<int>(d::kMaxPacketFrames));
+  const int n = repair_.decode(payload, pos, pos == next_pos_, r->pcm, static_cast<int>(max_frames()));
   if (n <= 0) {
     give_back(r);
     ++stats_.packets_invalid;
@@ -297,7 +296,10 @@ bool Depacketizer::conceal(std::uint32_t frames) noexcept {
 core::PacketRecord* Depacketizer::concealed(std::uint32_t frames) noexcept {
   core::PacketRecord* r = acquire();
   if (r == nullptr) return nullptr;
-  const int n = repair_.conceal(next_pos_, r->pcm, frames);
+  // No more than a record holds (of many channels, less than a run at
+  // full level can be), in the codec's steps.
+  const std::uint32_t q = repair_.quantum();
+  const int n = repair_.conceal(next_pos_, r->pcm, std::min(frames, max_frames() / q * q));
   if (n <= 0) {
     give_back(r);
     return nullptr;

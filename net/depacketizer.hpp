@@ -76,6 +76,10 @@ class Depacketizer {
   /// Duration of the latest packet decoded this epoch (0: none yet).
   std::uint32_t packet_frames() const noexcept { return last_frames_; }
   std::int64_t stretched() const noexcept { return stretched_; }
+  /// Frames a record holds of the decoder's channels.
+  std::uint32_t max_frames() const noexcept {
+    return core::defaults::kRecordSamples / static_cast<std::uint32_t>(decoder_.channels());
+  }
   /// Concealed packets that played, as the stats show them.
   std::uint64_t concealed_shown() const noexcept { return ledger_.shown(audio_.status(), next_pos_); }
 

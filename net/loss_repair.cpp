@@ -11,8 +11,7 @@ namespace d = core::defaults;
 LossRepair::LossRepair(PayloadDecoder& decoder)
     : decoder_(decoder),
       concealer_(decoder.channels(), d::kStreamRate),
-      scratch_(std::make_unique<float[]>(std::size_t{d::kMaxPacketFrames} *
-                                         static_cast<std::size_t>(decoder.channels()))) {}
+      scratch_(std::make_unique<float[]>(std::size_t{d::kRecordSamples})) {}
 
 void LossRepair::reset() noexcept {
   decoder_.reset();
@@ -95,7 +94,7 @@ void LossRepair::undo_run() noexcept {
 
 int LossRepair::replay(std::span<const std::uint8_t> payload) noexcept {
   decoder_.restore();
-  const int n = decoder_.decode(payload, scratch_.get(), static_cast<int>(d::kMaxPacketFrames));
+  const int n = decoder_.decode(payload, scratch_.get(), static_cast<int>(d::kRecordSamples) / decoder_.channels());
   if (n <= 0) {
     decoder_.save();  // the run goes on from where it began
     return n;

@@ -21,7 +21,7 @@ StreamReceiver::StreamReceiver(const StreamConfig& config, core::RecordPool& poo
       status_in_(status),
       lock_({config.payload_type, config.probation}),
       tuner_(config.latency),
-      decoder_(make_payload_decoder(config.format, config.channels)),
+      decoder_(make_payload_decoder(config.format, stream_format(config.format, config.channels).channels)),
       depack_(*decoder_, pool, to_audio, schedule_, tuner_, stats_) {
   publish();  // the target, before any stream
 }
@@ -43,7 +43,7 @@ void StreamReceiver::on_datagram(std::span<const std::uint8_t> data, std::int64_
   // The payload must hold (for Opus: the TOC and frame lengths, RFC 6716
   // section 3.4) before the packet can lock or reach the decoder.
   const int frames = decoder_->frames_in(p.payload);
-  if (frames <= 0 || frames > static_cast<int>(d::kMaxPacketFrames)) {
+  if (frames <= 0 || frames > static_cast<int>(depack_.max_frames())) {
     ++stats_.packets_invalid;
     return;
   }

@@ -41,7 +41,7 @@
 namespace net {
 
 struct StreamConfig {
-  int channels = 2;                // decoded channels (1 or 2)
+  int channels = 2;                // output ports (1..kMaxChannels); records carry at most as many
   int payload_type = -1;           // accept only this payload type; -1: lock to the first
   TunerConfig latency{};           // the target latency, fixed or adaptive
   // RFC 3550 A.1 probation: a source (a new SSRC, payload type, or a

@@ -201,3 +201,52 @@ TEST_CASE("pcm: L24 through the receiver is the sent samples, and a lost 5 ms is
   CHECK(st.packets_invalid == 0);
   CHECK(st.packet_frames == 48);
 }
+
+TEST_CASE("pcm: eight L24 channels through the receiver, each its own; a packet longer than a record holds is invalid") {
+  core::RecordPool pool{64};
+  core::SpscQueue<core::PacketRecord*> to_audio{80}, from_audio{80};
+  core::Mailbox<core::StreamModel> model;
+  core::Mailbox<core::AudioStatus> status;
+  net::PayloadFormat l24{net::PayloadFormat::Encoding::L24, 48000, 8};
+  net::StreamReceiver rx{{8, -1, {}, false, l24}, pool, to_audio, from_audio, model, status};
+  std::uint16_t seq = 1;
+  std::uint32_t ts = 0;
+  // Channel c carries (c + 1) / 16 throughout: 24-bit exact.
+  auto packet = [&](std::uint32_t frames) {
+    std::vector<std::uint8_t> p = {0x80, 96, static_cast<std::uint8_t>(seq >> 8), static_cast<std::uint8_t>(seq)};
+    for (int b = 3; b >= 0; --b) p.push_back(static_cast<std::uint8_t>(ts >> (8 * b)));
+    for (int b = 3; b >= 0; --b) p.push_back(static_cast<std::uint8_t>(0x5eed0008u >> (8 * b)));
+    for (std::uint32_t i = 0; i < frames; ++i)
+      for (int c = 0; c < 8; ++c) {
+        const std::int32_t v = (c + 1) * (1 << 19);
+        for (int b = 2; b >= 0; --b) p.push_back(static_cast<std::uint8_t>(v >> (8 * b)));
+      }
+    ++seq;
+    ts += frames;
+    return p;
+  };
+  std::int64_t now = 1'000'000 * kMsNs;
+  std::uint32_t frames_out = 0;
+  for (int i = 0; i < 10; ++i) {
+    now += kMsNs;
+    rx.on_datagram(packet(48), now, now);
+    while (auto m = to_audio.try_pop()) {
+      const core::PacketRecord* r = *m;
+      for (std::uint32_t k = 0; k < r->frames; ++k)
+        for (int c = 0; c < 8; ++c) REQUIRE(r->pcm[k * 8 + c] == static_cast<float>(c + 1) / 16);
+      frames_out += r->frames;
+      REQUIRE(from_audio.try_push(*m));
+    }
+    rx.drain_audio();
+  }
+  CHECK(frames_out == 480);
+  CHECK(rx.stats().net.packets_invalid == 0);
+  // 1441 frames of 8 channels (34.6 kB: a datagram may be that large) do
+  // not fit a record; 1440 do.
+  now += kMsNs;
+  rx.on_datagram(packet(1441), now, now);
+  CHECK(rx.stats().net.packets_invalid == 1);
+  now += kMsNs;
+  rx.on_datagram(packet(1440), now, now);
+  CHECK(rx.stats().net.packets_invalid == 1);
+}

@@ -33,7 +33,7 @@ struct Rig {
   core::SpscQueue<core::PacketRecord*> to_net{256};
   core::Mailbox<core::StreamModel> model_box;
   core::Mailbox<core::AudioStatus> status_box;
-  audio::Player player{{1, 256}, to_audio, to_net, model_box, status_box};
+  audio::Player player{{core::make_stream_format(48000, 1, 1), 256}, to_audio, to_net, model_box, status_box};
   std::vector<float> out;  // everything played so far
   std::size_t returned = 0;
   core::AudioStatus status;

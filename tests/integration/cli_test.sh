@@ -37,7 +37,10 @@ expect_fail "min-latency without auto" "$bin" --latency 20 --min-latency 5
 expect_fail "max-latency without auto" "$bin" --max-latency 100
 expect_fail "min-latency above max-latency" "$bin" --latency auto --min-latency 50 --max-latency 10
 expect_fail "max-latency too large" "$bin" --latency auto --max-latency 99999
-expect_fail "three channels" "$bin" --channels 3
+expect_fail "three channels of Opus" "$bin" --channels 3
+expect_fail "nine channels" "$bin" --channels 9 --format L24/48000/8
+expect_fail "more channels than the stream" "$bin" --format L24/48000/2 --channels 3
+expect_fail "an L24 rate not played" "$bin" --format L24/22050/2
 expect_fail "--no-rtcp given a non-boolean" "$bin" --no-rtcp=maybe
 expect_fail "no port+1 for RTCP" "$bin" --bind 127.0.0.1 --port 65535
 grep -q -- '--no-rtcp' "$TEST_TMP/err" || { echo "FAIL port 65535 line does not name --no-rtcp"; failures=$((failures + 1)); }

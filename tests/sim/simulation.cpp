@@ -127,7 +127,7 @@ Result run(const Config& cfg) {
                           {cfg.latency_auto, target, ms_frames(cfg.min_latency_ms),
                            ms_frames(cfg.max_latency_ms)}},
                          pool, to_audio, to_net, model, status);
-  audio::Player player({2, records}, to_audio, to_net, model, status);
+  audio::Player player({core::make_stream_format(48000, 2, 2), records}, to_audio, to_net, model, status);
 
   // ---- The sender and the network: every arrival, computed up front.
   std::priority_queue<Arrival, std::vector<Arrival>, std::greater<>> arrivals;
