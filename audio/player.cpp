@@ -18,9 +18,11 @@ Player::Player(const PlayerConfig& config, core::SpscQueue<core::PacketRecord*>&
       status_out_(status),
       buffer_(config.capacity),
       intake_(buffer_, from_net, to_net),
-      fader_(config.format.channels),
-      splicer_(config.format.channels),
+      fader_(config.format.channels, config.format.rate),
+      splicer_(config.format.channels, config.format.rate),
       converter_(config.format) {
+  clock_.set_stream_rate(format_.rate);
+  status_.stream_rate = format_.rate;
   assert(format_.channels >= 1 && format_.channels <= format_.ports && format_.ports <= d::kMaxChannels &&
          "player: channel count");
 }
@@ -167,10 +169,10 @@ void Player::steer(std::uint32_t nframes, double& ratio) noexcept {
   // compares (within its window) and this cycle's audio with what the
   // converter reads ahead (from wherever in the window it lands); the rest
   // of the crossfade comes as it plays.
-  const double cycle = nframes * (static_cast<double>(d::kStreamRate) / converter_.rate()) +
+  const double cycle = nframes * (static_cast<double>(format_.rate) / converter_.rate()) +
                        RateConverter::kChunkFrames + Resampler::kTaps;
-  const double needed = Splicer::kSearch + std::max<double>(cycle, Splicer::kMatchFrames);
-  const std::int64_t landing = static_cast<std::int64_t>(std::floor(clock_.due())) - Splicer::kSearch;
+  const double needed = splicer_.search() + std::max<double>(cycle, splicer_.match_frames());
+  const std::int64_t landing = static_cast<std::int64_t>(std::floor(clock_.due())) - splicer_.search();
   const PlayoutClock::Steer s =
       clock_.steer(position(), buffer_.end(), buffer_.contiguous_end(landing), needed, nframes);
   ratio = s.ratio;
@@ -181,7 +183,7 @@ void Player::steer(std::uint32_t nframes, double& ratio) noexcept {
     start_if_due();
   } else if (s.correct > 0) {
     ++status_.splices;
-    jump_to(cursor_ + s.correct, Splicer::kSearch);
+    jump_to(cursor_ + s.correct, splicer_.search());
   } else if (s.correct < 0) {
     if (splice_back(-s.correct)) {
       ++status_.splices;
@@ -245,8 +247,8 @@ bool Player::splice_back(std::int64_t frames) noexcept {
   // the cursor after it. Only over audio that played without a break and
   // is still kept.
   std::int64_t at = cursor_ - frames;
-  if (splicer_.history_end() != cursor_ || at - Splicer::kSearch < splicer_.kept_from() ||
-      !splice_at(at, Splicer::kSearch, at))
+  if (splicer_.history_end() != cursor_ || at - splicer_.search() < splicer_.kept_from() ||
+      !splice_at(at, splicer_.search(), at))
     return false;
   transition(Event::Replay, cursor_ - at);
   return true;
@@ -265,12 +267,12 @@ bool Player::splice_at(std::int64_t asked, std::int64_t window, std::int64_t& at
     return false;
   // The waveforms match between two samples: the new audio is read
   // `fraction` of a frame further, gliding there over the crossfade.
-  if (fraction != 0) converter_.warp(Splicer::kFrames, fraction);
-  fader_.crossfade(splicer_.old_side(), Splicer::kFrames);
+  if (fraction != 0) converter_.warp(splicer_.crossfade(), fraction);
+  fader_.crossfade(splicer_.old_side(), splicer_.crossfade());
   return true;
 }
 
-// --- Rendering the stream at 48 kHz --------------------------------------
+// --- Rendering the stream at its rate -------------------------------------
 
 void Player::render(float* out, std::uint32_t frames) noexcept {
   // What the state plays, piece by piece: each piece ends where the state

@@ -2,7 +2,7 @@
 //
 // Takes net's records into the jitter buffer (audio::RecordIntake) and
 // net's latest StreamModel,
-// renders the stream (48 kHz) from the playout cursor and converts it to
+// renders the stream (at its rate) from the playout cursor and converts it to
 // the JACK rate (audio::RateConverter). Where playout should be and how
 // fast it goes come from the clocks (audio::PlayoutClock); the player
 // carries out what they decide: start where the stream is due, skip or

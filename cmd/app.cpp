@@ -45,8 +45,9 @@ std::size_t pool_size(double latency_ms, double packet_ms) {
   return static_cast<std::size_t>(std::ceil(span_ms / packet_ms)) + 64;
 }
 
-std::uint32_t stream_frames(double ms) {
-  return static_cast<std::uint32_t>(std::lround(ms * d::kStreamRate / 1000.0));
+// `ms` in frames of a stream at `rate`.
+std::uint32_t stream_frames(double ms, std::uint32_t rate) {
+  return static_cast<std::uint32_t>(std::lround(ms * rate / 1000.0));
 }
 
 // A start-up failure: one line, exit 2.
@@ -75,14 +76,16 @@ class Receiver {
         to_audio_(records_),
         to_net_(records_),
         stream_({o.channels, o.payload_type,
-                 {o.latency_auto, stream_frames(o.latency_ms), stream_frames(o.min_latency_ms),
-                  stream_frames(o.max_latency_ms)},
+                 {o.latency_auto, stream_frames(o.latency_ms, o.format.rate),
+                  stream_frames(o.min_latency_ms, o.format.rate), stream_frames(o.max_latency_ms, o.format.rate),
+                  o.format.rate},
                  true, o.format},
                 pool_, to_audio_, to_net_, model_, status_),
         player_({net::stream_format(o.format, o.channels), records_}, to_audio_, to_net_, model_, status_),
         rtcp_(make_rtcp_session(o)),  // null: --no-rtcp
         console_(o.stats == "text" && isatty(STDERR_FILENO) == 1),
-        reported_target_(stream_frames(o.latency_ms)),
+        reported_target_(stream_frames(o.latency_ms, o.format.rate)),
+        reported_rate_(o.format.rate),
         signals_(control_io_, SIGINT, SIGTERM),
         stats_timer_(control_io_),
         watch_timer_(control_io_) {
@@ -133,7 +136,7 @@ class Receiver {
   // --latency auto it follows the target.
   void set_port_latency(audio::JackClient& client) const {
     client.set_added_latency(static_cast<std::uint32_t>(std::lround(
-        static_cast<double>(reported_target_) * client.sample_rate() / d::kStreamRate)));
+        static_cast<double>(reported_target_) * client.sample_rate() / reported_rate_)));
   }
 
   // Opens, activates and connects a JACK client for the audio context: at
@@ -207,8 +210,10 @@ class Receiver {
 
   void follow(const net::StatsSnapshot& s) {
     // The ports follow the target (--latency auto moves it).
-    if (s.audio.target_frames != 0 && s.audio.target_frames != reported_target_) {
+    if (s.audio.target_frames != 0 && s.audio.stream_rate != 0 &&
+        (s.audio.target_frames != reported_target_ || s.audio.stream_rate != reported_rate_)) {
       reported_target_ = s.audio.target_frames;
+      reported_rate_ = s.audio.stream_rate;
       if (jack_) set_port_latency(*jack_);
     }
     if (o_.verbose) print_events(console_, last_seen_, s);
@@ -264,7 +269,8 @@ class Receiver {
   const std::unique_ptr<net::RtcpSession> rtcp_;
   std::unique_ptr<net::UdpReceiver> udp_;
   Console console_;
-  std::uint32_t reported_target_;
+  std::uint32_t reported_target_;  // stream frames, at reported_rate_
+  std::uint32_t reported_rate_;
   std::unique_ptr<audio::JackClient> jack_;
   std::thread net_thread_;
   asio::io_context control_io_;

@@ -62,8 +62,8 @@ void add_network(CLI::App& app, Options& o, Raw& raw) {
                  "Accept only this RTP payload type (default: the first stream's)")
       ->check(CLI::Range(0, 127))->group(net);
   app.add_option("--format", raw.format,
-                 "The payload: opus (default), or L16/48000/CHANNELS or L24/48000/CHANNELS "
-                 "(uncompressed, RFC 3551; 1 to 8 channels)")
+                 "The payload: opus (default), or L16/RATE/CHANNELS or L24/RATE/CHANNELS "
+                 "(uncompressed, RFC 3551, RFC 3190; RATE 44100, 48000 or 96000; 1 to 8 channels)")
       ->group(net);
 }
 
@@ -123,7 +123,10 @@ std::string read_all(const std::string& path, bool& ok) {
 
 // Why this build cannot play `f`; empty when it can.
 std::string playable(const net::PayloadFormat& f) {
-  if (f.rate != 48000) return f.name() + ": only 48000 Hz streams so far";
+  // Opus is always 48 kHz (RFC 7587); L16/L24 (RFC 3551 section 4.5.11,
+  // RFC 3190) at the rates AES67, PipeWire and CD audio use.
+  if (f.rate != 44100 && f.rate != 48000 && f.rate != 96000)
+    return f.name() + ": the rate is not 44100, 48000 or 96000 Hz";
   if (f.channels > net::PcmPayload::kMaxStreamChannels) return f.name() + ": at most 8 channels";
   return {};
 }

@@ -23,7 +23,7 @@ struct StreamModel {
   // Records carry the epoch they belong to; audio flushes what it holds
   // when the epoch changes.
   std::uint32_t epoch = 0;
-  std::uint32_t target_frames = 0;  // target latency L, 48 kHz frames
+  std::uint32_t target_frames = 0;  // target latency L, stream frames
   // Frames of concealment net inserted this epoch to grow the target at
   // once (--latency auto): stream positions after them are that much later,
   // so the target grows with them without any steering.
@@ -54,6 +54,7 @@ struct AudioStatus {
   std::int64_t period_ns = 0;       // length of a JACK period
   std::uint32_t render_ahead = 0;   // stream frames a callback may render beyond what it consumes
   std::uint32_t jack_rate = 0;
+  std::uint32_t stream_rate = 0;    // the rate of the stream audio plays: what every frame count here counts
   double drift_ppm = 0;             // the sender's clock against JACK's, from both clocks
   double ratio_ppm = 0;             // playout's consumption rate against nominal: drift plus corrections
   double jack_clock_ppm = 0;        // JACK's frame clock against CLOCK_MONOTONIC (positive: fast)

@@ -51,8 +51,8 @@ core::StreamFormat stream_format(const PayloadFormat& format, int ports) noexcep
 std::unique_ptr<PayloadDecoder> make_payload_decoder(const PayloadFormat& format, int channels) {
   switch (format.encoding) {
     case PayloadFormat::Encoding::Opus: return std::make_unique<OpusStreamDecoder>(channels);
-    case PayloadFormat::Encoding::L16: return std::make_unique<PcmPayload>(2, format.channels, channels);
-    case PayloadFormat::Encoding::L24: return std::make_unique<PcmPayload>(3, format.channels, channels);
+    case PayloadFormat::Encoding::L16: return std::make_unique<PcmPayload>(2, format.channels, channels, format.rate);
+    case PayloadFormat::Encoding::L24: return std::make_unique<PcmPayload>(3, format.channels, channels, format.rate);
   }
   throw std::invalid_argument("unknown payload encoding");
 }

@@ -22,7 +22,10 @@ StreamReceiver::StreamReceiver(const StreamConfig& config, core::RecordPool& poo
       lock_({config.payload_type, config.probation}),
       tuner_(config.latency),
       decoder_(make_payload_decoder(config.format, stream_format(config.format, config.channels).channels)),
-      depack_(*decoder_, pool, to_audio, schedule_, tuner_, stats_) {
+      depack_(*decoder_, config.format.rate, pool, to_audio, schedule_, tuner_, stats_) {
+  counter_.set_rate(rate());
+  clock_.set_rate(rate());
+  tuner_.set_rate(rate());
   publish();  // the target, before any stream
 }
 
@@ -57,7 +60,7 @@ bool StreamReceiver::far_jump(const RtpPacket& p) const noexcept {
   // the same SSRC (RFC 3550 A.1 treats it as a restart too), once its
   // successor confirms it.
   return std::llabs(counter_.extend_seq(p.seq) - counter_.highest_seq()) > d::kMaxSeqJump ||
-         std::llabs(counter_.extend_ts(p.timestamp) - counter_.highest_ts()) > d::kMaxTimestampJump;
+         std::llabs(counter_.extend_ts(p.timestamp) - counter_.highest_ts()) > d::kMaxTimestampJumpS * rate();
 }
 
 void StreamReceiver::take(const RtpPacket& p, bool ours, std::int64_t arrival_ns,
@@ -67,7 +70,7 @@ void StreamReceiver::take(const RtpPacket& p, bool ours, std::int64_t arrival_ns
   const std::int64_t seq = counter_.extend_seq(p.seq);
   const std::int64_t ts = counter_.extend_ts(p.timestamp);
   ++stats_.packets_received;
-  lock_.heard(now_ns, frames);
+  lock_.heard(now_ns, std::int64_t{frames} * 1'000'000'000 / rate());
   if (counter_.duplicate(seq)) {
     ++stats_.packets_duplicate;
     service(now_ns);
@@ -157,6 +160,7 @@ StatsSnapshot StreamReceiver::stats() const noexcept {
   s.net.packets_foreign += lock_.foreign();
   s.net.packets_lost = counter_.lost();
   s.net.jitter_frames = counter_.jitter();
+  s.net.stream_rate = rate();
   s.audio = schedule_.status();
   s.net.packets_late += s.audio.records_late;
   s.net.packets_rescued = s.audio.records_rescued;
@@ -180,6 +184,7 @@ ReceptionState StreamReceiver::reception() const noexcept {
   r.highest_seq = counter_.highest_seq();
   r.received = counter_.received();
   r.packets = stats_.packets_received;
+  r.rate = rate();
   r.jitter = counter_.jitter();
   r.highest_ts = counter_.highest_ts();
   r.ts_offset = depack_.offset();

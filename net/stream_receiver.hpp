@@ -43,7 +43,7 @@ namespace net {
 struct StreamConfig {
   int channels = 2;                // output ports (1..kMaxChannels); records carry at most as many
   int payload_type = -1;           // accept only this payload type; -1: lock to the first
-  TunerConfig latency{};           // the target latency, fixed or adaptive
+  TunerConfig latency{};           // the target latency, fixed or adaptive (its frames at latency.rate)
   // RFC 3550 A.1 probation: a source (a new SSRC, payload type, or a
   // sequence far from ours) is taken only after two packets in sequence,
   // so that a stray or forged packet can neither lock nor restart the
@@ -83,8 +83,11 @@ class StreamReceiver {
   /// Thread: net. How long the stream's latest packet lasts, in ns (0
   /// before one): about how soon the next one comes.
   std::int64_t packet_ns() const noexcept {
-    return std::int64_t{depack_.packet_frames()} * 1'000'000'000 / core::defaults::kStreamRate;
+    return std::int64_t{depack_.packet_frames()} * 1'000'000'000 / rate();
   }
+
+  /// Thread: net. The stream's rate: what its frames count.
+  std::uint32_t rate() const noexcept { return config_.format.rate; }
 
   /// Thread: net. Takes records home and caches audio's latest status.
   void drain_audio() noexcept;

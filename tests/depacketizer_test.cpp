@@ -49,7 +49,7 @@ struct Rig {
   net::AudioSchedule schedule;
   net::LatencyTuner tuner{net::TunerConfig{}};
   net::NetStats stats;
-  net::Depacketizer dp{dec, pool, to_audio, schedule, tuner, stats};
+  net::Depacketizer dp{dec, 48000, pool, to_audio, schedule, tuner, stats};
   std::int64_t now = 1'000'000'000;
   std::vector<Linked> links;
   bool send_home = true;                 // records go back to the pool once copied

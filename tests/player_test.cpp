@@ -159,7 +159,7 @@ TEST_CASE("player: silent until the first record is due, then plays from the due
   float peak = 0;
   for (std::size_t i = settled; i < rig.out.size(); ++i) peak = std::max(peak, std::fabs(rig.out[i]));
   CHECK(peak == doctest::Approx(0.5).epsilon(0.01));
-  CHECK(rig.max_step() <= kSineStep + 0.5f / core::defaults::kFadeFrames);  // fade-in: a ramp, no step
+  CHECK(rig.max_step() <= kSineStep + 0.5f / 48);  // fade-in: a ramp, no step
   // Playout runs the target behind the on-time arrivals, to the frame: the
   // sample output at a cycle's start is the one that arrived 20 ms before.
   CHECK(rig.delay_ms() == doctest::Approx(20).epsilon(0.002));
@@ -179,7 +179,7 @@ TEST_CASE("player: a stream that ends fades out and is not an underrun") {
   CHECK(rig.player.state() == audio::Player::State::Buffering);  // ran dry
   CHECK(rig.status.underruns == 0);
   // Faded out over the last samples: no step.
-  CHECK(rig.max_step() <= kSineStep + 0.5f / core::defaults::kFadeFrames);
+  CHECK(rig.max_step() <= kSineStep + 0.5f / 48);
   CHECK(std::fabs(rig.out.back()) < 1e-6f);
 }
 
@@ -260,7 +260,7 @@ TEST_CASE("player: a hole in the timeline plays as faded silence") {
   net.run(rig, 100);
   CHECK(rig.status.gaps == 1);
   CHECK(rig.status.underruns == 0);
-  CHECK(rig.max_step() <= kSineStep + 0.5f / core::defaults::kFadeFrames);
+  CHECK(rig.max_step() <= kSineStep + 0.5f / 48);
 }
 
 TEST_CASE("player: a JACK rate change while playing goes on playing, at the new rate") {

@@ -3,7 +3,13 @@
 #include <doctest/doctest.h>
 
 #include "core/packet_record.hpp"
+#include "audio/splicer.hpp"
+#include "net/latency_tuner.hpp"
+#include "net/loss_repair.hpp"
 #include "net/payload_format.hpp"
+#include "net/pcm_payload.hpp"
+
+#include <cmath>
 
 namespace d = core::defaults;
 
@@ -44,4 +50,39 @@ TEST_CASE("stream format: which channel each port plays") {
     CHECK(net::stream_format(opus, 2).channels == 2);
     CHECK(net::stream_format(opus, 8).channels == 2);
   }
+}
+
+TEST_CASE("stream format: durations are the same time at every stream rate") {
+  for (const std::uint32_t rate : {44100u, 48000u, 96000u}) {
+    CAPTURE(rate);
+    const core::StreamFormat f = core::make_stream_format(rate, 2, 2);
+    CHECK(f.frames(1) == std::lround(rate / 1000.0));
+    CHECK(f.ms(f.frames(20)) == doctest::Approx(20).epsilon(0.001));
+    // The splicer's windows and history.
+    audio::Splicer splicer{2, rate};
+    CHECK(f.ms(splicer.crossfade()) == doctest::Approx(5).epsilon(0.005));
+    CHECK(f.ms(splicer.search()) == doctest::Approx(1.25).epsilon(0.02));
+    CHECK(f.ms(splicer.match_frames()) == doctest::Approx(2).epsilon(0.01));
+    CHECK(f.ms(splicer.history_frames()) == doctest::Approx(2048 / 48.0).epsilon(0.001));
+    // Concealment: 40 ms at full level.
+    net::PcmPayload pcm{3, 2, 2, rate};
+    net::LossRepair repair{pcm, rate};
+    CHECK(repair.room_at_full_level() == f.frames(40));
+  }
+}
+
+TEST_CASE("stream format: the latency tuner keeps its times when the rate changes") {
+  net::TunerConfig config;
+  config.adaptive = true;
+  config.initial_frames = 40 * 48;
+  config.min_frames = 5 * 48;
+  config.max_frames = 250 * 48;
+  net::LatencyTuner tuner{config};
+  REQUIRE(tuner.target_frames() == 1920);
+  tuner.set_rate(96000);
+  CHECK(tuner.rate() == 96000);
+  CHECK(tuner.target_frames() == 3840);
+  tuner.set_rate(44100);
+  CHECK(tuner.target_frames() == 1764);
+  CHECK(tuner.fixed_cost_frames() > 0);
 }

@@ -61,8 +61,9 @@ expect_fail "sdp without a playable format" "$bin" --sdp "$TEST_TMP/pcmu.sdp"
 grep -q 'line 4' "$TEST_TMP/err" || { echo "FAIL sdp line not named"; failures=$((failures + 1)); }
 printf 'v=0\ns=x\nm=audio 5004 RTP/AVP 96\na=rtpmap:96 opus/48000/2\n' >"$TEST_TMP/noc.sdp"
 expect_fail "sdp from stdin without c=" sh -c "exec '$bin' --sdp - <'$TEST_TMP/noc.sdp'"
-printf 'v=0\ns=x\nc=IN IP4 127.0.0.1\nm=audio 5004 RTP/AVP 97\na=rtpmap:97 L24/48000/2\n' >"$TEST_TMP/l24.sdp"
-expect_fail "sdp of an encoding not played yet" "$bin" --sdp "$TEST_TMP/l24.sdp"
+printf 'v=0\ns=x\nc=IN IP4 127.0.0.1\nm=audio 5004 RTP/AVP 97\na=rtpmap:97 L24/32000/2\n' >"$TEST_TMP/l24.sdp"
+expect_fail "sdp of a rate not played" "$bin" --sdp "$TEST_TMP/l24.sdp"
+grep -q 'line 4.*32000' "$TEST_TMP/err" || { echo "FAIL sdp rate line not named"; failures=$((failures + 1)); }
 
 "$bin" --help >"$TEST_TMP/help" || { echo "FAIL --help exit code"; failures=$((failures + 1)); }
 grep -q -- "--latency" "$TEST_TMP/help" || { echo "FAIL --help lists no --latency"; failures=$((failures + 1)); }

@@ -24,8 +24,9 @@
 #               frequency (0.005 rad per 10 ms at 400 Hz, 0.04 at 3200 Hz);
 #   gst-l24-96k L24 at 96 kHz in 1 ms packets, --format L24/96000/2:
 #               resampled to the server's 48 kHz;
-#   gst-l16-44k1  L16 at 44.1 kHz in MTU-sized packets, --format
-#               L16/44100/2: resampled up to 48 kHz;
+#   gst-l16-44k1  L16 at 44.1 kHz in packets of 44 frames (a buffer of
+#               the sender's each), --format L16/44100/2: resampled up to
+#               48 kHz;
 # through a counting relay, rtp2jack's ports recorded by jack_tap. Judged
 # by tests/tools/tone_judge: no glitch from onset to end outside JACK's own
 # stalls (its usual limits), the signal-to-noise ratio of lossless audio
