@@ -8,7 +8,11 @@
 // carries out what they decide: start where the stream is due, skip or
 // replay spliced in phase (audio::Splicer), hold silence, start over.
 // Every edge of silence is faded (audio::Fader). Sends consumed records
-// home and publishes its status to net.
+// home and publishes its status to net. Plays the stream by a
+// core::StreamFormat (rate, channels, ports): the one it is built with,
+// then each one net swaps in, installed at the start of a callback before
+// any record of its stream is read (install()); the one it replaces goes
+// home to net.
 //
 // Playout is one state machine (State); transition() is the one place its
 // state changes:
@@ -18,7 +22,7 @@
 //   Playing, Holding --Hold--> Holding --PlayedOut--> Playing
 //   Replaying --Hold--> Replaying --PlayedOut--> Holding (the hold follows the replay)
 //   Playing --RanDry--> Buffering; not Buffering --StartOver--> Buffering
-//   any --NewStream, Resync--> Buffering
+//   any --NewStream, NewFormat, Resync--> Buffering
 //
 // A skip forward moves the cursor and leaves the state as it is.
 //
@@ -44,7 +48,7 @@
 namespace audio {
 
 struct PlayerConfig {
-  core::StreamFormat format{};  // the stream's rate, the channels records carry, the ports they play on
+  core::StreamFormat format{};  // the first stream's rate, the channels records carry, the ports they play on
   std::size_t capacity = 256;   // records the jitter buffer can hold: the pool size
 };
 
@@ -58,8 +62,8 @@ class Player {
   };
 
   /// Thread: control, at start-up.
-  Player(const PlayerConfig& config, core::SpscQueue<core::PacketRecord*>& from_net,
-         core::SpscQueue<core::PacketRecord*>& to_net, core::Mailbox<core::StreamModel>& model,
+  Player(const PlayerConfig& config, core::SpscQueue<core::Message>& from_net,
+         core::SpscQueue<core::Message>& to_net, core::Mailbox<core::StreamModel>& model,
          core::Mailbox<core::AudioStatus>& status);
 
   /// Thread: audio. Real-time safe: no allocation, no locks, no syscalls,
@@ -92,6 +96,7 @@ class Player {
     RanDry,     // no record left to play
     StartOver,  // far from where the clocks say playout should be
     NewStream,  // a new epoch: what the buffer held went home
+    NewFormat,  // a new stream format: what the buffer held went home, nothing of the old one fades
     Resync,     // a new JACK client: what the buffer held went home
     Replay,     // a correction backwards, spliced: replay the frames given
     Hold,       // a correction backwards that cannot splice: hold the frames given
@@ -101,6 +106,7 @@ class Player {
 
   void take_model() noexcept;
   void drain_net() noexcept;
+  void install(core::StreamFormat* format) noexcept;
 
   void start_if_due() noexcept;
   void steer(std::uint32_t nframes, double& ratio) noexcept;
@@ -117,7 +123,11 @@ class Player {
   std::uint32_t play_records(float* out, std::uint32_t frames) noexcept;
   void push_status(const Cycle& cycle, std::uint32_t stream_frames) noexcept;
 
-  core::StreamFormat format_;  // the stream's: rate, channels per record, the ports they play on
+  // The stream's format: rate, channels per record, the ports they play
+  // on. The first is the player's own (initial_); each one net swaps in
+  // is net's, and goes home when the next replaces it.
+  core::StreamFormat initial_;
+  core::StreamFormat* format_ = &initial_;
   core::Mailbox<core::StreamModel>& model_;       // net -> audio: the latest model
   core::Mailbox<core::AudioStatus>& status_out_;  // audio -> net: the latest status
 

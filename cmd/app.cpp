@@ -87,6 +87,7 @@ class Receiver {
         reported_target_(stream_frames(o.latency_ms, o.format.rate)),
         reported_rate_(o.format.rate),
         signals_(control_io_, SIGINT, SIGTERM),
+        reload_(control_io_, SIGHUP),
         stats_timer_(control_io_),
         watch_timer_(control_io_) {
     net::ListenConfig listen{o.bind, o.port, o.iface, {}};
@@ -116,7 +117,9 @@ class Receiver {
       if (ec) return;
       stats_timer_.cancel();
       watch_timer_.cancel();
+      reload_.cancel();
     });
+    arm_reload();
     if (!o_.stats.empty()) arm_stats(start_ + interval());
     arm_watch();
     control_io_.run();
@@ -195,6 +198,26 @@ class Receiver {
     });
   }
 
+  // SIGHUP: --sdp FILE is read again, and a new format or payload type in
+  // it is net's from then on (StreamReceiver::set_format: a new stream,
+  // whose format reaches audio by the swap pattern). What cannot be used
+  // is said in one line, and the stream goes on as it was.
+  void arm_reload() {
+    reload_.async_wait([this](const asio::error_code& ec, int) {
+      if (ec) return;
+      const auto update = read_sdp_again(o_);
+      if (const auto* why = std::get_if<std::string>(&update)) {
+        console_.say("rtp2jack: SIGHUP: %s; the stream goes on as it was\n", why->c_str());
+      } else {
+        const SdpUpdate u = std::get<SdpUpdate>(update);
+        console_.say("rtp2jack: SIGHUP: %s read again: %s, payload type %d\n", o_.sdp.c_str(),
+                     u.format.name().c_str(), u.payload_type);
+        asio::post(net_io_, [this, u] { stream_.set_format(u.format, u.payload_type); });
+      }
+      arm_reload();
+    });
+  }
+
   void arm_watch() {
     watch_timer_.expires_after(std::chrono::milliseconds(100));
     watch_timer_.async_wait([this](const asio::error_code& ec) {
@@ -259,8 +282,8 @@ class Receiver {
   const Clock::time_point start_ = Clock::now();
   const std::size_t records_;
   core::RecordPool pool_;
-  core::SpscQueue<core::PacketRecord*> to_audio_;
-  core::SpscQueue<core::PacketRecord*> to_net_;
+  core::SpscQueue<core::Message> to_audio_;
+  core::SpscQueue<core::Message> to_net_;
   core::Mailbox<core::StreamModel> model_;
   core::Mailbox<core::AudioStatus> status_;
   net::StreamReceiver stream_;
@@ -275,6 +298,7 @@ class Receiver {
   std::thread net_thread_;
   asio::io_context control_io_;
   asio::signal_set signals_;
+  asio::signal_set reload_;  // SIGHUP
   asio::steady_timer stats_timer_;
   asio::steady_timer watch_timer_;
   std::uint64_t xruns_before_ = 0;  // of JACK clients that are gone

@@ -41,7 +41,8 @@ void add_network(CLI::App& app, Options& o, Raw& raw) {
   const char* net = "Network";
   app.add_option("--sdp", raw.sdp,
                  "Take the address, port, payload type and allowed senders from this session "
-                 "description (SDP, RFC 8866; '-': stdin); flags given as well override it")
+                 "description (SDP, RFC 8866; '-': stdin); flags given as well override it. SIGHUP reads "
+                 "it again: a new format or payload type in it starts a new stream")
       ->option_text("FILE")->group(net);
   raw.port = app.add_option("--port", o.port, "UDP port to receive RTP on (RTCP: port+1)")
       ->capture_default_str()->check(CLI::Range(1, 65535))->group(net);
@@ -172,6 +173,9 @@ bool apply_sdp(Options& o, const Raw& raw) {
 // on stderr and false when they do not hold.
 bool finish(Options& o, const Raw& raw) {
   o.rtcp = !raw.no_rtcp;
+  o.sdp = raw.sdp;
+  o.format_flag = !raw.format.empty();
+  o.payload_type_flag = raw.payload_type->count() > 0;
   if (!raw.format.empty() && !apply_format(o, raw)) return false;
   if (!raw.sdp.empty() && !apply_sdp(o, raw)) return false;
   // More ports than the stream has channels would only be silent; a mono
@@ -211,6 +215,26 @@ bool finish(Options& o, const Raw& raw) {
 }
 
 }  // namespace
+
+std::variant<SdpUpdate, std::string> read_sdp_again(const Options& o) {
+  const std::string where = "--sdp " + o.sdp;
+  if (o.sdp.empty() || o.sdp == "-") return std::string("no --sdp file to read again");
+  bool readable = false;
+  const std::string text = read_all(o.sdp, readable);
+  if (!readable) return where + ": cannot read it";
+  const auto parsed = net::parse_session_description(text);
+  if (const auto* e = std::get_if<net::SdpError>(&parsed))
+    return where + (e->line > 0 ? " line " + std::to_string(e->line) : std::string()) + ": " + e->why;
+  const auto& s = std::get<net::SessionDescription>(parsed);
+  SdpUpdate u{o.format, o.payload_type};
+  if (!o.format_flag) {
+    if (const std::string why = playable(s.format); !why.empty())
+      return where + " line " + std::to_string(s.media_line) + ": " + why;
+    u.format = s.format;
+  }
+  if (!o.payload_type_flag) u.payload_type = s.payload_type;
+  return u;
+}
 
 std::variant<Options, int> parse_options(int argc, char** argv) {
   Options o;

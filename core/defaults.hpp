@@ -34,6 +34,10 @@ inline constexpr std::uint32_t kMinPacketFrames = kStreamRate * 25 / 10000;
 // at 48 kHz, 15 ms at 96 kHz: far more than AES67's 1 ms packets or an
 // MTU's worth); a longer PCM packet is counted invalid.
 inline constexpr std::uint32_t kRecordSamples = kMaxPacketFrames * 2;
+// Stream formats net may have away from home at once (core::Message swap):
+// the one audio plays and those it has not taken yet. More changes while
+// audio takes none (JACK gone) wait in net, the latest replacing the rest.
+inline constexpr std::size_t kMaxFormatsOut = 4;
 // Largest latency the command line accepts; sizes the record pool.
 inline constexpr double kMaxLatencyMs = 2000.0;
 // Short fades that hide the edges of silence.

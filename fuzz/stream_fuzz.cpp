@@ -72,8 +72,8 @@ constexpr std::size_t kRecords = 24;
 // what the harness checks anyway.
 struct Shared {
   core::RecordPool pool{kRecords};
-  core::SpscQueue<core::PacketRecord*> to_audio{kRecords};
-  core::SpscQueue<core::PacketRecord*> from_audio{kRecords};
+  core::SpscQueue<core::Message> to_audio{kRecords};
+  core::SpscQueue<core::Message> from_audio{kRecords};
   core::Mailbox<core::StreamModel> model;
   core::Mailbox<core::AudioStatus> status;
 };
@@ -101,8 +101,8 @@ struct FakeAudio {
     kept.reserve(pool.size());
   }
 
-  core::SpscQueue<core::PacketRecord*>& to_audio;
-  core::SpscQueue<core::PacketRecord*>& from_audio;
+  core::SpscQueue<core::Message>& to_audio;
+  core::SpscQueue<core::Message>& from_audio;
   core::Mailbox<core::StreamModel>& model;
   core::Mailbox<core::AudioStatus>& status;
   core::RecordPool& pool;
@@ -120,7 +120,7 @@ struct FakeAudio {
   std::uint64_t resets = 0;
   std::uint64_t fec_links = 0;
 
-  void send_home(core::PacketRecord* r) { FUZZ_CHECK(from_audio.try_push(r)); }
+  void send_home(core::PacketRecord* r) { FUZZ_CHECK(from_audio.try_push(core::Message::unlink(r))); }
 
   void collect(std::int64_t now) {
     // The model first, as the player takes it: net publishes a new epoch
@@ -140,7 +140,7 @@ struct FakeAudio {
       if (m->clock) FUZZ_CHECK(std::fabs(m->ns_per_frame * d::kStreamRate / 1e9 - 1) <= 0.0101);
     }
     while (auto m = to_audio.try_pop()) {
-      core::PacketRecord* r = *m;
+      core::PacketRecord* r = m->record;
       FUZZ_CHECK(r != nullptr && pool.owns(r) && !r->pooled);
       FUZZ_CHECK(r->epoch <= epoch);  // an older one is a record of a stream just replaced
       FUZZ_CHECK(r->frames > 0 && r->frames <= d::kMaxPacketFrames);

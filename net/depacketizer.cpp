@@ -15,7 +15,7 @@ constexpr std::int64_t kNsPerSec = 1'000'000'000;
 }  // namespace
 
 Depacketizer::Depacketizer(PayloadDecoder& decoder, std::uint32_t rate, core::RecordPool& pool,
-                           core::SpscQueue<core::PacketRecord*>& to_audio,
+                           core::SpscQueue<core::Message>& to_audio,
                            const AudioSchedule& audio, LatencyTuner& tuner, NetStats& stats)
     : decoder_(&decoder),
       rate_(rate),
@@ -387,7 +387,7 @@ void Depacketizer::stamp(core::PacketRecord* r, std::int64_t seq, std::int64_t p
 
 void Depacketizer::link(core::PacketRecord* r) noexcept {
   ledger_.linked(r->timestamp, now_ns_);
-  if (!to_audio_.try_push(r)) {
+  if (!to_audio_.try_push(core::Message::link(r))) {
     ++stats_.queue_full;
     give_back(r);
   }

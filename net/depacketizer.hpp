@@ -44,7 +44,7 @@ class Depacketizer {
   /// Thread: control, at start-up. The payload `decoder` decodes, at
   /// `rate` frames per second.
   Depacketizer(PayloadDecoder& decoder, std::uint32_t rate, core::RecordPool& pool,
-               core::SpscQueue<core::PacketRecord*>& to_audio, const AudioSchedule& audio,
+               core::SpscQueue<core::Message>& to_audio, const AudioSchedule& audio,
                LatencyTuner& tuner, NetStats& stats);
 
   /// Another payload format (its decoder, at `rate`) from the next
@@ -121,7 +121,7 @@ class Depacketizer {
   PayloadDecoder* decoder_;
   std::uint32_t rate_;                 // the stream's frames per second
   core::RecordPool& pool_;
-  core::SpscQueue<core::PacketRecord*>& to_audio_;  // net -> audio: records to link
+  core::SpscQueue<core::Message>& to_audio_;  // net -> audio: records to link
   const AudioSchedule& audio_;
   LatencyTuner& tuner_;
   NetStats& stats_;

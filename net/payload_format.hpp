@@ -23,6 +23,10 @@ struct PayloadFormat {
 
   /// "opus/48000/2", "L24/48000/8".
   std::string name() const;
+  bool operator==(const PayloadFormat& o) const noexcept {
+    return encoding == o.encoding && rate == o.rate && channels == o.channels;
+  }
+  bool operator!=(const PayloadFormat& o) const noexcept { return !(*this == o); }
   /// Shortest packet the format is sent in, in ms: what the record pool
   /// is sized by (Opus: 2.5; PCM: 1, as AES67 sends).
   double min_packet_ms() const noexcept { return encoding == Encoding::Opus ? 2.5 : 1.0; }

@@ -64,6 +64,11 @@ class SourceLock {
 
   /// The stream locked to this source.
   void lock(std::uint32_t ssrc, std::uint8_t payload_type) noexcept;
+  /// No stream: the next source that proves itself locks (a new format:
+  /// what was locked is not decoded any more).
+  void release() noexcept { locked_ = false; }
+  /// Admit only this payload type from now on (-1: any).
+  void set_payload_type(int payload_type) noexcept { config_.payload_type = payload_type; }
 
   /// A packet of the stream was taken at `now_ns`, `packet_ns` long: the
   /// stream is live.
@@ -90,7 +95,7 @@ class SourceLock {
     std::array<std::uint8_t, core::defaults::kMaxDatagramBytes> data;
   };
 
-  const Config config_;
+  Config config_;
   bool locked_ = false;
   std::uint32_t ssrc_ = 0;
   std::uint8_t payload_type_ = 0;

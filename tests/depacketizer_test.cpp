@@ -45,7 +45,7 @@ struct Rig {
   };
   net::OpusStreamDecoder dec{2};
   core::RecordPool pool;
-  core::SpscQueue<core::PacketRecord*> to_audio{300};
+  core::SpscQueue<core::Message> to_audio{300};
   net::AudioSchedule schedule;
   net::LatencyTuner tuner{net::TunerConfig{}};
   net::NetStats stats;
@@ -67,11 +67,11 @@ struct Rig {
   }
   void collect() {
     while (auto m = to_audio.try_pop()) {
-      const core::PacketRecord* r = *m;
+      const core::PacketRecord* r = m->record;
       links.push_back({r->kind, r->seq, r->timestamp, r->frames, r->epoch,
                        std::vector<float>(r->pcm, r->pcm + std::size_t{r->frames} * 2)});
-      if (!send_home) kept.push_back(*m);
-      else REQUIRE(pool.release(*m));
+      if (!send_home) kept.push_back(m->record);
+      else REQUIRE(pool.release(m->record));
     }
   }
   // Audio plays epoch 1: a callback began now and left the cursor at

@@ -141,7 +141,7 @@ struct L24Sender {
 
 TEST_CASE("pcm: L24 through the receiver is the sent samples, and a lost 5 ms is a repetition at full level, counted") {
   core::RecordPool pool{512};
-  core::SpscQueue<core::PacketRecord*> to_audio{600}, from_audio{600};
+  core::SpscQueue<core::Message> to_audio{600}, from_audio{600};
   core::Mailbox<core::StreamModel> model;
   core::Mailbox<core::AudioStatus> status;
   net::PayloadFormat l24{net::PayloadFormat::Encoding::L24, 48000, 2};
@@ -150,7 +150,7 @@ TEST_CASE("pcm: L24 through the receiver is the sent samples, and a lost 5 ms is
   std::vector<core::PacketRecord::Kind> kinds;
   auto collect = [&] {
     while (auto m = to_audio.try_pop()) {
-      const core::PacketRecord* r = *m;
+      const core::PacketRecord* r = m->record;
       REQUIRE(r->timestamp == static_cast<std::int64_t>(out.size()));  // contiguous
       for (std::uint32_t i = 0; i < r->frames; ++i) {
         out.push_back(r->pcm[2 * i]);
@@ -204,7 +204,7 @@ TEST_CASE("pcm: L24 through the receiver is the sent samples, and a lost 5 ms is
 
 TEST_CASE("pcm: eight L24 channels through the receiver, each its own; a packet longer than a record holds is invalid") {
   core::RecordPool pool{64};
-  core::SpscQueue<core::PacketRecord*> to_audio{80}, from_audio{80};
+  core::SpscQueue<core::Message> to_audio{80}, from_audio{80};
   core::Mailbox<core::StreamModel> model;
   core::Mailbox<core::AudioStatus> status;
   net::PayloadFormat l24{net::PayloadFormat::Encoding::L24, 48000, 8};
@@ -231,7 +231,7 @@ TEST_CASE("pcm: eight L24 channels through the receiver, each its own; a packet 
     now += kMsNs;
     rx.on_datagram(packet(48), now, now);
     while (auto m = to_audio.try_pop()) {
-      const core::PacketRecord* r = *m;
+      const core::PacketRecord* r = m->record;
       for (std::uint32_t k = 0; k < r->frames; ++k)
         for (int c = 0; c < 8; ++c) REQUIRE(r->pcm[k * 8 + c] == static_cast<float>(c + 1) / 16);
       frames_out += r->frames;
@@ -253,7 +253,7 @@ TEST_CASE("pcm: eight L24 channels through the receiver, each its own; a packet 
 
 TEST_CASE("pcm: a 96 kHz stream's timestamps, packets and clock are counted at 96 kHz") {
   core::RecordPool pool{256};
-  core::SpscQueue<core::PacketRecord*> to_audio{300}, from_audio{300};
+  core::SpscQueue<core::Message> to_audio{300}, from_audio{300};
   core::Mailbox<core::StreamModel> model;
   core::Mailbox<core::AudioStatus> status;
   net::PayloadFormat l24{net::PayloadFormat::Encoding::L24, 96000, 2};
@@ -273,7 +273,7 @@ TEST_CASE("pcm: a 96 kHz stream's timestamps, packets and clock are counted at 9
     now += kMsNs;
     rx.on_datagram(p, now, now);
     while (auto m = to_audio.try_pop()) {
-      frames += (*m)->frames;
+      frames += m->record->frames;
       REQUIRE(from_audio.try_push(*m));
     }
     rx.drain_audio();

@@ -29,8 +29,8 @@ constexpr double kW = 2 * M_PI * 480 / 48000;
 // counter and a wake-up time.
 struct Rig {
   core::RecordPool pool{256};
-  core::SpscQueue<core::PacketRecord*> to_audio{256};
-  core::SpscQueue<core::PacketRecord*> to_net{256};
+  core::SpscQueue<core::Message> to_audio{256};
+  core::SpscQueue<core::Message> to_net{256};
   core::Mailbox<core::StreamModel> model_box;
   core::Mailbox<core::AudioStatus> status_box;
   audio::Player player{{core::make_stream_format(48000, 1, 1), 256}, to_audio, to_net, model_box, status_box};
@@ -66,7 +66,7 @@ struct Rig {
     // step where it starts.
     const float off = kind == core::PacketRecord::Kind::Concealed ? 0.3f : 0.0f;
     for (std::uint32_t i = 0; i < n; ++i) r->pcm[i] = value(ts + std::int64_t{i}) + off;
-    REQUIRE(to_audio.try_push(r));
+    REQUIRE(to_audio.try_push(core::Message::link(r)));
   }
   void process(std::uint32_t n = kPeriod, std::uint32_t rate = 48000) {
     std::vector<float> buf(n, 12345.0f);  // poison: every sample must be written
@@ -77,7 +77,7 @@ struct Rig {
     for (float v : buf) CHECK(v != 12345.0f);
     out.insert(out.end(), buf.begin(), buf.end());
     while (auto m = to_net.try_pop()) {
-      REQUIRE(pool.release(*m));
+      REQUIRE(pool.release(m->record));
       ++returned;
     }
     if (const core::AudioStatus* s = status_box.take()) status = *s;

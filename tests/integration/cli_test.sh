@@ -137,6 +137,24 @@ kill -TERM "$pid"; wait "$pid" || true
 if grep -q "receiving on 127.0.0.1:$port" "$TEST_TMP/sdp.err"; then echo "ok   --sdp with --port"; else
   echo "FAIL --sdp with --port: $(cat "$TEST_TMP/sdp.err")"; failures=$((failures + 1)); fi
 
+# SIGHUP reads --sdp again: an unusable description is one line and the
+# stream goes on; a new format is taken (and said); without --sdp there is
+# nothing to read.
+"$bin" --sdp "$TEST_TMP/opus.sdp" --port "$port" --connect none >/dev/null 2>"$TEST_TMP/hup.err" &
+pid=$!
+wait_for_line "$TEST_TMP/hup.err" "receiving on" 10
+printf 'v=0\ns=x\nc=IN IP4 127.0.0.1\nm=audio 5004 RTP/AVP 97\na=rtpmap:97 L24/32000/2\n' >"$TEST_TMP/opus.sdp"
+kill -HUP "$pid"
+wait_for_line "$TEST_TMP/hup.err" "SIGHUP: .* line 4: L24/32000/2: the rate is not" 5 || true
+printf 'v=0\ns=x\nc=IN IP4 127.0.0.1\nm=audio 5004 RTP/AVP 97\na=rtpmap:97 L24/96000/8\n' >"$TEST_TMP/opus.sdp"
+kill -HUP "$pid"
+wait_for_line "$TEST_TMP/hup.err" "read again: L24/96000/8, payload type 97" 5 || true
+rc=0
+kill -TERM "$pid"; wait "$pid" || rc=$?
+if ((rc == 0)) && grep -q "the rate is not 44100, 48000 or 96000 Hz; the stream goes on" "$TEST_TMP/hup.err" &&
+  grep -q "read again: L24/96000/8, payload type 97" "$TEST_TMP/hup.err"; then echo "ok   SIGHUP reads --sdp again"; else
+  echo "FAIL SIGHUP: exit $rc: $(cat "$TEST_TMP/hup.err")"; failures=$((failures + 1)); fi
+
 # The ports exist under --name and connect where --connect says.
 "$bin" --bind 127.0.0.1 --port "$port" --name rxtest --connect system:playback_2,system:playback_1 \
   >"$TEST_TMP/c.out" 2>"$TEST_TMP/c.err" &

@@ -118,8 +118,8 @@ Result run(const Config& cfg) {
       static_cast<std::size_t>(
           std::ceil(((cfg.latency_auto ? cfg.max_latency_ms : cfg.latency_ms) + 280.0) / 2.5)) + 64;
   core::RecordPool pool(records);
-  core::SpscQueue<core::PacketRecord*> to_audio(records);
-  core::SpscQueue<core::PacketRecord*> to_net(records);
+  core::SpscQueue<core::Message> to_audio(records);
+  core::SpscQueue<core::Message> to_net(records);
   core::Mailbox<core::StreamModel> model;
   core::Mailbox<core::AudioStatus> status;
   const auto ms_frames = [](double ms) { return static_cast<std::uint32_t>(std::lround(ms * 48.0)); };
