@@ -20,7 +20,7 @@
 // stretches.
 //
 // Thread: net. Owned by net::StreamReceiver; nothing allocates after the
-// constructor.
+// constructor but set_payload().
 #pragma once
 
 #include <cstdint>

@@ -16,7 +16,7 @@
 // clock can drive it exactly as the Asio wrapper drives it in real time.
 //
 // Thread: net, every method. Nothing here blocks; nothing allocates after
-// construction.
+// construction but set_format() (a new decoder, a new format for audio).
 #pragma once
 
 #include <array>
