@@ -99,6 +99,9 @@ class Fader {
 
   /// The last sample rendered was silence (or a fade to it).
   bool silent() const noexcept { return silent_; }
+  /// Silence, and nothing left fading out: what follows may start from
+  /// nothing (a stream of another format).
+  bool quiet() const noexcept { return silent_ && fade_out_left_ == 0 && cross_left_ == 0; }
   /// Audio plays at full level with no edge under way: a splice may
   /// crossfade here.
   bool steady() const noexcept {

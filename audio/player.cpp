@@ -136,6 +136,13 @@ void Player::drain_net() noexcept {
   // Bounded: each pass takes what is queued up to a format, and the queue
   // holds at most kMaxFormatsOut of them.
   for (;;) {
+    if (incoming_ != nullptr) {
+      // The old format's audio fades out first (within a callback or two:
+      // its 1 ms ramp), then the new one starts from silence.
+      if (!fader_.quiet() && ++incoming_cycles_ <= kMaxFadeCycles) return;
+      install(incoming_);
+      incoming_ = nullptr;
+    }
     std::int64_t first = 0;
     core::StreamFormat* format = nullptr;
     if (intake_.drain(epoch_, has_cursor_ ? cursor_ : INT64_MIN, status_, first, format) && dry_.on) {
@@ -145,7 +152,12 @@ void Player::drain_net() noexcept {
       dry_.on = false;
     }
     if (format == nullptr) return;
-    install(format);
+    // What the buffer holds is an earlier stream's (the records of the new
+    // one come after the format): it goes home, and what plays fades out.
+    intake_.flush();
+    transition(Event::NewStream);
+    incoming_ = format;
+    incoming_cycles_ = 0;
   }
 }
 
@@ -155,7 +167,8 @@ void Player::install(core::StreamFormat* format) noexcept {
   // one in O(1), and the old one goes home for net to destroy. Net sends a
   // format with a new epoch: what the buffer holds is an earlier stream's,
   // laid out by the old format, and goes home unplayed; the fader, the
-  // splicer and the converter start over at the new rate and channels.
+  // splicer and the converter start over at the new rate and channels
+  // (what played has faded out: drain_net()).
   assert(format->ports == format_->ports && "player: a format for other ports than JACK's");
   intake_.flush();
   transition(Event::NewFormat);
@@ -171,6 +184,10 @@ void Player::install(core::StreamFormat* format) noexcept {
 }
 
 void Player::resync() noexcept {
+  if (incoming_ != nullptr) {
+    install(incoming_);  // nothing plays: no fade to wait for
+    incoming_ = nullptr;
+  }
   intake_.flush();
   transition(Event::Resync);
   converter_.reset();

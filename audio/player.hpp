@@ -11,8 +11,8 @@
 // home and publishes its status to net. Plays the stream by a
 // core::StreamFormat (rate, channels, ports): the one it is built with,
 // then each one net swaps in, installed at the start of a callback before
-// any record of its stream is read (install()); the one it replaces goes
-// home to net.
+// any record of its stream is read, once what played of the old one has
+// faded out (install()); the one it replaces goes home to net.
 //
 // Playout is one state machine (State); transition() is the one place its
 // state changes:
@@ -128,6 +128,11 @@ class Player {
   // is net's, and goes home when the next replaces it.
   core::StreamFormat initial_;
   core::StreamFormat* format_ = &initial_;
+  // Swapped in, waiting for what plays to fade out (at most
+  // kMaxFadeCycles callbacks); the records behind it wait in the queue.
+  core::StreamFormat* incoming_ = nullptr;
+  int incoming_cycles_ = 0;
+  static constexpr int kMaxFadeCycles = 4;
   core::Mailbox<core::StreamModel>& model_;       // net -> audio: the latest model
   core::Mailbox<core::AudioStatus>& status_out_;  // audio -> net: the latest status
 

@@ -4,6 +4,7 @@
 // clock.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <vector>
@@ -61,6 +62,8 @@ struct Loop {
   std::int64_t next_cycle = now;
   std::int64_t jack_frames = 0;
   std::vector<float> left, right;  // the ports, the latest cycle
+  float step_left = 0, step_right = 0;  // the largest step between neighbouring samples so far
+  float last_left = 0, last_right = 0;
   core::AudioStatus seen;
 
   void cycle() {
@@ -68,6 +71,12 @@ struct Loop {
     right.assign(128, 9.0f);
     float* out[2] = {left.data(), right.data()};
     player.process(out, audio::Cycle{128, 48000, jack_frames, next_cycle});
+    for (std::size_t i = 0; i < 128; ++i) {
+      step_left = std::max(step_left, std::fabs(left[i] - last_left));
+      step_right = std::max(step_right, std::fabs(right[i] - last_right));
+      last_left = left[i];
+      last_right = right[i];
+    }
     jack_frames += 128;
     next_cycle += 128 * 1'000'000'000LL / 48000;
     if (const core::AudioStatus* s = status.take()) seen = *s;
@@ -133,6 +142,10 @@ TEST_CASE("format swap: audio installs the new format before its stream's record
   REQUIRE(loop.seen.playing);
   CHECK(loop.left[100] == doctest::Approx(0.125).epsilon(0.01));
   CHECK(loop.right[100] == doctest::Approx(0.25).epsilon(0.01));
+  // Every start and every swap faded (1 ms: 48 JACK frames), never a step:
+  // the old format's audio fades out before the new one is installed.
+  CHECK(loop.step_left < 0.125f / 48 * 2);  // (the resampler sharpens a ramp's corners a little)
+  CHECK(loop.step_right < 0.25f / 48 * 2);
 }
 
 TEST_CASE("format swap: while audio takes none, the latest format waits in net and the stream is dropped") {
