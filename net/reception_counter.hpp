@@ -19,8 +19,14 @@ class ReceptionCounter {
   /// A new epoch starts with the packet `seq`, `ts`. Loss counted so far is
   /// kept.
   void restart(std::uint16_t seq, std::uint32_t ts) noexcept;
-  /// The RTP clock's rate (the stream's), for the jitter's units.
-  void set_rate(std::uint32_t rate) noexcept { rate_ = rate; }
+  /// The RTP clock's rate (the stream's), for the jitter's units: the
+  /// jitter so far is the same time in the new units, and the next
+  /// packet's transit starts over.
+  void set_rate(std::uint32_t rate) noexcept {
+    jitter_ *= static_cast<double>(rate) / rate_;
+    rate_ = rate;
+    have_transit_ = false;
+  }
 
   /// The extended values nearest to the highest seen.
   std::int64_t extend_seq(std::uint16_t seq) const noexcept;

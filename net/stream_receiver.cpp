@@ -122,6 +122,7 @@ void StreamReceiver::set_format(const PayloadFormat& format, int payload_type) {
   depack_.set_payload(*decoder, format.rate);
   decoder_ = std::move(decoder);
   format_ = format;
+  stats_.packet_frames = 0;  // no packet of this format yet
   counter_.set_rate(format.rate);
   sender_steps_ += clock_.system().steps();
   clock_.set_rate(format.rate);

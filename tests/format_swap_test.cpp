@@ -111,6 +111,7 @@ TEST_CASE("format swap: audio installs the new format before its stream's record
   loop.rx.set_format({Encoding::L24, 96000, 1}, 97);
   CHECK(loop.rx.formats_away() == 1);
   CHECK(loop.rx.rate() == 96000);
+  CHECK(loop.rx.stats().net.packet_frames == 0);  // the 48 kHz packets' length is not this stream's
   Sender b;
   b.pt = 97;
   b.ssrc = 0x5eed0002;
