@@ -15,26 +15,26 @@ std::uint32_t Fader::play(float* out, const float* pcm, std::uint32_t frames, st
   assert(to_end >= 0 && "fader: played past a tail's end (a move of the cursor must cancel_tail())");
   const auto n = static_cast<std::uint32_t>(std::min<std::int64_t>(frames, to_end));
   if (silent_) {
-    fade_in_left_ = d::kFadeFrames;
+    fade_in_left_ = fade_frames_;
     silent_ = false;
   }
-  constexpr float kStep = 1.0f / d::kFadeFrames;
+  const float step = 1.0f / static_cast<float>(fade_frames_);
   for (std::uint32_t i = 0; i < n; ++i) {
-    float gin = fade_in_left_ ? 1.0f - static_cast<float>(fade_in_left_) * kStep : 1.0f;
+    float gin = fade_in_left_ ? 1.0f - static_cast<float>(fade_in_left_) * step : 1.0f;
     const std::int64_t left = to_end - i;  // samples from this one to the end, inclusive
-    if (left < d::kFadeFrames) {
-      gin *= static_cast<float>(left - 1) * kStep;
+    if (left < fade_frames_) {
+      gin *= static_cast<float>(left - 1) * step;
       // Faded out, a crossfade's old side with it: whatever plays next, if
       // anything does, fades in on its own.
       if (left == 1) silent_ = true;
     }
-    const float gout = static_cast<float>(fade_out_left_) * kStep;
+    const float gout = static_cast<float>(fade_out_left_) * step;
     const float gcross = static_cast<float>(cross_left_) * cross_step_;
     const float* old = old_ + std::size_t{cross_frames_ - cross_left_} * channels_;
     for (int c = 0; c < channels_; ++c) {
       const std::size_t k = std::size_t{i} * channels_ + c;
       float v = pcm[k] * gin + hold_[c] * gout;
-      if (cross_left_) v += (old[c] * (left < d::kFadeFrames ? gin : 1.0f) - v) * gcross;
+      if (cross_left_) v += (old[c] * (left < fade_frames_ ? gin : 1.0f) - v) * gcross;
       out[k] = v;
       last_[c] = v;
     }
@@ -56,9 +56,9 @@ void Fader::silence(float* out, std::uint32_t frames) noexcept {
   }
   silent_ = true;
   fade_in_left_ = 0;
-  constexpr float kStep = 1.0f / d::kFadeFrames;
+  const float step = 1.0f / static_cast<float>(fade_frames_);
   for (std::uint32_t i = 0; i < frames; ++i) {
-    const float gout = static_cast<float>(fade_out_left_) * kStep;
+    const float gout = static_cast<float>(fade_out_left_) * step;
     for (int c = 0; c < channels_; ++c) {
       out[std::size_t{i} * channels_ + c] = hold_[c] * gout;
       last_[c] = hold_[c] * gout;

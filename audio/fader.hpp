@@ -1,8 +1,8 @@
 // Rendering at the edges of silence, so that no edge is a step.
 //
-// Audio that follows silence fades in over kFadeFrames. Where audio stops
+// Audio that follows silence fades in over kFadeMs. Where audio stops
 // (a hold, a hole, running dry, a skip that cannot splice) the last sample
-// rendered ramps to zero over kFadeFrames, mixed under whatever plays
+// rendered ramps to zero over kFadeMs, mixed under whatever plays
 // next. Audio that ends at a known position because a hole follows (a
 // tail) fades out over its own last samples instead of stopping mid-wave.
 // A splice crossfades: what would have played on (the old side,
@@ -14,6 +14,7 @@
 #pragma once
 
 #include <array>
+#include <cmath>
 #include <cstdint>
 
 #include "core/defaults.hpp"
@@ -23,7 +24,18 @@ namespace audio {
 class Fader {
  public:
   /// Thread: control, at start-up.
-  explicit Fader(int channels) noexcept : channels_(channels) {}
+  Fader(int channels, std::uint32_t rate) noexcept { set_stream(channels, rate); }
+
+  /// Thread: audio (or control while no callback runs). A stream of
+  /// `channels` (1..kMaxChannels) at `rate`: nothing of the last one is
+  /// left to fade.
+  void set_stream(int channels, std::uint32_t rate) noexcept {
+    channels_ = channels;
+    fade_frames_ = static_cast<std::uint32_t>(std::lround(core::defaults::kFadeMs * rate / 1000.0));
+    reset();
+    last_.fill(0.0f);
+    hold_.fill(0.0f);
+  }
 
   /// Thread: audio. Renders `pcm` (interleaved, `frames` of them, stream
   /// positions from `pos`) into `out`: faded in after silence, over the
@@ -42,7 +54,7 @@ class Fader {
   /// under whatever plays next (restarting the ramp if one is under way).
   void fade_out() noexcept {
     hold_ = last_;
-    fade_out_left_ = core::defaults::kFadeFrames;
+    fade_out_left_ = fade_frames_;
   }
   /// Thread: audio. Audio stops here: if any plays, it ramps out; what
   /// plays next fades in.
@@ -59,7 +71,7 @@ class Fader {
     silent_ = true;
   }
   /// Thread: audio. The audio ends at `pos` (a hole follows): it fades out
-  /// over its last kFadeFrames. A tail under way runs to its end.
+  /// over its last kFadeMs. A tail under way runs to its end.
   void end_at(std::int64_t pos) noexcept {
     if (tail_end_ < 0) tail_end_ = pos;
   }
@@ -87,6 +99,9 @@ class Fader {
 
   /// The last sample rendered was silence (or a fade to it).
   bool silent() const noexcept { return silent_; }
+  /// Silence, and nothing left fading out: what follows may start from
+  /// nothing (a stream of another format).
+  bool quiet() const noexcept { return silent_ && fade_out_left_ == 0 && cross_left_ == 0; }
   /// Audio plays at full level with no edge under way: a splice may
   /// crossfade here.
   bool steady() const noexcept {
@@ -94,7 +109,8 @@ class Fader {
   }
 
  private:
-  const int channels_;
+  int channels_ = 0;
+  std::uint32_t fade_frames_ = 0;  // kFadeMs at the stream's rate
   bool silent_ = true;          // the last sample rendered was silence (or fading to it)
   std::int64_t tail_end_ = -1;  // a tail fade under way ends here (-1: none)
   std::uint32_t fade_in_left_ = 0;

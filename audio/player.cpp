@@ -10,18 +10,21 @@ namespace audio {
 
 namespace d = core::defaults;
 
-Player::Player(const PlayerConfig& config, core::SpscQueue<core::PacketRecord*>& from_net,
-               core::SpscQueue<core::PacketRecord*>& to_net, core::Mailbox<core::StreamModel>& model,
+Player::Player(const PlayerConfig& config, core::SpscQueue<core::Message>& from_net,
+               core::SpscQueue<core::Message>& to_net, core::Mailbox<core::StreamModel>& model,
                core::Mailbox<core::AudioStatus>& status)
-    : channels_(config.channels),
+    : initial_(config.format),
       model_(model),
       status_out_(status),
       buffer_(config.capacity),
       intake_(buffer_, from_net, to_net),
-      fader_(config.channels),
-      splicer_(config.channels),
-      converter_(config.channels) {
-  assert(channels_ >= 1 && channels_ <= d::kMaxChannels && "player: channel count");
+      fader_(config.format.channels, config.format.rate),
+      splicer_(config.format.channels, config.format.rate),
+      converter_(config.format) {
+  clock_.set_stream_rate(format_->rate);
+  status_.stream_rate = format_->rate;
+  assert(format_->channels >= 1 && format_->channels <= format_->ports && format_->ports <= d::kMaxChannels &&
+         "player: channel count");
 }
 
 void Player::process(float* const* out, const Cycle& cycle) noexcept {
@@ -31,7 +34,7 @@ void Player::process(float* const* out, const Cycle& cycle) noexcept {
   drain_net();
   if (!converter_.begin(cycle.nframes, cycle.rate)) {
     // Longer than a period can be, or no rate: silence.
-    for (int c = 0; c < channels_; ++c) std::fill_n(out[c], cycle.nframes, 0.0f);
+    for (int p = 0; p < format_->ports; ++p) std::fill_n(out[p], cycle.nframes, 0.0f);
     return;
   }
   status_.jack_stalls += clock_.on_cycle(cycle.jack_frames, cycle.wake_ns, cycle.rate) > 0 ? 1 : 0;
@@ -87,6 +90,7 @@ void Player::transition(Event e, std::int64_t frames) noexcept {
       replay_left_ = 0;
       state_ = State::Buffering;
       return;
+    case Event::NewFormat:  // -> Buffering, with no cursor; the old format's audio cannot fade into the new
     case Event::Resync:  // -> Buffering, with no cursor and nothing left to fade
       has_cursor_ = false;
       dry_.on = false;
@@ -129,16 +133,61 @@ void Player::take_model() noexcept {
 }
 
 void Player::drain_net() noexcept {
-  std::int64_t first = 0;
-  if (intake_.drain(epoch_, has_cursor_ ? cursor_ : INT64_MIN, status_, first) && dry_.on) {
-    // Playout would be at dry_.at + dry_.frames by now had the buffer not
-    // run dry: a record from before that point was awaited.
-    if (first < dry_.at + dry_.frames) ++status_.underruns;
-    dry_.on = false;
+  // Bounded: each pass takes what is queued up to a format, and the queue
+  // holds at most kMaxFormatsOut of them.
+  for (;;) {
+    if (incoming_ != nullptr) {
+      // The old format's audio fades out first (within a callback or two:
+      // its 1 ms ramp), then the new one starts from silence.
+      if (!fader_.quiet() && ++incoming_cycles_ <= kMaxFadeCycles) return;
+      install(incoming_);
+      incoming_ = nullptr;
+    }
+    std::int64_t first = 0;
+    core::StreamFormat* format = nullptr;
+    if (intake_.drain(epoch_, has_cursor_ ? cursor_ : INT64_MIN, status_, first, format) && dry_.on) {
+      // Playout would be at dry_.at + dry_.frames by now had the buffer
+      // not run dry: a record from before that point was awaited.
+      if (first < dry_.at + dry_.frames) ++status_.underruns;
+      dry_.on = false;
+    }
+    if (format == nullptr) return;
+    // What the buffer holds is an earlier stream's (the records of the new
+    // one come after the format): it goes home, and what plays fades out.
+    intake_.flush();
+    transition(Event::NewStream);
+    incoming_ = format;
+    incoming_cycles_ = 0;
   }
 }
 
+void Player::install(core::StreamFormat* format) noexcept {
+  // The swap pattern: here, at the start of a callback and before any
+  // record after it in the queue is read, the new format replaces the old
+  // one in O(1), and the old one goes home for net to destroy. Net sends a
+  // format with a new epoch: what the buffer holds is an earlier stream's,
+  // laid out by the old format, and goes home unplayed; the fader, the
+  // splicer and the converter start over at the new rate and channels
+  // (what played has faded out: drain_net()).
+  assert(format->ports == format_->ports && "player: a format for other ports than JACK's");
+  intake_.flush();
+  transition(Event::NewFormat);
+  core::StreamFormat* old = format_;
+  format_ = format;
+  fader_.set_stream(format->channels, format->rate);
+  splicer_.set_stream(format->channels, format->rate);
+  converter_.set_stream(*format);
+  clock_.set_stream_rate(format->rate);
+  status_.stream_rate = format->rate;
+  ++status_.formats;
+  if (old != &initial_) intake_.unlink(old);
+}
+
 void Player::resync() noexcept {
+  if (incoming_ != nullptr) {
+    install(incoming_);  // nothing plays: no fade to wait for
+    incoming_ = nullptr;
+  }
   intake_.flush();
   transition(Event::Resync);
   converter_.reset();
@@ -166,10 +215,10 @@ void Player::steer(std::uint32_t nframes, double& ratio) noexcept {
   // compares (within its window) and this cycle's audio with what the
   // converter reads ahead (from wherever in the window it lands); the rest
   // of the crossfade comes as it plays.
-  const double cycle = nframes * (static_cast<double>(d::kStreamRate) / converter_.rate()) +
+  const double cycle = nframes * (static_cast<double>(format_->rate) / converter_.rate()) +
                        RateConverter::kChunkFrames + Resampler::kTaps;
-  const double needed = Splicer::kSearch + std::max<double>(cycle, Splicer::kMatchFrames);
-  const std::int64_t landing = static_cast<std::int64_t>(std::floor(clock_.due())) - Splicer::kSearch;
+  const double needed = splicer_.search() + std::max<double>(cycle, splicer_.match_frames());
+  const std::int64_t landing = static_cast<std::int64_t>(std::floor(clock_.due())) - splicer_.search();
   const PlayoutClock::Steer s =
       clock_.steer(position(), buffer_.end(), buffer_.contiguous_end(landing), needed, nframes);
   ratio = s.ratio;
@@ -180,7 +229,7 @@ void Player::steer(std::uint32_t nframes, double& ratio) noexcept {
     start_if_due();
   } else if (s.correct > 0) {
     ++status_.splices;
-    jump_to(cursor_ + s.correct, Splicer::kSearch);
+    jump_to(cursor_ + s.correct, splicer_.search());
   } else if (s.correct < 0) {
     if (splice_back(-s.correct)) {
       ++status_.splices;
@@ -244,8 +293,8 @@ bool Player::splice_back(std::int64_t frames) noexcept {
   // the cursor after it. Only over audio that played without a break and
   // is still kept.
   std::int64_t at = cursor_ - frames;
-  if (splicer_.history_end() != cursor_ || at - Splicer::kSearch < splicer_.kept_from() ||
-      !splice_at(at, Splicer::kSearch, at))
+  if (splicer_.history_end() != cursor_ || at - splicer_.search() < splicer_.kept_from() ||
+      !splice_at(at, splicer_.search(), at))
     return false;
   transition(Event::Replay, cursor_ - at);
   return true;
@@ -264,18 +313,18 @@ bool Player::splice_at(std::int64_t asked, std::int64_t window, std::int64_t& at
     return false;
   // The waveforms match between two samples: the new audio is read
   // `fraction` of a frame further, gliding there over the crossfade.
-  if (fraction != 0) converter_.warp(Splicer::kFrames, fraction);
-  fader_.crossfade(splicer_.old_side(), Splicer::kFrames);
+  if (fraction != 0) converter_.warp(splicer_.crossfade(), fraction);
+  fader_.crossfade(splicer_.old_side(), splicer_.crossfade());
   return true;
 }
 
-// --- Rendering the stream at 48 kHz --------------------------------------
+// --- Rendering the stream at its rate -------------------------------------
 
 void Player::render(float* out, std::uint32_t frames) noexcept {
   // What the state plays, piece by piece: each piece ends where the state
   // may change.
   for (std::uint32_t done = 0; done < frames;) {
-    float* const dst = out + std::size_t{done} * channels_;
+    float* const dst = out + std::size_t{done} * format_->channels;
     const std::uint32_t want = frames - done;
     switch (state_) {
       case State::Buffering:
@@ -343,7 +392,7 @@ std::uint32_t Player::play_records(float* out, std::uint32_t frames) noexcept {
     return n;
   }
   const auto offset = static_cast<std::uint32_t>(cursor_ - r->timestamp);
-  const float* pcm = r->pcm + std::size_t{offset} * channels_;
+  const float* pcm = r->pcm + std::size_t{offset} * format_->channels;
   // Audio before a hole in the timeline fades out over its own last
   // samples instead of stopping mid-wave (a tail). Audio with nothing
   // after it yet plays on: net conceals whatever is missing before it is

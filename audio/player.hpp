@@ -2,13 +2,17 @@
 //
 // Takes net's records into the jitter buffer (audio::RecordIntake) and
 // net's latest StreamModel,
-// renders the stream (48 kHz) from the playout cursor and converts it to
+// renders the stream (at its rate) from the playout cursor and converts it to
 // the JACK rate (audio::RateConverter). Where playout should be and how
 // fast it goes come from the clocks (audio::PlayoutClock); the player
 // carries out what they decide: start where the stream is due, skip or
 // replay spliced in phase (audio::Splicer), hold silence, start over.
 // Every edge of silence is faded (audio::Fader). Sends consumed records
-// home and publishes its status to net.
+// home and publishes its status to net. Plays the stream by a
+// core::StreamFormat (rate, channels, ports): the one it is built with,
+// then each one net swaps in, installed at the start of a callback before
+// any record of its stream is read, once what played of the old one has
+// faded out (install()); the one it replaces goes home to net.
 //
 // Playout is one state machine (State); transition() is the one place its
 // state changes:
@@ -18,7 +22,7 @@
 //   Playing, Holding --Hold--> Holding --PlayedOut--> Playing
 //   Replaying --Hold--> Replaying --PlayedOut--> Holding (the hold follows the replay)
 //   Playing --RanDry--> Buffering; not Buffering --StartOver--> Buffering
-//   any --NewStream, Resync--> Buffering
+//   any --NewStream, NewFormat, Resync--> Buffering
 //
 // A skip forward moves the cursor and leaves the state as it is.
 //
@@ -39,12 +43,13 @@
 #include "core/mailbox.hpp"
 #include "core/messages.hpp"
 #include "core/spsc_queue.hpp"
+#include "core/stream_format.hpp"
 
 namespace audio {
 
 struct PlayerConfig {
-  int channels = 2;            // output ports; records carry the same count
-  std::size_t capacity = 256;  // records the jitter buffer can hold: the pool size
+  core::StreamFormat format{};  // the first stream's rate, the channels records carry, the ports they play on
+  std::size_t capacity = 256;   // records the jitter buffer can hold: the pool size
 };
 
 class Player {
@@ -57,13 +62,13 @@ class Player {
   };
 
   /// Thread: control, at start-up.
-  Player(const PlayerConfig& config, core::SpscQueue<core::PacketRecord*>& from_net,
-         core::SpscQueue<core::PacketRecord*>& to_net, core::Mailbox<core::StreamModel>& model,
+  Player(const PlayerConfig& config, core::SpscQueue<core::Message>& from_net,
+         core::SpscQueue<core::Message>& to_net, core::Mailbox<core::StreamModel>& model,
          core::Mailbox<core::AudioStatus>& status);
 
   /// Thread: audio. Real-time safe: no allocation, no locks, no syscalls,
   /// bounded time. Writes exactly `cycle.nframes` to each of
-  /// `out[0..channels)` at `cycle.rate` (which may change between calls).
+  /// `out[0..ports)` at `cycle.rate` (which may change between calls).
   void process(float* const* out, const Cycle& cycle) noexcept;
 
   /// Static trampoline for audio::JackClient.
@@ -91,6 +96,7 @@ class Player {
     RanDry,     // no record left to play
     StartOver,  // far from where the clocks say playout should be
     NewStream,  // a new epoch: what the buffer held went home
+    NewFormat,  // a new stream format: what the buffer held went home, nothing of the old one fades
     Resync,     // a new JACK client: what the buffer held went home
     Replay,     // a correction backwards, spliced: replay the frames given
     Hold,       // a correction backwards that cannot splice: hold the frames given
@@ -100,6 +106,7 @@ class Player {
 
   void take_model() noexcept;
   void drain_net() noexcept;
+  void install(core::StreamFormat* format) noexcept;
 
   void start_if_due() noexcept;
   void steer(std::uint32_t nframes, double& ratio) noexcept;
@@ -116,7 +123,16 @@ class Player {
   std::uint32_t play_records(float* out, std::uint32_t frames) noexcept;
   void push_status(const Cycle& cycle, std::uint32_t stream_frames) noexcept;
 
-  const int channels_;
+  // The stream's format: rate, channels per record, the ports they play
+  // on. The first is the player's own (initial_); each one net swaps in
+  // is net's, and goes home when the next replaces it.
+  core::StreamFormat initial_;
+  core::StreamFormat* format_ = &initial_;
+  // Swapped in, waiting for what plays to fade out (at most
+  // kMaxFadeCycles callbacks); the records behind it wait in the queue.
+  core::StreamFormat* incoming_ = nullptr;
+  int incoming_cycles_ = 0;
+  static constexpr int kMaxFadeCycles = 4;
   core::Mailbox<core::StreamModel>& model_;       // net -> audio: the latest model
   core::Mailbox<core::AudioStatus>& status_out_;  // audio -> net: the latest status
 

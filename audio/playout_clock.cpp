@@ -6,12 +6,12 @@
 #include "core/defaults.hpp"
 
 namespace audio {
-namespace {
-constexpr double kRate = core::defaults::kStreamRate;
-constexpr double kFramesPerMs = kRate / 1000;
-}  // namespace
+PlayoutClock::PlayoutClock() noexcept : jack_(core::ClockEstimator::jack_config(core::defaults::kStreamRate)) {}
 
-PlayoutClock::PlayoutClock() noexcept : jack_(core::ClockEstimator::jack_config(kRate)) {}
+void PlayoutClock::set_stream_rate(std::uint32_t rate) noexcept {
+  stream_rate_ = rate;
+  frames_per_ms_ = stream_rate_ / 1000;
+}
 
 void PlayoutClock::reset_jack() noexcept {
   jack_.reset();
@@ -82,7 +82,7 @@ std::int64_t PlayoutClock::on_cycle(std::int64_t jack_frames, std::int64_t wake_
 void PlayoutClock::update_due() noexcept {
   if (!ready()) return;
   // The position that arrived on time the reference latency ago.
-  const double latency_ns = reference_ * 1e9 / kRate;
+  const double latency_ns = reference_ * 1e9 / stream_rate_;
   const std::int64_t now = model_.jack_timeline ? timeline_ns_ : cycle_ns_;
   due_ = static_cast<double>(model_.ref_pos) +
          (static_cast<double>(now - model_.ref_ns) - latency_ns) / model_.ns_per_frame;
@@ -91,14 +91,14 @@ void PlayoutClock::update_due() noexcept {
 double PlayoutClock::consumption() const noexcept {
   // Stream frames per JACK frame: JACK's ns per frame over the sender's
   // (on JACK's timeline a JACK frame is its nominal period, exactly).
-  const double nominal = kRate / jack_rate_;
+  const double nominal = stream_rate_ / jack_rate_;
   if (!model_.clock || !jack_.valid()) return nominal;
   return (model_.jack_timeline ? 1e9 / jack_rate_ : jack_.ns_per_frame()) / model_.ns_per_frame;
 }
 
 double PlayoutClock::idle_ratio() noexcept {
   const double c = consumption();
-  drift_ppm_ = (c * jack_rate_ / kRate - 1) * 1e6;
+  drift_ppm_ = (c * jack_rate_ / stream_rate_ - 1) * 1e6;
   ratio_ppm_ = drift_ppm_;
   return 1.0 / c;
 }
@@ -106,7 +106,7 @@ double PlayoutClock::idle_ratio() noexcept {
 PlayoutClock::Steer PlayoutClock::steer(double position, std::int64_t queued_end, std::int64_t whole_end, double needed,
                                         std::uint32_t nframes) noexcept {
   const double c = consumption();
-  const double nominal = kRate / jack_rate_;
+  const double nominal = stream_rate_ / jack_rate_;
   const double stream_frames = c * nframes;
   // The reference glides to a new target, fed forward below.
   const double diff = model_.target_frames - reference_;
@@ -120,12 +120,12 @@ PlayoutClock::Steer PlayoutClock::steer(double position, std::int64_t queued_end
   const double error = due_ - position;
   delay_frames_ = reference_ + error;
   double trim = 0;
-  const double limit = kCorrectMs * kFramesPerMs;
-  const bool storm = quiet_s_ < kQuietS && std::fabs(error) < kStormMs * kFramesPerMs;
+  const double limit = kCorrectMs * frames_per_ms_;
+  const bool storm = quiet_s_ < kQuietS && std::fabs(error) < kStormMs * frames_per_ms_;
   if (storm) {
     // JACK's clock is still stepping: the decision waits for the storm to
     // pass.
-  } else if (error < -kRestartMs * kFramesPerMs) {
+  } else if (error < -kRestartMs * frames_per_ms_) {
     s.restart = true;
   } else if (error < -limit) {
     s.correct = std::llround(error);
@@ -142,7 +142,7 @@ PlayoutClock::Steer PlayoutClock::steer(double position, std::int64_t queued_end
         due_ + needed <= static_cast<double>(whole_end)) {
       s.correct = std::llround(error);
       waited_s_ = 0;
-    } else if (due_ > static_cast<double>(queued_end) + kRestartMs * kFramesPerMs) {
+    } else if (due_ > static_cast<double>(queued_end) + kRestartMs * frames_per_ms_) {
       s.restart = true;
     } else {
       waited_s_ += nframes / static_cast<double>(jack_rate_);
@@ -157,7 +157,7 @@ PlayoutClock::Steer PlayoutClock::steer(double position, std::int64_t queued_end
     const double time = kSettleTrimS * std::pow(kTrimS / kSettleTrimS, settled);
     const double trust = std::clamp(kTrustPpm / std::max(model_.clock_uncertainty_ppm, 1e-9), 0.25, 1.0);
     const double most = kMaxSettleTrim * std::pow(kMaxTrim * trust / kMaxSettleTrim, settled);
-    trim = std::clamp(error / (time * kRate), -most, most);
+    trim = std::clamp(error / (time * stream_rate_), -most, most);
   }
   const double seconds = nframes / static_cast<double>(jack_rate_);
   played_s_ += seconds;

@@ -38,6 +38,7 @@
 #include <cstdint>
 
 #include "core/clock_estimator.hpp"
+#include "core/defaults.hpp"
 #include "core/messages.hpp"
 
 namespace audio {
@@ -103,6 +104,10 @@ class PlayoutClock {
 
   PlayoutClock() noexcept;
 
+  /// The stream's rate: what its positions, the model's frames and the
+  /// target count. Set before the first model of a stream at that rate.
+  void set_stream_rate(std::uint32_t rate) noexcept;
+
   /// A new JACK client: its frame counter starts over.
   void reset_jack() noexcept;
   /// Net's latest model. A new epoch is a new stream: call start() when
@@ -156,7 +161,7 @@ class PlayoutClock {
   /// trim and glide, against nominal.
   double ratio_ppm() const noexcept { return ratio_ppm_; }
   /// The buffer's delay in the latest steer(): the target plus the error
-  /// (48 kHz frames).
+  /// (stream frames).
   double delay_frames() const noexcept { return delay_frames_; }
   const core::ClockEstimator& jack() const noexcept { return jack_; }
 
@@ -165,6 +170,8 @@ class PlayoutClock {
   void update_due() noexcept;
 
   core::ClockEstimator jack_;
+  double stream_rate_ = core::defaults::kStreamRate;  // stream frames per second
+  double frames_per_ms_ = stream_rate_ / 1000;
   core::StreamModel model_{};
   std::uint32_t jack_rate_ = 0;
   std::int64_t cycle_ns_ = 0;
@@ -180,7 +187,7 @@ class PlayoutClock {
   double timeline_rate_ = 1;
   double due_ = 0;
   bool started_ = false;        // playout runs on this epoch (start())
-  double reference_ = 0;        // the target playout steers to now, gliding (48 kHz frames)
+  double reference_ = 0;        // the target playout steers to now, gliding (stream frames)
   double glide_ = 0;            // how fast it moves this cycle (frames per stream frame)
   std::int64_t stretched_ = 0;  // model_.stretched_frames already in reference_
   double waited_s_ = 0;         // a skip has waited this long for its audio

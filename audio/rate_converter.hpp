@@ -1,6 +1,8 @@
-// From the stream's rate to JACK's: the stream rendered at 48 kHz in small
-// chunks into a stage, read by a variable-ratio resampler (audio::Resampler)
-// at JACK's rate, written to the ports. Output-driven: a chunk is rendered
+// From the stream's rate to JACK's: the stream rendered at its own rate in
+// small chunks into a stage, read by a variable-ratio resampler
+// (audio::Resampler) at JACK's rate, written to the ports (each port the
+// stream channel core::StreamFormat::port_channel names, or silence).
+// Output-driven: a chunk is rendered
 // only when the resampler has read the last one, so what sits rendered but
 // unread (stream the callback took from the buffer before it had to) stays
 // under a chunk.
@@ -10,10 +12,12 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <cstdint>
 #include <memory>
 
 #include "audio/resampler.hpp"
+#include "core/stream_format.hpp"
 
 namespace audio {
 
@@ -26,12 +30,24 @@ class RateConverter {
   static constexpr std::uint32_t kChunkFrames = Resampler::kChunkFrames;
 
   /// Thread: control, at start-up. Allocates the stage, the interleaved
-  /// output and the resampler's tables.
-  explicit RateConverter(int channels)
-      : channels_(channels),
-        resampler_(channels),
-        stage_(std::make_unique<float[]>(std::size_t{kChunkFrames} * channels)),
-        out_(std::make_unique<float[]>(std::size_t{kMaxPeriod} * channels)) {}
+  /// output and the resampler's tables, for up to kMaxChannels.
+  explicit RateConverter(const core::StreamFormat& format)
+      : resampler_(format.channels),
+        stage_(std::make_unique<float[]>(std::size_t{kChunkFrames} * core::defaults::kMaxChannels)),
+        out_(std::make_unique<float[]>(std::size_t{kMaxPeriod} * core::defaults::kMaxChannels)) {
+    set_stream(format);
+  }
+
+  /// Thread: audio (or control while no callback runs). Real-time safe. A
+  /// stream of another format: its channels, the ports they play on, its
+  /// rate's kernel band. What is staged and the resampler's history go.
+  void set_stream(const core::StreamFormat& format) noexcept {
+    channels_ = format.channels;
+    ports_ = format.ports;
+    port_channel_ = format.port_channel;
+    stage_pos_ = stage_len_ = 0;
+    resampler_.set_stream(format.channels, format.rate);
+  }
 
   /// Thread: audio. A cycle of `nframes` at `rate`: a new rate (or the
   /// first cycle) starts the resampler afresh. False where the cycle cannot
@@ -45,7 +61,7 @@ class RateConverter {
     return nframes <= kMaxPeriod && rate != 0;
   }
 
-  /// Thread: audio. Writes `nframes` to each of `out[0..channels)`,
+  /// Thread: audio. Writes `nframes` to each of `out[0..ports)`,
   /// converted at `ratio` (output rate / input rate), calling
   /// `render(float* dst, std::uint32_t frames)` for each chunk of stream it
   /// needs (interleaved). Returns the stream frames the resampler read.
@@ -68,8 +84,14 @@ class RateConverter {
       produced += r.generated;
     }
     std::fill(dst + std::size_t{produced} * channels_, dst + std::size_t{nframes} * channels_, 0.0f);
-    for (int c = 0; c < channels_; ++c)
-      for (std::uint32_t i = 0; i < nframes; ++i) out[c][i] = dst[std::size_t{i} * channels_ + c];
+    for (int p = 0; p < ports_; ++p) {
+      const int c = port_channel_[static_cast<std::size_t>(p)];
+      if (c < 0) {
+        std::fill_n(out[p], nframes, 0.0f);
+        continue;
+      }
+      for (std::uint32_t i = 0; i < nframes; ++i) out[p][i] = dst[std::size_t{i} * channels_ + c];
+    }
     return consumed;
   }
 
@@ -93,7 +115,9 @@ class RateConverter {
   }
 
  private:
-  const int channels_;
+  int channels_ = 0;  // stream channels rendered, interleaved
+  int ports_ = 0;
+  std::array<std::int8_t, core::defaults::kMaxChannels> port_channel_{};
   Resampler resampler_;
   const std::unique_ptr<float[]> stage_;  // kChunkFrames x channels, interleaved
   std::uint32_t stage_pos_ = 0;           // first frame not yet read by the resampler

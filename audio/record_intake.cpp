@@ -4,19 +4,25 @@
 
 namespace audio {
 
-RecordIntake::RecordIntake(JitterBuffer& buffer, core::SpscQueue<core::PacketRecord*>& from_net,
-                           core::SpscQueue<core::PacketRecord*>& to_net)
+RecordIntake::RecordIntake(JitterBuffer& buffer, core::SpscQueue<core::Message>& from_net,
+                           core::SpscQueue<core::Message>& to_net)
     : buffer_(buffer),
       from_net_(from_net),
       to_net_(to_net),
-      pending_(std::make_unique<core::PacketRecord*[]>(buffer.capacity())) {}
+      pending_capacity_(buffer.capacity() + core::defaults::kMaxFormatsOut),
+      pending_(std::make_unique<core::Message[]>(pending_capacity_)) {}
 
 bool RecordIntake::drain(std::uint32_t epoch, std::int64_t played_to, core::AudioStatus& status,
-                         std::int64_t& first) noexcept {
+                         std::int64_t& first, core::StreamFormat*& format) noexcept {
   bool came = false;
+  format = nullptr;
   // Bounded: the queue holds at most its capacity.
   while (auto m = from_net_.try_pop()) {
-    core::PacketRecord* r = *m;
+    if (m->format != nullptr) {
+      format = m->format;
+      return came;
+    }
+    core::PacketRecord* r = m->record;
     if (r->epoch != epoch) {
       // From a stream that is over (audio saw its successor's model
       // first), or from a new one whose model comes next call: either way
@@ -59,10 +65,10 @@ void RecordIntake::replace(std::size_t i, core::PacketRecord* r, std::int64_t pl
   unlink(buffer_.replace(i, r));
 }
 
-void RecordIntake::unlink(core::PacketRecord* r) noexcept {
-  if (!to_net_.try_push(r)) {
-    assert(pending_count_ < buffer_.capacity() && "player: more records out than the pool holds");
-    pending_[pending_count_++] = r;
+void RecordIntake::send_home(const core::Message& m) noexcept {
+  if (!to_net_.try_push(m)) {
+    assert(pending_count_ < pending_capacity_ && "player: more records out than the pool holds");
+    pending_[pending_count_++] = m;
   }
 }
 

@@ -10,10 +10,14 @@ namespace {
 
 constexpr int kHistory = Resampler::kTaps + Resampler::kMaxInput;
 constexpr int kHalf = Resampler::kTaps / 2;
-// Cut-off at 0.95 of the input's Nyquist frequency (22.8 kHz for 48 kHz):
-// Opus carries nothing above 20 kHz, and the images of what it does carry
-// start at 28 kHz, inside the Kaiser window's stop band.
+// Cut-off at 0.95 of 24 kHz (22.8 kHz), or of the input's Nyquist
+// frequency where that is lower (20.9 kHz at 44.1 kHz): Opus carries nothing
+// above 20 kHz, and the images of what it does carry start at 28 kHz,
+// inside the Kaiser window's stop band. A 96 kHz stream is low-passed at
+// the same 22.8 kHz (half its band), so that played at 48 kHz its upper
+// octave does not alias.
 constexpr double kCutoff = 0.95;
+constexpr std::uint32_t kBandRate = 48000;
 constexpr double kBeta = 8.0;  // Kaiser window: about -80 dB side lobes
 
 // Modified Bessel function of the first kind, order 0, by its series.
@@ -26,39 +30,59 @@ double bessel_i0(double x) {
   return sum;
 }
 
-// The windowed sinc at t input samples from the centre.
-double kernel(double t) {
+// The windowed sinc at t input samples from the centre, cut off at
+// `cutoff` of the input's Nyquist frequency.
+double kernel(double t, double cutoff) {
   const double r = t / kHalf;
   if (std::fabs(r) >= 1) return 0;
-  const double x = std::numbers::pi * kCutoff * t;
+  const double x = std::numbers::pi * cutoff * t;
   const double sinc = t == 0 ? 1 : std::sin(x) / x;
-  return kCutoff * sinc * bessel_i0(kBeta * std::sqrt(1 - r * r)) / bessel_i0(kBeta);
+  return cutoff * sinc * bessel_i0(kBeta * std::sqrt(1 - r * r)) / bessel_i0(kBeta);
+}
+
+void fill(float* table, float* delta, double cutoff) {
+  // Phase p, tap k weighs the input sample k - (kHalf - 1) places from the
+  // output's integer part, which lies p / kPhases before the output.
+  constexpr int kTaps = Resampler::kTaps;
+  constexpr int kPhases = Resampler::kPhases;
+  for (int p = 0; p <= kPhases; ++p)
+    for (int k = 0; k < kTaps; ++k)
+      table[std::size_t(p) * kTaps + k] =
+          static_cast<float>(kernel(static_cast<double>(p) / kPhases + (kHalf - 1) - k, cutoff));
+  for (int p = 0; p < kPhases; ++p)
+    for (int k = 0; k < kTaps; ++k)
+      delta[std::size_t(p) * kTaps + k] = table[std::size_t(p + 1) * kTaps + k] - table[std::size_t(p) * kTaps + k];
 }
 
 }  // namespace
 
 Resampler::Resampler(int channels)
     : channels_(channels),
-      table_(std::make_unique<float[]>(std::size_t{kPhases + 1} * kTaps)),
-      delta_(std::make_unique<float[]>(std::size_t{kPhases} * kTaps)),
-      history_(std::make_unique<float[]>(std::size_t{kHistory} * channels)) {
-  // Phase p, tap k weighs the input sample k - (kHalf - 1) places from the
-  // output's integer part, which lies p / kPhases before the output.
-  for (int p = 0; p <= kPhases; ++p)
-    for (int k = 0; k < kTaps; ++k)
-      table_[std::size_t(p) * kTaps + k] =
-          static_cast<float>(kernel(static_cast<double>(p) / kPhases + (kHalf - 1) - k));
-  for (int p = 0; p < kPhases; ++p)
-    for (int k = 0; k < kTaps; ++k)
-      delta_[std::size_t(p) * kTaps + k] =
-          table_[std::size_t(p + 1) * kTaps + k] - table_[std::size_t(p) * kTaps + k];
+      tables_(std::make_unique<float[]>(std::size_t{kBands} * (kPhases + 1) * kTaps)),
+      deltas_(std::make_unique<float[]>(std::size_t{kBands} * kPhases * kTaps)),
+      history_(std::make_unique<float[]>(std::size_t{kHistory} * core::defaults::kMaxChannels)) {
+  // Band 0 for streams up to 48 kHz, band 1 for those above (96 kHz): cut
+  // off at half the fraction of their Nyquist frequency.
+  for (int b = 0; b < kBands; ++b)
+    fill(tables_.get() + std::size_t(b) * (kPhases + 1) * kTaps, deltas_.get() + std::size_t(b) * kPhases * kTaps,
+         kCutoff / (b + 1));
+  table_ = tables_.get();
+  delta_ = deltas_.get();
+  reset();
+}
+
+void Resampler::set_stream(int channels, std::uint32_t stream_rate) noexcept {
+  channels_ = channels;
+  const int band = stream_rate > kBandRate ? 1 : 0;
+  table_ = tables_.get() + std::size_t(band) * (kPhases + 1) * kTaps;
+  delta_ = deltas_.get() + std::size_t(band) * kPhases * kTaps;
   reset();
 }
 
 void Resampler::reset() noexcept {
   // Half a kernel of silence before the first input sample, which the first
   // output sample then sits on.
-  std::fill_n(history_.get(), std::size_t{kHistory} * channels_, 0.0f);
+  std::fill_n(history_.get(), std::size_t{kHistory} * core::defaults::kMaxChannels, 0.0f);
   len_ = kHalf - 1;
   pos_ = kHalf - 1;
   ratio_ = 0;
@@ -79,8 +103,8 @@ void Resampler::frame(double pos, float* out) const noexcept {
   const double frac = (pos - base) * kPhases;
   const int phase = std::min(static_cast<int>(frac), kPhases - 1);
   const auto a = static_cast<float>(frac - phase);
-  const float* t = table_.get() + std::size_t(phase) * kTaps;
-  const float* dt = delta_.get() + std::size_t(phase) * kTaps;
+  const float* t = table_ + std::size_t(phase) * kTaps;
+  const float* dt = delta_ + std::size_t(phase) * kTaps;
   if (channels_ == 2) {
     // Stereo, the common case, in one pass on 4-float vectors (GCC/Clang
     // vector extensions: SSE on x86-64, NEON on ARM): each interpolated

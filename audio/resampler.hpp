@@ -30,8 +30,14 @@ class Resampler {
   static constexpr int kPhases = 512;    // table resolution per input sample
   static constexpr int kMaxInput = 256;  // input frames held at most
 
-  /// Thread: control. Allocates and fills the tables.
+  /// Thread: control. Allocates and fills the tables (one per band: for
+  /// streams up to 48 kHz, and above) and a history for kMaxChannels.
   explicit Resampler(int channels);
+
+  /// Thread: audio (or control while no callback runs). Real-time safe.
+  /// The stream's channels (1..kMaxChannels) and rate pick the history's
+  /// layout and the kernel's band; the history starts over.
+  void set_stream(int channels, std::uint32_t stream_rate) noexcept;
 
   struct Result {
     std::uint32_t used = 0;       // input frames consumed
@@ -74,11 +80,15 @@ class Resampler {
  private:
   void frame(double pos, float* out) const noexcept;
 
-  const int channels_;
-  // Kernel table: kTaps coefficients for each of kPhases + 1 phases, and the
-  // differences to the next phase, for the linear interpolation.
-  const std::unique_ptr<float[]> table_;
-  const std::unique_ptr<float[]> delta_;
+  static constexpr int kBands = 2;
+  int channels_;
+  // Kernel tables, one per band: kTaps coefficients for each of kPhases + 1
+  // phases, and the differences to the next phase, for the linear
+  // interpolation. table_ and delta_ point at the stream's band.
+  const std::unique_ptr<float[]> tables_;
+  const std::unique_ptr<float[]> deltas_;
+  const float* table_ = nullptr;
+  const float* delta_ = nullptr;
   // Per channel, the input history: kTaps + kMaxInput frames.
   const std::unique_ptr<float[]> history_;
   int len_ = 0;          // frames in history_

@@ -6,23 +6,39 @@
 
 namespace audio {
 
-Splicer::Splicer(int channels)
-    : channels_(channels),
-      history_(std::make_unique<float[]>(std::size_t{kHistoryFrames} * channels)),
-      old_(std::make_unique<float[]>(std::size_t{kFrames + 1} * channels)),
-      search_(std::make_unique<float[]>(std::size_t{2 * kSearch + kMatchFrames} * channels)) {}
+namespace {
+std::uint32_t frames_in(double ms, std::uint32_t rate) {
+  return static_cast<std::uint32_t>(std::lround(ms * rate / 1000.0));
+}
+}  // namespace
+
+Splicer::Splicer(int channels, std::uint32_t rate)
+    : history_(std::make_unique<float[]>(std::size_t{kMaxHistory} * core::defaults::kMaxChannels)),
+      old_(std::make_unique<float[]>(std::size_t{kMaxFrames + 1} * core::defaults::kMaxChannels)),
+      search_(std::make_unique<float[]>(std::size_t{2 * kMaxSearch + kMaxMatch} * core::defaults::kMaxChannels)) {
+  set_stream(channels, rate);
+}
+
+void Splicer::set_stream(int channels, std::uint32_t rate) noexcept {
+  channels_ = channels;
+  frames_ = frames_in(kCrossfadeMs, rate);
+  search_frames_ = frames_in(kSearchMs, rate);
+  match_frames_ = frames_in(kMatchMs, rate);
+  history_frames_ = static_cast<std::uint32_t>(std::uint64_t{kHistoryFrames48k} * rate / 48000);
+  history_from_ = history_end_ = 0;
+}
 
 void Splicer::remember(std::int64_t pos, const float* pcm, std::uint32_t frames) noexcept {
   if (pos != history_end_) history_from_ = pos;
   for (std::uint32_t i = 0; i < frames; ++i)
     std::copy_n(pcm + std::size_t{i} * channels_, channels_,
-                history_.get() + static_cast<std::size_t>((pos + i) % kHistoryFrames) * channels_);
+                history_.get() + static_cast<std::size_t>((pos + i) % history_frames_) * channels_);
   history_end_ = pos + frames;
 }
 
 const float* Splicer::played(std::int64_t pos, std::uint32_t& frames) const noexcept {
-  const auto at = static_cast<std::uint32_t>(pos % kHistoryFrames);
-  frames = std::min(frames, kHistoryFrames - at);
+  const auto at = static_cast<std::uint32_t>(pos % history_frames_);
+  frames = std::min(frames, history_frames_ - at);
   return history_.get() + std::size_t{at} * channels_;
 }
 
@@ -33,7 +49,7 @@ bool Splicer::copy(std::int64_t from, std::uint32_t frames, float* dst, std::int
   if (pos < cursor) {
     if (history_end_ != cursor || pos < kept_from()) return false;
     for (; pos < cursor && done < frames; ++pos, ++done)
-      std::copy_n(history_.get() + static_cast<std::size_t>(pos % kHistoryFrames) * channels_, channels_,
+      std::copy_n(history_.get() + static_cast<std::size_t>(pos % history_frames_) * channels_, channels_,
                   dst + std::size_t{done} * channels_);
   }
   for (std::size_t i = 0; i < buffer.size() && done < frames; ++i) {
@@ -53,7 +69,7 @@ bool Splicer::find(std::int64_t cursor, std::int64_t asked, std::int64_t window,
                    std::int64_t& at, double& fraction) noexcept {
   at = asked;
   fraction = 0;
-  if (!copy(cursor, kFrames + 1, old_.get(), cursor, buffer) || !best(cursor, asked, window, buffer, at, fraction))
+  if (!copy(cursor, frames_ + 1, old_.get(), cursor, buffer) || !best(cursor, asked, window, buffer, at, fraction))
     return false;
   if (fraction != 0) shift_old(fraction);
   return true;
@@ -61,17 +77,17 @@ bool Splicer::find(std::int64_t cursor, std::int64_t asked, std::int64_t window,
 
 bool Splicer::best(std::int64_t cursor, std::int64_t asked, std::int64_t window, const JitterBuffer& buffer,
                    std::int64_t& at, double& fraction) noexcept {
-  // The position within `window` of `asked` whose next kMatchFrames
+  // The position within `window` of `asked` whose next match_frames()
   // correlate best (normalised cross-correlation) with the start of the
   // old side; of near-equal peaks (a periodic sound matches once per
   // period), the one nearest `asked`. `fraction`: where between that
   // position and its neighbours the match peaks (a parabola through the
   // three scores), within half a frame.
-  window = std::clamp<std::int64_t>(window, 0, kSearch);
+  window = std::clamp<std::int64_t>(window, 0, std::int64_t{search_frames_});
   const std::int64_t earliest = asked - window;
   const auto span = static_cast<std::uint32_t>(2 * window);
-  if (!copy(earliest, span + kMatchFrames, search_.get(), cursor, buffer)) return false;
-  const std::size_t n = std::size_t{kMatchFrames} * channels_;
+  if (!copy(earliest, span + match_frames_, search_.get(), cursor, buffer)) return false;
+  const std::size_t n = std::size_t{match_frames_} * channels_;
   const float* old = old_.get();
   double old_energy = 0;
   for (std::size_t k = 0; k < n; ++k) old_energy += double{old[k]} * old[k];
@@ -105,7 +121,7 @@ bool Splicer::best(std::int64_t cursor, std::int64_t asked, std::int64_t window,
 float Splicer::score(std::uint32_t span, double old_energy) noexcept {
   // Each candidate's match with the old side, into scores_[0..span];
   // returns the best. The energy of each candidate's window is slid along.
-  const std::size_t n = std::size_t{kMatchFrames} * channels_;
+  const std::size_t n = std::size_t{match_frames_} * channels_;
   const float* old = old_.get();
   const float* s = search_.get();
   const std::size_t step = static_cast<std::size_t>(channels_);
@@ -137,7 +153,7 @@ void Splicer::shift_old(double fraction) noexcept {
   // not yet written.
   float* old = old_.get();
   const auto at = [&](std::uint32_t k) {
-    const double p = k - fraction * k / kFrames;  // within half a frame of k
+    const double p = k - fraction * k / frames_;  // within half a frame of k
     const auto i = static_cast<std::uint32_t>(p);
     const auto f = static_cast<float>(p - i);
     for (int c = 0; c < channels_; ++c) {
@@ -146,9 +162,9 @@ void Splicer::shift_old(double fraction) noexcept {
     }
   };
   if (fraction > 0) {
-    for (std::uint32_t k = kFrames; k-- > 0;) at(k);
+    for (std::uint32_t k = frames_; k-- > 0;) at(k);
   } else {
-    for (std::uint32_t k = 0; k < kFrames; ++k) at(k);
+    for (std::uint32_t k = 0; k < frames_; ++k) at(k);
   }
 }
 

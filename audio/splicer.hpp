@@ -9,7 +9,7 @@
 // asked for, where the audio there matches best what would have played on
 // (the old side), refines the match between samples, and keeps the old
 // side for the crossfade (audio::Fader). It keeps the stream audio that
-// played (kHistoryFrames, by position) for splices backwards and for the
+// played (history_frames(), by position) for splices backwards and for the
 // old side of a splice that lands behind the cursor.
 //
 // Thread: audio (control only while no callback runs). Allocates at
@@ -34,17 +34,30 @@ class Splicer {
   /// correction threshold either way); and how much of both sides is
   /// compared to find the match (2 ms: little enough to be queued at a
   /// target of a few ms).
-  static constexpr std::uint32_t kFrames = core::defaults::kStreamRate / 200;
-  static constexpr std::uint32_t kSearch = core::defaults::kStreamRate / 800;
-  static constexpr std::uint32_t kMatchFrames = core::defaults::kStreamRate / 500;
-  /// Stream audio kept after it played (42 ms), for splices backwards: a
-  /// buffer short of its target repeats a stretch, spliced where the
-  /// waveforms match, rather than hold silence.
-  static constexpr std::uint32_t kHistoryFrames = 2048;
+  /// In stream frames at the stream's rate: crossfade(), search() and
+  /// match_frames().
+  static constexpr double kCrossfadeMs = 5;
+  static constexpr double kSearchMs = 1.25;
+  static constexpr double kMatchMs = 2;
+  /// Stream audio kept after it played (42.7 ms: 2048 frames at 48 kHz),
+  /// for splices backwards: a buffer short of its target repeats a
+  /// stretch, spliced where the waveforms match, rather than hold silence.
+  static constexpr std::uint32_t kHistoryFrames48k = 2048;
 
   /// Thread: control, at start-up. Allocates the history and the buffers
-  /// a splice compares.
-  explicit Splicer(int channels);
+  /// a splice compares, for up to kMaxChannels at up to kMaxStreamRate.
+  Splicer(int channels, std::uint32_t rate);
+
+  /// Thread: audio (or control while no callback runs). Real-time safe. A
+  /// stream of `channels` at `rate`: nothing is kept.
+  void set_stream(int channels, std::uint32_t rate) noexcept;
+
+  /// The crossfade, the search either way, the match compared, the history
+  /// kept: in stream frames.
+  std::uint32_t crossfade() const noexcept { return frames_; }
+  std::uint32_t search() const noexcept { return search_frames_; }
+  std::uint32_t match_frames() const noexcept { return match_frames_; }
+  std::uint32_t history_frames() const noexcept { return history_frames_; }
 
   /// Thread: audio. `frames` of stream audio (interleaved) played from
   /// `pos`. Audio that does not follow on from what is kept (a skip, a
@@ -52,7 +65,7 @@ class Splicer {
   void remember(std::int64_t pos, const float* pcm, std::uint32_t frames) noexcept;
   /// What is kept: [kept_from(), history_end()), contiguous.
   std::int64_t kept_from() const noexcept {
-    return std::max(history_from_, history_end_ - std::int64_t{kHistoryFrames} + 1);
+    return std::max(history_from_, history_end_ - std::int64_t{history_frames_} + 1);
   }
   std::int64_t history_end() const noexcept { return history_end_; }
   /// The kept audio from `pos` (within what is kept), interleaved; clamps
@@ -67,17 +80,17 @@ class Splicer {
             const JitterBuffer& buffer) const noexcept;
 
   /// Thread: audio. A splice from `cursor` to within `window` (at most
-  /// kSearch) of `asked`: takes the old side (kFrames from the cursor) and
+  /// search()) of `asked`: takes the old side (crossfade() from the cursor) and
   /// finds where the new side matches it best: `at`, and `fraction` of a
   /// frame further where the match peaks between samples; the old side is
   /// then read as much nearer (old_side()), so that it plays on unmoved
   /// while it fades out and the new side glides by `fraction` (the
   /// resampler's warp). False, `at` = `asked`, where either side is not
-  /// all audio (a hole, the buffer's end). Bounded: at most (2 kSearch + 1)
-  /// x kMatchFrames x channels multiply-adds.
+  /// all audio (a hole, the buffer's end). Bounded: at most (2 search() +
+  /// 1) x match_frames() x channels multiply-adds.
   bool find(std::int64_t cursor, std::int64_t asked, std::int64_t window, const JitterBuffer& buffer,
             std::int64_t& at, double& fraction) noexcept;
-  /// The old side of the latest splice found: kFrames, interleaved. Stays
+  /// The old side of the latest splice found: crossfade() frames, interleaved. Stays
   /// as it is until the next find().
   const float* old_side() const noexcept { return old_.get(); }
 
@@ -87,15 +100,24 @@ class Splicer {
   float score(std::uint32_t span, double old_energy) noexcept;
   void shift_old(double fraction) noexcept;
 
-  const int channels_;
-  // Stream audio that played, by position modulo kHistoryFrames: valid
+  static constexpr std::uint32_t kMaxFrames = core::defaults::kMaxStreamRate / 200;
+  static constexpr std::uint32_t kMaxSearch = core::defaults::kMaxStreamRate / 800;
+  static constexpr std::uint32_t kMaxMatch = core::defaults::kMaxStreamRate / 500;
+  static constexpr std::uint32_t kMaxHistory = kHistoryFrames48k * (core::defaults::kMaxStreamRate / 48000);
+
+  int channels_ = 0;
+  std::uint32_t frames_ = 0;          // kCrossfadeMs
+  std::uint32_t search_frames_ = 0;   // kSearchMs
+  std::uint32_t match_frames_ = 0;    // kMatchMs
+  std::uint32_t history_frames_ = 0;  // kHistoryFrames48k at the stream's rate
+  // Stream audio that played, by position modulo history_frames_: valid
   // from history_from_ up to history_end_, contiguous.
-  const std::unique_ptr<float[]> history_;  // kHistoryFrames x channels
+  const std::unique_ptr<float[]> history_;  // kMaxHistory x kMaxChannels
   std::int64_t history_from_ = 0;
   std::int64_t history_end_ = 0;
-  const std::unique_ptr<float[]> old_;     // (kFrames + 1) x channels, interleaved
-  const std::unique_ptr<float[]> search_;  // (2 kSearch + kMatchFrames) x channels
-  std::array<float, 2 * kSearch + 1> scores_{};  // the match at each candidate
+  const std::unique_ptr<float[]> old_;     // (crossfade() + 1) x channels, interleaved
+  const std::unique_ptr<float[]> search_;  // (2 search() + match_frames()) x channels
+  std::array<float, 2 * kMaxSearch + 1> scores_{};  // the match at each candidate
 };
 
 }  // namespace audio

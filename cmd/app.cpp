@@ -47,8 +47,9 @@ std::size_t pool_size(double latency_ms, double packet_ms) {
   return static_cast<std::size_t>(std::ceil(span_ms / packet_ms)) + 64;
 }
 
-std::uint32_t stream_frames(double ms) {
-  return static_cast<std::uint32_t>(std::lround(ms * d::kStreamRate / 1000.0));
+// `ms` in frames of a stream at `rate`.
+std::uint32_t stream_frames(double ms, std::uint32_t rate) {
+  return static_cast<std::uint32_t>(std::lround(ms * rate / 1000.0));
 }
 
 // A start-up failure: one line, exit 2.
@@ -88,15 +89,18 @@ class Receiver {
         to_audio_(records_),
         to_net_(records_),
         stream_({o.channels, o.payload_type,
-                 {o.latency_auto, stream_frames(o.latency_ms), stream_frames(o.min_latency_ms),
-                  stream_frames(o.max_latency_ms)},
+                 {o.latency_auto, stream_frames(o.latency_ms, o.format.rate),
+                  stream_frames(o.min_latency_ms, o.format.rate), stream_frames(o.max_latency_ms, o.format.rate),
+                  o.format.rate},
                  true, o.format},
                 pool_, to_audio_, to_net_, model_, status_),
-        player_({o.channels, records_}, to_audio_, to_net_, model_, status_),
+        player_({net::stream_format(o.format, o.channels), records_}, to_audio_, to_net_, model_, status_),
         rtcp_(make_rtcp_session(o)),  // null: --no-rtcp
         console_(o.stats == "text" && isatty(STDERR_FILENO) == 1),
-        reported_target_(stream_frames(o.latency_ms)),
+        reported_target_(stream_frames(o.latency_ms, o.format.rate)),
+        reported_rate_(o.format.rate),
         signals_(control_io_, SIGINT, SIGTERM),
+        reload_(control_io_, SIGHUP),
         stats_timer_(control_io_),
         watch_timer_(control_io_),
         following_(o) {
@@ -128,7 +132,9 @@ class Receiver {
       if (ec) return;
       stats_timer_.cancel();
       watch_timer_.cancel();
+      reload_.cancel();
     });
+    arm_reload();
     if (!o_.stats.empty()) arm_stats(start_ + interval());
     arm_watch();
     control_io_.run();
@@ -148,7 +154,7 @@ class Receiver {
   // --latency auto it follows the target.
   void set_port_latency(audio::JackClient& client) const {
     client.set_added_latency(static_cast<std::uint32_t>(std::lround(
-        static_cast<double>(reported_target_) * client.sample_rate() / d::kStreamRate)));
+        static_cast<double>(reported_target_) * client.sample_rate() / reported_rate_)));
   }
 
   // Opens, activates and connects a JACK client for the audio context: at
@@ -208,6 +214,26 @@ class Receiver {
     });
   }
 
+  // SIGHUP: --sdp FILE is read again, and a new format or payload type in
+  // it is net's from then on (StreamReceiver::set_format: a new stream,
+  // whose format reaches audio by the swap pattern). What cannot be used
+  // is said in one line, and the stream goes on as it was.
+  void arm_reload() {
+    reload_.async_wait([this](const asio::error_code& ec, int) {
+      if (ec) return;
+      const auto update = read_sdp_again(o_);
+      if (const auto* why = std::get_if<std::string>(&update)) {
+        console_.say("rtp2jack: SIGHUP: %s; the stream goes on as it was\n", why->c_str());
+      } else {
+        const SdpUpdate u = std::get<SdpUpdate>(update);
+        console_.say("rtp2jack: SIGHUP: %s read again: %s, payload type %d\n", o_.sdp.c_str(),
+                     u.format.name().c_str(), u.payload_type);
+        asio::post(net_io_, [this, u] { stream_.set_format(u.format, u.payload_type); });
+      }
+      arm_reload();
+    });
+  }
+
   void arm_watch() {
     watch_timer_.expires_after(std::chrono::milliseconds(100));
     watch_timer_.async_wait([this](const asio::error_code& ec) {
@@ -223,8 +249,10 @@ class Receiver {
 
   void follow(const net::StatsSnapshot& s) {
     // The ports follow the target (--latency auto moves it).
-    if (s.audio.target_frames != 0 && s.audio.target_frames != reported_target_) {
+    if (s.audio.target_frames != 0 && s.audio.stream_rate != 0 &&
+        (s.audio.target_frames != reported_target_ || s.audio.stream_rate != reported_rate_)) {
       reported_target_ = s.audio.target_frames;
+      reported_rate_ = s.audio.stream_rate;
       if (jack_) set_port_latency(*jack_);
     }
     if (o_.verbose) print_events(console_, last_seen_, s);
@@ -259,13 +287,21 @@ class Receiver {
       tell(name + " cannot be played (" + why + "); playing on as before");
       return;
     }
-    if (next.format.name() != following_.format.name())
-      tell(name + " is now " + next.format.name() + "; rtp2jack plays " + following_.format.name() +
-           " until it is restarted");
-    next.format = following_.format;
-    if (!session_deleted_ && next.bind == following_.bind && next.port == following_.port &&
-        next.allow_from == following_.allow_from)
-      return;
+    // A new format is a new stream: net builds its decoder, audio gets the
+    // format by the swap pattern (StreamReceiver::set_format).
+    if (next.format.name() != following_.format.name() || next.payload_type != following_.payload_type) {
+      try {
+        stream_.set_format(next.format, next.payload_type);
+      } catch (const std::exception& e) {
+        tell(name + " cannot be played (" + e.what() + "); playing on as before");
+        return;
+      }
+      tell(name + " is now " + next.format.name() + ", payload type " + std::to_string(next.payload_type));
+    }
+    const bool moved = session_deleted_ || next.bind != following_.bind || next.port != following_.port ||
+                       next.allow_from != following_.allow_from;
+    following_ = next;
+    if (!moved) return;
     try {
       udp_->retarget(listen_config(next));
     } catch (const std::exception& e) {
@@ -273,7 +309,6 @@ class Receiver {
       return;
     }
     session_deleted_ = false;
-    following_ = next;
     tell(name + ": receiving on " + udp_->description());
   }
 
@@ -319,8 +354,8 @@ class Receiver {
   const Clock::time_point start_ = Clock::now();
   const std::size_t records_;
   core::RecordPool pool_;
-  core::SpscQueue<core::PacketRecord*> to_audio_;
-  core::SpscQueue<core::PacketRecord*> to_net_;
+  core::SpscQueue<core::Message> to_audio_;
+  core::SpscQueue<core::Message> to_net_;
   core::Mailbox<core::StreamModel> model_;
   core::Mailbox<core::AudioStatus> status_;
   net::StreamReceiver stream_;
@@ -330,11 +365,13 @@ class Receiver {
   std::unique_ptr<net::UdpReceiver> udp_;
   std::unique_ptr<net::SapListener> sap_;  // --session: net follows it
   Console console_;
-  std::uint32_t reported_target_;
+  std::uint32_t reported_target_;  // stream frames, at reported_rate_
+  std::uint32_t reported_rate_;
   std::unique_ptr<audio::JackClient> jack_;
   std::thread net_thread_;
   asio::io_context control_io_;
   asio::signal_set signals_;
+  asio::signal_set reload_;  // SIGHUP
   asio::steady_timer stats_timer_;
   asio::steady_timer watch_timer_;
   std::uint64_t xruns_before_ = 0;  // of JACK clients that are gone

@@ -57,14 +57,14 @@ void print_events(Console& console, const net::StatsSnapshot& prev, const net::S
                 now.net.payload_type, now.net.stream_resets ? " (sender restarted)" : "");
   if (now.audio.playing && !prev.audio.playing)
     console.say("rtp2jack: playing, %.1f ms packets\n",
-                now.net.packet_frames * 1000.0 / d::kStreamRate);
+                now.net.packet_frames * 1000.0 / now.net.stream_rate);
   if (now.audio.underruns > prev.audio.underruns)
     console.say("rtp2jack: underrun (%llu so far): the buffer ran dry; raise --latency?\n",
                 static_cast<unsigned long long>(now.audio.underruns));
   if (prev.audio.target_frames != 0 && now.audio.target_frames != prev.audio.target_frames)
     console.say("rtp2jack: target latency %.1f ms (was %.1f ms)\n",
-                now.audio.target_frames * 1000.0 / d::kStreamRate,
-                prev.audio.target_frames * 1000.0 / d::kStreamRate);
+                now.audio.target_frames * 1000.0 / now.audio.stream_rate,
+                prev.audio.target_frames * 1000.0 / prev.audio.stream_rate);
 }
 
 }  // namespace cmd

@@ -41,7 +41,8 @@ void add_network(CLI::App& app, Options& o, Raw& raw) {
   const char* net = "Network";
   app.add_option("--sdp", raw.sdp,
                  "Take the address, port, payload type and allowed senders from this session "
-                 "description (SDP, RFC 8866; '-': stdin); flags given as well override it")
+                 "description (SDP, RFC 8866; '-': stdin); flags given as well override it. SIGHUP reads "
+                 "it again: a new format or payload type in it starts a new stream")
       ->option_text("FILE")->group(net);
   app.add_option("--session", o.session,
                  "Play the session SAP (RFC 2974) announces under this name, and follow it when it "
@@ -70,8 +71,8 @@ void add_network(CLI::App& app, Options& o, Raw& raw) {
                  "Accept only this RTP payload type (default: the first stream's)")
       ->check(CLI::Range(0, 127))->group(net);
   app.add_option("--format", raw.format,
-                 "The payload: opus (default), or L16/48000/CHANNELS or L24/48000/CHANNELS "
-                 "(uncompressed, RFC 3551; 1 to 8 channels)")
+                 "The payload: opus (default), or L16/RATE/CHANNELS or L24/RATE/CHANNELS "
+                 "(uncompressed, RFC 3551, RFC 3190; RATE 44100, 48000 or 96000; 1 to 8 channels)")
       ->group(net);
 }
 
@@ -88,8 +89,8 @@ void add_playout(CLI::App& app, Options& o, Raw& raw) {
                                    "With --latency auto: the largest target in ms")
                         ->capture_default_str()->check(CLI::Range(1.0, d::kMaxLatencyMs))->group(play);
   app.add_option("--channels", o.channels,
-                 "Output channels (1 or 2): libopus mixes an Opus stream to fit; of a PCM stream, the "
-                 "first channels play (a mono stream on both)")
+                 "Output ports out_1..out_N (1 to 8; Opus: 1 or 2, libopus mixes the stream to fit): the "
+                 "stream's first N channels play (a mono stream on every port)")
       ->capture_default_str()->check(CLI::Range(1, d::kMaxChannels))->group(play);
 }
 
@@ -171,8 +172,19 @@ bool finish(Options& o, const Raw& raw) {
     std::cerr << "rtp2jack: give one of --sdp, --session and --list (see --help)\n";
     return false;
   }
+  o.sdp = raw.sdp;
   if (!raw.format.empty() && !apply_format(o, raw)) return false;
   if (!raw.sdp.empty() && !apply_sdp(o, raw)) return false;
+  // More ports than the stream has channels would only be silent; a mono
+  // stream plays on every port. RFC 7587 section 7: Opus is one or two.
+  // With --session the stream's channels are known when it is announced.
+  const bool opus = o.format.encoding == net::PayloadFormat::Encoding::Opus;
+  const int carried = opus ? 2 : o.format.channels;
+  if (o.session.empty() && o.channels > carried && carried != 1) {
+    std::cerr << "rtp2jack: --channels " << o.channels << ": " << o.format.name() << " carries "
+              << (opus ? "at most 2 channels (RFC 7587)" : std::to_string(carried) + " channels") << " (see --help)\n";
+    return false;
+  }
   if (o.connect.empty()) {
     std::cerr << "rtp2jack: --connect: give auto, none, or a list of ports (see --help)\n";
     return false;
@@ -203,7 +215,10 @@ bool finish(Options& o, const Raw& raw) {
 }  // namespace
 
 std::string playable(const net::PayloadFormat& f) {
-  if (f.rate != 48000) return f.name() + ": only 48000 Hz streams so far";
+  // Opus is always 48 kHz (RFC 7587); L16/L24 (RFC 3551 section 4.5.11,
+  // RFC 3190) at the rates AES67, PipeWire and CD audio use.
+  if (f.rate != 44100 && f.rate != 48000 && f.rate != 96000)
+    return f.name() + ": the rate is not 44100, 48000 or 96000 Hz";
   if (f.channels > net::PcmPayload::kMaxStreamChannels) return f.name() + ": at most 8 channels";
   return {};
 }
@@ -218,6 +233,26 @@ std::string apply_description(Options& o, const net::SessionDescription& s) {
   if (!o.given.payload_type) o.payload_type = s.payload_type;
   if (!o.given.allow_from) o.allow_from = s.sources;
   return {};
+}
+
+std::variant<SdpUpdate, std::string> read_sdp_again(const Options& o) {
+  const std::string where = "--sdp " + o.sdp;
+  if (o.sdp.empty() || o.sdp == "-") return std::string("no --sdp file to read again");
+  bool readable = false;
+  const std::string text = read_all(o.sdp, readable);
+  if (!readable) return where + ": cannot read it";
+  const auto parsed = net::parse_session_description(text);
+  if (const auto* e = std::get_if<net::SdpError>(&parsed))
+    return where + (e->line > 0 ? " line " + std::to_string(e->line) : std::string()) + ": " + e->why;
+  const auto& s = std::get<net::SessionDescription>(parsed);
+  SdpUpdate u{o.format, o.payload_type};
+  if (!o.given.format) {
+    if (const std::string why = playable(s.format); !why.empty())
+      return where + " line " + std::to_string(s.media_line) + ": " + why;
+    u.format = s.format;
+  }
+  if (!o.given.payload_type) u.payload_type = s.payload_type;
+  return u;
 }
 
 std::variant<Options, int> parse_options(int argc, char** argv) {

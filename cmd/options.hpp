@@ -26,6 +26,7 @@ struct Options {
   int channels = core::defaults::kChannels;
   int payload_type = -1;  // -1: lock to the first stream's payload type
   net::PayloadFormat format;  // --format, or the SDP's; Opus by default
+  std::string sdp;            // --sdp FILE ("-": stdin), read again on SIGHUP
   std::string name = core::defaults::kName;
   std::string server;
   std::string connect = core::defaults::kConnect;
@@ -49,6 +50,18 @@ std::string playable(const net::PayloadFormat& f);
 /// Takes into `o` what a session description says, where no flag said
 /// otherwise. Empty, or why the description cannot be played.
 std::string apply_description(Options& o, const net::SessionDescription& s);
+
+/// What --sdp FILE says now (SIGHUP): the format and payload type to play,
+/// where no flag gave them.
+struct SdpUpdate {
+  net::PayloadFormat format;
+  int payload_type = -1;
+};
+
+/// Thread: control. Reads `o.sdp` again. An update, or why not in one line
+/// (an unreadable file, an unusable description, a format this build does
+/// not play). The address, port and senders are not changed.
+std::variant<SdpUpdate, std::string> read_sdp_again(const Options& o);
 
 /// Parses the command line. Returns Options to run with, or an exit code when
 /// the program should stop now (--help, --version: 0; a bad flag: one line on

@@ -2,18 +2,23 @@
 
 #include <cstdio>
 
-#include "core/defaults.hpp"
 
 namespace cmd {
 namespace {
 
-double ms(double frames) { return frames * 1000.0 / core::defaults::kStreamRate; }
+double ms(double frames, std::uint32_t rate) { return frames * 1000.0 / rate; }
+
+// Audio's frames count at the rate of the stream it plays (net's, once it
+// has taken net's format).
+std::uint32_t audio_rate(const net::StatsSnapshot& s) {
+  return s.audio.stream_rate != 0 ? s.audio.stream_rate : s.net.stream_rate;
+}
 
 // The recommended target once there is a stream to measure, else `none`.
 std::string recommended_ms(const net::NetStats& n, const char* none) {
   if (!n.locked) return none;
   char buf[32];
-  std::snprintf(buf, sizeof buf, "%.1f", ms(n.recommended_frames));
+  std::snprintf(buf, sizeof buf, "%.1f", ms(n.recommended_frames, n.stream_rate));
   return buf;
 }
 
@@ -77,7 +82,8 @@ std::string stats_json(const net::StatsSnapshot& s, double uptime_s, bool final)
       "\"buffer_ms\":%.2f,\"target_ms\":%.2f,\"jitter_ms\":%.3f,\"drift_ppm\":%.1f,\"ratio_ppm\":%.1f,\"sender_clock_ppm\":%.1f,\"jack_clock_ppm\":%.1f,"
       "\"ssrc\":%u,\"payload_type\":%u,\"packet_ms\":%.1f,\"stream_resets\":%llu,"
       "\"xruns\":%llu,\"pool_exhausted\":%llu,\"queue_full\":%llu,\"records_overflow\":%llu,\"records_duplicate\":%llu,\"records_skipped\":%llu,"
-      "\"jack_stalls\":%llu,\"sender_steps\":%llu,\"sender_on_jack\":%s,\"splices\":%llu,\"holds\":%llu,\"restarts\":%llu,\"latency_auto\":%s,\"recommended_ms\":%s,\"lateness_ms\":%.2f,\"target_changes\":%llu,\"frames_stretched\":%llu}",
+      "\"jack_stalls\":%llu,\"sender_steps\":%llu,\"sender_on_jack\":%s,\"splices\":%llu,\"holds\":%llu,\"restarts\":%llu,\"latency_auto\":%s,\"recommended_ms\":%s,\"lateness_ms\":%.2f,\"target_changes\":%llu,\"frames_stretched\":%llu,"
+      "\"stream_rate\":%u,\"format_changes\":%llu}",
       uptime_s, static_cast<double>(s.taken_ns) / 1e9, final ? "true" : "false", a.playing ? "true" : "false",
       static_cast<unsigned long long>(n.packets_received),
       static_cast<unsigned long long>(n.packets_lost),
@@ -93,8 +99,8 @@ std::string stats_json(const net::StatsSnapshot& s, double uptime_s, bool final)
       static_cast<unsigned long long>(n.packets_concealed),
       static_cast<unsigned long long>(n.packets_recovered), static_cast<unsigned long long>(a.underruns),
       static_cast<unsigned long long>(a.gaps), static_cast<unsigned long long>(a.holes_shortened),
-      ms(a.delay_frames), ms(a.target_frames),
-      ms(n.jitter_frames), a.drift_ppm, a.ratio_ppm, n.sender_clock_ppm, a.jack_clock_ppm, n.ssrc, n.payload_type, ms(n.packet_frames),
+      ms(a.delay_frames, audio_rate(s)), ms(a.target_frames, audio_rate(s)),
+      ms(n.jitter_frames, n.stream_rate), a.drift_ppm, a.ratio_ppm, n.sender_clock_ppm, a.jack_clock_ppm, n.ssrc, n.payload_type, ms(n.packet_frames, n.stream_rate),
       static_cast<unsigned long long>(n.stream_resets), static_cast<unsigned long long>(s.xruns),
       static_cast<unsigned long long>(n.pool_exhausted),
       static_cast<unsigned long long>(n.queue_full),
@@ -105,9 +111,10 @@ std::string stats_json(const net::StatsSnapshot& s, double uptime_s, bool final)
       n.sender_on_jack ? "true" : "false",
       static_cast<unsigned long long>(a.splices),
       static_cast<unsigned long long>(a.holds), static_cast<unsigned long long>(a.restarts), n.latency_auto ? "true" : "false",
-      recommended.c_str(), ms(n.lateness_frames),
+      recommended.c_str(), ms(n.lateness_frames, n.stream_rate),
       static_cast<unsigned long long>(n.target_changes),
-      static_cast<unsigned long long>(n.frames_stretched));
+      static_cast<unsigned long long>(n.frames_stretched), n.stream_rate,
+      static_cast<unsigned long long>(a.formats));
   std::string out = buf;
   out.insert(out.size() - 1, rtcp_json(s.rtcp) + deprecated_json(s));  // before the closing brace
   return out;
@@ -125,8 +132,8 @@ std::string stats_text(const net::StatsSnapshot& s, double uptime_s, bool final)
                 "rtp2jack%s %.0fs %s | buf %.1f/%.1f ms%s | jitter %.2f ms peak %.1f ms -> "
                 "recommend %s ms | lost %llu late %llu rescued %llu plc %llu fec %llu | underruns %llu "
                 "xruns %llu splices %llu | drift %+.0f ppm",
-                final ? " final:" : ":", uptime_s, state, ms(a.delay_frames), ms(a.target_frames),
-                n.latency_auto ? " auto" : "", ms(n.jitter_frames), ms(n.lateness_frames),
+                final ? " final:" : ":", uptime_s, state, ms(a.delay_frames, audio_rate(s)), ms(a.target_frames, audio_rate(s)),
+                n.latency_auto ? " auto" : "", ms(n.jitter_frames, n.stream_rate), ms(n.lateness_frames, n.stream_rate),
                 recommended_ms(n, "-").c_str(), static_cast<unsigned long long>(n.packets_lost),
                 static_cast<unsigned long long>(n.packets_late),
                 static_cast<unsigned long long>(n.packets_rescued),

@@ -21,11 +21,11 @@ ClockEstimator::Config ClockEstimator::jack_config(double rate) noexcept {
   return c;
 }
 
-ClockEstimator::Config ClockEstimator::sender_config() noexcept {
+ClockEstimator::Config ClockEstimator::sender_config(double rate) noexcept {
   Config c;
   c.fit = Fit::Envelope;
-  c.nominal_hz = 48000;
-  c.bucket_frames = 2400;  // 50 ms
+  c.nominal_hz = rate;
+  c.bucket_frames = static_cast<std::int64_t>(rate / 20);  // 50 ms
   c.late_ns = 2'000'000;
   c.late_spread = 0.5;
   c.late_count = 40;

@@ -122,7 +122,7 @@ class ClockEstimator {
   /// within ppm of it, a sound card's within tens of ppm, while a second
   /// between stalls measures it to tens of ppm on a busy host.
   static Config jack_config(double rate) noexcept;
-  /// A sender's media clock (RTP timestamps, 48 kHz) against packet
+  /// A sender's media clock (RTP timestamps at `rate`) against packet
   /// arrivals: jitter of any size, the sender's rate up to 1 % off, taken
   /// as nominal until measured to 100 ppm over 3 s at least, or until it is
   /// six uncertainties from nominal (a sender whose pacing wanders, as
@@ -133,7 +133,7 @@ class ClockEstimator {
   /// packets) came later than before by more than half their mean lateness
   /// (2 ms at least); timestamps that jump ahead, once three packets in a
   /// row show it.
-  static Config sender_config() noexcept;
+  static Config sender_config(double rate = 48000) noexcept;
 
   explicit ClockEstimator(const Config& config) noexcept;
 

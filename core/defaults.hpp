@@ -18,18 +18,30 @@ inline constexpr const char* kName = "rtp2jack";
 inline constexpr const char* kConnect = "auto";
 inline constexpr double kStatsIntervalS = 1.0;
 
-// RFC 7587 section 4.1: the RTP clock of Opus is always 48 kHz.
+// RFC 7587 section 4.1: the RTP clock of Opus is always 48 kHz; a stream's
+// rate unless its format says otherwise (L16/L24: net::PayloadFormat).
 inline constexpr std::uint32_t kStreamRate = 48000;
-// RFC 7587 section 7: mono or stereo only.
-inline constexpr int kMaxChannels = 2;
+// Output ports at most, and channels a PCM stream may carry (AES67 and
+// PipeWire send up to 8).
+inline constexpr int kMaxChannels = 8;
 // RFC 6716 section 3.2.1: an Opus packet carries at most 120 ms of audio.
 inline constexpr std::uint32_t kMaxPacketFrames = kStreamRate * 120 / 1000;
 // RFC 6716 section 2.1.4: the shortest Opus frame is 2.5 ms.
 inline constexpr std::uint32_t kMinPacketFrames = kStreamRate * 25 / 10000;
+// Samples a packet record holds, all channels together: the longest Opus
+// packet in stereo, so that memory does not grow with the channel count. A
+// record of C channels holds kRecordSamples / C frames (30 ms of 8 channels
+// at 48 kHz, 15 ms at 96 kHz: far more than AES67's 1 ms packets or an
+// MTU's worth); a longer PCM packet is counted invalid.
+inline constexpr std::uint32_t kRecordSamples = kMaxPacketFrames * 2;
+// Stream formats net may have away from home at once (core::Message swap):
+// the one audio plays and those it has not taken yet. More changes while
+// audio takes none (JACK gone) wait in net, the latest replacing the rest.
+inline constexpr std::size_t kMaxFormatsOut = 4;
 // Largest latency the command line accepts; sizes the record pool.
 inline constexpr double kMaxLatencyMs = 2000.0;
-// Short fades that hide the edges of silence (1 ms at 48 kHz).
-inline constexpr std::uint32_t kFadeFrames = 48;
+// Short fades that hide the edges of silence.
+inline constexpr double kFadeMs = 1.0;
 // How often the net context drains returned records and statuses when
 // nothing else wakes it. Every datagram and every repair deadline drains
 // them too, so this only bounds how stale they get in a pause: a short tick
@@ -62,14 +74,19 @@ inline constexpr std::size_t kMaxDatagramBytes = 4096;
 inline constexpr int kProbationSeqWindow = 16;
 // Sequence jumps beyond this many packets are a sender restart, not loss.
 inline constexpr std::int64_t kMaxSeqJump = 3000;
-// Timestamp jumps beyond this are a sender restart (RTP clock units, 48 kHz).
-inline constexpr std::int64_t kMaxTimestampJump = 48000LL * 60;
-// Longest gap the net context fills with Opus concealment; longer gaps are
-// left to the audio context, which fades to silence.
-inline constexpr std::uint32_t kMaxConcealFrames = kStreamRate * 100 / 1000;
+// Timestamp jumps beyond this are a sender restart (at the stream's rate).
+inline constexpr std::int64_t kMaxTimestampJumpS = 60;
+// Longest gap the net context fills with concealment; longer gaps are left
+// to the audio context, which fades to silence.
+inline constexpr double kMaxConcealMs = 100;
 // Concealment plays at full level this long, then fades to silence by
-// kMaxConcealFrames: a long run is a long outage or a stream that ended, and
+// kMaxConcealMs: a long run is a long outage or a stream that ended, and
 // extrapolating a sound further only makes something up.
-inline constexpr std::uint32_t kConcealFullFrames = kStreamRate * 40 / 1000;
+inline constexpr double kConcealFullMs = 40;
+// Stream rates played: RFC 7587's 48 kHz for Opus; for L16/L24 (RFC 3551
+// section 4.5.11, RFC 3190) 44.1 kHz (CD, PipeWire's default), 48 kHz
+// (AES67) and 96 kHz (AES67's high rate). Buffers that hold stream time
+// are sized for the highest.
+inline constexpr std::uint32_t kMaxStreamRate = 96000;
 
 }  // namespace core::defaults

@@ -1,9 +1,15 @@
 // What travels between the net and audio contexts.
 //
-// Records move through two core::SpscQueue<PacketRecord*>, one per
-// direction: net links a filled record into audio's jitter buffer (the
-// link pattern), audio sends a consumed, late or flushed one home (the
-// unlink pattern). Everything else is state, where only the latest value
+// Records move through two core::SpscQueue<Message>, one per direction:
+// net links a filled record into audio's jitter buffer (the link pattern),
+// audio sends a consumed, late or flushed one home (the unlink pattern).
+// The same queues carry a new stream format (the swap pattern): net sends
+// a core::StreamFormat it built, audio installs it at the start of a
+// callback, before any record of the stream it describes (which come after
+// it in the queue), and sends the one it replaced home for net to destroy.
+// At most kMaxFormatsOut formats are away from net at once, so the queues
+// hold the whole pool and those, and neither can overflow. Everything
+// else is state, where only the latest value
 // counts, and goes through a core::Mailbox that cannot overflow:
 // StreamModel from net to audio (mutate target state: a new stream, a new
 // target, the sender's clock), AudioStatus from audio to net (the observer
@@ -14,8 +20,21 @@
 #include <type_traits>
 
 #include "core/packet_record.hpp"
+#include "core/stream_format.hpp"
 
 namespace core {
+
+/// net <-> audio, queued, O(1): a record (link, unlink) or a stream format
+/// (swap). Exactly one of the two is set; the sender gives up the object
+/// until it comes back.
+struct Message {
+  PacketRecord* record = nullptr;
+  StreamFormat* format = nullptr;
+
+  static Message link(PacketRecord* r) noexcept { return {r, nullptr}; }    // net -> audio
+  static Message unlink(PacketRecord* r) noexcept { return {r, nullptr}; }  // audio -> net
+  static Message swap(StreamFormat* f) noexcept { return {nullptr, f}; }    // either way
+};
 
 /// net -> audio, latest value: what playout steers by.
 struct StreamModel {
@@ -23,7 +42,7 @@ struct StreamModel {
   // Records carry the epoch they belong to; audio flushes what it holds
   // when the epoch changes.
   std::uint32_t epoch = 0;
-  std::uint32_t target_frames = 0;  // target latency L, 48 kHz frames
+  std::uint32_t target_frames = 0;  // target latency L, stream frames
   // Frames of concealment net inserted this epoch to grow the target at
   // once (--latency auto): stream positions after them are that much later,
   // so the target grows with them without any steering.
@@ -54,6 +73,7 @@ struct AudioStatus {
   std::int64_t period_ns = 0;       // length of a JACK period
   std::uint32_t render_ahead = 0;   // stream frames a callback may render beyond what it consumes
   std::uint32_t jack_rate = 0;
+  std::uint32_t stream_rate = 0;    // the rate of the stream audio plays: what every frame count here counts
   double drift_ppm = 0;             // the sender's clock against JACK's, from both clocks
   double ratio_ppm = 0;             // playout's consumption rate against nominal: drift plus corrections
   double jack_clock_ppm = 0;        // JACK's frame clock against CLOCK_MONOTONIC (positive: fast)
@@ -73,8 +93,10 @@ struct AudioStatus {
   std::uint64_t restarts = 0;       // playout started over from where it is due (far off, or a skip's audio never came)
   std::uint64_t frames_played = 0;  // stream frames written to the ports
   std::uint64_t callbacks = 0;
+  std::uint64_t formats = 0;        // stream formats net swapped in and audio installed
 };
 
+static_assert(std::is_trivially_copyable_v<Message>);
 static_assert(std::is_trivially_copyable_v<StreamModel>);
 static_assert(std::is_trivially_copyable_v<AudioStatus>);
 

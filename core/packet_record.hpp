@@ -16,15 +16,16 @@ struct PacketRecord {
 
   // Written by net before Link, read by audio after. Never both at once.
   std::int64_t seq = 0;        // extended (64-bit) RTP sequence number; -1 for concealment
-  std::int64_t timestamp = 0;  // stream position of the first sample, 48 kHz units
+  std::int64_t timestamp = 0;  // stream position of the first sample, in stream frames
   std::uint32_t frames = 0;    // samples per channel in pcm
   std::uint32_t epoch = 0;     // stream epoch: bumped by every Reset
   Kind kind = Kind::Decoded;
   bool pooled = false;         // only referenced by the pool: catches double release
 
-  // Interleaved, `channels` as configured at start-up. Left uninitialised so
-  // that untouched records cost no resident memory.
-  float pcm[defaults::kMaxPacketFrames * defaults::kMaxChannels];
+  // Interleaved, as many channels as the stream's core::StreamFormat says;
+  // kRecordSamples / channels frames at most. Left uninitialised so that
+  // untouched records cost no resident memory.
+  float pcm[defaults::kRecordSamples];
 
   std::int64_t end() const noexcept { return timestamp + frames; }
 };

@@ -8,7 +8,9 @@
 //
 // Input: a configuration byte (bit 0: decode to mono, else stereo; bit 1:
 // accept only payload type 96, else lock to the first; bit 2: --latency auto; bit 3: the
-// payload is L24/48000/2, bit 4 (without 3): L16/48000/1, else Opus), then a list of
+// payload is L24/48000/2, bit 4 (without 3): L16/48000/1, else Opus; for L16/L24,
+// bit 5: at 96 kHz, bit 6 (without 5): at 44.1 kHz; bit 7 with bit 3: eight
+// channels on eight ports), then a list of
 // operations, each opening with a control byte c. First the clock runs
 // (c >> 2) ms, then c & 3 says what happens:
 //   0  raw datagram: u16 length (big-endian), then that many bytes
@@ -25,7 +27,8 @@
 // A truncated operation at the end uses what is there.
 //
 // Checked: every record net links is out of the pool, of the current epoch,
-// 1..5760 frames of finite samples; epochs count up by one; net never finds
+// 1 to a record's capacity of frames (of the channels the format plays) of
+// finite samples; epochs count up by one; net never finds
 // to_audio full; and once audio has sent everything home, every record is
 // back in the pool.
 #include <algorithm>
@@ -72,8 +75,8 @@ constexpr std::size_t kRecords = 24;
 // what the harness checks anyway.
 struct Shared {
   core::RecordPool pool{kRecords};
-  core::SpscQueue<core::PacketRecord*> to_audio{kRecords};
-  core::SpscQueue<core::PacketRecord*> from_audio{kRecords};
+  core::SpscQueue<core::Message> to_audio{kRecords};
+  core::SpscQueue<core::Message> from_audio{kRecords};
   core::Mailbox<core::StreamModel> model;
   core::Mailbox<core::AudioStatus> status;
 };
@@ -101,12 +104,13 @@ struct FakeAudio {
     kept.reserve(pool.size());
   }
 
-  core::SpscQueue<core::PacketRecord*>& to_audio;
-  core::SpscQueue<core::PacketRecord*>& from_audio;
+  core::SpscQueue<core::Message>& to_audio;
+  core::SpscQueue<core::Message>& from_audio;
   core::Mailbox<core::StreamModel>& model;
   core::Mailbox<core::AudioStatus>& status;
   core::RecordPool& pool;
-  int channels = 2;
+  int channels = 2;       // in each record
+  std::uint32_t rate = 48000;  // the stream's
   bool adaptive = false;  // --latency auto: SetTarget may come
   bool playing = false;
   bool keep = false;
@@ -120,7 +124,7 @@ struct FakeAudio {
   std::uint64_t resets = 0;
   std::uint64_t fec_links = 0;
 
-  void send_home(core::PacketRecord* r) { FUZZ_CHECK(from_audio.try_push(r)); }
+  void send_home(core::PacketRecord* r) { FUZZ_CHECK(from_audio.try_push(core::Message::unlink(r))); }
 
   void collect(std::int64_t now) {
     // The model first, as the player takes it: net publishes a new epoch
@@ -135,15 +139,17 @@ struct FakeAudio {
         t0 = now;
       }
       // Only --latency auto moves the target, within its bounds.
-      FUZZ_CHECK(adaptive ? m->target_frames >= 240 && m->target_frames <= 9600 : m->target_frames == 960);
+      // (960, 240 and 9600 frames at 48 kHz: the same times at the stream's rate.)
+      const auto at = [this](double frames48) { return std::lround(frames48 * rate / 48000.0); };
+      FUZZ_CHECK(adaptive ? m->target_frames >= at(240) && m->target_frames <= at(9600) : m->target_frames == at(960));
       // The sender's clock stays within 1 % of nominal whatever arrives.
-      if (m->clock) FUZZ_CHECK(std::fabs(m->ns_per_frame * d::kStreamRate / 1e9 - 1) <= 0.0101);
+      if (m->clock) FUZZ_CHECK(std::fabs(m->ns_per_frame * rate / 1e9 - 1) <= 0.0101);
     }
     while (auto m = to_audio.try_pop()) {
-      core::PacketRecord* r = *m;
+      core::PacketRecord* r = m->record;
       FUZZ_CHECK(r != nullptr && pool.owns(r) && !r->pooled);
       FUZZ_CHECK(r->epoch <= epoch);  // an older one is a record of a stream just replaced
-      FUZZ_CHECK(r->frames > 0 && r->frames <= d::kMaxPacketFrames);
+      FUZZ_CHECK(r != nullptr && r->frames > 0 && r->frames <= d::kRecordSamples / static_cast<std::uint32_t>(channels));
       FUZZ_CHECK(all_finite(r->pcm, r->frames * static_cast<std::uint32_t>(channels)));
       if (r->kind == core::PacketRecord::Kind::Fec) ++fec_links;
       if (r->epoch == epoch) head = std::max(head, r->end());
@@ -179,13 +185,14 @@ struct FakeAudio {
     s.epoch = epoch;
     s.playing = true;
     const std::int64_t elapsed = now - t0;
-    s.cursor = cursor0 + elapsed * d::kStreamRate / 1'000'000'000;
+    s.cursor = cursor0 + elapsed * rate / 1'000'000'000;
     s.cycle_ns = now - elapsed % kPeriodNs;
     s.schedule_ns = s.cycle_ns;
     s.period_frames = kPeriodFrames;
     s.period_ns = kPeriodNs;
     s.render_ahead = render_ahead;
     s.jack_rate = d::kStreamRate;
+    s.stream_rate = rate;
     status.publish(s);
   }
 };
@@ -194,21 +201,24 @@ class Session {
  public:
   static net::PayloadFormat format_of(std::uint8_t config) {
     using E = net::PayloadFormat::Encoding;
-    if (config & 8) return {E::L24, 48000, 2};
-    if (config & 16) return {E::L16, 48000, 1};
+    const std::uint32_t rate = (config & 32) ? 96000 : (config & 64) ? 44100 : 48000;
+    if (config & 8) return {E::L24, rate, (config & 128) ? 8 : 2};
+    if (config & 16) return {E::L16, rate, 1};
     return {};
   }
+  static int ports_of(std::uint8_t config) { return (config & 8) && (config & 128) ? 8 : (config & 1) ? 1 : 2; }
 
   Session(Shared& sh, std::uint8_t config)
       : sh_(sh),
         format_(format_of(config)),
         decoder_(net::make_payload_decoder(format_, 1)),
         rx_(std::make_unique<net::StreamReceiver>(
-            net::StreamConfig{(config & 1) ? 1 : 2, (config & 2) ? 96 : -1,
+            net::StreamConfig{ports_of(config), (config & 2) ? 96 : -1,
                               net::TunerConfig{(config & 4) != 0, 960, 240, 9600}, true, format_},
             sh.pool, sh.to_audio, sh.from_audio, sh.model, sh.status)),
         audio_(sh) {
-    audio_.channels = (config & 1) ? 1 : 2;
+    audio_.channels = net::stream_format(format_, ports_of(config)).channels;
+    audio_.rate = format_.rate;
     audio_.adaptive = (config & 4) != 0;
   }
 
@@ -275,7 +285,7 @@ class Session {
     const int step = (f & 0x0f) - 3;
     s.seq = static_cast<std::uint16_t>(s.seq + step);
     s.ts += static_cast<std::uint32_t>(static_cast<std::int64_t>(step) * s.last_frames);
-    if (f & 0x80) s.ts += d::kStreamRate;
+    if (f & 0x80) s.ts += format_.rate;
     const int frames = decoder_->frames_in(payload);
     if (frames > 0) s.last_frames = static_cast<std::uint32_t>(frames);
 

@@ -14,20 +14,27 @@ namespace {
 constexpr std::int64_t kNsPerSec = 1'000'000'000;
 }  // namespace
 
-Depacketizer::Depacketizer(PayloadDecoder& decoder, core::RecordPool& pool,
-                           core::SpscQueue<core::PacketRecord*>& to_audio,
+Depacketizer::Depacketizer(PayloadDecoder& decoder, std::uint32_t rate, core::RecordPool& pool,
+                           core::SpscQueue<core::Message>& to_audio,
                            const AudioSchedule& audio, LatencyTuner& tuner, NetStats& stats)
-    : decoder_(decoder),
+    : decoder_(&decoder),
+      rate_(rate),
       pool_(pool),
       to_audio_(to_audio),
       audio_(audio),
       tuner_(tuner),
       stats_(stats),
-      repair_(decoder) {}
+      repair_(std::make_unique<LossRepair>(decoder, rate)) {}
+
+void Depacketizer::set_payload(PayloadDecoder& decoder, std::uint32_t rate) {
+  repair_ = std::make_unique<LossRepair>(decoder, rate);
+  decoder_ = &decoder;
+  rate_ = rate;
+}
 
 void Depacketizer::restart(std::uint32_t epoch, std::int64_t seq, std::uint32_t first_ts) noexcept {
   epoch_ = epoch;
-  repair_.reset();
+  repair_->reset();
   ledger_.reset();
   held_.clear();
   ts_offset_ = -std::int64_t{first_ts};  // stream positions of an epoch start at 0
@@ -88,12 +95,12 @@ void Depacketizer::grow(std::uint32_t frames, std::int64_t now_ns) noexcept {
   // seconds, with a late packet concealed every few. Beyond what
   // concealment makes at full level, steering does the rest.
   if (!audio_.playing(epoch_) || last_frames_ == 0) return;
-  const std::int64_t q = repair_.quantum();
+  const std::int64_t q = repair_->quantum();
   const std::int64_t want = std::min<std::int64_t>((frames + q - 1) / q * q,
-                                                   repair_.room_at_full_level() / q * q);
+                                                   repair_->room_at_full_level() / q * q);
   if (want <= 0) return;
   now_ns_ = now_ns;
-  repair_.begin(next_pos_);
+  repair_->begin(next_pos_);
   core::PacketRecord* r = concealed(static_cast<std::uint32_t>(want));
   if (r == nullptr) return;
   const std::int64_t n = r->frames;
@@ -115,7 +122,7 @@ void Depacketizer::decode_next(std::span<const std::uint8_t> payload, std::int64
 bool Depacketizer::place(std::span<const std::uint8_t> payload, std::int64_t seq,
                          std::uint32_t frames, std::int64_t& pos) noexcept {
   const bool successor = seq == last_decoded_seq_ + 1;
-  const bool overlaps_run = successor && repair_.in_run() && pos < next_pos_;
+  const bool overlaps_run = successor && repair_->in_run() && pos < next_pos_;
   if (overlaps_run && pos == rescue_pos_ && rescue()) {
     // Late, but audio has not played the concealment made in its place:
     // decoded as if it had come in time, it replaces that concealment.
@@ -136,7 +143,7 @@ bool Depacketizer::place(std::span<const std::uint8_t> payload, std::int64_t seq
   // missing before this one or this one is late; not if the sender paused.
   if (!successor || pos < next_pos_) {
     // A loss its successor's FEC could have repaired, had it come in time.
-    if (ledger_.pending() && !successor && decoder_.carries_previous(payload))
+    if (ledger_.pending() && !successor && decoder_->carries_previous(payload))
       tuner_.on_loss_with_fec(frames);
     ledger_.confirm();
   }
@@ -147,7 +154,7 @@ bool Depacketizer::place(std::span<const std::uint8_t> payload, std::int64_t seq
     resync_after_late(payload, seq, pos);
     return false;
   }
-  if (pos < next_pos_ && successor && !repair_.in_run()) {
+  if (pos < next_pos_ && successor && !repair_->in_run()) {
     // The timestamp says this audio overlaps the packet decoded just before,
     // but the decoder's output is contiguous: keep it so. GStreamer's
     // rtpopuspay does this on its first step (648 instead of 960).
@@ -166,8 +173,7 @@ void Depacketizer::emit(std::span<const std::uint8_t> payload, std::int64_t seq,
     next_pos_ = std::max(next_pos_, pos + frames);
     return;
   }
-  const int n = repair_.decode(payload, pos, pos == next_pos_, r->pcm,
-                               static_cast<int>(d::kMaxPacketFrames));
+  const int n = repair_->decode(payload, pos, pos == next_pos_, r->pcm, static_cast<int>(max_frames()));
   if (n <= 0) {
     give_back(r);
     ++stats_.packets_invalid;
@@ -216,7 +222,7 @@ void Depacketizer::hold(std::span<const std::uint8_t> payload, std::int64_t seq,
     }
   }
   [[maybe_unused]] const bool kept =
-      held_.hold(payload, seq, ts, frames, decoder_.carries_previous(payload), now_ns);
+      held_.hold(payload, seq, ts, frames, decoder_->carries_previous(payload), now_ns);
   assert(kept && "depacketizer: a slot was freed above");
 }
 
@@ -228,7 +234,7 @@ void Depacketizer::skip_to(const HeldPacket& h) noexcept {
 std::int64_t Depacketizer::gap_due() const noexcept {
   if (last_frames_ == 0) return INT64_MAX;  // nothing decoded this epoch: nothing to conceal from
   const HeldPacket* h = held_.earliest();
-  const bool can_conceal = !repair_.exhausted();
+  const bool can_conceal = !repair_->exhausted();
   if (h == nullptr && !can_conceal) return INT64_MAX;
   // Concealment gave up on this gap: nothing is gained by waiting for it.
   if (h != nullptr && !can_conceal) return 0;
@@ -238,7 +244,7 @@ std::int64_t Depacketizer::gap_due() const noexcept {
   // Before playout starts (or while audio is silent) there is no deadline:
   // a missing packet gets the target latency to turn up.
   if (h == nullptr) return INT64_MAX;
-  return h->received_ns + std::int64_t{tuner_.target_frames()} * kNsPerSec / d::kStreamRate;
+  return h->received_ns + std::int64_t{tuner_.target_frames()} * kNsPerSec / rate_;
 }
 
 void Depacketizer::fill_one() noexcept {
@@ -247,15 +253,15 @@ void Depacketizer::fill_one() noexcept {
     // Nothing after the gap has arrived yet: the packet is late or lost, or
     // the stream paused or ended, and its time has come. Concealed (at the
     // end of a stream that is a short, natural fade-out).
-    if (!conceal(last_frames_)) repair_.give_up();  // no record: stop trying
+    if (!conceal(last_frames_)) repair_->give_up();  // no record: stop trying
     return;
   }
   const std::int64_t span = h->ts + ts_offset_ - next_pos_;
-  if (span <= 0 || repair_.exhausted()) {
+  if (span <= 0 || repair_->exhausted()) {
     skip_to(*h);  // filled up to it already, or too long a gap to conceal
     return;
   }
-  const std::int64_t q = repair_.quantum();
+  const std::int64_t q = repair_->quantum();
   // One packet's worth left before the held one (the last of a run of
   // losses, or the only one), and it carries that packet in its FEC:
   // recovered rather than guessed.
@@ -272,7 +278,7 @@ void Depacketizer::recover(const HeldPacket& h, std::int64_t span) noexcept {
   tuner_.on_loss_with_fec(h.frames);
   core::PacketRecord* r = acquire();
   if (r == nullptr) return;
-  const int n = repair_.recover(h.payload(), next_pos_, r->pcm, static_cast<int>(span));
+  const int n = repair_->recover(h.payload(), next_pos_, r->pcm, static_cast<int>(span));
   if (n <= 0) {
     give_back(r);
     return;
@@ -284,7 +290,7 @@ void Depacketizer::recover(const HeldPacket& h, std::int64_t span) noexcept {
 }
 
 bool Depacketizer::conceal(std::uint32_t frames) noexcept {
-  if (repair_.begin(next_pos_)) rescue_pos_ = next_pos_;
+  if (repair_->begin(next_pos_)) rescue_pos_ = next_pos_;
   core::PacketRecord* r = concealed(frames);
   if (r == nullptr) return false;
   // Counted when the run can no longer be replaced (net::ConcealmentLedger).
@@ -297,7 +303,10 @@ bool Depacketizer::conceal(std::uint32_t frames) noexcept {
 core::PacketRecord* Depacketizer::concealed(std::uint32_t frames) noexcept {
   core::PacketRecord* r = acquire();
   if (r == nullptr) return nullptr;
-  const int n = repair_.conceal(next_pos_, r->pcm, frames);
+  // No more than a record holds (of many channels, less than a run at
+  // full level can be), in the codec's steps.
+  const std::uint32_t q = repair_->quantum();
+  const int n = repair_->conceal(next_pos_, r->pcm, std::min(frames, max_frames() / q * q));
   if (n <= 0) {
     give_back(r);
     return nullptr;
@@ -321,7 +330,7 @@ bool Depacketizer::rescue() noexcept {
   // concealment now, and audio counts it rescued when it replaces it (the
   // stats show the difference: concealment that played).
   ledger_.confirm();
-  repair_.undo_run();
+  repair_->undo_run();
   rewind_to(rescue_pos_);
   return true;
 }
@@ -346,10 +355,10 @@ void Depacketizer::resync_after_late(std::span<const std::uint8_t> payload, std:
   // only, from where the run began, and the timeline goes back to its end:
   // what follows is made again over the concealment audio holds, while
   // that has not begun to play.
-  if (rescue_pos_ < 0 || rescue_pos_ > pos || !repair_.in_run()) return;
+  if (rescue_pos_ < 0 || rescue_pos_ > pos || !repair_->in_run()) return;
   const std::int64_t need = audio_.need_time(pos + last_frames_, epoch_);
   if (need == INT64_MAX || now_ns_ > need - std::int64_t{d::kRescueMarginUs} * 1000) return;
-  const int n = repair_.replay(payload);
+  const int n = repair_->replay(payload);
   if (n <= 0) return;
   rewind_to(pos + n);
   last_decoded_seq_ = seq;
@@ -378,7 +387,7 @@ void Depacketizer::stamp(core::PacketRecord* r, std::int64_t seq, std::int64_t p
 
 void Depacketizer::link(core::PacketRecord* r) noexcept {
   ledger_.linked(r->timestamp, now_ns_);
-  if (!to_audio_.try_push(r)) {
+  if (!to_audio_.try_push(core::Message::link(r))) {
     ++stats_.queue_full;
     give_back(r);
   }

@@ -15,15 +15,16 @@
 //   at once (stretch()).
 // - The accounting of concealment that played (net::ConcealmentLedger).
 //
-// Stream positions are 48 kHz frames from the epoch's first packet:
+// Stream positions are frames at the stream's rate from the epoch's first packet:
 // position = extended RTP timestamp + offset(); the offset grows with the
 // stretches.
 //
 // Thread: net. Owned by net::StreamReceiver; nothing allocates after the
-// constructor.
+// constructor but set_payload().
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <span>
 
 #include "core/record_pool.hpp"
@@ -40,9 +41,16 @@ namespace net {
 
 class Depacketizer {
  public:
-  Depacketizer(PayloadDecoder& decoder, core::RecordPool& pool,
-               core::SpscQueue<core::PacketRecord*>& to_audio, const AudioSchedule& audio,
+  /// Thread: control, at start-up. The payload `decoder` decodes, at
+  /// `rate` frames per second.
+  Depacketizer(PayloadDecoder& decoder, std::uint32_t rate, core::RecordPool& pool,
+               core::SpscQueue<core::Message>& to_audio, const AudioSchedule& audio,
                LatencyTuner& tuner, NetStats& stats);
+
+  /// Another payload format (its decoder, at `rate`) from the next
+  /// restart() on: the repair stage is built anew for it (allocates). The
+  /// decoder must outlive its use here.
+  void set_payload(PayloadDecoder& decoder, std::uint32_t rate);
 
   /// A new stream (epoch) starts at extended sequence number `seq`.
   void restart(std::uint32_t epoch, std::int64_t seq, std::uint32_t first_ts) noexcept;
@@ -76,6 +84,10 @@ class Depacketizer {
   /// Duration of the latest packet decoded this epoch (0: none yet).
   std::uint32_t packet_frames() const noexcept { return last_frames_; }
   std::int64_t stretched() const noexcept { return stretched_; }
+  /// Frames a record holds of the decoder's channels.
+  std::uint32_t max_frames() const noexcept {
+    return core::defaults::kRecordSamples / static_cast<std::uint32_t>(decoder_->channels());
+  }
   /// Concealed packets that played, as the stats show them.
   std::uint64_t concealed_shown() const noexcept { return ledger_.shown(audio_.status(), next_pos_); }
 
@@ -106,13 +118,14 @@ class Depacketizer {
              core::PacketRecord::Kind kind) const noexcept;
   void link(core::PacketRecord* r) noexcept;
 
-  PayloadDecoder& decoder_;
+  PayloadDecoder* decoder_;
+  std::uint32_t rate_;                 // the stream's frames per second
   core::RecordPool& pool_;
-  core::SpscQueue<core::PacketRecord*>& to_audio_;  // net -> audio: records to link
+  core::SpscQueue<core::Message>& to_audio_;  // net -> audio: records to link
   const AudioSchedule& audio_;
   LatencyTuner& tuner_;
   NetStats& stats_;
-  LossRepair repair_;
+  std::unique_ptr<LossRepair> repair_;  // for decoder_, at rate_
   ConcealmentLedger ledger_;
   ReorderBuffer held_;
 

@@ -12,12 +12,11 @@ namespace d = core::defaults;
 namespace {
 constexpr std::int64_t kNsPerS = 1'000'000'000;
 constexpr std::int64_t kBucketNs = kNsPerS / 4;
-constexpr double kFramesPerNs = d::kStreamRate / 1e9;
 // Until audio reports its period: a long one, so the first targets are safe.
 constexpr std::uint32_t kAssumedPeriod = 1024;
 constexpr std::uint32_t kAssumedAhead = 64;
 
-std::uint32_t fixed_cost(std::uint32_t period, std::uint32_t ahead) {
+std::uint32_t fixed_cost(std::uint32_t period, std::uint32_t ahead, std::uint32_t rate) {
   // Measured in simulated time (tests/sim_test.cpp, "sim: below that, one
   // period + 3.5 ms"): on a network without jitter the smallest target
   // that loses nothing is one period plus what the callback renders ahead
@@ -25,14 +24,15 @@ std::uint32_t fixed_cost(std::uint32_t period, std::uint32_t ahead) {
   // (b320ec9; with the 40-frame render-ahead before it, 1.5 to 1.9 ms, up
   // to 3.5 ms with 20 ms packets at 512). Net's repair margin (3 ms, room
   // for the net thread's wake-up) covers that.
-  return period + ahead + d::kConcealMarginUs * d::kStreamRate / 1'000'000;
+  return period + ahead + static_cast<std::uint32_t>(std::uint64_t{d::kConcealMarginUs} * rate / 1'000'000);
 }
 }  // namespace
 
 LatencyTuner::LatencyTuner(const TunerConfig& config) noexcept
     : config_(config),
+      step_(static_cast<std::uint32_t>(std::lround(kStepMs * config.rate / 1000))),
       target_(config.initial_frames),
-      fixed_(fixed_cost(kAssumedPeriod, kAssumedAhead)) {
+      fixed_(fixed_cost(kAssumedPeriod, kAssumedAhead, config.rate)) {
   if (config_.adaptive) target_ = clamp_target(target_);
   base_bucket_.fill(INT64_MIN);
   peak_second_.fill(INT64_MIN);
@@ -44,13 +44,31 @@ void LatencyTuner::reset() noexcept {
   pending_growth_ = false;
 }
 
+void LatencyTuner::set_rate(std::uint32_t rate) noexcept {
+  if (rate == config_.rate) return;
+  const double k = static_cast<double>(rate) / config_.rate;
+  const auto scaled = [k](std::uint32_t frames) { return static_cast<std::uint32_t>(std::lround(frames * k)); };
+  config_.initial_frames = scaled(config_.initial_frames);
+  config_.min_frames = scaled(config_.min_frames);
+  config_.max_frames = scaled(config_.max_frames);
+  config_.rate = rate;
+  step_ = static_cast<std::uint32_t>(std::lround(kStepMs * rate / 1000));
+  target_ = scaled(target_);
+  fixed_ = scaled(fixed_);
+  fec_extra_ = scaled(fec_extra_);
+  for (double& p : peak_) p *= k;
+  latest_lateness_ *= k;
+  growth_lateness_ *= k;
+  reset();
+}
+
 void LatencyTuner::on_packet(std::int64_t position, std::int64_t arrival_ns) noexcept {
   if (!have_origin_) {
     have_origin_ = true;
     origin_ns_ = arrival_ns;
     origin_pos_ = position;
   }
-  const double transit = static_cast<double>(arrival_ns - origin_ns_) * kFramesPerNs -
+  const double transit = static_cast<double>(arrival_ns - origin_ns_) * (config_.rate / 1e9) -
                          static_cast<double>(position - origin_pos_);
   // Floor division: arrival clocks before 1970 do not happen, but be exact.
   const std::int64_t bucket = arrival_ns >= 0 ? arrival_ns / kBucketNs : (arrival_ns + 1) / kBucketNs - 1;
@@ -108,7 +126,7 @@ double LatencyTuner::peak_lateness_frames() const noexcept {
 
 std::uint32_t LatencyTuner::need(double lateness) const noexcept {
   const double frames = fixed_ + lateness * (1.0 + kHeadroom) + fec_extra_;
-  return static_cast<std::uint32_t>(std::ceil(frames / kStep)) * kStep;
+  return static_cast<std::uint32_t>(std::ceil(frames / step_)) * step_;
 }
 
 std::uint32_t LatencyTuner::clamp_target(std::uint32_t frames) const noexcept {
@@ -136,8 +154,10 @@ void LatencyTuner::set_target(std::uint32_t frames, std::int64_t now_ns) noexcep
 
 bool LatencyTuner::update(const core::AudioStatus& audio, std::int64_t now_ns) noexcept {
   now_ns_ = now_ns;
-  if (audio.period_frames > 0) {
-    fixed_ = fixed_cost(audio.period_frames, audio.render_ahead);
+  // Audio's frames count at the rate of the stream it plays, which is ours
+  // once it has taken our format (0: not said).
+  if (audio.period_frames > 0 && (audio.stream_rate == 0 || audio.stream_rate == config_.rate)) {
+    fixed_ = fixed_cost(audio.period_frames, audio.render_ahead, config_.rate);
     have_status_ = true;
   }
   if (fec_extra_ > 0 && now_ns - fec_seen_ns_ > kPeakSeconds * kNsPerS) fec_extra_ = 0;
@@ -155,7 +175,7 @@ bool LatencyTuner::update(const core::AudioStatus& audio, std::int64_t now_ns) n
   if (audio.underruns > underruns_seen_) {
     // The buffer ran dry: whatever the measure says, it was not enough.
     underruns_seen_ = audio.underruns;
-    const std::uint32_t grown = std::max(target_ + target_ / 4, target_ + 4 * kStep);
+    const std::uint32_t grown = std::max(target_ + target_ / 4, target_ + 4 * step_);
     set_target(std::max(grown, need(peak_lateness_frames())), now_ns);
   }
   if (pending_growth_) {
@@ -171,7 +191,7 @@ bool LatencyTuner::update(const core::AudioStatus& audio, std::int64_t now_ns) n
       now_ns - calm_since >= static_cast<std::int64_t>(calm * kNsPerS) &&
       now_ns - std::max(calm_since, shrunk_ns_) >= kNsPerS) {
     const std::uint32_t rec = recommended_frames();
-    const std::uint32_t hysteresis = std::max<std::uint32_t>(2 * kStep, target_ / 10);
+    const std::uint32_t hysteresis = std::max<std::uint32_t>(2 * step_, target_ / 10);
     if (rec + hysteresis <= target_) set_target(rec, now_ns);
   }
   return target_ != before;

@@ -39,6 +39,7 @@ struct TunerConfig {
   std::uint32_t initial_frames = 960;  // fixed target, or where auto starts
   std::uint32_t min_frames = 0;      // --min-latency (auto only)
   std::uint32_t max_frames = 12000;  // --max-latency (auto only)
+  std::uint32_t rate = 48000;        // the stream's rate, which the frames above count
 };
 
 class LatencyTuner {
@@ -47,8 +48,13 @@ class LatencyTuner {
 
   /// A new stream epoch: transit times start over (the target stays).
   void reset() noexcept;
+  /// A stream at another rate: every duration the tuner holds (target,
+  /// bounds, peaks, costs) is the same time in its frames; transit times
+  /// start over.
+  void set_rate(std::uint32_t rate) noexcept;
+  std::uint32_t rate() const noexcept { return config_.rate; }
 
-  /// Each packet received once: its stream position (48 kHz frames) and
+  /// Each packet received once: its stream position (stream frames) and
   /// arrival (any clock at a fixed offset from real time, ns).
   void on_packet(std::int64_t position, std::int64_t arrival_ns) noexcept;
 
@@ -68,7 +74,7 @@ class LatencyTuner {
   std::uint32_t target_frames() const noexcept { return target_; }
   /// The target the network of the last half minute needs (both modes).
   std::uint32_t recommended_frames() const noexcept;
-  /// Peak lateness over the last half minute, 48 kHz frames.
+  /// Peak lateness over the last half minute, stream frames.
   double peak_lateness_frames() const noexcept;
   /// What playout costs before any network jitter: the floor of a target.
   std::uint32_t fixed_cost_frames() const noexcept { return fixed_; }
@@ -81,14 +87,15 @@ class LatencyTuner {
   static constexpr double kCalmS = 15;           // no growth for this long before a shrink
   static constexpr double kFirstCalmS = 5;       // ... the first shrink after start
   static constexpr double kMaxCalmS = 240;
-  static constexpr std::uint32_t kStep = 24;     // half a millisecond: the target's grain
+  static constexpr double kStepMs = 0.5;         // the target's grain
 
  private:
   std::uint32_t need(double lateness) const noexcept;
   std::uint32_t clamp_target(std::uint32_t frames) const noexcept;
   void set_target(std::uint32_t frames, std::int64_t now_ns) noexcept;
 
-  const TunerConfig config_;
+  TunerConfig config_;           // its frames at config_.rate, the stream's
+  std::uint32_t step_;           // kStepMs in frames
   std::uint32_t target_;
   std::uint32_t fixed_;          // from audio's period and render-ahead
   std::uint64_t changes_ = 0;

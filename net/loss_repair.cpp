@@ -1,6 +1,7 @@
 #include "net/loss_repair.hpp"
 
 #include <algorithm>
+#include <cmath>
 
 #include "core/defaults.hpp"
 
@@ -8,11 +9,19 @@ namespace net {
 
 namespace d = core::defaults;
 
-LossRepair::LossRepair(PayloadDecoder& decoder)
+namespace {
+std::uint32_t frames_in(double ms, std::uint32_t rate) {
+  return static_cast<std::uint32_t>(std::lround(ms * rate / 1000.0));
+}
+}  // namespace
+
+LossRepair::LossRepair(PayloadDecoder& decoder, std::uint32_t rate)
     : decoder_(decoder),
-      concealer_(decoder.channels(), d::kStreamRate),
-      scratch_(std::make_unique<float[]>(std::size_t{d::kMaxPacketFrames} *
-                                         static_cast<std::size_t>(decoder.channels()))) {}
+      full_frames_(frames_in(d::kConcealFullMs, rate)),
+      max_frames_(frames_in(d::kMaxConcealMs, rate)),
+      fade_frames_(frames_in(d::kFadeMs, rate)),
+      concealer_(decoder.channels(), rate),
+      scratch_(std::make_unique<float[]>(std::size_t{d::kRecordSamples})) {}
 
 void LossRepair::reset() noexcept {
   decoder_.reset();
@@ -52,7 +61,7 @@ int LossRepair::conceal(std::int64_t pos, float* pcm, std::uint32_t frames) noex
 
 bool LossRepair::joins(bool follows) const noexcept {
   // After a longer run (faded) the audio fades in from its own concealment.
-  return concealer_.active() && run_ <= d::kConcealFullFrames && follows;
+  return concealer_.active() && run_ <= full_frames_ && follows;
 }
 
 int LossRepair::decode(std::span<const std::uint8_t> payload, std::int64_t pos, bool follows,
@@ -64,7 +73,7 @@ int LossRepair::decode(std::span<const std::uint8_t> payload, std::int64_t pos, 
   resumed(pos, blend, pcm, n);
   repeat_ = decoder_.wants_repetition(payload);
   // After a faded run, or the codec's silence, the sound fades back in.
-  if (run_ > d::kConcealFullFrames || (silent_ && !blend)) fade_in(pcm, n);
+  if (run_ > full_frames_ || (silent_ && !blend)) fade_in(pcm, n);
   run_ = 0;
   silent_ = false;
   return n;
@@ -95,7 +104,7 @@ void LossRepair::undo_run() noexcept {
 
 int LossRepair::replay(std::span<const std::uint8_t> payload) noexcept {
   decoder_.restore();
-  const int n = decoder_.decode(payload, scratch_.get(), static_cast<int>(d::kMaxPacketFrames));
+  const int n = decoder_.decode(payload, scratch_.get(), static_cast<int>(d::kRecordSamples) / decoder_.channels());
   if (n <= 0) {
     decoder_.save();  // the run goes on from where it began
     return n;
@@ -112,30 +121,30 @@ void LossRepair::detach() noexcept {
   concealer_.end();
 }
 
-void LossRepair::give_up() noexcept { run_ = d::kMaxConcealFrames; }
+void LossRepair::give_up() noexcept { run_ = max_frames_; }
 
-bool LossRepair::exhausted() const noexcept { return run_ >= d::kMaxConcealFrames; }
+bool LossRepair::exhausted() const noexcept { return run_ >= max_frames_; }
 
 std::uint32_t LossRepair::room_at_full_level() const noexcept {
-  return run_ < d::kConcealFullFrames ? d::kConcealFullFrames - run_ : 0;
+  return run_ < full_frames_ ? full_frames_ - run_ : 0;
 }
 
 void LossRepair::fade_out(float* pcm, int frames) const noexcept {
-  // Past kConcealFullFrames of one run, a linear fade to silence at
-  // kMaxConcealFrames.
+  // Past kConcealFullMs of one run, a linear fade to silence at
+  // kMaxConcealMs.
   const int ch = decoder_.channels();
   for (int i = 0; i < frames; ++i) {
     const std::int64_t t = std::int64_t{run_} + i;
-    if (t < d::kConcealFullFrames) continue;
-    const float g = std::max(0.0f, 1.0f - static_cast<float>(t - d::kConcealFullFrames) /
-                                              (d::kMaxConcealFrames - d::kConcealFullFrames));
+    if (t < full_frames_) continue;
+    const float g = std::max(0.0f, 1.0f - static_cast<float>(t - full_frames_) /
+                                              (max_frames_ - full_frames_));
     for (int c = 0; c < ch; ++c) pcm[i * ch + c] *= g;
   }
 }
 
 void LossRepair::fade_in(float* pcm, int frames) const noexcept {
   const int ch = decoder_.channels();
-  const int ramp = std::min<int>(frames, d::kFadeFrames);
+  const int ramp = std::min<int>(frames, fade_frames_);
   for (int i = 0; i < ramp; ++i)
     for (int c = 0; c < ch; ++c) pcm[i * ch + c] *= static_cast<float>(i) / static_cast<float>(ramp);
 }

@@ -5,15 +5,15 @@
 // packet is decoded from there, as if the run had never been). Periodic
 // audio before the run is repeated in its place (net::WaveformConcealer)
 // when the payload's own concealment would fade it out; otherwise the
-// codec conceals. Past kConcealFullFrames of one run the concealment fades
+// codec conceals. Past kConcealFullMs of one run the concealment fades
 // towards silence, and the audio after such a run fades back in. While the
 // repetition plays the codec does not conceal: its concealment would decay
 // the decoder's state (Opus: the next 40-60 ms glide up from -15 dB), so
 // the audio after the run is decoded from the state before it and, after
 // a run at full level, cross-faded from the repetition.
 //
-// Positions are stream positions (48 kHz frames); where records go and
-// when is the depacketizer's business.
+// Positions are stream positions (frames at the stream's rate); where
+// records go and when is the depacketizer's business.
 //
 // Thread: net. Owned by net::Depacketizer; storage is allocated once, in
 // the constructor.
@@ -30,7 +30,8 @@ namespace net {
 
 class LossRepair {
  public:
-  explicit LossRepair(PayloadDecoder& decoder);
+  /// Repairs the stream `decoder` decodes, at `rate` frames per second.
+  LossRepair(PayloadDecoder& decoder, std::uint32_t rate);
 
   /// A new stream.
   void reset() noexcept;
@@ -83,6 +84,9 @@ class LossRepair {
   void fade_in(float* pcm, int frames) const noexcept;
 
   PayloadDecoder& decoder_;
+  const std::uint32_t full_frames_;  // kConcealFullMs at the stream's rate
+  const std::uint32_t max_frames_;   // kMaxConcealMs
+  const std::uint32_t fade_frames_;  // kFadeMs
   WaveformConcealer concealer_;  // fills a run by repetition where the audio before it is periodic
   const std::unique_ptr<float[]> scratch_;  // replay()'s audio, not kept
   std::uint32_t run_ = 0;        // frames concealed since the last decoded packet

@@ -21,12 +21,13 @@ struct NetStats {
   std::uint64_t rtcp_received = 0;       // RTCP multiplexed on the RTP port (RFC 5761)
   std::uint64_t packets_concealed = 0;   // lost or late packets whose place concealment filled, and played
   std::uint64_t packets_recovered = 0;   // lost packets recovered from the next one's in-band FEC (LBRR)
-  std::uint64_t frames_stretched = 0;    // 48 kHz frames of concealment inserted to grow the target at once
+  std::uint64_t frames_stretched = 0;    // stream frames of concealment inserted to grow the target at once
   std::uint64_t stream_resets = 0;       // sender restarts after the first lock
   std::uint64_t sender_steps = 0;        // steps in the sender's clock: its path got longer or its timestamps jumped
   std::uint64_t pool_exhausted = 0;      // packets dropped: no free record (audio stalled)
   std::uint64_t queue_full = 0;          // packets dropped: net -> audio queue full
-  double jitter_frames = 0.0;            // RFC 3550 A.8 interarrival jitter, 48 kHz units
+  std::uint32_t stream_rate = 48000;     // the stream's rate: what net's frame counts here count
+  double jitter_frames = 0.0;            // RFC 3550 A.8 interarrival jitter, RTP timestamp units (stream_rate)
   double sender_clock_ppm = 0.0;         // the sender's media clock against CLOCK_MONOTONIC (0 until measured)
   double lateness_frames = 0.0;          // peak lateness over the last 30 s (net::LatencyTuner)
   std::uint32_t recommended_frames = 0;  // the target latency this network needs

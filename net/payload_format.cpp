@@ -41,11 +41,18 @@ std::string parse_payload_format(std::string_view text, PayloadFormat& out) {
   return {};
 }
 
+core::StreamFormat stream_format(const PayloadFormat& format, int ports) noexcept {
+  // RFC 7587 section 7: Opus is always signalled as two channels; libopus
+  // decodes it to one or two, mixing as needed.
+  const int carried = format.encoding == PayloadFormat::Encoding::Opus ? 2 : format.channels;
+  return core::make_stream_format(format.rate, carried, ports);
+}
+
 std::unique_ptr<PayloadDecoder> make_payload_decoder(const PayloadFormat& format, int channels) {
   switch (format.encoding) {
     case PayloadFormat::Encoding::Opus: return std::make_unique<OpusStreamDecoder>(channels);
-    case PayloadFormat::Encoding::L16: return std::make_unique<PcmPayload>(2, format.channels, channels);
-    case PayloadFormat::Encoding::L24: return std::make_unique<PcmPayload>(3, format.channels, channels);
+    case PayloadFormat::Encoding::L16: return std::make_unique<PcmPayload>(2, format.channels, channels, format.rate);
+    case PayloadFormat::Encoding::L24: return std::make_unique<PcmPayload>(3, format.channels, channels, format.rate);
   }
   throw std::invalid_argument("unknown payload encoding");
 }

@@ -10,6 +10,7 @@
 #include <string>
 #include <string_view>
 
+#include "core/stream_format.hpp"
 #include "net/payload_decoder.hpp"
 
 namespace net {
@@ -22,6 +23,10 @@ struct PayloadFormat {
 
   /// "opus/48000/2", "L24/48000/8".
   std::string name() const;
+  bool operator==(const PayloadFormat& o) const noexcept {
+    return encoding == o.encoding && rate == o.rate && channels == o.channels;
+  }
+  bool operator!=(const PayloadFormat& o) const noexcept { return !(*this == o); }
   /// Shortest packet the format is sent in, in ms: what the record pool
   /// is sized by (Opus: 2.5; PCM: 1, as AES67 sends).
   double min_packet_ms() const noexcept { return encoding == Encoding::Opus ? 2.5 : 1.0; }
@@ -31,7 +36,13 @@ struct PayloadFormat {
 /// form. Why not, or empty when it is one of the three.
 std::string parse_payload_format(std::string_view text, PayloadFormat& out);
 
-/// Thread: control. The decoder for `format`, writing `channels` outputs.
+/// What audio plays of a stream of `format` on `ports` outputs: its rate,
+/// the channels records carry (Opus: libopus mixes to at most two), and
+/// the port each plays on.
+core::StreamFormat stream_format(const PayloadFormat& format, int ports) noexcept;
+
+/// Thread: control. The decoder for `format`, writing `channels` outputs
+/// (stream_format(format, ports).channels).
 /// Throws std::invalid_argument for a format this build cannot decode.
 std::unique_ptr<PayloadDecoder> make_payload_decoder(const PayloadFormat& format, int channels);
 

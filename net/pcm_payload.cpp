@@ -1,13 +1,17 @@
 #include "net/pcm_payload.hpp"
 
+#include <cmath>
 #include <stdexcept>
 
 namespace net {
 
 namespace d = core::defaults;
 
-PcmPayload::PcmPayload(int bytes, int stream_channels, int channels)
-    : bytes_(bytes), stream_channels_(stream_channels), channels_(channels) {
+PcmPayload::PcmPayload(int bytes, int stream_channels, int channels, std::uint32_t rate)
+    : bytes_(bytes),
+      stream_channels_(stream_channels),
+      channels_(channels),
+      fade_frames_(static_cast<std::uint32_t>(std::lround(d::kFadeMs * rate / 1000.0))) {
   if (bytes != 2 && bytes != 3) throw std::invalid_argument("PCM samples are 2 or 3 bytes");
   if (stream_channels < 1 || stream_channels > kMaxStreamChannels)
     throw std::invalid_argument("PCM streams carry 1 to 8 channels");
@@ -21,7 +25,7 @@ int PcmPayload::frames_in(std::span<const std::uint8_t> payload) const noexcept 
 }
 
 float PcmPayload::sample(const std::uint8_t* p) const noexcept {
-  // Big-endian two's complement (RFC 3551 section 4.5.10), scaled to
+  // Big-endian two's complement (RFC 3551 section 4.5.11), scaled to
   // [-1, 1).
   if (bytes_ == 2) {
     const auto v = static_cast<std::int16_t>((p[0] << 8) | p[1]);
@@ -42,14 +46,14 @@ int PcmPayload::decode(std::span<const std::uint8_t> payload, float* pcm, int ma
       pcm[i * channels_ + c] = sample(p + from * bytes_);
     }
   for (int c = 0; c < channels_; ++c) live_.last[static_cast<std::size_t>(c)] = pcm[(n - 1) * channels_ + c];
-  live_.ramp_left = d::kFadeFrames;
+  live_.ramp_left = fade_frames_;
   return n;
 }
 
 int PcmPayload::conceal(float* pcm, int frames) noexcept {
-  // From the last sample to silence over kFadeFrames, then silence.
+  // From the last sample to silence over kFadeMs, then silence.
   for (int i = 0; i < frames; ++i) {
-    const float g = live_.ramp_left > 0 ? static_cast<float>(live_.ramp_left) / d::kFadeFrames : 0.0f;
+    const float g = live_.ramp_left > 0 ? static_cast<float>(live_.ramp_left) / static_cast<float>(fade_frames_) : 0.0f;
     for (int c = 0; c < channels_; ++c) pcm[i * channels_ + c] = g * live_.last[static_cast<std::size_t>(c)];
     if (live_.ramp_left > 0) --live_.ramp_left;
   }

@@ -1,5 +1,5 @@
-// Uncompressed linear PCM payloads (RFC 3551 section 4.5.10 L16, RFC 3190
-// L24): big-endian two's complement samples, channels interleaved, as
+// Uncompressed linear PCM payloads (RFC 3551 section 4.5.11 L16, RFC 3190
+// L24), at any of the rates rtp2jack plays (44.1, 48, 96 kHz): big-endian two's complement samples, channels interleaved, as
 // AES67 devices (L24, 1 ms packets) and PipeWire's RTP sink (L16, L24)
 // send them. Decoding is a conversion to float, mapping the stream's
 // channels onto the outputs (the first ones; a mono stream feeds every
@@ -22,8 +22,9 @@ namespace net {
 class PcmPayload final : public PayloadDecoder {
  public:
   /// `bytes` per sample (2: L16, 3: L24); the stream's `stream_channels`
-  /// (1..kMaxStreamChannels) onto `channels` outputs.
-  PcmPayload(int bytes, int stream_channels, int channels);
+  /// (1..kMaxStreamChannels) onto `channels` outputs; `rate` frames per
+  /// second (the concealment's ramp is kFadeMs of them).
+  PcmPayload(int bytes, int stream_channels, int channels, std::uint32_t rate);
 
   int channels() const noexcept override { return channels_; }
   std::uint32_t quantum() const noexcept override { return 1; }
@@ -50,6 +51,7 @@ class PcmPayload final : public PayloadDecoder {
   const int bytes_;
   const int stream_channels_;
   const int channels_;
+  const std::uint32_t fade_frames_;
   State live_;
   State saved_;
 };

@@ -32,7 +32,7 @@ bool ReceptionCounter::arrived(std::int64_t seq, std::int64_t ts, std::int64_t a
   ++received_;
   // RFC 3550 A.8: J += (|D| - J) / 16, with D the change in relative transit
   // time, all in RTP timestamp units.
-  const double arrival = static_cast<double>(arrival_ns) * (core::defaults::kStreamRate / 1e9);
+  const double arrival = static_cast<double>(arrival_ns) * (rate_ / 1e9);
   const double transit = arrival - static_cast<double>(ts);
   if (have_transit_) jitter_ += (std::abs(transit - transit_) - jitter_) / 16.0;
   transit_ = transit;

@@ -8,6 +8,8 @@
 #include <array>
 #include <cstdint>
 
+#include "core/defaults.hpp"
+
 namespace net {
 
 class ReceptionCounter {
@@ -17,6 +19,14 @@ class ReceptionCounter {
   /// A new epoch starts with the packet `seq`, `ts`. Loss counted so far is
   /// kept.
   void restart(std::uint16_t seq, std::uint32_t ts) noexcept;
+  /// The RTP clock's rate (the stream's), for the jitter's units: the
+  /// jitter so far is the same time in the new units, and the next
+  /// packet's transit starts over.
+  void set_rate(std::uint32_t rate) noexcept {
+    jitter_ *= static_cast<double>(rate) / rate_;
+    rate_ = rate;
+    have_transit_ = false;
+  }
 
   /// The extended values nearest to the highest seen.
   std::int64_t extend_seq(std::uint16_t seq) const noexcept;
@@ -39,7 +49,8 @@ class ReceptionCounter {
   std::int64_t highest_seq() const noexcept { return highest_seq_; }
   std::int64_t highest_ts() const noexcept { return highest_ts_; }
   std::uint64_t received() const noexcept { return received_; }
-  /// RFC 3550 A.8 interarrival jitter, in RTP timestamp units (48 kHz).
+  /// RFC 3550 A.8 interarrival jitter, in RTP timestamp units (the
+  /// stream's rate).
   double jitter() const noexcept { return jitter_; }
 
  private:
@@ -49,6 +60,7 @@ class ReceptionCounter {
 
   static constexpr std::size_t kRecent = 1024;
   bool started_ = false;
+  std::uint32_t rate_ = core::defaults::kStreamRate;  // RTP timestamp units per second
   std::int64_t base_seq_ = 0;       // first extended sequence number of this epoch
   std::int64_t highest_seq_ = 0;    // highest extended sequence number seen
   std::int64_t highest_ts_ = 0;     // extended RTP timestamp of highest_seq_

@@ -16,7 +16,8 @@ struct ReceptionState {
   std::int64_t highest_seq = 0;     // highest extended sequence number seen
   std::uint64_t received = 0;       // packets of the epoch, duplicates excluded
   std::uint64_t packets = 0;        // packets of the stream since start (changes: RTP came)
-  double jitter = 0;                // RFC 3550 A.8, RTP timestamp units (48 kHz)
+  std::uint32_t rate = 48000;       // the RTP clock's rate (the stream's)
+  double jitter = 0;                // RFC 3550 A.8, RTP timestamp units (`rate`)
   std::int64_t highest_ts = 0;      // extended RTP timestamp of highest_seq
   std::int64_t ts_offset = 0;       // stream position = extended RTP timestamp + ts_offset
 };

@@ -21,7 +21,7 @@ struct HeldPacket {
   std::int64_t seq = 0;          // extended sequence number
   std::int64_t ts = 0;           // extended RTP timestamp
   std::int64_t received_ns = 0;  // monotonic, for the fallback deadline
-  std::uint32_t frames = 0;      // its duration (48 kHz)
+  std::uint32_t frames = 0;      // its duration (stream frames)
   std::uint32_t size = 0;
   bool lbrr = false;             // carries in-band FEC for the packet before it
   std::array<std::uint8_t, core::defaults::kMaxHeldBytes> data;

@@ -205,20 +205,21 @@ bool RtcpSession::e2e(const ReceptionState& r, const core::AudioStatus& a,
                       std::int64_t realtime_minus_monotonic_ns, std::int64_t& out_ns) const noexcept {
   if (!have_sr_ || !r.locked || sr_.ssrc != r.ssrc || sr_.ntp == 0) return false;
   if (!a.playing || a.epoch != r.epoch || a.period_ns <= 0) return false;
-  constexpr double kStreamRate = core::defaults::kStreamRate;  // the RTP clock of Opus
+  // The RTP clock, and audio's frames of the same epoch, at the stream's rate.
+  const double rate = r.rate;
   // Audio's status: after the callback that began at cycle_ns, `cursor` is
   // the next stream sample to render. The next callback (one period later)
   // outputs it after the samples still inside the converter; its buffer
   // leaves for the driver when that cycle ends, one period on.
   const double out_mono = static_cast<double>(a.cycle_ns) + 2.0 * static_cast<double>(a.period_ns) +
-                          config_.output_pipeline_frames * 1e9 / kStreamRate;
+                          config_.output_pipeline_frames * 1e9 / rate;
   const double out_real = out_mono + static_cast<double>(realtime_minus_monotonic_ns);
   // Section 6.4.1: the SR's RTP timestamp and NTP timestamp are the same
-  // instant; the RTP clock runs at 48 kHz from there.
+  // instant; the RTP clock runs at the stream's rate from there.
   const std::int64_t sr_ts = unwrap<32>(sr_.rtp_ts, r.highest_ts);
   const std::int64_t cursor_ts = a.cursor - r.ts_offset;
   const double capture_real = static_cast<double>(ntp_to_unix_ns(sr_.ntp)) +
-                              static_cast<double>(cursor_ts - sr_ts) * 1e9 / kStreamRate;
+                              static_cast<double>(cursor_ts - sr_ts) * 1e9 / rate;
   out_ns = std::llround(out_real - capture_real);
   return true;
 }

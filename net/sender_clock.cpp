@@ -8,6 +8,12 @@ namespace net {
 SenderClock::SenderClock() noexcept
     : system_(core::ClockEstimator::sender_config()), jack_(core::ClockEstimator::sender_config()) {}
 
+void SenderClock::set_rate(std::uint32_t rate) noexcept {
+  system_.reset(core::ClockEstimator::sender_config(rate));
+  jack_.reset(core::ClockEstimator::sender_config(rate));
+  reset();
+}
+
 void SenderClock::reset() noexcept {
   system_.reset();
   jack_.reset();

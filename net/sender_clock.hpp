@@ -66,6 +66,9 @@ class SenderClock {
 
   /// A new stream: both envelopes start over.
   void reset() noexcept;
+  /// A stream whose RTP clock runs at `rate`: both envelopes start over
+  /// with it as nominal (and their 50 ms buckets in its frames).
+  void set_rate(std::uint32_t rate) noexcept;
 
   /// One packet, received once: its stream position, its arrival
   /// (CLOCK_MONOTONIC, ns) and audio's latest status.

@@ -21,7 +21,7 @@ bool SourceLock::accepts(const RtpPacket& p, std::int64_t now_ns) noexcept {
   // one, and junk that borrows our SSRC cannot restart the stream.
   const std::int64_t idle_ns = std::max<std::int64_t>(
       std::int64_t{d::kStreamIdleMs} * 1'000'000,
-      4 * std::int64_t{frames_} * 1'000'000'000 / d::kStreamRate);
+      4 * packet_ns_);
   if (now_ns - heard_ns_ < idle_ns) {
     ++foreign_;
     return false;
@@ -82,9 +82,9 @@ void SourceLock::lock(std::uint32_t ssrc, std::uint8_t payload_type) noexcept {
   payload_type_ = payload_type;
 }
 
-void SourceLock::heard(std::int64_t now_ns, std::uint32_t frames) noexcept {
+void SourceLock::heard(std::int64_t now_ns, std::int64_t packet_ns) noexcept {
   heard_ns_ = now_ns;
-  if (frames > 0) frames_ = frames;
+  if (packet_ns > 0) packet_ns_ = packet_ns;
 }
 
 }  // namespace net

@@ -64,10 +64,15 @@ class SourceLock {
 
   /// The stream locked to this source.
   void lock(std::uint32_t ssrc, std::uint8_t payload_type) noexcept;
+  /// No stream: the next source that proves itself locks (a new format:
+  /// what was locked is not decoded any more).
+  void release() noexcept { locked_ = false; }
+  /// Admit only this payload type from now on (-1: any).
+  void set_payload_type(int payload_type) noexcept { config_.payload_type = payload_type; }
 
-  /// A packet of the stream was taken at `now_ns`, `frames` long (48 kHz):
-  /// the stream is live.
-  void heard(std::int64_t now_ns, std::uint32_t frames) noexcept;
+  /// A packet of the stream was taken at `now_ns`, `packet_ns` long: the
+  /// stream is live.
+  void heard(std::int64_t now_ns, std::int64_t packet_ns) noexcept;
 
   bool locked() const noexcept { return locked_; }
   std::uint32_t ssrc() const noexcept { return ssrc_; }
@@ -90,12 +95,12 @@ class SourceLock {
     std::array<std::uint8_t, core::defaults::kMaxDatagramBytes> data;
   };
 
-  const Config config_;
+  Config config_;
   bool locked_ = false;
   std::uint32_t ssrc_ = 0;
   std::uint8_t payload_type_ = 0;
   std::int64_t heard_ns_ = 0;     // monotonic, of the stream's latest packet
-  std::uint32_t frames_ = 0;      // its duration
+  std::int64_t packet_ns_ = 0;    // its duration
   std::uint64_t foreign_ = 0;
   // Sources on probation, by a hash of SSRC and payload type: a flood of
   // others evicts the real one's first packet now and then, which only

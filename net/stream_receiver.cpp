@@ -10,25 +10,37 @@ namespace net {
 namespace d = core::defaults;
 
 StreamReceiver::StreamReceiver(const StreamConfig& config, core::RecordPool& pool,
-                               core::SpscQueue<core::PacketRecord*>& to_audio,
-                               core::SpscQueue<core::PacketRecord*>& from_audio,
+                               core::SpscQueue<core::Message>& to_audio,
+                               core::SpscQueue<core::Message>& from_audio,
                                core::Mailbox<core::StreamModel>& model,
                                core::Mailbox<core::AudioStatus>& status)
     : config_(config),
       pool_(pool),
+      to_audio_(to_audio),
       from_audio_(from_audio),
       model_out_(model),
       status_in_(status),
       lock_({config.payload_type, config.probation}),
       tuner_(config.latency),
-      decoder_(make_payload_decoder(config.format, config.channels)),
-      depack_(*decoder_, pool, to_audio, schedule_, tuner_, stats_) {
+      format_(config.format),
+      payload_type_(config.payload_type),
+      decoder_(make_payload_decoder(config.format, stream_format(config.format, config.channels).channels)),
+      depack_(*decoder_, config.format.rate, pool, to_audio, schedule_, tuner_, stats_) {
+  counter_.set_rate(rate());
+  clock_.set_rate(rate());
+  tuner_.set_rate(rate());
   publish();  // the target, before any stream
 }
 
 void StreamReceiver::on_datagram(std::span<const std::uint8_t> data, std::int64_t arrival_ns,
                                  std::int64_t now_ns) noexcept {
   ++stats_.datagrams_received;
+  if (format_waiting_) {
+    // Audio has not taken the formats already sent (JACK is gone): the
+    // stream waits for it to take this one.
+    ++stats_.queue_full;
+    return;
+  }
   RtpPacket p;
   const RtpError err = parse_rtp(data, p);
   if (err == RtpError::Rtcp) {
@@ -43,7 +55,7 @@ void StreamReceiver::on_datagram(std::span<const std::uint8_t> data, std::int64_
   // The payload must hold (for Opus: the TOC and frame lengths, RFC 6716
   // section 3.4) before the packet can lock or reach the decoder.
   const int frames = decoder_->frames_in(p.payload);
-  if (frames <= 0 || frames > static_cast<int>(d::kMaxPacketFrames)) {
+  if (frames <= 0 || frames > static_cast<int>(depack_.max_frames())) {
     ++stats_.packets_invalid;
     return;
   }
@@ -57,7 +69,7 @@ bool StreamReceiver::far_jump(const RtpPacket& p) const noexcept {
   // the same SSRC (RFC 3550 A.1 treats it as a restart too), once its
   // successor confirms it.
   return std::llabs(counter_.extend_seq(p.seq) - counter_.highest_seq()) > d::kMaxSeqJump ||
-         std::llabs(counter_.extend_ts(p.timestamp) - counter_.highest_ts()) > d::kMaxTimestampJump;
+         std::llabs(counter_.extend_ts(p.timestamp) - counter_.highest_ts()) > d::kMaxTimestampJumpS * rate();
 }
 
 void StreamReceiver::take(const RtpPacket& p, bool ours, std::int64_t arrival_ns,
@@ -67,7 +79,7 @@ void StreamReceiver::take(const RtpPacket& p, bool ours, std::int64_t arrival_ns
   const std::int64_t seq = counter_.extend_seq(p.seq);
   const std::int64_t ts = counter_.extend_ts(p.timestamp);
   ++stats_.packets_received;
-  lock_.heard(now_ns, frames);
+  lock_.heard(now_ns, std::int64_t{frames} * 1'000'000'000 / rate());
   if (counter_.duplicate(seq)) {
     ++stats_.packets_duplicate;
     service(now_ns);
@@ -100,6 +112,58 @@ void StreamReceiver::lock_stream(const RtpPacket& p) noexcept {
   // The new epoch reaches audio before any record of it (records of an
   // epoch audio has not seen wait for nothing: they go home).
   publish();
+}
+
+void StreamReceiver::set_format(const PayloadFormat& format, int payload_type) {
+  if (format == format_ && payload_type == payload_type_) return;
+  // Net's side at once: a decoder for the new format (the depacketizer's
+  // repair stage with it), and every stage's rate.
+  auto decoder = make_payload_decoder(format, stream_format(format, config_.channels).channels);
+  depack_.set_payload(*decoder, format.rate);
+  decoder_ = std::move(decoder);
+  format_ = format;
+  stats_.packet_frames = 0;  // no packet of this format yet
+  counter_.set_rate(format.rate);
+  sender_steps_ += clock_.system().steps();
+  clock_.set_rate(format.rate);
+  tuner_.set_rate(format.rate);
+  lock_.set_payload_type(payload_type);
+  payload_type_ = payload_type;
+  // A new stream: what was locked, held or due to be repaired is the old
+  // format's and is not decoded again; the source locks afresh.
+  lock_.release();
+  ++epoch_;
+  depack_.restart(epoch_, 0, 0);
+  format_waiting_ = true;
+  send_format();
+  publish();
+}
+
+void StreamReceiver::send_format() noexcept {
+  // The swap pattern: ahead of any record of the new stream on the same
+  // queue, so audio installs it before it reads one. The queue has room
+  // for every format away.
+  for (std::size_t i = 0; i < formats_.size(); ++i) {
+    if (away_[i]) continue;
+    formats_[i] = std::make_unique<core::StreamFormat>(stream_format(format_, config_.channels));
+    [[maybe_unused]] const bool sent = to_audio_.try_push(core::Message::swap(formats_[i].get()));
+    assert(sent && "stream_receiver: no room for a format on the way to audio");
+    away_[i] = true;
+    format_waiting_ = false;
+    return;
+  }
+}
+
+void StreamReceiver::format_home(core::StreamFormat* f) noexcept {
+  // Audio plays another one now: this one is destroyed here, where it was
+  // made.
+  for (std::size_t i = 0; i < formats_.size(); ++i)
+    if (formats_[i].get() == f) {
+      formats_[i].reset();
+      away_[i] = false;
+      return;
+    }
+  assert(false && "stream_receiver: audio returned a format net did not make");
 }
 
 void StreamReceiver::service(std::int64_t now_ns) noexcept {
@@ -139,9 +203,14 @@ void StreamReceiver::publish() noexcept {
 
 void StreamReceiver::drain_audio() noexcept {
   while (auto m = from_audio_.try_pop()) {
-    [[maybe_unused]] const bool ok = pool_.release(*m);
+    if (m->format != nullptr) {
+      format_home(m->format);
+      continue;
+    }
+    [[maybe_unused]] const bool ok = pool_.release(m->record);
     assert(ok && "stream_receiver: audio returned a record that is not out");
   }
+  if (format_waiting_) send_format();
   if (const core::AudioStatus* s = status_in_.take()) {
     schedule_.update(*s);
     depack_.on_status();
@@ -157,6 +226,7 @@ StatsSnapshot StreamReceiver::stats() const noexcept {
   s.net.packets_foreign += lock_.foreign();
   s.net.packets_lost = counter_.lost();
   s.net.jitter_frames = counter_.jitter();
+  s.net.stream_rate = rate();
   s.audio = schedule_.status();
   s.net.packets_late += s.audio.records_late;
   s.net.packets_rescued = s.audio.records_rescued;
@@ -180,6 +250,7 @@ ReceptionState StreamReceiver::reception() const noexcept {
   r.highest_seq = counter_.highest_seq();
   r.received = counter_.received();
   r.packets = stats_.packets_received;
+  r.rate = rate();
   r.jitter = counter_.jitter();
   r.highest_ts = counter_.highest_ts();
   r.ts_offset = depack_.offset();

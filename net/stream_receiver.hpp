@@ -9,15 +9,17 @@
 //
 // and keeps the net side of the net <-> audio queues and mailboxes: the
 // stream model it publishes, audio's status it caches (AudioSchedule), the
-// records coming home.
+// records coming home, and the stream's format (set_format): net's decoder
+// and rates at once, audio's core::StreamFormat by the swap pattern.
 //
 // Time comes in as arguments (CLOCK_MONOTONIC nanoseconds), so a simulated
 // clock can drive it exactly as the Asio wrapper drives it in real time.
 //
 // Thread: net, every method. Nothing here blocks; nothing allocates after
-// construction.
+// construction but set_format() (a new decoder, a new format for audio).
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -41,9 +43,9 @@
 namespace net {
 
 struct StreamConfig {
-  int channels = 2;                // decoded channels (1 or 2)
+  int channels = 2;                // output ports (1..kMaxChannels); records carry at most as many
   int payload_type = -1;           // accept only this payload type; -1: lock to the first
-  TunerConfig latency{};           // the target latency, fixed or adaptive
+  TunerConfig latency{};           // the target latency, fixed or adaptive (its frames at latency.rate)
   // RFC 3550 A.1 probation: a source (a new SSRC, payload type, or a
   // sequence far from ours) is taken only after two packets in sequence,
   // so that a stray or forged packet can neither lock nor restart the
@@ -56,8 +58,8 @@ class StreamReceiver {
  public:
   /// Thread: control, at start-up.
   StreamReceiver(const StreamConfig& config, core::RecordPool& pool,
-                 core::SpscQueue<core::PacketRecord*>& to_audio,
-                 core::SpscQueue<core::PacketRecord*>& from_audio,
+                 core::SpscQueue<core::Message>& to_audio,
+                 core::SpscQueue<core::Message>& from_audio,
                  core::Mailbox<core::StreamModel>& model, core::Mailbox<core::AudioStatus>& status);
 
   /// Thread: net. One datagram from the RTP port. `arrival_ns` is when it
@@ -73,6 +75,30 @@ class StreamReceiver {
     ++stats_.packets_filtered;
   }
 
+  /// Thread: net. The stream is of `format` from now on, with payload type
+  /// `payload_type` (-1: any): an SDP read again, a SAP re-announcement.
+  /// The same format and payload type again change nothing.
+  /// Builds the decoder for it here (allocates; not real-time), sets every
+  /// stage's rate, and starts a new stream (a new epoch: the source locks
+  /// again, after probation, and nothing of the old one is decoded any
+  /// more). Audio gets the new core::StreamFormat by the swap pattern: one
+  /// message on the records' queue, ahead of every record of the new
+  /// stream; audio installs it at the start of a callback and sends the
+  /// old one home, where drain_audio() destroys it. While kMaxFormatsOut
+  /// are away (audio takes none: JACK gone), the latest waits here, and
+  /// packets are dropped (`queue_full`) until audio can have it. Throws
+  /// std::invalid_argument, having changed nothing, for a format this build
+  /// cannot decode.
+  void set_format(const PayloadFormat& format, int payload_type);
+  const PayloadFormat& format() const noexcept { return format_; }
+  /// Thread: net. Formats net made that audio has not sent home (the one
+  /// it plays among them): at most kMaxFormatsOut.
+  std::size_t formats_away() const noexcept {
+    std::size_t n = 0;
+    for (const bool a : away_) n += a ? 1 : 0;
+    return n;
+  }
+
   /// Thread: net. Fills every gap whose deadline has come.
   void on_timer(std::int64_t now_ns) noexcept { service(now_ns); }
 
@@ -83,8 +109,11 @@ class StreamReceiver {
   /// Thread: net. How long the stream's latest packet lasts, in ns (0
   /// before one): about how soon the next one comes.
   std::int64_t packet_ns() const noexcept {
-    return std::int64_t{depack_.packet_frames()} * 1'000'000'000 / core::defaults::kStreamRate;
+    return std::int64_t{depack_.packet_frames()} * 1'000'000'000 / rate();
   }
+
+  /// Thread: net. The stream's rate: what its frames count.
+  std::uint32_t rate() const noexcept { return format_.rate; }
 
   /// Thread: net. Takes records home and caches audio's latest status.
   void drain_audio() noexcept;
@@ -105,10 +134,13 @@ class StreamReceiver {
   void service(std::int64_t now_ns) noexcept;
   void tune(std::int64_t now_ns) noexcept;
   void publish() noexcept;
+  void send_format() noexcept;
+  void format_home(core::StreamFormat* f) noexcept;
 
   const StreamConfig config_;
   core::RecordPool& pool_;
-  core::SpscQueue<core::PacketRecord*>& from_audio_;  // audio -> net: records going home
+  core::SpscQueue<core::Message>& to_audio_;    // net -> audio: records (by the depacketizer), formats
+  core::SpscQueue<core::Message>& from_audio_;  // audio -> net: records and formats going home
   core::Mailbox<core::StreamModel>& model_out_;       // net -> audio: epoch, target, clock
   core::Mailbox<core::AudioStatus>& status_in_;       // audio -> net: audio's latest status
 
@@ -118,11 +150,18 @@ class StreamReceiver {
   AudioSchedule schedule_;     // cached state: audio's latest status
   LatencyTuner tuner_;
   SenderClock clock_;          // the sender's media clock, this epoch
-  const std::unique_ptr<PayloadDecoder> decoder_;  // the payload
+  PayloadFormat format_;       // the stream's, as set last
+  int payload_type_;           // admitted (-1: any), as set last
+  std::unique_ptr<PayloadDecoder> decoder_;  // the payload
   Depacketizer depack_;        // packets in order -> records, gaps repaired
   std::uint64_t sender_steps_ = 0;  // the sender clock's steps in earlier epochs
   std::uint32_t epoch_ = 0;         // bumped by every (re)lock
   core::StreamModel model_;         // as published last
+  // Formats built for audio: each slot's object is away (in the queue to
+  // audio, or the one audio plays) until audio sends it home.
+  std::array<std::unique_ptr<core::StreamFormat>, core::defaults::kMaxFormatsOut> formats_;
+  std::array<bool, core::defaults::kMaxFormatsOut> away_{};
+  bool format_waiting_ = false;     // set_format() came while every slot was away
 };
 
 }  // namespace net

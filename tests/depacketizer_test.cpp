@@ -45,11 +45,11 @@ struct Rig {
   };
   net::OpusStreamDecoder dec{2};
   core::RecordPool pool;
-  core::SpscQueue<core::PacketRecord*> to_audio{300};
+  core::SpscQueue<core::Message> to_audio{300};
   net::AudioSchedule schedule;
   net::LatencyTuner tuner{net::TunerConfig{}};
   net::NetStats stats;
-  net::Depacketizer dp{dec, pool, to_audio, schedule, tuner, stats};
+  net::Depacketizer dp{dec, 48000, pool, to_audio, schedule, tuner, stats};
   std::int64_t now = 1'000'000'000;
   std::vector<Linked> links;
   bool send_home = true;                 // records go back to the pool once copied
@@ -67,11 +67,11 @@ struct Rig {
   }
   void collect() {
     while (auto m = to_audio.try_pop()) {
-      const core::PacketRecord* r = *m;
+      const core::PacketRecord* r = m->record;
       links.push_back({r->kind, r->seq, r->timestamp, r->frames, r->epoch,
                        std::vector<float>(r->pcm, r->pcm + std::size_t{r->frames} * 2)});
-      if (!send_home) kept.push_back(*m);
-      else REQUIRE(pool.release(*m));
+      if (!send_home) kept.push_back(m->record);
+      else REQUIRE(pool.release(m->record));
     }
   }
   // Audio plays epoch 1: a callback began now and left the cursor at

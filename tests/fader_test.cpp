@@ -9,7 +9,7 @@
 
 namespace {
 
-constexpr std::uint32_t kFade = core::defaults::kFadeFrames;
+constexpr std::uint32_t kFade = 48;  // 1 ms at 48 kHz
 constexpr double kW = 2 * M_PI * 440 / 48000;
 
 // A 0.5 sine, mono, by stream position.
@@ -27,7 +27,7 @@ float max_step(const std::vector<float>& out) {
 
 // Renders through a Fader, mono, collecting everything it writes.
 struct Rig {
-  audio::Fader fader{1};
+  audio::Fader fader{1, 48000};
   std::vector<float> out;
   std::uint32_t play(const std::vector<float>& pcm, std::int64_t pos) {
     std::vector<float> buf(pcm.size(), 12345.0f);
@@ -44,7 +44,7 @@ struct Rig {
 
 }  // namespace
 
-TEST_CASE("fader: audio after silence fades in over kFadeFrames, a ramp from zero") {
+TEST_CASE("fader: audio after silence fades in over kFadeMs, a ramp from zero") {
   Rig rig;
   CHECK(rig.fader.silent());
   rig.play(std::vector<float>(200, 1.0f), 0);

@@ -11,6 +11,11 @@
 #include "net/opus_stream_decoder.hpp"
 #include "tools/opus_tone.hpp"
 
+// At 48 kHz: 40 ms at full level, faded to silence by 100 ms, 1 ms fades.
+constexpr std::uint32_t kFull = 1920;
+constexpr std::uint32_t kMax = 4800;
+constexpr std::uint32_t kFade = 48;
+
 namespace {
 
 namespace d = core::defaults;
@@ -76,7 +81,7 @@ TEST_CASE("loss_repair: a gap after a tone is repeated when the payload asks for
     CAPTURE(repetition);
     PcmDecoder dec;
     dec.repetition = repetition;
-    net::LossRepair r(dec);
+    net::LossRepair r(dec, 48000);
     tone_history(r);
     CHECK_FALSE(r.in_run());
     CHECK(r.begin(2880));
@@ -104,26 +109,26 @@ TEST_CASE("loss_repair: a gap after a tone is repeated when the payload asks for
 TEST_CASE("loss_repair: past 40 ms a run fades linearly to exactly zero at 100 ms") {
   PcmDecoder dec;
   dec.concealed = 1.0f;
-  net::LossRepair r(dec);
+  net::LossRepair r(dec, 48000);
   std::vector<float> buf(240, 1.0f);
   REQUIRE(r.decode(bytes(buf), 0, true, buf.data(), 240) == 240);
   REQUIRE(r.begin(240));
-  CHECK(r.room_at_full_level() == d::kConcealFullFrames);
+  CHECK(r.room_at_full_level() == kFull);
   std::vector<float> all;
-  for (std::int64_t pos = 240; all.size() < d::kMaxConcealFrames + 480; pos += 240) {
+  for (std::int64_t pos = 240; all.size() < kMax + 480; pos += 240) {
     REQUIRE(r.conceal(pos, buf.data(), 240) == 240);
     all.insert(all.end(), buf.begin(), buf.end());
-    CHECK(r.exhausted() == (all.size() >= d::kMaxConcealFrames));
+    CHECK(r.exhausted() == (all.size() >= kMax));
     CHECK(r.room_at_full_level() ==
-          (all.size() < d::kConcealFullFrames ? d::kConcealFullFrames - all.size() : 0));
+          (all.size() < kFull ? kFull - all.size() : 0));
   }
-  const double span = d::kMaxConcealFrames - d::kConcealFullFrames;
+  const double span = kMax - kFull;
   for (std::size_t t = 0; t < all.size(); ++t) {
     CAPTURE(t);
-    if (t < d::kConcealFullFrames) {
+    if (t < kFull) {
       REQUIRE(all[t] == 1.0f);
-    } else if (t < d::kMaxConcealFrames) {
-      REQUIRE(all[t] == doctest::Approx(1.0 - double(t - d::kConcealFullFrames) / span).epsilon(1e-5));
+    } else if (t < kMax) {
+      REQUIRE(all[t] == doctest::Approx(1.0 - double(t - kFull) / span).epsilon(1e-5));
       REQUIRE(all[t] > 0.0f);
     } else {
       REQUIRE(all[t] == 0.0f);
@@ -132,11 +137,11 @@ TEST_CASE("loss_repair: past 40 ms a run fades linearly to exactly zero at 100 m
 }
 
 TEST_CASE("loss_repair: the audio after a faded run fades in; after a run at full level it does not") {
-  for (const std::uint32_t run : {d::kConcealFullFrames, d::kConcealFullFrames + 240}) {
+  for (const std::uint32_t run : {kFull, kFull + 240}) {
     CAPTURE(run);
     PcmDecoder dec;
     dec.concealed = 1.0f;
-    net::LossRepair r(dec);
+    net::LossRepair r(dec, 48000);
     std::vector<float> buf(240, 1.0f);
     const auto ones = bytes(buf);
     REQUIRE(r.decode(ones, 0, true, buf.data(), 240) == 240);
@@ -144,13 +149,13 @@ TEST_CASE("loss_repair: the audio after a faded run fades in; after a run at ful
     for (std::uint32_t done = 0; done < run; done += 240) REQUIRE(r.conceal(240 + done, buf.data(), 240) == 240);
     REQUIRE(r.decode(ones, 240 + run, true, buf.data(), 240) == 240);
     CHECK_FALSE(r.in_run());
-    if (run > d::kConcealFullFrames) {
-      for (std::uint32_t i = 0; i < d::kFadeFrames; ++i) CHECK(buf[i] == doctest::Approx(double(i) / d::kFadeFrames));
+    if (run > kFull) {
+      for (std::uint32_t i = 0; i < kFade; ++i) CHECK(buf[i] == doctest::Approx(double(i) / kFade));
       CHECK(buf[0] == 0.0f);
     } else {
       CHECK(buf[0] == 1.0f);
     }
-    for (std::size_t i = d::kFadeFrames; i < buf.size(); ++i) CHECK(buf[i] == 1.0f);
+    for (std::size_t i = kFade; i < buf.size(); ++i) CHECK(buf[i] == 1.0f);
   }
 }
 
@@ -160,7 +165,7 @@ TEST_CASE("loss_repair: audio that follows a repetition is decoded from the save
     CAPTURE(static_cast<int>(next));
     PcmDecoder dec;
     dec.repetition = true;
-    net::LossRepair r(dec);
+    net::LossRepair r(dec, 48000);
     tone_history(r);
     std::vector<float> out(960);
     r.begin(2880);
@@ -189,7 +194,7 @@ TEST_CASE("loss_repair: a lost packet is recovered from the next one's in-band F
   const auto p = testtools::opus_tone(12, 960, true);
   REQUIRE(net::OpusStreamDecoder::has_lbrr(p[11]));
   net::OpusStreamDecoder dec(2), ref(2);
-  net::LossRepair r(dec);
+  net::LossRepair r(dec, 48000);
   std::vector<float> a(960 * 2), b(960 * 2);
   for (int i = 0; i < 10; ++i) {
     REQUIRE(r.decode(p[i], i * 960, true, a.data(), 960) == 960);
@@ -208,7 +213,7 @@ TEST_CASE("loss_repair: a lost packet is recovered from the next one's in-band F
 TEST_CASE("loss_repair: undo_run and replay decode as if the run had never been") {
   const auto p = testtools::opus_tone(7, 240, false);
   net::OpusStreamDecoder dc(2), du(2), dk(2), dr(2);
-  net::LossRepair clean(dc), undo(du), kept(dk), replay(dr);
+  net::LossRepair clean(dc, 48000), undo(du, 48000), kept(dk, 48000), replay(dr, 48000);
   std::vector<float> a(240 * 2), b(240 * 2);
   for (int i = 0; i < 5; ++i)
     for (net::LossRepair* r : {&clean, &undo, &kept, &replay}) REQUIRE(r->decode(p[i], i * 240, true, a.data(), 240) == 240);
@@ -242,7 +247,7 @@ TEST_CASE("loss_repair: undo_run and replay decode as if the run had never been"
 
 TEST_CASE("loss_repair: give_up ends concealment until a packet decodes") {
   PcmDecoder dec;
-  net::LossRepair r(dec);
+  net::LossRepair r(dec, 48000);
   std::vector<float> buf(240, 0.5f);
   REQUIRE(r.decode(bytes(buf), 0, true, buf.data(), 240) == 240);
   r.begin(240);
@@ -251,7 +256,7 @@ TEST_CASE("loss_repair: give_up ends concealment until a packet decodes") {
   CHECK(r.room_at_full_level() == 0);
   REQUIRE(r.decode(bytes(std::vector<float>(240, 0.5f)), 4000, false, buf.data(), 240) == 240);
   CHECK_FALSE(r.exhausted());
-  CHECK(r.room_at_full_level() == d::kConcealFullFrames);
+  CHECK(r.room_at_full_level() == kFull);
   CHECK(buf[0] == 0.0f);  // after a run given up on, the audio fades in
-  CHECK(buf[d::kFadeFrames] == 0.5f);
+  CHECK(buf[kFade] == 0.5f);
 }

@@ -21,7 +21,7 @@ std::vector<std::uint8_t> pack(const std::vector<std::int32_t>& samples, int byt
 }  // namespace
 
 TEST_CASE("pcm: L16 and L24 decode exactly, big-endian two's complement") {
-  net::PcmPayload l16(2, 2, 2);
+  net::PcmPayload l16(2, 2, 2, 48000);
   const auto p16 = pack({0, 16384, -32768, 32767}, 2);
   float pcm[4] = {};
   REQUIRE(l16.decode(p16, pcm, 2) == 2);
@@ -29,7 +29,7 @@ TEST_CASE("pcm: L16 and L24 decode exactly, big-endian two's complement") {
   CHECK(pcm[1] == 0.5f);
   CHECK(pcm[2] == -1.0f);
   CHECK(pcm[3] == 32767.0f / 32768.0f);
-  net::PcmPayload l24(3, 1, 1);
+  net::PcmPayload l24(3, 1, 1, 48000);
   const auto p24 = pack({1, -1, 4194304, -8388608}, 3);
   float mono[4] = {};
   REQUIRE(l24.decode(p24, mono, 4) == 4);
@@ -40,32 +40,32 @@ TEST_CASE("pcm: L16 and L24 decode exactly, big-endian two's complement") {
 }
 
 TEST_CASE("pcm: a payload that is not whole frames, or is empty, is malformed") {
-  const net::PcmPayload l24(3, 2, 2);
+  const net::PcmPayload l24(3, 2, 2, 48000);
   CHECK(l24.frames_in(std::vector<std::uint8_t>(288)) == 48);  // AES67: 1 ms of stereo L24
   CHECK(l24.frames_in(std::vector<std::uint8_t>(287)) < 0);
   CHECK(l24.frames_in(std::vector<std::uint8_t>{}) < 0);
-  net::PcmPayload l16(2, 1, 2);
+  net::PcmPayload l16(2, 1, 2, 48000);
   float pcm[8] = {};
   CHECK(l16.decode(std::vector<std::uint8_t>(3), pcm, 4) < 0);
   CHECK(l16.decode(std::vector<std::uint8_t>(10), pcm, 4) < 0);  // more frames than room
 }
 
 TEST_CASE("pcm: channels map onto the outputs: the first ones, and mono to all") {
-  net::PcmPayload eight(3, 8, 2);
+  net::PcmPayload eight(3, 8, 2, 48000);
   std::vector<std::int32_t> frame;
   for (int c = 0; c < 8; ++c) frame.push_back((c + 1) * 100000);
   float pcm[2] = {};
   REQUIRE(eight.decode(pack(frame, 3), pcm, 1) == 1);
   CHECK(pcm[0] == 100000.0f / 8388608.0f);
   CHECK(pcm[1] == 200000.0f / 8388608.0f);
-  net::PcmPayload mono(2, 1, 2);
+  net::PcmPayload mono(2, 1, 2, 48000);
   REQUIRE(mono.decode(pack({8192}, 2), pcm, 1) == 1);
   CHECK(pcm[0] == 0.25f);
   CHECK(pcm[1] == 0.25f);
 }
 
 TEST_CASE("pcm: concealment ramps from the last sample to silence, never a step; restore brings the ramp back") {
-  net::PcmPayload l16(2, 1, 1);
+  net::PcmPayload l16(2, 1, 1, 48000);
   float pcm[96] = {};
   REQUIRE(l16.decode(pack({16384, 16384}, 2), pcm, 2) == 2);
   l16.save();
@@ -141,7 +141,7 @@ struct L24Sender {
 
 TEST_CASE("pcm: L24 through the receiver is the sent samples, and a lost 5 ms is a repetition at full level, counted") {
   core::RecordPool pool{512};
-  core::SpscQueue<core::PacketRecord*> to_audio{600}, from_audio{600};
+  core::SpscQueue<core::Message> to_audio{600}, from_audio{600};
   core::Mailbox<core::StreamModel> model;
   core::Mailbox<core::AudioStatus> status;
   net::PayloadFormat l24{net::PayloadFormat::Encoding::L24, 48000, 2};
@@ -150,7 +150,7 @@ TEST_CASE("pcm: L24 through the receiver is the sent samples, and a lost 5 ms is
   std::vector<core::PacketRecord::Kind> kinds;
   auto collect = [&] {
     while (auto m = to_audio.try_pop()) {
-      const core::PacketRecord* r = *m;
+      const core::PacketRecord* r = m->record;
       REQUIRE(r->timestamp == static_cast<std::int64_t>(out.size()));  // contiguous
       for (std::uint32_t i = 0; i < r->frames; ++i) {
         out.push_back(r->pcm[2 * i]);
@@ -200,4 +200,92 @@ TEST_CASE("pcm: L24 through the receiver is the sent samples, and a lost 5 ms is
   CHECK(st.packets_concealed >= 1);
   CHECK(st.packets_invalid == 0);
   CHECK(st.packet_frames == 48);
+}
+
+TEST_CASE("pcm: eight L24 channels through the receiver, each its own; a packet longer than a record holds is invalid") {
+  core::RecordPool pool{64};
+  core::SpscQueue<core::Message> to_audio{80}, from_audio{80};
+  core::Mailbox<core::StreamModel> model;
+  core::Mailbox<core::AudioStatus> status;
+  net::PayloadFormat l24{net::PayloadFormat::Encoding::L24, 48000, 8};
+  net::StreamReceiver rx{{8, -1, {}, false, l24}, pool, to_audio, from_audio, model, status};
+  std::uint16_t seq = 1;
+  std::uint32_t ts = 0;
+  // Channel c carries (c + 1) / 16 throughout: 24-bit exact.
+  auto packet = [&](std::uint32_t frames) {
+    std::vector<std::uint8_t> p = {0x80, 96, static_cast<std::uint8_t>(seq >> 8), static_cast<std::uint8_t>(seq)};
+    for (int b = 3; b >= 0; --b) p.push_back(static_cast<std::uint8_t>(ts >> (8 * b)));
+    for (int b = 3; b >= 0; --b) p.push_back(static_cast<std::uint8_t>(0x5eed0008u >> (8 * b)));
+    for (std::uint32_t i = 0; i < frames; ++i)
+      for (int c = 0; c < 8; ++c) {
+        const std::int32_t v = (c + 1) * (1 << 19);
+        for (int b = 2; b >= 0; --b) p.push_back(static_cast<std::uint8_t>(v >> (8 * b)));
+      }
+    ++seq;
+    ts += frames;
+    return p;
+  };
+  std::int64_t now = 1'000'000 * kMsNs;
+  std::uint32_t frames_out = 0;
+  for (int i = 0; i < 10; ++i) {
+    now += kMsNs;
+    rx.on_datagram(packet(48), now, now);
+    while (auto m = to_audio.try_pop()) {
+      const core::PacketRecord* r = m->record;
+      for (std::uint32_t k = 0; k < r->frames; ++k)
+        for (int c = 0; c < 8; ++c) REQUIRE(r->pcm[k * 8 + c] == static_cast<float>(c + 1) / 16);
+      frames_out += r->frames;
+      REQUIRE(from_audio.try_push(*m));
+    }
+    rx.drain_audio();
+  }
+  CHECK(frames_out == 480);
+  CHECK(rx.stats().net.packets_invalid == 0);
+  // 1441 frames of 8 channels (34.6 kB: a datagram may be that large) do
+  // not fit a record; 1440 do.
+  now += kMsNs;
+  rx.on_datagram(packet(1441), now, now);
+  CHECK(rx.stats().net.packets_invalid == 1);
+  now += kMsNs;
+  rx.on_datagram(packet(1440), now, now);
+  CHECK(rx.stats().net.packets_invalid == 1);
+}
+
+TEST_CASE("pcm: a 96 kHz stream's timestamps, packets and clock are counted at 96 kHz") {
+  core::RecordPool pool{256};
+  core::SpscQueue<core::Message> to_audio{300}, from_audio{300};
+  core::Mailbox<core::StreamModel> model;
+  core::Mailbox<core::AudioStatus> status;
+  net::PayloadFormat l24{net::PayloadFormat::Encoding::L24, 96000, 2};
+  net::StreamReceiver rx{{2, -1, {}, false, l24}, pool, to_audio, from_audio, model, status};
+  CHECK(rx.rate() == 96000);
+  std::uint16_t seq = 1;
+  std::uint32_t ts = 0;
+  std::int64_t now = 1'000'000 * kMsNs;
+  std::int64_t frames = 0;
+  for (int i = 0; i < 4000; ++i) {  // 4 s of 1 ms packets, 96 frames each
+    std::vector<std::uint8_t> p = {0x80, 96, static_cast<std::uint8_t>(seq >> 8), static_cast<std::uint8_t>(seq)};
+    for (int b = 3; b >= 0; --b) p.push_back(static_cast<std::uint8_t>(ts >> (8 * b)));
+    for (int b = 3; b >= 0; --b) p.push_back(static_cast<std::uint8_t>(0x5eed0096u >> (8 * b)));
+    p.resize(p.size() + 96 * 2 * 3, 0);
+    ++seq;
+    ts += 96;
+    now += kMsNs;
+    rx.on_datagram(p, now, now);
+    while (auto m = to_audio.try_pop()) {
+      frames += m->record->frames;
+      REQUIRE(from_audio.try_push(*m));
+    }
+    rx.drain_audio();
+  }
+  CHECK(frames == 4000 * 96);
+  CHECK(rx.packet_ns() == kMsNs);
+  const net::StatsSnapshot s = rx.stats();
+  CHECK(s.net.stream_rate == 96000);
+  CHECK(s.net.packet_frames == 96);
+  CHECK(s.net.jitter_frames < 1);  // perfectly paced: no jitter in 96 kHz units either
+  const core::StreamModel* m = model.take();
+  REQUIRE(m != nullptr);
+  REQUIRE(m->clock);
+  CHECK(m->ns_per_frame == doctest::Approx(1e9 / 96000).epsilon(1e-4));
 }

@@ -29,11 +29,11 @@ constexpr double kW = 2 * M_PI * 480 / 48000;
 // counter and a wake-up time.
 struct Rig {
   core::RecordPool pool{256};
-  core::SpscQueue<core::PacketRecord*> to_audio{256};
-  core::SpscQueue<core::PacketRecord*> to_net{256};
+  core::SpscQueue<core::Message> to_audio{256};
+  core::SpscQueue<core::Message> to_net{256};
   core::Mailbox<core::StreamModel> model_box;
   core::Mailbox<core::AudioStatus> status_box;
-  audio::Player player{{1, 256}, to_audio, to_net, model_box, status_box};
+  audio::Player player{{core::make_stream_format(48000, 1, 1), 256}, to_audio, to_net, model_box, status_box};
   std::vector<float> out;  // everything played so far
   std::size_t returned = 0;
   core::AudioStatus status;
@@ -66,7 +66,7 @@ struct Rig {
     // step where it starts.
     const float off = kind == core::PacketRecord::Kind::Concealed ? 0.3f : 0.0f;
     for (std::uint32_t i = 0; i < n; ++i) r->pcm[i] = value(ts + std::int64_t{i}) + off;
-    REQUIRE(to_audio.try_push(r));
+    REQUIRE(to_audio.try_push(core::Message::link(r)));
   }
   void process(std::uint32_t n = kPeriod, std::uint32_t rate = 48000) {
     std::vector<float> buf(n, 12345.0f);  // poison: every sample must be written
@@ -77,7 +77,7 @@ struct Rig {
     for (float v : buf) CHECK(v != 12345.0f);
     out.insert(out.end(), buf.begin(), buf.end());
     while (auto m = to_net.try_pop()) {
-      REQUIRE(pool.release(*m));
+      REQUIRE(pool.release(m->record));
       ++returned;
     }
     if (const core::AudioStatus* s = status_box.take()) status = *s;
@@ -159,7 +159,7 @@ TEST_CASE("player: silent until the first record is due, then plays from the due
   float peak = 0;
   for (std::size_t i = settled; i < rig.out.size(); ++i) peak = std::max(peak, std::fabs(rig.out[i]));
   CHECK(peak == doctest::Approx(0.5).epsilon(0.01));
-  CHECK(rig.max_step() <= kSineStep + 0.5f / core::defaults::kFadeFrames);  // fade-in: a ramp, no step
+  CHECK(rig.max_step() <= kSineStep + 0.5f / 48);  // fade-in: a ramp, no step
   // Playout runs the target behind the on-time arrivals, to the frame: the
   // sample output at a cycle's start is the one that arrived 20 ms before.
   CHECK(rig.delay_ms() == doctest::Approx(20).epsilon(0.002));
@@ -179,7 +179,7 @@ TEST_CASE("player: a stream that ends fades out and is not an underrun") {
   CHECK(rig.player.state() == audio::Player::State::Buffering);  // ran dry
   CHECK(rig.status.underruns == 0);
   // Faded out over the last samples: no step.
-  CHECK(rig.max_step() <= kSineStep + 0.5f / core::defaults::kFadeFrames);
+  CHECK(rig.max_step() <= kSineStep + 0.5f / 48);
   CHECK(std::fabs(rig.out.back()) < 1e-6f);
 }
 
@@ -260,7 +260,7 @@ TEST_CASE("player: a hole in the timeline plays as faded silence") {
   net.run(rig, 100);
   CHECK(rig.status.gaps == 1);
   CHECK(rig.status.underruns == 0);
-  CHECK(rig.max_step() <= kSineStep + 0.5f / core::defaults::kFadeFrames);
+  CHECK(rig.max_step() <= kSineStep + 0.5f / 48);
 }
 
 TEST_CASE("player: a JACK rate change while playing goes on playing, at the new rate") {

@@ -14,8 +14,8 @@ using Kind = core::PacketRecord::Kind;
 // Net's side of the two queues, around an intake of 8 records.
 struct Rig {
   core::RecordPool pool{8};
-  core::SpscQueue<core::PacketRecord*> to_audio{8};
-  core::SpscQueue<core::PacketRecord*> home{8};
+  core::SpscQueue<core::Message> to_audio{8};
+  core::SpscQueue<core::Message> home{8};
   audio::JitterBuffer buffer{8};
   audio::RecordIntake intake{buffer, to_audio, home};
   core::AudioStatus status;
@@ -26,17 +26,20 @@ struct Rig {
     r->frames = 960;
     r->kind = kind;
     r->epoch = epoch;
-    REQUIRE(to_audio.try_push(r));
+    REQUIRE(to_audio.try_push(core::Message::link(r)));
     return r;
   }
   bool drain(std::int64_t played_to = INT64_MIN) {
     std::int64_t first = 0;
-    return intake.drain(1, played_to, status, first);
+    core::StreamFormat* format = nullptr;
+    const bool came = intake.drain(1, played_to, status, first, format);
+    REQUIRE(format == nullptr);
+    return came;
   }
   int returned() {
     int n = 0;
     while (auto m = home.try_pop()) {
-      REQUIRE(pool.release(*m));
+      REQUIRE(pool.release(m->record));
       ++n;
     }
     return n;
@@ -51,7 +54,8 @@ TEST_CASE("record_intake: records of the stream go into the buffer in order; oth
   rig.link(0);
   rig.link(1920, Kind::Decoded, 2);  // another stream's
   std::int64_t first = -1;
-  CHECK(rig.intake.drain(1, INT64_MIN, rig.status, first));
+  core::StreamFormat* format = nullptr;
+  CHECK(rig.intake.drain(1, INT64_MIN, rig.status, first, format));
   CHECK(first == 960);  // the first to come, not the earliest
   CHECK(rig.buffer.size() == 2);
   CHECK(rig.buffer.front()->timestamp == 0);
@@ -86,12 +90,12 @@ TEST_CASE("record_intake: a full way home keeps records and sends them later; no
   Rig rig;
   for (int k = 0; k < 8; ++k) rig.link(960 * k);
   rig.drain();
-  for (int k = 0; k < 8; ++k) REQUIRE(rig.home.try_push(nullptr));  // net is not taking any
+  for (int k = 0; k < 8; ++k) REQUIRE(rig.home.try_push(core::Message{}));  // net is not taking any
   rig.intake.drop_before(3 * 960, &rig.status.records_skipped);
   CHECK(rig.status.records_skipped == 3);
   rig.intake.flush();
   CHECK(rig.buffer.empty());
-  for (int k = 0; k < 8; ++k) REQUIRE(rig.home.try_pop() == nullptr);
+  for (int k = 0; k < 8; ++k) REQUIRE(rig.home.try_pop()->record == nullptr);
   rig.intake.return_pending();
   CHECK(rig.returned() == 8);
 }

@@ -348,8 +348,8 @@ TEST_CASE("rtcp session: reception statistics straight from StreamReceiver") {
   // Real packets through the real receiver: 1-byte Opus packets (TOC only,
   // 20 ms CELT stereo) with sequence numbers across a wrap, three lost.
   core::RecordPool pool(256);
-  core::SpscQueue<core::PacketRecord*> to_audio(512);
-  core::SpscQueue<core::PacketRecord*> to_net(512);
+  core::SpscQueue<core::Message> to_audio(512);
+  core::SpscQueue<core::Message> to_net(512);
   core::Mailbox<core::StreamModel> model;
   core::Mailbox<core::AudioStatus> status;
   net::StreamReceiver rx({2, -1, {false, 960}}, pool, to_audio, to_net, model, status);
@@ -367,7 +367,7 @@ TEST_CASE("rtcp session: reception statistics straight from StreamReceiver") {
     p.push_back(0xfc);
     rx.on_datagram(p, arrival, now);
     s.on_rtp(rx.reception(), now);
-    while (auto m = to_audio.try_pop()) (void)pool.release(*m);
+    while (auto m = to_audio.try_pop()) (void)pool.release(m->record);
   }
   const net::ReceptionState r = rx.reception();
   CHECK(r.locked);

@@ -46,7 +46,7 @@ struct Rig {
     for (int i = 0; i < a.count; ++i) {
       const auto& q = a.packets[static_cast<std::size_t>(i)];
       if (!a.ours[static_cast<std::size_t>(i)]) lock.lock(q.ssrc, q.payload_type);
-      lock.heard(now, 960);
+      lock.heard(now, 20 * kMs);
       taken.push_back(q.seq);
     }
     return a.count;

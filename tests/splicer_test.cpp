@@ -18,7 +18,7 @@ struct Rig {
   float value(double pos) const { return static_cast<float>(0.5 * std::sin(2 * M_PI * pos / period)); }
   audio::JitterBuffer buffer{64};
   std::vector<std::unique_ptr<core::PacketRecord>> records;
-  Splicer splicer{1};
+  Splicer splicer{1, 48000};
   void queue(std::int64_t ts, std::uint32_t frames = 480) {
     records.push_back(std::make_unique<core::PacketRecord>());
     core::PacketRecord* r = records.back().get();
@@ -51,7 +51,7 @@ TEST_CASE("splicer: a skip forward lands where a periodic signal matches, neares
   for (std::int64_t asked : {2017, 3333, 4100, 5555}) {
     std::int64_t at = 0;
     double fraction = 0;
-    REQUIRE(rig.splicer.find(cursor, asked, Splicer::kSearch, rig.buffer, at, fraction));
+    REQUIRE(rig.splicer.find(cursor, asked, rig.splicer.search(), rig.buffer, at, fraction));
     CHECK(std::llabs(at - asked) <= rig.period / 2 + 1);
     CHECK(std::fabs(fraction) <= 0.5);
     // In phase with what would have played on, to a hundredth of a frame.
@@ -64,11 +64,11 @@ TEST_CASE("splicer: a skip backwards lands in phase in what played") {
   rig.played(0, 3000);
   rig.queue(3000);
   CHECK(rig.splicer.history_end() == 3000);
-  CHECK(rig.splicer.kept_from() == 3000 - Splicer::kHistoryFrames + 1);
+  CHECK(rig.splicer.kept_from() == 3000 - rig.splicer.history_frames() + 1);
   std::int64_t at = 0;
   double fraction = 0;
   const std::int64_t asked = 3000 - 1234;
-  REQUIRE(rig.splicer.find(3000, asked, Splicer::kSearch, rig.buffer, at, fraction));
+  REQUIRE(rig.splicer.find(3000, asked, rig.splicer.search(), rig.buffer, at, fraction));
   CHECK(std::llabs(at - asked) <= rig.period / 2 + 1);
   CHECK(std::fabs(phase_error(static_cast<double>(at) + fraction, 3000, rig.period)) < 0.01);
 }
@@ -79,7 +79,7 @@ TEST_CASE("splicer: silence splices where asked") {
   for (std::int64_t ts = 0; ts < 4800; ts += 480) rig.queue(ts);
   std::int64_t at = 0;
   double fraction = 1;
-  REQUIRE(rig.splicer.find(0, 2000, Splicer::kSearch, rig.buffer, at, fraction));
+  REQUIRE(rig.splicer.find(0, 2000, rig.splicer.search(), rig.buffer, at, fraction));
   CHECK(at == 2000);
   CHECK(fraction == 0);
 }
@@ -91,10 +91,10 @@ TEST_CASE("splicer: no splice over a hole, the buffer's end, or history that is 
   rig.queue(1440);  // a hole at [960, 1440)
   std::int64_t at = 0;
   double fraction = 0;
-  CHECK_FALSE(rig.splicer.find(0, 1000, Splicer::kSearch, rig.buffer, at, fraction));  // the new side
+  CHECK_FALSE(rig.splicer.find(0, 1000, rig.splicer.search(), rig.buffer, at, fraction));  // the new side
   CHECK(at == 1000);
-  CHECK_FALSE(rig.splicer.find(800, 1400, Splicer::kSearch, rig.buffer, at, fraction));  // the old side
-  CHECK_FALSE(rig.splicer.find(0, 1900, Splicer::kSearch, rig.buffer, at, fraction));  // past the end
+  CHECK_FALSE(rig.splicer.find(800, 1400, rig.splicer.search(), rig.buffer, at, fraction));  // the old side
+  CHECK_FALSE(rig.splicer.find(0, 1900, rig.splicer.search(), rig.buffer, at, fraction));  // past the end
   // Behind the cursor only what played without a break is kept.
   rig.played(0, 500);
   rig.played(700, 960);  // a jump: what came before is no lead-in
@@ -129,13 +129,13 @@ TEST_CASE("splicer: the old side, read a fraction of a frame nearer, is the sign
     const std::int64_t asked = 2000 + i;
     std::int64_t at = 0;
     double fraction = 0;
-    REQUIRE(rig.splicer.find(cursor, asked, Splicer::kSearch, rig.buffer, at, fraction));
+    REQUIRE(rig.splicer.find(cursor, asked, rig.splicer.search(), rig.buffer, at, fraction));
     if (std::fabs(fraction) < 0.1) continue;
     (fraction > 0 ? positive : negative) = true;
     const float* old = rig.splicer.old_side();
     double worst = 0;
-    for (std::uint32_t k = 0; k < Splicer::kFrames; ++k) {
-      const double p = static_cast<double>(k) - fraction * k / Splicer::kFrames;
+    for (std::uint32_t k = 0; k < rig.splicer.crossfade(); ++k) {
+      const double p = static_cast<double>(k) - fraction * k / rig.splicer.crossfade();
       worst = std::max(worst, std::fabs(double{old[k]} - rig.value(static_cast<double>(cursor) + p)));
     }
     CAPTURE(fraction);

@@ -65,8 +65,8 @@ struct Rig {
       : rx{{2, -1, {}, probation}, pool, to_audio, from_audio, model, status} {}
 
   core::RecordPool pool{256};
-  core::SpscQueue<core::PacketRecord*> to_audio{300};
-  core::SpscQueue<core::PacketRecord*> from_audio{300};
+  core::SpscQueue<core::Message> to_audio{300};
+  core::SpscQueue<core::Message> from_audio{300};
   core::Mailbox<core::StreamModel> model;
   core::Mailbox<core::AudioStatus> status;
   net::StreamReceiver rx;
@@ -98,7 +98,7 @@ struct Rig {
       ++epochs;
     }
     while (auto m = to_audio.try_pop()) {
-      const core::PacketRecord* rec = *m;
+      const core::PacketRecord* rec = m->record;
       core::PacketRecord& r = linked.emplace_back();
       r.timestamp = rec->timestamp;
       r.frames = rec->frames;
@@ -581,8 +581,8 @@ TEST_CASE("stream_receiver: jitter follows RFC 3550 A.8") {
 
 TEST_CASE("stream_receiver: an exhausted pool drops and counts, never allocates") {
   core::RecordPool pool(4);
-  core::SpscQueue<core::PacketRecord*> to_audio(40);
-  core::SpscQueue<core::PacketRecord*> from_audio(40);
+  core::SpscQueue<core::Message> to_audio(40);
+  core::SpscQueue<core::Message> from_audio(40);
   core::Mailbox<core::StreamModel> model;
   core::Mailbox<core::AudioStatus> status;
   net::StreamReceiver rx({2, -1, {}, false}, pool, to_audio, from_audio, model, status);

@@ -37,7 +37,10 @@ expect_fail "min-latency without auto" "$bin" --latency 20 --min-latency 5
 expect_fail "max-latency without auto" "$bin" --max-latency 100
 expect_fail "min-latency above max-latency" "$bin" --latency auto --min-latency 50 --max-latency 10
 expect_fail "max-latency too large" "$bin" --latency auto --max-latency 99999
-expect_fail "three channels" "$bin" --channels 3
+expect_fail "three channels of Opus" "$bin" --channels 3
+expect_fail "nine channels" "$bin" --channels 9 --format L24/48000/8
+expect_fail "more channels than the stream" "$bin" --format L24/48000/2 --channels 3
+expect_fail "an L24 rate not played" "$bin" --format L24/22050/2
 expect_fail "--no-rtcp given a non-boolean" "$bin" --no-rtcp=maybe
 expect_fail "no port+1 for RTCP" "$bin" --bind 127.0.0.1 --port 65535
 grep -q -- '--no-rtcp' "$TEST_TMP/err" || { echo "FAIL port 65535 line does not name --no-rtcp"; failures=$((failures + 1)); }
@@ -58,9 +61,9 @@ expect_fail "sdp without a playable format" "$bin" --sdp "$TEST_TMP/pcmu.sdp"
 grep -q 'line 4' "$TEST_TMP/err" || { echo "FAIL sdp line not named"; failures=$((failures + 1)); }
 printf 'v=0\ns=x\nm=audio 5004 RTP/AVP 96\na=rtpmap:96 opus/48000/2\n' >"$TEST_TMP/noc.sdp"
 expect_fail "sdp from stdin without c=" sh -c "exec '$bin' --sdp - <'$TEST_TMP/noc.sdp'"
-printf 'v=0\ns=x\nc=IN IP4 127.0.0.1\nm=audio 5004 RTP/AVP 97\na=rtpmap:97 L24/22050/2\n' >"$TEST_TMP/l24.sdp"
+printf 'v=0\ns=x\nc=IN IP4 127.0.0.1\nm=audio 5004 RTP/AVP 97\na=rtpmap:97 L24/32000/2\n' >"$TEST_TMP/l24.sdp"
 expect_fail "sdp of a rate not played" "$bin" --sdp "$TEST_TMP/l24.sdp"
-grep -q 'line 4' "$TEST_TMP/err" || { echo "FAIL sdp rate line not named"; failures=$((failures + 1)); }
+grep -q 'line 4.*32000' "$TEST_TMP/err" || { echo "FAIL sdp rate line not named"; failures=$((failures + 1)); }
 
 # SAP: one source of the session at a time.
 expect_fail "sdp and session" "$bin" --sdp "$TEST_TMP/l24.sdp" --session x
@@ -138,6 +141,24 @@ wait_for_line "$TEST_TMP/sdp.err" "receiving on" 10 || true
 kill -TERM "$pid"; wait "$pid" || true
 if grep -q "receiving on 127.0.0.1:$port" "$TEST_TMP/sdp.err"; then echo "ok   --sdp with --port"; else
   echo "FAIL --sdp with --port: $(cat "$TEST_TMP/sdp.err")"; failures=$((failures + 1)); fi
+
+# SIGHUP reads --sdp again: an unusable description is one line and the
+# stream goes on; a new format is taken (and said); without --sdp there is
+# nothing to read.
+"$bin" --sdp "$TEST_TMP/opus.sdp" --port "$port" --connect none >/dev/null 2>"$TEST_TMP/hup.err" &
+pid=$!
+wait_for_line "$TEST_TMP/hup.err" "receiving on" 10
+printf 'v=0\ns=x\nc=IN IP4 127.0.0.1\nm=audio 5004 RTP/AVP 97\na=rtpmap:97 L24/32000/2\n' >"$TEST_TMP/opus.sdp"
+kill -HUP "$pid"
+wait_for_line "$TEST_TMP/hup.err" "SIGHUP: .* line 4: L24/32000/2: the rate is not" 5 || true
+printf 'v=0\ns=x\nc=IN IP4 127.0.0.1\nm=audio 5004 RTP/AVP 97\na=rtpmap:97 L24/96000/8\n' >"$TEST_TMP/opus.sdp"
+kill -HUP "$pid"
+wait_for_line "$TEST_TMP/hup.err" "read again: L24/96000/8, payload type 97" 5 || true
+rc=0
+kill -TERM "$pid"; wait "$pid" || rc=$?
+if ((rc == 0)) && grep -q "the rate is not 44100, 48000 or 96000 Hz; the stream goes on" "$TEST_TMP/hup.err" &&
+  grep -q "read again: L24/96000/8, payload type 97" "$TEST_TMP/hup.err"; then echo "ok   SIGHUP reads --sdp again"; else
+  echo "FAIL SIGHUP: exit $rc: $(cat "$TEST_TMP/hup.err")"; failures=$((failures + 1)); fi
 
 # The ports exist under --name and connect where --connect says.
 "$bin" --bind 127.0.0.1 --port "$port" --name rxtest --connect system:playback_2,system:playback_1 \

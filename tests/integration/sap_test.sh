@@ -13,7 +13,9 @@
 #  follow:  rtp2jack --session "Tone A" waits for the announcement, plays
 #           the 440 Hz tone sent to 239.255.0.7:5006, sees it deleted, and
 #           follows the session when it is announced again at
-#           239.255.0.9:5010 with a 660 Hz tone. Both recordings are judged
+#           239.255.0.9:5010 with a 660 Hz tone in L24: the new format
+#           reaches audio by the swap (lossless: signal-to-noise above
+#           80 dB). Both recordings are judged
 #           by tests/tools/tone_judge (no glitch outside JACK's own stalls;
 #           pitch within 100 ppm), each from 2 s after it
 #           starts to play.
@@ -87,14 +89,14 @@ wait "$TAP_PID"
 wait "$a_pid"
 wait_for_line "$TEST_TMP/rx.log" "deleted" 5 || fail "the deletion was not seen"
 first_packets=$(python3 -c 'import json,sys; print([json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")][-1]["packets_received"])' "$TEST_TMP/rx.log")
-announce "Tone A" 660 libopus "sap://239.255.0.9:5010?announce_addr=239.255.255.255" 9 >"$TEST_TMP/a2.log" 2>&1 &
+announce "Tone A" 660 pcm_s24be "sap://239.255.0.9:5010?announce_addr=239.255.255.255" 9 >"$TEST_TMP/a2.log" 2>&1 &
 a_pid=$!
 wait_for_line "$TEST_TMP/rx.log" "receiving on 239.255.0.9:5010" 10 || fail "the session was not followed to its new address"
 # As for the first, the recording starts once the stream has played for a
 # while: each stream's first second (its clocks settling) is the playout
 # tests' to judge.
 python3 "$here/../lib/stats_wait.py" "$TEST_TMP/rx.log" 10 \
-  "stream_resets == 1 and playing and packets_received >= $first_packets + 100" >/dev/null ||
+  "format_changes == 1 and playing and packets_received >= $first_packets + 100" >/dev/null ||
   fail "the second stream did not play"
 tap second 5 rtp2jack:out_1 rtp2jack:out_2
 wait "$TAP_PID"
@@ -107,7 +109,9 @@ judge_tone first --channels 2 --freq 440 --amplitude 0.5 --from-s 0.2 --to-s 4.9
 judge_tone first --channels 2 --freq 440 --from-s 2 --to-s 4.9 --max-pitch-ppm 100 \
   --max-glitches 100000 >/dev/null || fail "the first tone's pitch"
 judge_tone second --channels 2 --freq 660 --amplitude 0.5 --from-s 0.2 --to-s 4.9 \
-  --max-pitch-ppm off || fail "the second tone"
+  --max-pitch-ppm off | tee "$TEST_TMP/second.json" || fail "the second tone"
+lossless_snr "$TEST_TMP/second.json" || fail "the second tone's signal-to-noise"
+grep -q "is now L24/48000/2" "$TEST_TMP/rx.log" || fail "the new format was not taken"
 judge_tone second --channels 2 --freq 660 --from-s 2 --to-s 4.9 --max-pitch-ppm 100 \
   --max-glitches 100000 >/dev/null || fail "the second tone's pitch"
 

@@ -118,8 +118,8 @@ Result run(const Config& cfg) {
       static_cast<std::size_t>(
           std::ceil(((cfg.latency_auto ? cfg.max_latency_ms : cfg.latency_ms) + 280.0) / 2.5)) + 64;
   core::RecordPool pool(records);
-  core::SpscQueue<core::PacketRecord*> to_audio(records);
-  core::SpscQueue<core::PacketRecord*> to_net(records);
+  core::SpscQueue<core::Message> to_audio(records);
+  core::SpscQueue<core::Message> to_net(records);
   core::Mailbox<core::StreamModel> model;
   core::Mailbox<core::AudioStatus> status;
   const auto ms_frames = [](double ms) { return static_cast<std::uint32_t>(std::lround(ms * 48.0)); };
@@ -127,7 +127,7 @@ Result run(const Config& cfg) {
                           {cfg.latency_auto, target, ms_frames(cfg.min_latency_ms),
                            ms_frames(cfg.max_latency_ms)}},
                          pool, to_audio, to_net, model, status);
-  audio::Player player({2, records}, to_audio, to_net, model, status);
+  audio::Player player({core::make_stream_format(48000, 2, 2), records}, to_audio, to_net, model, status);
 
   // ---- The sender and the network: every arrival, computed up front.
   std::priority_queue<Arrival, std::vector<Arrival>, std::greater<>> arrivals;

@@ -39,6 +39,7 @@ void PrintUsage(FILE* to) {
       "  --freq-ppm P            expected frequency is HZ * (1 + P * 1e-6) (default 0)\n"
       "  --amplitude A           expected steady amplitude, linear peak (1.0 = full scale)\n"
       "  --channels N            exact channel count of the file\n"
+      "  --only-channel N        judge channel N (1-based) alone, e.g. one tone per channel\n"
       "\nWhat is judged (blocks inside the tone, %g ms after onset to %g ms before offset):\n"
       "  --from-s S              only from S s after the file's start; 'onset+S': after the onset\n"
       "  --to-s S                only up to S s after the file's start; 'onset+S': after the onset\n"
@@ -266,6 +267,7 @@ int main(int argc, char** argv) {
   std::string path, json_path;
   JudgeOptions o;
   std::optional<int> channels_expected;
+  std::optional<int> only_channel;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     if (arg == "-h" || arg == "--help") {
@@ -284,6 +286,7 @@ int main(int argc, char** argv) {
     else if (arg == "--freq-ppm") o.freq_ppm = ParseNumber(arg, v);
     else if (arg == "--amplitude") l.expected_amplitude = ParseNumber(arg, v);
     else if (arg == "--channels") channels_expected = ParseCount(arg, v);
+    else if (arg == "--only-channel") only_channel = ParseCount(arg, v);
     else if (arg == "--from-s") ParseTime(arg, v, o.from_s, o.from_onset);
     else if (arg == "--to-s") ParseTime(arg, v, o.to_s, o.to_onset);
     else if (arg == "--excuse") ParseExcuse(v, o.excuses);
@@ -320,7 +323,10 @@ int main(int argc, char** argv) {
   if (channels_expected && int(wav.channels.size()) != *channels_expected)
     failures.push_back("channels " + std::to_string(wav.channels.size()) + " vs expected " +
                        std::to_string(*channels_expected));
+  if (only_channel && (*only_channel < 1 || *only_channel > int(wav.channels.size())))
+    UsageError("--only-channel is not a channel of the file");
   for (size_t c = 0; c < wav.channels.size(); ++c) {
+    if (only_channel && int(c) + 1 != *only_channel) continue;
     judged.push_back(testtools::JudgeChannel(wav.channels[c], wav.sample_rate, o));
     judged.back().channel = int(c);
     std::printf("%s\n", Summary(judged.back(), o).c_str());
