@@ -197,6 +197,7 @@ class Receiver {
     asio::post(net_io_, [this, on_snapshot] {
       net::StatsSnapshot s = stream_.stats();
       s.rtcp = udp_->rtcp_stats();
+      s.sap = sap_stats();
       s.taken_ns = monotonic_ns();
       asio::post(control_io_, [this, s, on_snapshot]() mutable {
         s.xruns = xruns_before_ + (jack_ ? jack_->xruns() : 0);
@@ -257,6 +258,13 @@ class Receiver {
     }
     if (o_.verbose) print_events(console_, last_seen_, s);
     last_seen_ = s;
+  }
+
+  // Thread: net (or control once net has stopped).
+  net::SapStats sap_stats() const {
+    if (!sap_) return {};
+    const auto& c = sap_->directory().counters();
+    return {c.announcements, c.deletions, c.invalid};
   }
 
   // Thread: net. A message for control to print.
@@ -345,6 +353,7 @@ class Receiver {
     stream_.drain_audio();
     net::StatsSnapshot final_stats = stream_.stats();
     final_stats.rtcp = udp_->rtcp_stats();
+    final_stats.sap = sap_stats();
     final_stats.taken_ns = monotonic_ns();
     final_stats.xruns = xruns_before_ + (jack_ ? jack_->xruns() : 0);
     print_stats(o_, console_, final_stats, uptime(), true);

@@ -52,6 +52,15 @@ std::string rtcp_text(const net::RtcpStats& r) {
   return buf;
 }
 
+// SAP's counters (zero unless --session).
+std::string sap_json(const net::SapStats& a) {
+  char buf[128];
+  std::snprintf(buf, sizeof buf, ",\"sap_announcements\":%llu,\"sap_deletions\":%llu,\"sap_invalid\":%llu",
+                static_cast<unsigned long long>(a.announcements), static_cast<unsigned long long>(a.deletions),
+                static_cast<unsigned long long>(a.invalid));
+  return buf;
+}
+
 // Fields under their former names, kept so that scripts reading them go
 // on working; deprecated (README, "Statistics").
 std::string deprecated_json(const net::StatsSnapshot& s) {
@@ -116,7 +125,7 @@ std::string stats_json(const net::StatsSnapshot& s, double uptime_s, bool final)
       static_cast<unsigned long long>(n.frames_stretched), n.stream_rate,
       static_cast<unsigned long long>(a.formats));
   std::string out = buf;
-  out.insert(out.size() - 1, rtcp_json(s.rtcp) + deprecated_json(s));  // before the closing brace
+  out.insert(out.size() - 1, rtcp_json(s.rtcp) + sap_json(s.sap) + deprecated_json(s));  // before the closing brace
   return out;
 }
 

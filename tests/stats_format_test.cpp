@@ -126,3 +126,13 @@ TEST_CASE("stats_format: records_dropped, deprecated, is the sum of the three ki
   CHECK(has(j, "\"records_skipped\":4"));
   CHECK(has(j, "\"records_dropped\":7"));
 }
+
+TEST_CASE("stats_format: SAP's counters in JSON, zero unless following a session") {
+  net::StatsSnapshot s;
+  CHECK(cmd::stats_json(s, 1.0, false).find("\"sap_announcements\":0,\"sap_deletions\":0,\"sap_invalid\":0") !=
+        std::string::npos);
+  s.sap = {7, 2, 3};
+  const std::string j = cmd::stats_json(s, 1.0, false);
+  CHECK(j.find("\"sap_announcements\":7,\"sap_deletions\":2,\"sap_invalid\":3") != std::string::npos);
+  CHECK(j.find("}") == j.size() - 1);
+}
