@@ -41,7 +41,7 @@ class RecordIntake {
   /// Thread: audio. Sends `r` home; when the queue home is full, keeps it
   /// to retry (return_pending()).
   void unlink(core::PacketRecord* r) noexcept { send_home(core::Message::unlink(r)); }
-  /// Thread: audio. Sends a stream format audio no longer plays home, for
+  /// Thread: audio. Sends home a stream format that audio has replaced, for
   /// net to destroy; like a record, kept to retry if the queue is full.
   void unlink(core::StreamFormat* f) noexcept { send_home(core::Message::swap(f)); }
   /// Thread: audio. Retries what unlink() kept.
