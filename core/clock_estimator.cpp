@@ -34,7 +34,7 @@ ClockEstimator::Config ClockEstimator::sender_config(double rate) noexcept {
   c.early_count = 3;
   c.steps_before_rate = false;
   c.min_span_s = 0.5;
-  c.max_uncertainty_ppm = 100;
+  c.max_uncertainty_ppm = 30;
   c.forget_s = 0;
   c.window_buckets = 400;  // 20 s
   c.far_ppm = 1500;
@@ -59,6 +59,7 @@ void ClockEstimator::reset() noexcept {
   lateness_ = 0;
   observations_ = 0;
   uncertainty_ = 1e9;
+  segment_uncertainty_ = 1e9;
   segment_floor_ = 1e9;
   steps_ = 0;
   count_ = 0;
@@ -100,7 +101,8 @@ std::int64_t ClockEstimator::observe(std::int64_t frames, std::int64_t t_ns) noe
   const double late = std::max(static_cast<double>(config_.late_ns), spread);
   const double early = std::max(static_cast<double>(config_.early_ns), spread);
   const bool steps =
-      config_.steps_before_rate || (weight_ > 0 && uncertainty_ < config_.step_uncertainty_ppm);
+      config_.steps_before_rate || (weight_ > 0 && uncertainty_ < config_.step_uncertainty_ppm) ||
+      segment_uncertainty_ < config_.step_uncertainty_ppm;
   const int side = !steps ? 0 : r > late ? 1 : r < -early ? -1 : 0;
   if (side == 0) {
     pending_ = 0;
@@ -144,6 +146,7 @@ std::int64_t ClockEstimator::observe(std::int64_t frames, std::int64_t t_ns) noe
 
 void ClockEstimator::start_segment(double x, double y) noexcept {
   segment_floor_ = 1e9;
+  segment_uncertainty_ = 1e9;
   count_ = 1;
   first_ = 0;
   points_[0] = Point{static_cast<std::int64_t>(std::floor(x / static_cast<double>(config_.bucket_frames))), x, y};
@@ -306,7 +309,7 @@ void ClockEstimator::combine(double now_x) noexcept {
   }
   const double prior = weight;
   double slope = 0, w = 0, scatter = 0, floor = 0;
-  bool current = false;
+  bool current = false, contradicted = false;
   if (segment_slope(slope, w, scatter, &floor)) {
     segment_floor_ = floor;
     // About a standard deviation of the slope: the segment's scatter
@@ -318,11 +321,21 @@ void ClockEstimator::combine(double now_x) noexcept {
     const double ppm = std::fabs(slope) / nominal_ns_ * 1e6;
     const bool plausible = config_.far_ppm <= 0 || ppm <= config_.far_ppm ||
                            span >= config_.far_span_s * config_.nominal_hz;
-    if (plausible && (uncertainty < config_.max_uncertainty_ppm || ppm > kRuledOut * uncertainty)) {
+    // A rate measured better than the one in use replaces it, whatever its
+    // uncertainty: a rate taken once would otherwise stay while the floor
+    // under later ones is less sharp.
+    const bool better = weight_ > 0 && uncertainty < uncertainty_;
+    if (plausible) segment_uncertainty_ = uncertainty;
+    if (plausible && (uncertainty < config_.max_uncertainty_ppm || ppm > kRuledOut * uncertainty || better)) {
       sum += w * slope;
       weight += w;
       uncertainty_ = uncertainty;
       current = true;
+    } else if (plausible && weight_ > 0 &&
+               std::fabs(slope - slope_) / nominal_ns_ * 1e6 > kContradicted * uncertainty) {
+      // The rate in use is ruled out by the packets since (a floor that
+      // looked sharp early and was not), while nominal is not.
+      contradicted = true;
     }
   }
   // forget_s 0: ended segments only stand in until the current one is
@@ -336,7 +349,15 @@ void ClockEstimator::combine(double now_x) noexcept {
       weight += sw;
     }
   }
-  if (weight <= prior) return;  // nothing measured yet: the slope stays as it is
+  if (weight <= prior) {
+    // Nothing measured yet: the slope stays as it is, unless it is ruled out.
+    if (contradicted) {
+      slope_ = 0;
+      weight_ = 0;
+      uncertainty_ = 1e9;
+    }
+    return;
+  }
   const double limit = config_.max_deviation * nominal_ns_;
   slope_ = std::clamp(sum / weight, -limit, limit);
   weight_ = weight;

@@ -61,6 +61,9 @@ class ClockEstimator {
   // kMinFloorBlocks blocks (3 s of a sender's), or earlier over as many
   // smaller blocks when it is sharper than kSharpFloorNs.
   static constexpr double kRuledOut = 6;
+  // A rate in use that the current segment's slope puts this many of its
+  // uncertainties away is dropped for nominal.
+  static constexpr double kContradicted = 3;
   static constexpr double kSharpFloorNs = 50'000;
   static constexpr double kMinScatterNs = 1000;
 
@@ -81,7 +84,8 @@ class ClockEstimator {
     std::int64_t early_ns = 100'000;
     int early_count = 3;
     // False: no step either way until the rate is measured (min_span_s)
-    // with an uncertainty below step_uncertainty_ppm; meanwhile every
+    // with an uncertainty below step_uncertainty_ppm, whether or not that
+    // is good enough to count (max_uncertainty_ppm); meanwhile every
     // observation goes into the fit. For a clock whose rate may be far from
     // nominal (a sender's) and is measured under jitter: against a line of
     // the wrong slope a drifting clock looks like a step. A JACK server's
@@ -124,9 +128,10 @@ class ClockEstimator {
   static Config jack_config(double rate) noexcept;
   /// A sender's media clock (RTP timestamps at `rate`) against packet
   /// arrivals: jitter of any size, the sender's rate up to 1 % off, taken
-  /// as nominal until measured to 100 ppm over 3 s at least, or until it is
+  /// as nominal until measured to 30 ppm over 3 s at least, or until it is
   /// six uncertainties from nominal (a sender whose pacing wanders, as
-  /// ffmpeg -re's does, would otherwise swing it by hundreds of ppm); a
+  /// ffmpeg -re's does, would otherwise swing it by hundreds of ppm), and
+  /// back to nominal once the packets put it three uncertainties off; a
   /// rate more than 1500 ppm off only over 6 s (ffmpeg -re's pacing runs
   /// 2500 to 5000 ppm fast for 2 to 3 s at a time, with a sharp floor). A
   /// path that gets longer is a step once every packet for 2 s (and 40
@@ -224,6 +229,7 @@ class ClockEstimator {
   std::uint64_t observations_ = 0;  // in that mean, up to 64
   double uncertainty_ = 1e9;  // ppm
   double segment_floor_ = 1e9;  // ns, the current segment's, measured or not
+  double segment_uncertainty_ = 1e9;  // ppm, the current segment's slope's, counted or not
   std::uint64_t steps_ = 0;
 
   // The current segment's buckets, oldest first.

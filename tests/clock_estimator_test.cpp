@@ -102,7 +102,7 @@ TEST_CASE("clock: a JACK clock 500 ppm slow is measured so, through stalls") {
 TEST_CASE("clock: a sender's rate under jitter, within 100 ppm from 5 s and 20 ppm from 10 s (median)") {
   // 20 ms packets through 16 ms of uniform jitter (+-8 ms around its mean),
   // the sender 1000 ppm fast or slow, 5 % loss or none, 25 seeds each. The
-  // rate stays nominal until it is measured to 100 ppm or nominal is ruled
+  // rate stays nominal until it is measured to 30 ppm or nominal is ruled
   // out; in the worst seeds that takes more than 10 s (500 packets under
   // 16 ms of jitter hold no more: the envelope's offset is known to about
   // the jitter over the packets' count, 30 us, over half the span), and by
@@ -209,8 +209,8 @@ TEST_CASE("clock: the spread of a sender's rate under 16 ms of jitter, which pla
   // tests/integration/playout_test.sh, case jitter: 20 ms packets, 16 ms of
   // uniform jitter, its drift judged from 5, 10 and 25 s against limits of
   // 500, 300 and 40 ppm: above the 99.9th percentile of the worst error in
-  // [5, 10), [10, 25) and [25, 31) s over 2000 seeds (about 390, 255 and
-  // 28 ppm): what the packets hold, not what rtp2jack would like.
+  // [5, 10), [10, 25) and [25, 31) s over 2000 seeds (about 290, 75 and
+  // 25 ppm): what the packets hold, not what rtp2jack would like.
   std::vector<double> worst[3];
   for (std::uint64_t seed = 1; seed <= 2000; ++seed) {
     core::ClockEstimator c(core::ClockEstimator::sender_config());
@@ -291,7 +291,16 @@ TEST_CASE("clock: ffmpeg -re's pacing is not taken for a rate") {
   // the truth is nominal; its packets' floor wanders by +-3 ms, which the
   // envelope's own scatter misses (it read 212 and 374 ppm at 100 ppm of
   // apparent uncertainty on these before the floor was judged per block).
-  for (const char* name : {"ffmpeg_re_arrivals_1.txt", "ffmpeg_re_arrivals_3.txt"}) {
+  // Its L24 packets' floor wanders more slowly, and the uncertainty reads
+  // low for the first seconds: a rate measured to 100 ppm was 218 and
+  // 162 ppm off on these (the tone that sharp for seconds).
+  struct Capture {
+    const char* name;
+    double limit_ppm;
+  };
+  for (const auto [name, limit] : {Capture{"ffmpeg_re_arrivals_1.txt", 100}, Capture{"ffmpeg_re_arrivals_3.txt", 100},
+                                   Capture{"ffmpeg_re_l24_arrivals_1.txt", 50},
+                                   Capture{"ffmpeg_re_l24_arrivals_2.txt", 50}}) {
     const std::string path = std::string(RTP2JACK_TEST_DATA) + "/" + name;
     std::FILE* f = std::fopen(path.c_str(), "r");
     REQUIRE(f != nullptr);
@@ -310,7 +319,7 @@ TEST_CASE("clock: ffmpeg -re's pacing is not taken for a rate") {
     }
     std::fclose(f);
     MESSAGE(std::string(name) << ": worst " << worst << " ppm, uncertainty at the end " << c.uncertainty_ppm());
-    CHECK(worst < 100);
+    CHECK(worst < limit);
     CHECK(c.steps() == 0);
   }
 }

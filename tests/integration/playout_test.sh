@@ -69,7 +69,7 @@ case $case_name in
     # 1.5 ppm at 25 s in the median run, 150, 34 and 5 ppm at the 90th
     # percentile; rtp2jack's estimate is no worse (tests/clock_estimator_test,
     # "as well as the packets allow"), and takes the rate as nominal until
-    # it is measured to 100 ppm. The limits here are above the 99.9th
+    # it is measured to 30 ppm. The limits here are above the 99.9th
     # percentile of the worst error from 5, 10 and 25 s of 2000 simulated
     # runs ("which playout_test's jitter case allows for"): the issue's
     # 100 ppm from 5 s and 20 ppm from 10 s are beyond what 20 ms packets
