@@ -24,7 +24,8 @@
 //   Playing --RanDry--> Buffering; not Buffering --StartOver--> Buffering
 //   any --NewStream, NewFormat, Resync--> Buffering
 //
-// A skip forward moves the cursor and leaves the state as it is.
+// A skip forward moves the cursor and leaves the state as it is. What
+// each state plays is in audio/player_render.cpp.
 //
 // Thread: audio for process(); control only while no callback can run.
 // Everything process() touches was allocated at construction.

@@ -57,15 +57,6 @@ struct StartError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// Where net listens and whom it takes packets from. Throws StartError for
-// an --allow-from (or source filter) it cannot read.
-net::ListenConfig listen_config(const Options& o) {
-  net::ListenConfig listen{o.bind, o.port, o.iface, {}};
-  for (const auto& spec : o.allow_from)
-    if (const auto error = listen.allow.add(spec)) throw StartError(*error);
-  return listen;
-}
-
 // The running program: the net context (its io_context on a thread of its
 // own), the audio context (the JACK client's callback), and the control
 // context (this thread's io_context: signals, statistics, watching the JACK
@@ -102,14 +93,15 @@ class Receiver {
         signals_(control_io_, SIGINT, SIGTERM),
         reload_(control_io_, SIGHUP),
         stats_timer_(control_io_),
-        watch_timer_(control_io_),
-        following_(o) {
-    const net::ListenConfig listen = listen_config(o);
+        watch_timer_(control_io_) {
     try {
-      udp_ = std::make_unique<net::UdpReceiver>(net_io_, stream_, listen, rtcp_.get());
-      if (!o.session.empty())
+      udp_ = std::make_unique<net::UdpReceiver>(net_io_, stream_, listen_config(o), rtcp_.get());
+      if (!o.session.empty()) {
+        follower_ = std::make_unique<SessionFollower>(o, stream_, *udp_,
+                                                      [this](std::string m) { tell(std::move(m)); });
         sap_ = std::make_unique<net::SapListener>(
-            net_io_, o.iface, [this](const net::SessionDirectory::Update& u) { follow_session(u); });
+            net_io_, o.iface, [this](const net::SessionDirectory::Update& u) { follower_->on_update(u); });
+      }
       jack_ = open_jack();
     } catch (const std::exception& e) {
       throw StartError(e.what());
@@ -272,54 +264,6 @@ class Receiver {
     asio::post(control_io_, [this, message = std::move(message)] { console_.say("%s\n", message.c_str()); });
   }
 
-  // Thread: net. The followed session (--session) announced again, changed
-  // or deleted: net listens where it is now announced, and not at all
-  // while it is deleted.
-  void follow_session(const net::SessionDirectory::Update& u) {
-    using Event = net::SessionDirectory::Event;
-    if (u.session.name != o_.session) return;
-    const std::string name = "rtp2jack: session '" + o_.session + "'";
-    if (u.event == Event::Deleted) {
-      if (!session_deleted_) tell(name + " deleted; waiting for it to be announced again");
-      session_deleted_ = true;
-      udp_->close_stream();
-      return;
-    }
-    if (u.event == Event::Repeated && !session_deleted_) return;
-    if (!u.session.description) {
-      tell(name + " cannot be played (" + u.session.why + "); playing on as before");
-      return;
-    }
-    Options next = following_;
-    if (const std::string why = apply_description(next, *u.session.description); !why.empty()) {
-      tell(name + " cannot be played (" + why + "); playing on as before");
-      return;
-    }
-    // A new format is a new stream: net builds its decoder, audio gets the
-    // format by the swap pattern (StreamReceiver::set_format).
-    if (next.format.name() != following_.format.name() || next.payload_type != following_.payload_type) {
-      try {
-        stream_.set_format(next.format, next.payload_type);
-      } catch (const std::exception& e) {
-        tell(name + " cannot be played (" + e.what() + "); playing on as before");
-        return;
-      }
-      tell(name + " is now " + next.format.name() + ", payload type " + std::to_string(next.payload_type));
-    }
-    const bool moved = session_deleted_ || next.bind != following_.bind || next.port != following_.port ||
-                       next.allow_from != following_.allow_from;
-    following_ = next;
-    if (!moved) return;
-    try {
-      udp_->retarget(listen_config(next));
-    } catch (const std::exception& e) {
-      tell(name + ": " + e.what());
-      return;
-    }
-    session_deleted_ = false;
-    tell(name + ": receiving on " + udp_->description());
-  }
-
   void watch_jack() {
     if (jack_ && jack_->shut_down()) {
       // No callback runs any more: the audio context is control's until a
@@ -372,7 +316,8 @@ class Receiver {
   asio::io_context net_io_;
   const std::unique_ptr<net::RtcpSession> rtcp_;
   std::unique_ptr<net::UdpReceiver> udp_;
-  std::unique_ptr<net::SapListener> sap_;  // --session: net follows it
+  std::unique_ptr<SessionFollower> follower_;  // --session: net follows it
+  std::unique_ptr<net::SapListener> sap_;      // ... as SAP announces it
   Console console_;
   std::uint32_t reported_target_;  // stream frames, at reported_rate_
   std::uint32_t reported_rate_;
@@ -386,8 +331,6 @@ class Receiver {
   std::uint64_t xruns_before_ = 0;  // of JACK clients that are gone
   unsigned jack_polls_ = 0;
   net::StatsSnapshot last_seen_;
-  Options following_;             // net's: the session as it plays now
-  bool session_deleted_ = false;  // net's
 };
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <iostream>
 #include <stdexcept>
+#include <utility>
 
 #include <asio.hpp>
 
@@ -97,6 +98,60 @@ std::optional<net::SessionDescription> wait_for_session(const Options& o) {
   std::cerr << "rtp2jack: waiting for SAP to announce session '" << o.session << "'\n";
   io.run();
   return found;
+}
+
+net::ListenConfig listen_config(const Options& o) {
+  net::ListenConfig listen{o.bind, o.port, o.iface, {}};
+  for (const auto& spec : o.allow_from)
+    if (const auto error = listen.allow.add(spec)) throw std::invalid_argument(*error);
+  return listen;
+}
+
+SessionFollower::SessionFollower(const Options& playing, net::StreamReceiver& stream, net::UdpReceiver& udp,
+                                 Tell tell)
+    : following_(playing), stream_(stream), udp_(udp), tell_(std::move(tell)) {}
+
+void SessionFollower::on_update(const net::SessionDirectory::Update& u) {
+  using Event = net::SessionDirectory::Event;
+  if (u.session.name != following_.session) return;
+  const std::string name = "rtp2jack: session '" + following_.session + "'";
+  if (u.event == Event::Deleted) {
+    if (!deleted_) tell_(name + " deleted; waiting for it to be announced again");
+    deleted_ = true;
+    udp_.close_stream();
+    return;
+  }
+  if (u.event == Event::Repeated && !deleted_) return;
+  if (!u.session.description) {
+    tell_(name + " cannot be played (" + u.session.why + "); playing on as before");
+    return;
+  }
+  Options next = following_;
+  if (const std::string why = apply_description(next, *u.session.description); !why.empty()) {
+    tell_(name + " cannot be played (" + why + "); playing on as before");
+    return;
+  }
+  if (next.format.name() != following_.format.name() || next.payload_type != following_.payload_type) {
+    try {
+      stream_.set_format(next.format, next.payload_type);
+    } catch (const std::exception& e) {
+      tell_(name + " cannot be played (" + e.what() + "); playing on as before");
+      return;
+    }
+    tell_(name + " is now " + next.format.name() + ", payload type " + std::to_string(next.payload_type));
+  }
+  const bool moved = deleted_ || next.bind != following_.bind || next.port != following_.port ||
+                     next.allow_from != following_.allow_from;
+  following_ = next;
+  if (!moved) return;
+  try {
+    udp_.retarget(listen_config(next));
+  } catch (const std::exception& e) {
+    tell_(name + ": " + e.what());
+    return;
+  }
+  deleted_ = false;
+  tell_(name + ": receiving on " + udp_.description());
 }
 
 }  // namespace cmd
