@@ -139,13 +139,24 @@ for ((k = 1; k <= channels; k++)); do
     --to-s onset+9.9 --max-pitch-ppm 100 --max-glitches 100000 | tee -a "$TEST_TMP/pitch.json"
 done
 lossless_snr "$TEST_TMP/judge.json"
+# Lossless audio keeps its frequency: over the windows from 5 s (those
+# inside JACK's stalls left out), each port's mean within 0.1 Hz of the
+# sender's tone.
 python3 - "$TEST_TMP/pitch.json" "$TEST_TMP/freqs" <<'PY'
 import json, sys
+bad = 0
 for line in open(sys.argv[1]):
     ch = json.loads(line)
     freq = float(open(sys.argv[2]).read().split()[ch['channel'] - 1])
     ppm = ch['worst_pitch_ppm']
-    print(f"channel {ch['channel']}: {freq:g} Hz, worst pitch from 5 s {ppm} ppm ({ppm * 1e-6 * freq:+.3f} Hz)")
+    kept = [p for i, p in enumerate(ch['pitch_ppm']) if i not in ch['pitch_excused']]
+    mean_hz = sum(kept) / len(kept) * 1e-6 * freq if kept else float("nan")
+    print(f"channel {ch['channel']}: {freq:g} Hz, worst pitch from 5 s {ppm} ppm ({ppm * 1e-6 * freq:+.3f} Hz), "
+          f"mean over {len(kept)} windows {mean_hz:+.4f} Hz")
+    if not abs(mean_hz) <= 0.1:
+        print(f"FAIL: channel {ch['channel']}: frequency {mean_hz:+.4f} Hz off over 5 s to the end (limit 0.1 Hz)")
+        bad += 1
+sys.exit(1 if bad else 0)
 PY
 
 checks=("packets_received == $sent" "packets_lost == 0" "packets_invalid == 0" "packets_late == 0"
