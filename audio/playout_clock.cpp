@@ -138,15 +138,24 @@ PlayoutClock::Steer PlayoutClock::steer(double position, std::int64_t queued_end
     // splice and this cycle need must be there without a hole: one still
     // to be filled there (a lost packet waiting for the next one's FEC)
     // would run dry; holes further on net fills before they are due.
-    if (due_ + std::max(needed, reference_) <= static_cast<double>(queued_end) &&
-        due_ + needed <= static_cast<double>(whole_end)) {
+    const bool playable = due_ + needed <= static_cast<double>(queued_end) &&
+                          due_ + needed <= static_cast<double>(whole_end);
+    if (playable && due_ + std::max(needed, reference_) <= static_cast<double>(queued_end)) {
       s.correct = std::llround(error);
       waited_s_ = 0;
     } else if (due_ > static_cast<double>(queued_end) + kRestartMs * frames_per_ms_) {
       s.restart = true;
     } else {
       waited_s_ += nframes / static_cast<double>(jack_rate_);
-      if (waited_s_ > kWaitS) s.restart = true;
+      // Nothing explained it: where the audio is there, a splice lands
+      // where a start over would, without its fades.
+      if (waited_s_ > kWaitS) {
+        if (playable)
+          s.correct = std::llround(error);
+        else
+          s.restart = true;
+        waited_s_ = 0;
+      }
     }
   }
   // Geometric from the settling trim and slew to the steady ones over

@@ -55,8 +55,11 @@ class PlayoutClock {
   /// decision, not one splice per stall.
   static constexpr double kQuietS = 0.06;
   static constexpr double kStormMs = 20;
-  /// A skip whose audio is not queued waits this long for the sender's
-  /// clock to explain it, then playout starts over from where it is due.
+  /// A skip whose audio is not queued (the target's worth beyond where it
+  /// lands) waits this long for the sender's clock to explain it; then it
+  /// is spliced if what the splice needs is there (a sender that sends in
+  /// bursts, as ffmpeg -re does, seldom has its newest packets on their
+  /// floor), and otherwise playout starts over from where it is due.
   /// A path that gets longer is a step of the sender's clock confirmed 2 s
   /// after it (core::ClockEstimator::sender_config); one that gets longer
   /// in stages over a second or two is explained piece by piece, up to 4 s

@@ -372,6 +372,35 @@ TEST_CASE("player: a splice lands between samples where the waveforms match: the
   }
 }
 
+TEST_CASE("player: a JACK stall's backlog that waited for a sender sending in bursts is spliced, not started over") {
+  // ffmpeg -re sends 21 ms of audio at a time: its newest packets are
+  // always some ms late against their floor, here 22 to 30 ms, more than a
+  // packet, and a skip never finds the target's worth beyond where it
+  // lands. Once the wait for the sender's clock is over, the backlog is
+  // spliced away: no start over.
+  Rig rig;
+  Sender net;
+  const auto bursty = [&](int calls) {
+    for (int i = 0; i < calls; ++i) {
+      net.late = 22 * kMs + (rig.now % (20 * kMs)) * 4 / 10;
+      net.send(rig);
+      rig.process();
+    }
+  };
+  rig.stream(net.on_time(0), 1, 60 * 48);
+  bursty(400);
+  REQUIRE(rig.player.state() == audio::Player::State::Playing);
+  rig.stall(20 * kMs);
+  const std::size_t from = rig.out.size();
+  bursty(375 * 7);  // beyond the wait
+  CHECK(rig.status.splices == 1);
+  CHECK(rig.status.restarts == 0);
+  CHECK(rig.status.underruns == 0);
+  CHECK(std::fabs(rig.delay_ms() - 60) <= 100 / 2 / 48.0 + 0.05);
+  CHECK(rig.max_step(from) <= kSineStep * 1.1f);
+  CHECK(rig.min_amplitude(from) > 0.45f);
+}
+
 TEST_CASE("player: a stall the sender shared (its clock stepped too) skips nothing") {
   Rig rig;
   Sender net;
