@@ -73,9 +73,10 @@ class PlayoutClock {
   /// sender's envelope drops as the earliest packets show, both rates take
   /// a second or two), faster: the error over kSettleTrimS, at most
   /// kMaxSettleTrim; then over the next kSettleS it narrows to the steady
-  /// trim.
+  /// trim. The pitch is the drift estimate plus the trim: 30 ppm at most
+  /// beside a drift estimate 20 ppm off keeps it within 50 ppm.
   static constexpr double kTrimS = 25;
-  static constexpr double kMaxTrim = 40e-6;
+  static constexpr double kMaxTrim = 30e-6;
   /// Under jitter the sender's clock is known less well (its model's
   /// uncertainty, core::ClockEstimator::uncertainty_ppm), and the error the
   /// trim sees is mostly the model's own wander as its envelope settles: the
