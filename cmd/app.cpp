@@ -253,11 +253,7 @@ class Receiver {
   }
 
   // Thread: net (or control once net has stopped).
-  net::SapStats sap_stats() const {
-    if (!sap_) return {};
-    const auto& c = sap_->directory().counters();
-    return {c.announcements, c.deletions, c.invalid};
-  }
+  net::SapCounters sap_stats() const { return sap_ ? sap_->directory().counters() : net::SapCounters{}; }
 
   // Thread: net. A message for control to print.
   void tell(std::string message) {

@@ -53,7 +53,7 @@ std::string rtcp_text(const net::RtcpStats& r) {
 }
 
 // SAP's counters (zero unless --session).
-std::string sap_json(const net::SapStats& a) {
+std::string sap_json(const net::SapCounters& a) {
   char buf[128];
   std::snprintf(buf, sizeof buf, ",\"sap_announcements\":%llu,\"sap_deletions\":%llu,\"sap_invalid\":%llu",
                 static_cast<unsigned long long>(a.announcements), static_cast<unsigned long long>(a.deletions),

@@ -52,19 +52,21 @@ struct RtcpStats {
   double e2e_latency_ms = 0;           // capture (sender's SR clock) -> JACK output
 };
 
-/// What control prints: net's counters and its cached copy of audio's status.
-// SAP announcements heard while following a session (--session).
-struct SapStats {
-  std::uint64_t announcements = 0;  // of any session, read
-  std::uint64_t deletions = 0;
-  std::uint64_t invalid = 0;        // could not be read (not SAP, encrypted, oversized, no SDP)
+/// SAP announcements heard (net::SessionDirectory's counters; in the
+/// statistics while following a session, --session).
+struct SapCounters {
+  std::uint64_t announcements = 0;  // read, of sessions new, changed or repeated
+  std::uint64_t deletions = 0;      // read, of known sessions or not
+  std::uint64_t invalid = 0;        // SAP headers or SDP that could not be read
+  std::uint64_t evicted = 0;        // sessions dropped for a full table
 };
 
+/// What control prints: net's counters and its cached copy of audio's status.
 struct StatsSnapshot {
   NetStats net;
   core::AudioStatus audio;
   RtcpStats rtcp;           // filled in by net's RTCP session, if any
-  SapStats sap;             // filled in by net's SAP listener, if any
+  SapCounters sap;          // filled in by net's SAP listener, if any
   std::uint64_t xruns = 0;  // filled in by control from the JACK client
   std::int64_t taken_ns = 0;  // CLOCK_MONOTONIC when net took it
 };

@@ -22,6 +22,7 @@
 #include <string_view>
 #include <vector>
 
+#include "net/net_stats.hpp"
 #include "net/sap_packet.hpp"
 #include "net/session_description.hpp"
 
@@ -43,13 +44,6 @@ struct AnnouncedSession {
   std::string where() const;
   /// "opus/48000/2", or "" when the description is not playable.
   std::string format() const;
-};
-
-struct SapCounters {
-  std::uint64_t announcements = 0;  // read, of sessions new, changed or repeated
-  std::uint64_t deletions = 0;      // read, of known sessions or not
-  std::uint64_t invalid = 0;        // SAP headers or SDP that could not be read
-  std::uint64_t evicted = 0;        // sessions dropped for a full table
 };
 
 class SessionDirectory {
