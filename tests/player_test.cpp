@@ -282,6 +282,18 @@ TEST_CASE("player: a JACK rate change while playing goes on playing, at the new 
   CHECK(rig.delay_ms() == doctest::Approx(20).epsilon(0.1));
 }
 
+namespace {
+// After one splice: back at `target_ms` to within half the tone's period
+// (the splice lands where the waveforms match; the trim plays the rest
+// away), and spliced in phase from `from` on: no step, and the sine's
+// amplitude holds through the crossfade.
+void check_spliced_in_phase(const Rig& rig, std::size_t from, double target_ms) {
+  CHECK(std::fabs(rig.delay_ms() - target_ms) <= 100 / 2 / 48.0 + 0.05);
+  CHECK(rig.max_step(from) <= kSineStep * 1.1f);
+  CHECK(rig.min_amplitude(from) > 0.45f);
+}
+}  // namespace
+
 TEST_CASE("player: a JACK stall's backlog is spliced away in one decision, in phase") {
   Rig rig;
   Sender net;
@@ -296,13 +308,7 @@ TEST_CASE("player: a JACK stall's backlog is spliced away in one decision, in ph
   CHECK(rig.status.splices == 1);
   CHECK(rig.status.holds == 0);
   CHECK(rig.status.underruns == 0);
-  // Back at the target to within half the tone's period (the splice lands
-  // where the waveforms match), what the trim then plays away.
-  CHECK(std::fabs(rig.delay_ms() - 20) <= 100 / 2 / 48.0 + 0.05);
-  // Spliced in phase: no step, and the sine's amplitude holds through the
-  // crossfade.
-  CHECK(rig.max_step(from) <= kSineStep * 1.1f);
-  CHECK(rig.min_amplitude(from) > 0.45f);
+  check_spliced_in_phase(rig, from, 20);
   // The drift estimate never saw it.
   CHECK(std::fabs(rig.status.drift_ppm) < 0.1);
 }
@@ -396,9 +402,7 @@ TEST_CASE("player: a JACK stall's backlog that waited for a sender sending in bu
   CHECK(rig.status.splices == 1);
   CHECK(rig.status.restarts == 0);
   CHECK(rig.status.underruns == 0);
-  CHECK(std::fabs(rig.delay_ms() - 60) <= 100 / 2 / 48.0 + 0.05);
-  CHECK(rig.max_step(from) <= kSineStep * 1.1f);
-  CHECK(rig.min_amplitude(from) > 0.45f);
+  check_spliced_in_phase(rig, from, 60);
 }
 
 TEST_CASE("player: a stall the sender shared (its clock stepped too) skips nothing") {
@@ -484,9 +488,7 @@ TEST_CASE("player: a path that got longer for good: what played plays again, spl
   CHECK(rig.status.splices == 1);
   CHECK(rig.status.holds == 0);
   CHECK(rig.status.underruns == 0);
-  CHECK(std::fabs(rig.delay_ms() - 20) <= 100 / 2 / 48.0 + 0.05);
-  CHECK(rig.max_step(from) <= kSineStep * 1.1f);
-  CHECK(rig.min_amplitude(from) > 0.45f);
+  check_spliced_in_phase(rig, from, 20);
 }
 
 TEST_CASE("player: a path longer by more than what is kept of the played audio is a hold of silence") {
