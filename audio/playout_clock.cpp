@@ -40,6 +40,8 @@ void PlayoutClock::start() noexcept {
   stretched_ = model_.stretched_frames;
   glide_ = 0;
   waited_s_ = 0;
+  peaks_[0] = peaks_[1] = Peaks{};
+  peaks_s_ = 0;
   if (model_.epoch != settled_epoch_) {
     // A new stream (or JACK client): the clocks are still being measured,
     // so settle, and take the rate as it is. Playout that resumes on the
@@ -103,6 +105,42 @@ double PlayoutClock::idle_ratio() noexcept {
   return 1.0 / c;
 }
 
+void PlayoutClock::note_headroom(double headroom, bool peak, double seconds) noexcept {
+  if (peak) {
+    peaks_[1].high = std::max(peaks_[1].high, headroom);
+    peaks_[1].low = std::min(peaks_[1].low, headroom);
+    ++peaks_[1].count;
+  }
+  peaks_s_ += seconds;
+  if (peaks_s_ >= kHeadroomS) {
+    peaks_[0] = peaks_[1];
+    peaks_[1] = Peaks{};
+    peaks_s_ = 0;
+  }
+}
+
+double PlayoutClock::skip_bar(double error) const noexcept {
+  // The headroom (queued beyond the due position, less the target) is the
+  // same before and after a JACK stall the network went on through: what
+  // arrived meanwhile is what the due position moved past. A sender that
+  // stalled too (one in the same JACK graph, before net measures it on
+  // JACK's timeline) sent nothing meanwhile: its headroom is the stall
+  // lower until its clock shows the step, even right after a packet
+  // longer than the stall. So a skip waits until the headroom is back
+  // within half the skip of its highest peak in the last second, however
+  // far below the target the sender's own pacing keeps its newest packets
+  // (ffmpeg -re sends 21 ms at a time); or within the peaks' spread, where
+  // the network's jitter (and the cycle a packet is first seen in) spreads
+  // them wider than that. Before a quarter second of peaks, the target's
+  // worth.
+  const Peaks& a = peaks_[0];
+  const Peaks& b = peaks_[1];
+  if (a.count + b.count < 2 || (a.count == 0 && peaks_s_ < kHeadroomS / 2)) return reference_;
+  const double high = std::max(a.high, b.high);
+  const double low = std::min(a.low, b.low);
+  return reference_ + high - std::max(error / 2, high - low);
+}
+
 PlayoutClock::Steer PlayoutClock::steer(double position, std::int64_t queued_end, std::int64_t whole_end, double needed,
                                         std::uint32_t nframes) noexcept {
   const double c = consumption();
@@ -130,17 +168,17 @@ PlayoutClock::Steer PlayoutClock::steer(double position, std::int64_t queued_end
   } else if (error < -limit) {
     s.correct = std::llround(error);
   } else if (error > limit) {
-    // A skip lands on the due position with the target's worth queued
-    // beyond it, as when the network went on while JACK stalled. Less
-    // means the audio is not here yet: the network is late (the sender's
-    // clock will show the same step), or the sender stalled with JACK
-    // before net saw that it runs on JACK's timeline. What the
-    // splice and this cycle need must be there without a hole: one still
-    // to be filled there (a lost packet waiting for the next one's FEC)
-    // would run dry; holes further on net fills before they are due.
+    // A skip lands on the due position when what is queued beyond it is
+    // what playout on time has there (skip_bar), as when the network went
+    // on while JACK stalled. Less means the audio is not here yet: the
+    // sender stalled with JACK before net saw that it runs on JACK's
+    // timeline (its clock will show the same step). What the splice and
+    // this cycle need must be there without a hole: one still to be filled
+    // there (a lost packet waiting for the next one's FEC) would run dry;
+    // holes further on net fills before they are due.
     const bool playable = due_ + needed <= static_cast<double>(queued_end) &&
                           due_ + needed <= static_cast<double>(whole_end);
-    if (playable && due_ + std::max(needed, reference_) <= static_cast<double>(queued_end)) {
+    if (playable && due_ + std::max(needed, skip_bar(error)) <= static_cast<double>(queued_end)) {
       s.correct = std::llround(error);
       waited_s_ = 0;
     } else if (due_ > static_cast<double>(queued_end) + kRestartMs * frames_per_ms_) {
@@ -161,15 +199,20 @@ PlayoutClock::Steer PlayoutClock::steer(double position, std::int64_t queued_end
   // Geometric from the settling trim and slew to the steady ones over
   // kSettleS.
   const double settled = std::clamp((played_s_ - kSettleS) / kSettleS, 0.0, 1.0);
+  const double seconds = nframes / static_cast<double>(jack_rate_);
   if (std::fabs(error) <= limit && !storm) {
     waited_s_ = 0;
+    // Not while a stall is still to be confirmed as a step of JACK's
+    // clock: the due position is still on the old schedule then.
+    if (jack_.pending_late_ns() == 0 && quiet_s_ >= kQuietS)
+      note_headroom(static_cast<double>(queued_end) - due_ - reference_, queued_end > queued_end_, seconds);
     const double time = kSettleTrimS * std::pow(kTrimS / kSettleTrimS, settled);
     const double trust = std::clamp(kTrustPpm / std::max(model_.clock_uncertainty_ppm, 1e-9), 0.25, 1.0);
     const double most = kMaxSettleTrim * std::pow(kMaxTrim * trust / kMaxSettleTrim, settled);
     trim = std::clamp(error / (time * stream_rate_), -most, most);
   }
-  const double seconds = nframes / static_cast<double>(jack_rate_);
   played_s_ += seconds;
+  queued_end_ = queued_end;
   if (s.restart) waited_s_ = 0;
   const double wanted = c * (1 + trim);
   if (rate_ == 0) {

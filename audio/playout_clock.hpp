@@ -25,9 +25,10 @@
 //   once. An error beyond kCorrectMs is corrected in one decision: stream
 //   audio skipped, or played again, spliced in phase by the player (or
 //   silence held where it cannot be); never glided away. A skip whose
-//   audio is not queued waits for it: the sender's path got longer, and
-//   its clock shows the same step once confirmed (then nothing is to be
-//   skipped). Far beyond what is queued, playout starts over.
+//   audio is not queued waits for it: the sender stalled too (it is in the
+//   same JACK graph), and its clock shows the same step once confirmed
+//   (then nothing is to be skipped). Far beyond what is queued, playout
+//   starts over.
 // - A new target (--latency auto) glides there, fed forward; one that net
 //   grew by inserting concealment (a stretch) is there already.
 //
@@ -55,11 +56,10 @@ class PlayoutClock {
   /// decision, not one splice per stall.
   static constexpr double kQuietS = 0.06;
   static constexpr double kStormMs = 20;
-  /// A skip whose audio is not queued (the target's worth beyond where it
-  /// lands) waits this long for the sender's clock to explain it; then it
-  /// is spliced if what the splice needs is there (a sender that sends in
-  /// bursts, as ffmpeg -re does, seldom has its newest packets on their
-  /// floor), and otherwise playout starts over from where it is due.
+  /// A skip whose audio is not queued (less beyond where it lands than
+  /// playout on time had there of late) waits this long for the sender's
+  /// clock to explain it; then it is spliced if what the splice needs is
+  /// there, and otherwise playout starts over from where it is due.
   /// A path that gets longer is a step of the sender's clock confirmed 2 s
   /// after it (core::ClockEstimator::sender_config); one that gets longer
   /// in stages over a second or two is explained piece by piece, up to 4 s
@@ -68,6 +68,11 @@ class PlayoutClock {
   /// Errors beyond this, or a skip past everything queued by more than
   /// this, start playout over at once: a long stall, a pool run dry.
   static constexpr double kRestartMs = 500;
+  /// The headroom (what is queued beyond the due position, less the
+  /// target) in the cycles that find a newer packet queued (its peaks) is
+  /// kept at its largest and least over windows of kHeadroomS while
+  /// playout is on time: a skip compares against the last two windows'.
+  static constexpr double kHeadroomS = 0.5;
   /// The trim: the error over kTrimS, at most kMaxTrim. For the first
   /// kSettleS of playout, while the clocks are still being measured (the
   /// sender's envelope drops as the earliest packets show, both rates take
@@ -171,6 +176,9 @@ class PlayoutClock {
 
  private:
   double consumption() const noexcept;  // stream frames per JACK frame, drift only
+  void note_headroom(double headroom, bool peak, double seconds) noexcept;
+  // What a skip of `error` must find queued beyond the due position.
+  double skip_bar(double error) const noexcept;
   void update_due() noexcept;
 
   core::ClockEstimator jack_;
@@ -195,6 +203,16 @@ class PlayoutClock {
   double glide_ = 0;            // how fast it moves this cycle (frames per stream frame)
   std::int64_t stretched_ = 0;  // model_.stretched_frames already in reference_
   double waited_s_ = 0;         // a skip has waited this long for its audio
+  // The headroom's peaks in the window before (peaks_[0]) and in this
+  // one, which began peaks_s_ ago.
+  struct Peaks {
+    double high = -1e18;
+    double low = 1e18;
+    int count = 0;
+  };
+  Peaks peaks_[2];
+  double peaks_s_ = 0;
+  std::int64_t queued_end_ = INT64_MIN;  // in the latest steer()
   double played_s_ = 0;         // since start() on a new stream
   std::uint32_t settled_epoch_ = 0;  // the stream played_s_ counts for
   double quiet_s_ = 1e9;        // since JACK's clock last stepped
