@@ -1,7 +1,12 @@
 #!/usr/bin/env python3
 """cpu_bench.py BUILD_DIR [options]: CPU, callback cost, scale and memory.
 
-1. CPU per stream. One real GStreamer sender (pink noise, 48 kHz stereo,
+1. CPU per stream, --runs times at each frame size, each run on a fresh
+   server with fresh processes (where the scheduler puts each thread, and
+   which client ends JACK's cycle and is preempted by the server's thread
+   as it hands the cycle back, moves a process's cost by tens of percent):
+   the median of the runs' ratios is the figure. In each run one real
+   GStreamer sender (pink noise, 48 kHz stereo,
    Opus 128 kbit/s) sends every packet to three receivers at once
    (multiudpsink), all on one private dummy JACK server (48 kHz / 128):
      - rtp2jack (--latency 30),
@@ -12,7 +17,7 @@
    CPU seconds the scheduler ran each process (/proc/PID/task/*/schedstat,
    every thread, to the nanosecond) per minute of audio, and per thread for
    rtp2jack and the reference, at 20 ms and at 2.5 ms frames, measured over the same window.
-   The 2.5 ms run lasts as long as an hour of 20 ms traffic in packets
+   The last 2.5 ms run lasts as long as an hour of 20 ms traffic in packets
    (--hour-packets, 180 000 packets = 7.5 min) and gives the memory figure:
    rtp2jack's resident size at the start of the window and at its end.
 2. Process-callback cost: bench/callback_cost (rtp2jack with its callback
@@ -34,6 +39,7 @@ Prints a Markdown report and writes it to --out
 import argparse
 import json
 import os
+import statistics
 import sys
 import tempfile
 import time
@@ -85,14 +91,23 @@ def run_s(pid):
 
 def thread_run_s(pid):
     """{(tid, name): CPU seconds} of the process's live threads (schedstat)."""
+    return {k: v[0] for k, v in thread_stats(pid).items()}
+
+
+def thread_stats(pid):
+    """{(tid, name): (CPU seconds, voluntary switches, involuntary switches)}
+    of the process's live threads."""
     out = {}
     for tid in os.listdir(f"/proc/{pid}/task"):
         try:
             with open(f"/proc/{pid}/task/{tid}/comm") as f:
                 name = f.read().strip()
             with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
-                out[(tid, name)] = int(f.read().split()[0]) / 1e9
-        except OSError:
+                run = int(f.read().split()[0]) / 1e9
+            with open(f"/proc/{pid}/task/{tid}/status") as f:
+                st = dict(l.split(":", 1) for l in f if ":" in l)
+            out[(tid, name)] = (run, int(st["voluntary_ctxt_switches"]), int(st["nonvoluntary_ctxt_switches"]))
+        except (OSError, KeyError, ValueError):
             pass
     return out
 
@@ -142,7 +157,7 @@ def cpu_round(args, procs, jack, frame_ms, seconds):
     t0 = time.monotonic()
     c0 = {k: cpu_s(p.pid) for k, p in who.items()}
     r0 = {k: run_s(p.pid) for k, p in who.items()}
-    t0s = {k: thread_run_s(who[k].pid) for k in ("rtp2jack", "reference")}
+    t0s = {k: thread_stats(who[k].pid) for k in ("rtp2jack", "reference")}
     net0 = thread_cpu_s(rx.pid, "rtp2jack-net")
     rss0 = {k: rss_kib(p.pid) for k, p in who.items()}
     pk0 = (last_stats(rx.log_path) or {}).get("packets_received", 0)
@@ -150,7 +165,7 @@ def cpu_round(args, procs, jack, frame_ms, seconds):
     time.sleep(seconds)
     c1 = {k: cpu_s(p.pid) for k, p in who.items()}
     r1 = {k: run_s(p.pid) for k, p in who.items()}
-    t1s = {k: thread_run_s(who[k].pid) for k in ("rtp2jack", "reference")}
+    t1s = {k: thread_stats(who[k].pid) for k in ("rtp2jack", "reference")}
     net1 = thread_cpu_s(rx.pid, "rtp2jack-net")
     rss1 = {k: rss_kib(p.pid) for k, p in who.items()}
     elapsed = time.monotonic() - t0
@@ -161,7 +176,14 @@ def cpu_round(args, procs, jack, frame_ms, seconds):
     stats = final_stats(rx.log_path) or {}
     per_min = {k: (r1[k] - r0[k]) * 60 / elapsed for k in who}
     ticks_per_min = {k: ((c1[k][0] - c0[k][0]) + (c1[k][1] - c0[k][1])) * 60 / elapsed for k in who}
-    threads = {k: sorted((((t1s[k][t] - t0s[k].get(t, 0.0)) * 60 / elapsed, t[1]) for t in t1s[k]),
+    # Per thread: s per minute, and voluntary and involuntary switches a
+    # second (JACK's process thread sleeps once a period; an involuntary
+    # switch there is mostly the server's thread preempting it as it hands
+    # the cycle back).
+    zero = (0.0, 0, 0)
+    threads = {k: sorted((((t1s[k][t][0] - t0s[k].get(t, zero)[0]) * 60 / elapsed, t[1],
+                           (t1s[k][t][1] - t0s[k].get(t, zero)[1]) / elapsed,
+                           (t1s[k][t][2] - t0s[k].get(t, zero)[2]) / elapsed) for t in t1s[k]),
                          reverse=True) for k in t1s}
     split = {k: ((c1[k][0] - c0[k][0]) * 60 / elapsed, (c1[k][1] - c0[k][1]) * 60 / elapsed) for k in who}
     packets = stats.get("packets_received", 0) - pk0
@@ -296,9 +318,10 @@ def main():
     benchlib.exit_on_sigterm()
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("build")
-    ap.add_argument("--seconds", type=float, default=120, help="the 20 ms CPU window")
+    ap.add_argument("--runs", type=int, default=5, help="CPU runs at each frame size, each on a fresh server")
+    ap.add_argument("--seconds", type=float, default=40, help="each CPU run's window")
     ap.add_argument("--hour-packets", type=int, default=180000,
-                    help="the 2.5 ms window in packets (an hour of 20 ms frames)")
+                    help="the last 2.5 ms run's window in packets (an hour of 20 ms frames)")
     ap.add_argument("--callback-seconds", type=float, default=60)
     ap.add_argument("--scale-seconds", type=float, default=20)
     ap.add_argument("--scale-max", type=int, default=64)
@@ -319,12 +342,15 @@ def main():
     out = {"cpu": [], "callback": [], "scale": [], "rescue": [], "pcm": None}
     try:
         if args.only in (None, "cpu"):
-            jack = Jack(procs, 128)
-            out["cpu"].append(cpu_round(args, procs, jack, 20, args.seconds))
-            print("cpu 20 ms:", out["cpu"][-1]["per_min"], out["cpu"][-1]["ticks_per_min"], flush=True)
-            out["cpu"].append(cpu_round(args, procs, jack, 2.5, args.hour_packets * 0.0025))
-            print("cpu 2.5 ms:", out["cpu"][-1]["per_min"], flush=True)
-            procs.stop(jack.proc)
+            for frame_ms in (20, 2.5):
+                for run in range(1, args.runs + 1):
+                    jack = Jack(procs, 128)
+                    hour = frame_ms == 2.5 and run == args.runs
+                    r = cpu_round(args, procs, jack, frame_ms, args.hour_packets * 0.0025 if hour else args.seconds)
+                    r["run"], r["hour"] = run, hour
+                    out["cpu"].append(r)
+                    print(f"cpu {frame_ms:g} ms run {run}:", r["per_min"], flush=True)
+                    procs.stop(jack.proc)
         if args.only in (None, "callback"):
             for period in (64, 128):
                 out["callback"].append(callback_round(args, procs, period, args.callback_seconds))
@@ -360,44 +386,65 @@ def report(args, out, tmp):
         "",
     ]
     if out["cpu"]:
-        L += ["## CPU per stream (seconds the scheduler ran each process, per minute of audio, same window for all)", "",
-              "| frames | window | rtp2jack | floor (opus_floor + jack_thru) | rtp2jack / floor | GStreamer reference | reference / floor | opus_floor | jack_thru |",
-              "|---|--:|--:|--:|--:|--:|--:|--:|--:|"]
+        L += ["## CPU per stream: the median of the runs", "",
+              "Seconds the scheduler ran each process, per minute of audio, every receiver on the same packets in "
+              "the same window; each run on a fresh server with fresh processes. Medians of each column and of "
+              "each run's ratios.", "",
+              "| frames | runs | rtp2jack | GStreamer reference | **rtp2jack / reference** | floor (opus_floor + jack_thru) "
+              "| rtp2jack / floor | reference / floor |",
+              "|---|--:|--:|--:|--:|--:|--:|--:|"]
+        for frame_ms in sorted({r["frame_ms"] for r in out["cpu"]}, reverse=True):
+            rs = [r for r in out["cpu"] if r["frame_ms"] == frame_ms]
+            med = lambda f: statistics.median(f(r) for r in rs)  # noqa: E731
+            floor = lambda r: r["per_min"]["opus_floor"] + r["per_min"]["jack_thru"]  # noqa: E731
+            L.append(f"| {frame_ms:g} ms | {len(rs)} | {med(lambda r: r['per_min']['rtp2jack']):.3f} | "
+                     f"{med(lambda r: r['per_min']['reference']):.3f} | "
+                     f"**{med(lambda r: r['per_min']['rtp2jack'] / r['per_min']['reference']):.2f}x** | "
+                     f"{med(floor):.3f} | {med(lambda r: r['per_min']['rtp2jack'] / floor(r)):.2f}x | "
+                     f"{med(lambda r: r['per_min']['reference'] / floor(r)):.2f}x |")
+        L += ["", "## CPU per stream: every run", "",
+              "| frames | run | window | rtp2jack | GStreamer reference | rtp2jack / reference | floor | "
+              "rtp2jack / floor | opus_floor | jack_thru |",
+              "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|"]
         for r in out["cpu"]:
             m = r["per_min"]
             floor = m["opus_floor"] + m["jack_thru"]
-            L.append(f"| {r['frame_ms']:g} ms | {r['seconds']:.0f} s | {m['rtp2jack']:.3f} | {floor:.3f} | "
-                     f"**{m['rtp2jack'] / floor:.2f}x** | {m['reference']:.3f} | {m['reference'] / floor:.2f}x | "
-                     f"{m['opus_floor']:.3f} | {m['jack_thru']:.3f} |")
-        L += ["", "By thread (s per minute; JACK's process thread carries the callback):", ""]
+            L.append(f"| {r['frame_ms']:g} ms | {r['run']} | {r['seconds']:.0f} s | {m['rtp2jack']:.3f} | "
+                     f"{m['reference']:.3f} | {m['rtp2jack'] / m['reference']:.2f}x | {floor:.3f} | "
+                     f"{m['rtp2jack'] / floor:.2f}x | {m['opus_floor']:.3f} | {m['jack_thru']:.3f} |")
+        L += ["", "By thread: s per minute (voluntary / involuntary context switches a second). JACK's process "
+              "thread sleeps once a period; its involuntary switches are mostly the server's thread preempting "
+              "it as it hands the cycle back, which happens to whichever client ends the cycle on the server's "
+              "CPU.", ""]
         for r in out["cpu"]:
             for k, ts in r["threads"].items():
-                L.append(f"- {r['frame_ms']:g} ms, {k}: " + ", ".join(
-                    f"{name} {v:.3f}" for v, name in ts if v >= 0.005))
+                L.append(f"- {r['frame_ms']:g} ms run {r['run']}, {k}: " + ", ".join(
+                    f"{name} {v:.3f} ({vol:.0f} / {invol:.0f})" for v, name, vol, invol in ts if v >= 0.005))
         L += ["", "The same from utime+stime (sampled at the scheduler tick, 250 Hz here: a thread that "
-              "runs tens of microseconds per JACK period is charged a whole tick or nothing), s per minute:", ""]
+              "runs tens of microseconds per JACK period is charged a whole tick or nothing), and the user / "
+              "system split, s per minute:", ""]
         for r in out["cpu"]:
-            L.append(f"- {r['frame_ms']:g} ms: " + "; ".join(
-                f"{k} {v:.3f}" for k, v in r["ticks_per_min"].items()))
-        L += ["", "User / system split, from the tick (s per minute):", ""]
-        for r in out["cpu"]:
-            L.append(f"- {r['frame_ms']:g} ms: " + "; ".join(
-                f"{k} {u:.3f} / {s:.3f}" for k, (u, s) in r["split"].items()))
+            L.append(f"- {r['frame_ms']:g} ms run {r['run']}: " + "; ".join(
+                f"{k} {v:.3f} ({r['split'][k][0]:.3f} / {r['split'][k][1]:.3f})"
+                for k, v in r["ticks_per_min"].items()))
         L += ["", "## Memory (resident size, KiB, at the start of the window and at its end)", "",
-              "| frames | packets in window | rtp2jack start | rtp2jack end | growth | reference start | reference end |",
-              "|---|--:|--:|--:|--:|--:|--:|"]
+              "| frames | run | packets in window | rtp2jack start | rtp2jack end | growth | reference start | "
+              "reference end |",
+              "|---|--:|--:|--:|--:|--:|--:|--:|"]
         for r in out["cpu"]:
-            L.append(f"| {r['frame_ms']:g} ms | {r['packets']} | {r['rss0']['rtp2jack']} | {r['rss1']['rtp2jack']} | "
-                     f"{r['rss1']['rtp2jack'] - r['rss0']['rtp2jack']:+d} | {r['rss0']['reference']} | "
-                     f"{r['rss1']['reference']} |")
+            if not (r["hour"] or r["run"] == 1):
+                continue
+            L.append(f"| {r['frame_ms']:g} ms | {r['run']} | {r['packets']} | {r['rss0']['rtp2jack']} | "
+                     f"{r['rss1']['rtp2jack']} | {r['rss1']['rtp2jack'] - r['rss0']['rtp2jack']:+d} | "
+                     f"{r['rss0']['reference']} | {r['rss1']['reference']} |")
         L += ["", "rtp2jack's counters over each window:", ""]
         for r in out["cpu"]:
             s = r["stats"]
             per_packet = r["net_cpu_s"] / r["packets"] * 1e6 if r["packets"] else 0
-            L.append(f"- {r['frame_ms']:g} ms: packets {s.get('packets_received')}, underruns {s.get('underruns')}, "
-                     f"late {s.get('packets_late')}, concealed {s.get('packets_concealed')}, JACK xruns in window "
-                     f"{r['xruns']}; net thread {r['net_cpu_s']:.2f} s CPU = {per_packet:.1f} us per packet "
-                     f"(so one core would take about {1e6 / per_packet if per_packet else 0:,.0f} packets/s)")
+            L.append(f"- {r['frame_ms']:g} ms run {r['run']}: packets {s.get('packets_received')}, underruns "
+                     f"{s.get('underruns')}, late {s.get('packets_late')}, concealed {s.get('packets_concealed')}, "
+                     f"JACK xruns in window {r['xruns']}; net thread {r['net_cpu_s']:.2f} s CPU = "
+                     f"{per_packet:.1f} us per packet")
         L.append("")
     if out["callback"]:
         L += ["## Process-callback cost (2.5 ms frames, wall-clock time inside the callback)", "",
