@@ -163,6 +163,7 @@ class ClockEstimator {
   /// Nanoseconds per frame, and the rate against its nominal (ppm: positive
   /// when the clock runs fast).
   double ns_per_frame() const noexcept { return nominal_ns_ + slope_; }
+  double nominal_ns_per_frame() const noexcept { return nominal_ns_; }
   double deviation_ppm() const noexcept { return (nominal_ns_ / ns_per_frame() - 1.0) * 1e6; }
   /// True once a segment has spanned min_span_s: the rate is measured, not
   /// assumed nominal.

@@ -52,10 +52,12 @@ void SenderClock::observe(std::int64_t position, std::int64_t arrival_ns, const 
     const bool fits = jack_.segment_floor_ns() <= system_.segment_floor_ns() + kSharperNs;
     evidence_ = alone && fits ? evidence_ + 1 : 0;
   }
-  // Hysteresis by construction: the choice changes only when the other
-  // timeline has stepped strictly less often, or as often with a floor
-  // that much sharper for long enough, or (to JACK's) shows packets late
-  // on the system's timeline alone.
+  // Hysteresis by construction: the choice changes to JACK's when it has
+  // never stepped and the system's has, or as often with a floor that much
+  // sharper for long enough (and no step), or when packets come late on
+  // the system's timeline alone; back when the system's has stepped less
+  // often, or as often with a sharper floor, or the rate on JACK's is off
+  // nominal.
   const auto sharper = [](const core::ClockEstimator& a, const core::ClockEstimator& b) {
     return a.segment_floor_ns() * kSharper + kSharperNs < b.segment_floor_ns();
   };
@@ -65,13 +67,19 @@ void SenderClock::observe(std::int64_t position, std::int64_t arrival_ns, const 
     sharper_since_ = arrival_ns;
   }
   const bool held = sharper_ != 0 && arrival_ns - sharper_since_ >= kSharperS * 1'000'000'000;
+  // A sender in the graph runs at nominal on JACK's timeline: its
+  // timestamps are JACK's frames.
+  const bool agree = std::fabs(jack_.deviation_ppm()) <= kOffNominalPpm;
   if (on_jack_) {
-    if (system_.steps() < jack_.steps() || (system_.steps() == jack_.steps() && held && sharper_ < 0))
+    if (!agree || system_.steps() < jack_.steps() ||
+        (system_.steps() == jack_.steps() && held && sharper_ < 0))
       on_jack_ = false;
-  } else if (jack_.steps() < system_.steps()) {
+  } else if (!agree) {
+    // Stays on the system's timeline.
+  } else if (jack_.steps() == 0 && system_.steps() > 0) {
     on_jack_ = true;
   } else if (jack_.steps() == system_.steps()) {
-    on_jack_ = evidence_ >= kEvidence || (held && sharper_ > 0);
+    on_jack_ = evidence_ >= kEvidence || (held && sharper_ > 0 && jack_.steps() == 0);
   }
 }
 

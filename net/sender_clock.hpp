@@ -10,9 +10,10 @@
 //   system's timeline each stall is a step (confirmed seconds later, or,
 //   below the step threshold, never: an error left for playout to steer
 //   away), and on JACK's it is nothing at all.
-// A stall of JACK is a step on one timeline and not on the other: the
-// timeline whose envelope has stepped less often this stream is the
-// sender's. Ties (no stall yet, no JACK client) go to the system's. A
+// A stall of JACK is a step on one timeline and not on the other: JACK's
+// is the sender's once the system's has stepped and JACK's never has, and
+// the system's again once it has stepped less often than JACK's. Ties (no
+// stall yet, no JACK client) go to the system's. A
 // later step takes seconds to confirm (and none is taken before the rate
 // is measured), so JACK's timeline is taken as soon as kEvidence packets
 // in a row came more than kEvidenceNs late on the system's while JACK's
@@ -30,7 +31,16 @@
 // jitter, on either timeline): a floor kSharper times as sharp, and
 // kSharperNs more, on one timeline than on the other for kSharperS on end
 // makes it the sender's (under jitter the floors of a few seconds wander
-// by as much, but not for that long).
+// by as much, but not for that long); JACK's only if it never stepped.
+//
+// A sender in the graph never steps on JACK's timeline (unless its path
+// does). A sender with a graph of its own (PipeWire) that a host stall
+// stops together with JACK, but for less time, steps later on the system's
+// timeline and early on JACK's: a step there, and under jitter a rate
+// thousands of ppm off as its envelope follows. Whichever rule speaks for
+// JACK's timeline, it is the sender's only while the sender's rate on it
+// is within kOffNominalPpm of nominal (it takes its timestamps from
+// JACK's frames).
 //
 // An arrival's place on JACK's timeline is extrapolated from audio's latest
 // status: the timeline at the latest cycle's start (by JACK's clock, on
@@ -61,6 +71,7 @@ class SenderClock {
   static constexpr double kSharperNs = 20'000;
   static constexpr std::int64_t kSharperS = 2;
   static constexpr std::int64_t kSettleNs = 250'000'000;
+  static constexpr double kOffNominalPpm = 100;
 
   SenderClock() noexcept;
 

@@ -2,6 +2,7 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
@@ -20,8 +21,9 @@ constexpr std::int64_t kPeriodNs = 128 * kNs / 48000;
 struct Jack {
   std::int64_t start = 5 * kNs;
   double stall_ms = 7;
+  std::int64_t most = INT64_MAX;  // stalls at most
   std::int64_t lost(std::int64_t t) const {  // time lost by t
-    const std::int64_t stalls = (t - start) / (3 * kNs);
+    const std::int64_t stalls = std::min((t - start) / (3 * kNs), most);
     return static_cast<std::int64_t>(static_cast<double>(stalls) * stall_ms * 1e6);
   }
   std::int64_t timeline(std::int64_t t) const { return t - lost(t); }
@@ -155,4 +157,38 @@ TEST_CASE("sender_clock: a sender in the graph whose arrivals have a rough floor
   CHECK(chosen_at >= first_stall_packet);
   CHECK(chosen_at <= first_stall_packet + 200);  // within a second (kSettleNs and kEvidence packets after)
   CHECK(c.on_jack());
+}
+
+TEST_CASE("sender_clock: a sender on its own clock that lost part of JACK's stall stays on CLOCK_MONOTONIC") {
+  // A host stall stops JACK and a sender with a graph of its own (PipeWire)
+  // alike: JACK loses 26.8 ms, the sender 10.6 ms (its packets come that
+  // much later from then on). On the system's timeline that is a step of
+  // 10.6 ms; on JACK's, packets 16.2 ms early: a step there too, which a
+  // sender in the graph never shows.
+  for (const int jitter_ms : {1, 11}) {
+    for (const std::int64_t frames : {240, 320}) {
+      CAPTURE(jitter_ms);
+      CAPTURE(frames);
+      Jack jack;
+      jack.stall_ms = 26.8;
+      jack.most = 1;
+      net::SenderClock c;
+      double worst = 0;
+      bool ever = false;
+      for (int k = 0; k < 3000; ++k) {  // 15 to 20 s
+        const std::int64_t pos = frames * std::int64_t{k};
+        std::int64_t arrival = jack.start + std::llround(static_cast<double>(pos + frames) * kNsPerFrame) +
+                               (k * 7919 % (jitter_ms * 10 + 1)) * 100'000;
+        if (jack.lost(arrival) > 0) arrival += 10'600'000;
+        c.observe(pos, arrival, jack.status(arrival));
+        ever = ever || c.on_jack();
+        if (arrival - jack.start > 5 * kNs) worst = std::max(worst, std::fabs(c.model().deviation_ppm()));
+      }
+      CHECK(c.system().steps() >= 1);
+      CHECK_FALSE(ever);
+      // Under little jitter the step leaves the rate alone (under 11 ms
+      // the system's envelope itself wanders for seconds after it).
+      if (jitter_ms == 1) CHECK(worst < 20);
+    }
+  }
 }
