@@ -141,6 +141,51 @@ double PlayoutClock::skip_bar(double error) const noexcept {
   return reference_ + high - std::max(error / 2, high - low);
 }
 
+void PlayoutClock::skip(double error, std::int64_t queued_end, std::int64_t whole_end, double needed,
+                        std::uint32_t nframes, Steer& s) noexcept {
+  // A skip lands on the due position when what is queued beyond it is
+  // what playout on time has there (skip_bar), as when the network went
+  // on while JACK stalled. Less means the audio is not here yet: the
+  // sender stalled with JACK before net saw that it runs on JACK's
+  // timeline (its clock will show the same step). What the splice and
+  // this cycle need must be there without a hole: one still to be filled
+  // there (a lost packet waiting for the next one's FEC) would run dry;
+  // holes further on net fills before they are due.
+  const bool playable =
+      due_ + needed <= static_cast<double>(queued_end) && due_ + needed <= static_cast<double>(whole_end);
+  if (playable && due_ + std::max(needed, skip_bar(error)) <= static_cast<double>(queued_end)) {
+    s.correct = std::llround(error);
+    waited_s_ = 0;
+  } else if (due_ > static_cast<double>(queued_end) + kRestartMs * frames_per_ms_) {
+    s.restart = true;
+  } else {
+    waited_s_ += nframes / static_cast<double>(jack_rate_);
+    // Nothing explained it: where the audio is there, a splice lands
+    // where a start over would, without its fades.
+    if (waited_s_ > kWaitS) {
+      if (playable)
+        s.correct = std::llround(error);
+      else
+        s.restart = true;
+      waited_s_ = 0;
+    }
+  }
+}
+
+void PlayoutClock::follow(double wanted, double settled, double seconds) noexcept {
+  if (rate_ == 0) {
+    rate_ = wanted;  // playout just started: no step to smooth
+    return;
+  }
+  // A large gap (a rate measured late, far from nominal) closes with a
+  // time constant of kCatchUpS, at kSettleSlew at most; small ones at the
+  // slew.
+  const double gap = wanted - rate_;
+  const double rate_slew = kSettleSlew * std::pow(kSlew / kSettleSlew, settled) * rate_;
+  const double most = std::max(rate_slew, std::min(std::fabs(gap) / kCatchUpS, kSettleSlew * rate_)) * seconds;
+  rate_ += std::clamp(gap, -most, most);
+}
+
 PlayoutClock::Steer PlayoutClock::steer(double position, std::int64_t queued_end, std::int64_t whole_end, double needed,
                                         std::uint32_t nframes) noexcept {
   const double c = consumption();
@@ -168,33 +213,7 @@ PlayoutClock::Steer PlayoutClock::steer(double position, std::int64_t queued_end
   } else if (error < -limit) {
     s.correct = std::llround(error);
   } else if (error > limit) {
-    // A skip lands on the due position when what is queued beyond it is
-    // what playout on time has there (skip_bar), as when the network went
-    // on while JACK stalled. Less means the audio is not here yet: the
-    // sender stalled with JACK before net saw that it runs on JACK's
-    // timeline (its clock will show the same step). What the splice and
-    // this cycle need must be there without a hole: one still to be filled
-    // there (a lost packet waiting for the next one's FEC) would run dry;
-    // holes further on net fills before they are due.
-    const bool playable = due_ + needed <= static_cast<double>(queued_end) &&
-                          due_ + needed <= static_cast<double>(whole_end);
-    if (playable && due_ + std::max(needed, skip_bar(error)) <= static_cast<double>(queued_end)) {
-      s.correct = std::llround(error);
-      waited_s_ = 0;
-    } else if (due_ > static_cast<double>(queued_end) + kRestartMs * frames_per_ms_) {
-      s.restart = true;
-    } else {
-      waited_s_ += nframes / static_cast<double>(jack_rate_);
-      // Nothing explained it: where the audio is there, a splice lands
-      // where a start over would, without its fades.
-      if (waited_s_ > kWaitS) {
-        if (playable)
-          s.correct = std::llround(error);
-        else
-          s.restart = true;
-        waited_s_ = 0;
-      }
-    }
+    skip(error, queued_end, whole_end, needed, nframes, s);
   }
   // Geometric from the settling trim and slew to the steady ones over
   // kSettleS.
@@ -214,18 +233,7 @@ PlayoutClock::Steer PlayoutClock::steer(double position, std::int64_t queued_end
   played_s_ += seconds;
   queued_end_ = queued_end;
   if (s.restart) waited_s_ = 0;
-  const double wanted = c * (1 + trim);
-  if (rate_ == 0) {
-    rate_ = wanted;  // playout just started: no step to smooth
-  } else {
-    // A large gap (a rate measured late, far from nominal) closes with a
-    // time constant of kCatchUpS, at kSettleSlew at most; small ones at the
-    // slew.
-    const double gap = wanted - rate_;
-    const double rate_slew = kSettleSlew * std::pow(kSlew / kSettleSlew, settled) * rate_;
-    const double most = std::max(rate_slew, std::min(std::fabs(gap) / kCatchUpS, kSettleSlew * rate_)) * seconds;
-    rate_ += std::clamp(gap, -most, most);
-  }
+  follow(c * (1 + trim), settled, seconds);
   const double total = rate_ * (1 - glide_);
   drift_ppm_ = (c / nominal - 1) * 1e6;
   ratio_ppm_ = (total / nominal - 1) * 1e6;

@@ -179,6 +179,12 @@ class PlayoutClock {
   void note_headroom(double headroom, bool peak, double seconds) noexcept;
   // What a skip of `error` must find queued beyond the due position.
   double skip_bar(double error) const noexcept;
+  // A skip of `error` now, a wait for its audio, or a start over.
+  void skip(double error, std::int64_t queued_end, std::int64_t whole_end, double needed, std::uint32_t nframes,
+            Steer& s) noexcept;
+  // The rate playout runs at follows `wanted` (stream frames per JACK
+  // frame), slewed.
+  void follow(double wanted, double settled, double seconds) noexcept;
   void update_due() noexcept;
 
   core::ClockEstimator jack_;
