@@ -155,21 +155,17 @@ void PlayoutClock::skip(double error, std::int64_t queued_end, std::int64_t whol
       due_ + needed <= static_cast<double>(queued_end) && due_ + needed <= static_cast<double>(whole_end);
   if (playable && due_ + std::max(needed, skip_bar(error)) <= static_cast<double>(queued_end)) {
     s.correct = std::llround(error);
-    waited_s_ = 0;
   } else if (due_ > static_cast<double>(queued_end) + kRestartMs * frames_per_ms_) {
     s.restart = true;
-  } else {
-    waited_s_ += nframes / static_cast<double>(jack_rate_);
+  } else if ((waited_s_ += nframes / static_cast<double>(jack_rate_)) > kWaitS) {
     // Nothing explained it: where the audio is there, a splice lands
     // where a start over would, without its fades.
-    if (waited_s_ > kWaitS) {
-      if (playable)
-        s.correct = std::llround(error);
-      else
-        s.restart = true;
-      waited_s_ = 0;
-    }
+    if (playable)
+      s.correct = std::llround(error);
+    else
+      s.restart = true;
   }
+  if (s.correct != 0 || s.restart) waited_s_ = 0;
 }
 
 void PlayoutClock::follow(double wanted, double settled, double seconds) noexcept {
@@ -232,7 +228,6 @@ PlayoutClock::Steer PlayoutClock::steer(double position, std::int64_t queued_end
   }
   played_s_ += seconds;
   queued_end_ = queued_end;
-  if (s.restart) waited_s_ = 0;
   follow(c * (1 + trim), settled, seconds);
   const double total = rate_ * (1 - glide_);
   drift_ppm_ = (c / nominal - 1) * 1e6;

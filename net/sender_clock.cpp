@@ -74,13 +74,15 @@ void SenderClock::observe(std::int64_t position, std::int64_t arrival_ns, const 
     if (!agree || system_.steps() < jack_.steps() ||
         (system_.steps() == jack_.steps() && held && sharper_ < 0))
       on_jack_ = false;
-  } else if (!agree) {
-    // Stays on the system's timeline.
-  } else if (jack_.steps() == 0 && system_.steps() > 0) {
-    on_jack_ = true;
-  } else if (jack_.steps() == system_.steps()) {
-    on_jack_ = evidence_ >= kEvidence || (held && sharper_ > 0 && jack_.steps() == 0);
+  } else if (agree && jack_.steps() == 0) {
+    on_jack_ = system_.steps() > 0 || evidence_ >= kEvidence || (held && sharper_ > 0);
+  } else if (agree && jack_.steps() == system_.steps()) {
+    on_jack_ = evidence_ >= kEvidence;
   }
+}
+
+double SenderClock::ns_per_frame() const noexcept {
+  return on_jack_ ? jack_.nominal_ns_per_frame() : system_.ns_per_frame();
 }
 
 }  // namespace net

@@ -95,6 +95,11 @@ class SenderClock {
   bool on_jack() const noexcept { return on_jack_; }
   /// The envelope playout steers by: JACK's timeline's or the system's.
   const core::ClockEstimator& model() const noexcept { return on_jack_ ? jack_ : system_; }
+  /// The sender's nanoseconds per frame on the model's timeline. On JACK's
+  /// it is nominal exactly: a sender in the graph takes its timestamps from
+  /// JACK's frames, where a few seconds of arrivals measure it tens of ppm
+  /// off.
+  double ns_per_frame() const noexcept;
   /// The envelope against CLOCK_MONOTONIC, and against JACK's timeline,
   /// whichever playout uses.
   const core::ClockEstimator& system() const noexcept { return system_; }

@@ -195,10 +195,7 @@ void StreamReceiver::publish() noexcept {
     const core::ClockEstimator& clock = clock_.model();
     model_.jack_timeline = clock_.on_jack();
     model_.ref_ns = clock.time_of(x);
-    // A sender in the graph takes its timestamps from JACK's frames: on
-    // JACK's timeline its rate is nominal exactly, where a few seconds of
-    // arrivals measure it tens of ppm off.
-    model_.ns_per_frame = clock_.on_jack() ? clock.nominal_ns_per_frame() : clock.ns_per_frame();
+    model_.ns_per_frame = clock_.ns_per_frame();
     model_.clock_uncertainty_ppm = clock.uncertainty_ppm();
   }
   model_out_.publish(model_);

@@ -128,6 +128,15 @@ struct Sender {
       rig.process();
     }
   }
+  // The same, each packet `lateness()` later than on time (asked again for
+  // every packet it decides on).
+  template <class Late>
+  void run_late(Rig& rig, int calls, Late lateness) {
+    for (int i = 0; i < calls; ++i) {
+      for (; on_time(next) + lateness() <= rig.now; next += kFrame) rig.link(next);
+      rig.process();
+    }
+  }
   void begin(Rig& rig) { rig.stream(on_time(0)); }
 };
 
@@ -387,11 +396,7 @@ TEST_CASE("player: a JACK stall's backlog under a sender sending in bursts is sp
   Rig rig;
   Sender net;
   const auto bursty = [&](int calls) {
-    for (int i = 0; i < calls; ++i) {
-      net.late = 22 * kMs + (rig.now % (20 * kMs)) * 4 / 10;
-      net.send(rig);
-      rig.process();
-    }
+    net.run_late(rig, calls, [&] { return 22 * kMs + (rig.now % (20 * kMs)) * 4 / 10; });
   };
   rig.stream(net.on_time(0), 1, 60 * 48);
   bursty(400);
@@ -415,16 +420,10 @@ TEST_CASE("player: under network jitter a small JACK stall's backlog is spliced 
   Sender net;
   std::uint32_t seed = 12345;
   const auto jittery = [&](int calls) {
-    for (int i = 0; i < calls; ++i) {
-      while (true) {
-        seed = seed * 1664525u + 1013904223u;
-        const std::int64_t late = static_cast<std::int64_t>(seed >> 8) % (16 * kMs);
-        if (net.on_time(net.next) + late > rig.now) break;
-        rig.link(net.next);
-        net.next += kFrame;
-      }
-      rig.process();
-    }
+    net.run_late(rig, calls, [&] {
+      seed = seed * 1664525u + 1013904223u;
+      return static_cast<std::int64_t>(seed >> 8) % (16 * kMs);
+    });
   };
   rig.stream(net.on_time(0), 1, 40 * 48);
   jittery(400);
