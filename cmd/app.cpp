@@ -309,7 +309,9 @@ class Receiver {
   core::Mailbox<core::AudioStatus> status_;
   net::StreamReceiver stream_;
   audio::Player player_;
-  asio::io_context net_io_;
+  // One thread runs it (others only post to it): a timer cancelled on that
+  // thread then completes without waking the reactor through a syscall.
+  asio::io_context net_io_{1};
   const std::unique_ptr<net::RtcpSession> rtcp_;
   std::unique_ptr<net::UdpReceiver> udp_;
   std::unique_ptr<SessionFollower> follower_;  // --session: net follows it

@@ -278,13 +278,15 @@ void UdpReceiver::arm_receive() {
     arm_receive();
     // A packet may have opened a gap, or closed one: the deadline moved.
     // It moved earlier: the timer must fire sooner. It moved later (the
-    // stream goes on): a timer due before the next packet or so would wake
-    // the thread for nothing, so it moves too, costing one timer update
-    // instead of a wake-up.
+    // stream goes on): a timer due before the next packet would wake the
+    // thread for nothing, so it moves too, costing one timer update instead
+    // of a wake-up. One due later than that stays: the next packet moves
+    // it, so a steady stream updates the timer once every (latency /
+    // packet) packets or so, not on every packet.
     const std::int64_t fires = monotonic_ns(timer_at_);
     const std::int64_t due = stream_.next_deadline();
-    if (due < fires || (due > fires && fires - monotonic_ns(std::chrono::steady_clock::now()) <
-                                           2 * stream_.packet_ns()))
+    if (due < fires ||
+        (due > fires && fires - monotonic_ns(std::chrono::steady_clock::now()) < stream_.packet_ns()))
       arm_timer();
     // A stream that locked schedules its first report.
     if (rtcp_ != nullptr && rtcp_->next_report_ns() < monotonic_ns(rtcp_timer_at_)) {
