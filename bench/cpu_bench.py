@@ -1,11 +1,15 @@
 #!/usr/bin/env python3
 """cpu_bench.py BUILD_DIR [options]: CPU, callback cost, scale and memory.
 
-1. CPU per stream, --runs times at each frame size, each run on a fresh
-   server with fresh processes (where the scheduler puts each thread, and
-   which client ends JACK's cycle and is preempted by the server's thread
-   as it hands the cycle back, moves a process's cost by tens of percent):
-   the median of the runs' ratios is the figure. In each run one real
+1. CPU per stream, --runs times at each frame size (where the scheduler
+   puts each thread, and which client ends JACK's cycle and is preempted by
+   the server's thread as it hands the cycle back, moves a process's cost
+   by tens of percent): the median of the runs' ratios is the figure. A run
+   is two halves of its window, each on a fresh server with fresh
+   processes: in one rtp2jack starts first, in the other the reference.
+   The JACK client that starts first pays more per cycle (here 0.2 to
+   0.4 s a minute more, whichever receiver it is), so a run's figures are
+   its two halves together. In each half one real
    GStreamer sender (pink noise, 48 kHz stereo,
    Opus 128 kbit/s) sends every packet to three receivers at once
    (multiudpsink), all on one private dummy JACK server (48 kHz / 128):
@@ -17,9 +21,10 @@
    CPU seconds the scheduler ran each process (/proc/PID/task/*/schedstat,
    every thread, to the nanosecond) per minute of audio, and per thread for
    rtp2jack and the reference, at 20 ms and at 2.5 ms frames, measured over the same window.
-   The last 2.5 ms run lasts as long as an hour of 20 ms traffic in packets
-   (--hour-packets, 180 000 packets = 7.5 min) and gives the memory figure:
-   rtp2jack's resident size at the start of the window and at its end.
+   A last 2.5 ms round, outside the medians, lasts as long as an hour of
+   20 ms traffic in packets (--hour-packets, 180 000 packets = 7.5 min)
+   and gives the memory figure: rtp2jack's resident size at the start of
+   the window and at its end.
 2. Process-callback cost: bench/callback_cost (rtp2jack with its callback
    timed) on servers with 64 and 128 frame periods, 2.5 ms frames.
 3. Scale: N rtp2jack processes, each receiving the 20 ms stream (the same
@@ -139,19 +144,33 @@ def rtp2jack_argv(args, port, latency=30, binary=None):
             "--connect", "none", "--stats", "json", "--stats-interval", "5"]
 
 
-def cpu_round(args, procs, jack, frame_ms, seconds):
+def cpu_round(args, procs, jack, frame_ms, seconds, first="rtp2jack"):
+    """One window: rtp2jack and the reference (FIRST of them started, and
+    its JACK client up, before the other), the floor's two processes."""
     p_rx, p_ref, p_floor = free_port(), free_port(), free_port()
-    rx = procs.start(f"rtp2jack-{frame_ms:g}", rtp2jack_argv(args, p_rx), env=jack.env)
     ref_cmd = (f"udpsrc address=127.0.0.1 port={p_ref} "
                "caps=application/x-rtp,media=audio,clock-rate=48000,encoding-name=OPUS,payload=96 "
                "! rtpjitterbuffer latency=30 do-lost=true drop-on-latency=true "
                "! rtpopusdepay ! opusdec plc=true ! audioconvert "
                "! jackaudiosink client-name=gstref connect=none sync=false")
-    ref = procs.start(f"reference-{frame_ms:g}", ["gst-launch-1.0", "-q", *ref_cmd.split()], env=jack.env)
+    start = {
+        "rtp2jack": lambda: procs.start(f"rtp2jack-{frame_ms:g}", rtp2jack_argv(args, p_rx), env=jack.env),
+        "reference": lambda: procs.start(f"reference-{frame_ms:g}", ["gst-launch-1.0", "-q", *ref_cmd.split()],
+                                         env=jack.env),
+    }
+    ports = {"rtp2jack": lambda: any(p.startswith("rtp2jack:") for p in jack.ports()),
+             "reference": lambda: any(p.startswith("gstref:") for p in jack.ports())}
+    second = "reference" if first == "rtp2jack" else "rtp2jack"
+    # The reference opens its JACK client when the first packet comes: the
+    # sender starts first.
     floor = procs.start(f"opus_floor-{frame_ms:g}", [args.opus_floor, str(p_floor)])
-    thru = procs.start(f"jack_thru-{frame_ms:g}", ["jack_thru"], env=jack.env)
     send = sender(procs, jack, frame_ms, [p_rx, p_ref, p_floor])
-    poll("the reference's ports", lambda: any(p.startswith("gstref:") for p in jack.ports()), 15)
+    started = {first: start[first]()}
+    poll(f"{first}'s ports", ports[first], 15)
+    started[second] = start[second]()
+    poll(f"{second}'s ports", ports[second], 15)
+    rx, ref = started["rtp2jack"], started["reference"]
+    thru = procs.start(f"jack_thru-{frame_ms:g}", ["jack_thru"], env=jack.env)
     time.sleep(args.warmup)
     who = {"rtp2jack": rx, "reference": ref, "opus_floor": floor, "jack_thru": thru}
     t0 = time.monotonic()
@@ -188,7 +207,7 @@ def cpu_round(args, procs, jack, frame_ms, seconds):
     split = {k: ((c1[k][0] - c0[k][0]) * 60 / elapsed, (c1[k][1] - c0[k][1]) * 60 / elapsed) for k in who}
     packets = stats.get("packets_received", 0) - pk0
     return {
-        "frame_ms": frame_ms, "seconds": elapsed, "per_min": per_min, "ticks_per_min": ticks_per_min,
+        "frame_ms": frame_ms, "seconds": elapsed, "first": first, "per_min": per_min, "ticks_per_min": ticks_per_min,
         "threads": threads,
         "split": split,
         "rss0": rss0, "rss1": rss1, "stats": stats, "packets": packets,
@@ -343,13 +362,16 @@ def main():
     try:
         if args.only in (None, "cpu"):
             for frame_ms in (20, 2.5):
-                for run in range(1, args.runs + 1):
+                halves = [(run, first, args.seconds / 2) for run in range(1, args.runs + 1)
+                          for first in ("rtp2jack", "reference")]
+                if frame_ms == 2.5:
+                    halves.append(("memory", "rtp2jack", args.hour_packets * 0.0025))
+                for run, first, seconds in halves:
                     jack = Jack(procs, 128)
-                    hour = frame_ms == 2.5 and run == args.runs
-                    r = cpu_round(args, procs, jack, frame_ms, args.hour_packets * 0.0025 if hour else args.seconds)
-                    r["run"], r["hour"] = run, hour
+                    r = cpu_round(args, procs, jack, frame_ms, seconds, first)
+                    r["run"], r["hour"] = run, run == "memory"
                     out["cpu"].append(r)
-                    print(f"cpu {frame_ms:g} ms run {run}:", r["per_min"], flush=True)
+                    print(f"cpu {frame_ms:g} ms run {run}, {first} first:", r["per_min"], flush=True)
                     procs.stop(jack.proc)
         if args.only in (None, "callback"):
             for period in (64, 128):
@@ -377,6 +399,18 @@ def main():
     report(args, out, tmp)
 
 
+def merged_runs(halves):
+    """Each run's two halves as one: CPU per minute over both windows."""
+    runs = []
+    for frame_ms in sorted({h["frame_ms"] for h in halves}, reverse=True):
+        for run in sorted({h["run"] for h in halves if h["frame_ms"] == frame_ms and not h["hour"]}):
+            hs = [h for h in halves if h["frame_ms"] == frame_ms and h["run"] == run]
+            seconds = sum(h["seconds"] for h in hs)
+            per_min = {k: sum(h["per_min"][k] * h["seconds"] for h in hs) / seconds for k in hs[0]["per_min"]}
+            runs.append({"frame_ms": frame_ms, "run": run, "seconds": seconds, "per_min": per_min})
+    return runs
+
+
 def report(args, out, tmp):
     L = benchlib.header("CPU, callback cost, scale and memory",
                         " ".join(["bench/cpu_bench.py", *sys.argv[1:]]))
@@ -386,15 +420,18 @@ def report(args, out, tmp):
         "",
     ]
     if out["cpu"]:
+        runs = merged_runs(out["cpu"])
         L += ["## CPU per stream: the median of the runs", "",
               "Seconds the scheduler ran each process, per minute of audio, every receiver on the same packets in "
-              "the same window; each run on a fresh server with fresh processes. Medians of each column and of "
-              "each run's ratios.", "",
+              "the same window. A run is two halves, each on a fresh server with fresh processes, one with "
+              "rtp2jack's JACK client started first and one with the reference's: the client started first "
+              "pays more per JACK cycle. Medians of each column and of each run's ratios, a run's figures being "
+              "its two halves together.", "",
               "| frames | runs | rtp2jack | GStreamer reference | **rtp2jack / reference** | floor (opus_floor + jack_thru) "
               "| rtp2jack / floor | reference / floor |",
               "|---|--:|--:|--:|--:|--:|--:|--:|"]
-        for frame_ms in sorted({r["frame_ms"] for r in out["cpu"]}, reverse=True):
-            rs = [r for r in out["cpu"] if r["frame_ms"] == frame_ms]
+        for frame_ms in sorted({r["frame_ms"] for r in runs}, reverse=True):
+            rs = [r for r in runs if r["frame_ms"] == frame_ms]
             med = lambda f: statistics.median(f(r) for r in rs)  # noqa: E731
             floor = lambda r: r["per_min"]["opus_floor"] + r["per_min"]["jack_thru"]  # noqa: E731
             L.append(f"| {frame_ms:g} ms | {len(rs)} | {med(lambda r: r['per_min']['rtp2jack']):.3f} | "
@@ -402,14 +439,16 @@ def report(args, out, tmp):
                      f"**{med(lambda r: r['per_min']['rtp2jack'] / r['per_min']['reference']):.2f}x** | "
                      f"{med(floor):.3f} | {med(lambda r: r['per_min']['rtp2jack'] / floor(r)):.2f}x | "
                      f"{med(lambda r: r['per_min']['reference'] / floor(r)):.2f}x |")
-        L += ["", "## CPU per stream: every run", "",
-              "| frames | run | window | rtp2jack | GStreamer reference | rtp2jack / reference | floor | "
-              "rtp2jack / floor | opus_floor | jack_thru |",
-              "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|"]
-        for r in out["cpu"]:
+        L += ["", "## CPU per stream: every run, and each half", "",
+              "| frames | run | started first | window | rtp2jack | GStreamer reference | rtp2jack / reference | "
+              "floor | rtp2jack / floor | opus_floor | jack_thru |",
+              "|---|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|"]
+        for r in sorted(runs + out["cpu"], key=lambda r: (-r["frame_ms"], str(r["run"]), "first" in r)):
             m = r["per_min"]
             floor = m["opus_floor"] + m["jack_thru"]
-            L.append(f"| {r['frame_ms']:g} ms | {r['run']} | {r['seconds']:.0f} s | {m['rtp2jack']:.3f} | "
+            run = f"**{r['run']}**" if "first" not in r else r["run"]
+            L.append(f"| {r['frame_ms']:g} ms | {run} | {r.get('first', 'both')} | {r['seconds']:.0f} s | "
+                     f"{m['rtp2jack']:.3f} | "
                      f"{m['reference']:.3f} | {m['rtp2jack'] / m['reference']:.2f}x | {floor:.3f} | "
                      f"{m['rtp2jack'] / floor:.2f}x | {m['opus_floor']:.3f} | {m['jack_thru']:.3f} |")
         L += ["", "By thread: s per minute (voluntary / involuntary context switches a second). JACK's process "
@@ -418,13 +457,13 @@ def report(args, out, tmp):
               "CPU.", ""]
         for r in out["cpu"]:
             for k, ts in r["threads"].items():
-                L.append(f"- {r['frame_ms']:g} ms run {r['run']}, {k}: " + ", ".join(
+                L.append(f"- {r['frame_ms']:g} ms run {r['run']} ({r['first']} first), {k}: " + ", ".join(
                     f"{name} {v:.3f} ({vol:.0f} / {invol:.0f})" for v, name, vol, invol in ts if v >= 0.005))
         L += ["", "The same from utime+stime (sampled at the scheduler tick, 250 Hz here: a thread that "
               "runs tens of microseconds per JACK period is charged a whole tick or nothing), and the user / "
               "system split, s per minute:", ""]
         for r in out["cpu"]:
-            L.append(f"- {r['frame_ms']:g} ms run {r['run']}: " + "; ".join(
+            L.append(f"- {r['frame_ms']:g} ms run {r['run']} ({r['first']} first): " + "; ".join(
                 f"{k} {v:.3f} ({r['split'][k][0]:.3f} / {r['split'][k][1]:.3f})"
                 for k, v in r["ticks_per_min"].items()))
         L += ["", "## Memory (resident size, KiB, at the start of the window and at its end)", "",
@@ -432,7 +471,7 @@ def report(args, out, tmp):
               "reference end |",
               "|---|--:|--:|--:|--:|--:|--:|--:|"]
         for r in out["cpu"]:
-            if not (r["hour"] or r["run"] == 1):
+            if not (r["hour"] or (r["run"] == 1 and r["first"] == "rtp2jack")):
                 continue
             L.append(f"| {r['frame_ms']:g} ms | {r['run']} | {r['packets']} | {r['rss0']['rtp2jack']} | "
                      f"{r['rss1']['rtp2jack']} | {r['rss1']['rtp2jack'] - r['rss0']['rtp2jack']:+d} | "
@@ -441,7 +480,7 @@ def report(args, out, tmp):
         for r in out["cpu"]:
             s = r["stats"]
             per_packet = r["net_cpu_s"] / r["packets"] * 1e6 if r["packets"] else 0
-            L.append(f"- {r['frame_ms']:g} ms run {r['run']}: packets {s.get('packets_received')}, underruns "
+            L.append(f"- {r['frame_ms']:g} ms run {r['run']} ({r['first']} first): packets {s.get('packets_received')}, underruns "
                      f"{s.get('underruns')}, late {s.get('packets_late')}, concealed {s.get('packets_concealed')}, "
                      f"JACK xruns in window {r['xruns']}; net thread {r['net_cpu_s']:.2f} s CPU = "
                      f"{per_packet:.1f} us per packet")
