@@ -227,15 +227,18 @@ class Receiver {
     });
   }
 
+  // Net's state matters to control only where it can change what control
+  // does: the target moves (--latency auto) or events are printed
+  // (--verbose). Then control asks every 100 ms (costing net and control a
+  // wake-up each); otherwise it only watches JACK, twice a second.
+  bool follows_net() const { return o_.latency_auto || o_.verbose; }
+
   void arm_watch() {
-    watch_timer_.expires_after(std::chrono::milliseconds(100));
+    watch_timer_.expires_after(std::chrono::milliseconds(follows_net() ? 100 : 500));
     watch_timer_.async_wait([this](const asio::error_code& ec) {
       if (ec) return;
       watch_jack();
-      // Net's state matters here only where it can change what control
-      // does: the target moves (--latency auto) or events are printed
-      // (--verbose). Asking costs net and control a wake-up each.
-      if (o_.latency_auto || o_.verbose) request_stats([this](const net::StatsSnapshot& s) { follow(s); });
+      if (follows_net()) request_stats([this](const net::StatsSnapshot& s) { follow(s); });
       arm_watch();
     });
   }
@@ -270,7 +273,7 @@ class Receiver {
       jack_.reset();  // closes the client: its thread is gone after this
     }
     // Try again every half second; libjack says nothing while it fails.
-    if (!jack_ && ++jack_polls_ % 5 == 0) {
+    if (!jack_ && (!follows_net() || ++jack_polls_ % 5 == 0)) {
       try {
         jack_ = open_jack();
         console_.say("rtp2jack: JACK is back (%u Hz, %u frames); playing again\n", jack_->sample_rate(),
