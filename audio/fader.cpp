@@ -18,6 +18,15 @@ std::uint32_t Fader::play(float* out, const float* pcm, std::uint32_t frames, st
     fade_in_left_ = fade_frames_;
     silent_ = false;
   }
+  if (fade_in_left_ == 0 && fade_out_left_ == 0 && cross_left_ == 0 && n > 0 &&
+      to_end - n >= fade_frames_) {
+    // Nothing fading and no tail's fade in reach: every gain is 1, so the
+    // audio passes as it is (what the loop below computes, in a copy).
+    const std::size_t samples = std::size_t{n} * channels_;
+    std::copy_n(pcm, samples, out);
+    std::copy_n(pcm + samples - channels_, channels_, last_.begin());
+    return n;
+  }
   const float step = 1.0f / static_cast<float>(fade_frames_);
   for (std::uint32_t i = 0; i < n; ++i) {
     float gin = fade_in_left_ ? 1.0f - static_cast<float>(fade_in_left_) * step : 1.0f;
