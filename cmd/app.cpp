@@ -312,8 +312,8 @@ class Receiver {
   core::Mailbox<core::AudioStatus> status_;
   net::StreamReceiver stream_;
   audio::Player player_;
-  // One thread runs it (others only post to it): a timer cancelled on that
-  // thread then completes without waking the reactor through a syscall.
+  // One thread runs it; others only post to it. Told so, asio keeps the
+  // completions that thread queues itself off its shared, locked queue.
   asio::io_context net_io_{1};
   const std::unique_ptr<net::RtcpSession> rtcp_;
   std::unique_ptr<net::UdpReceiver> udp_;
