@@ -7,9 +7,9 @@
    by tens of percent): the median of the runs' ratios is the figure. A run
    is two halves of its window, each on a fresh server with fresh
    processes: in one rtp2jack starts first, in the other the reference.
-   The JACK client that starts first pays more per cycle (here 0.2 to
-   0.4 s a minute more, whichever receiver it is), so a run's figures are
-   its two halves together. In each half one real
+   The JACK client that starts first often pays more per cycle (here
+   tenths of a second a minute), so a run's figures are its two halves
+   together. In each half one real
    GStreamer sender (pink noise, 48 kHz stereo,
    Opus 128 kbit/s) sends every packet to three receivers at once
    (multiudpsink), all on one private dummy JACK server (48 kHz / 128):
@@ -369,7 +369,7 @@ def main():
                 for run, first, seconds in halves:
                     jack = Jack(procs, 128)
                     r = cpu_round(args, procs, jack, frame_ms, seconds, first)
-                    r["run"], r["hour"] = run, run == "memory"
+                    r["run"] = run
                     out["cpu"].append(r)
                     print(f"cpu {frame_ms:g} ms run {run}, {first} first:", r["per_min"], flush=True)
                     procs.stop(jack.proc)
@@ -403,11 +403,11 @@ def merged_runs(halves):
     """Each run's two halves as one: CPU per minute over both windows."""
     runs = []
     for frame_ms in sorted({h["frame_ms"] for h in halves}, reverse=True):
-        for run in sorted({h["run"] for h in halves if h["frame_ms"] == frame_ms and not h["hour"]}):
+        for run in sorted({h["run"] for h in halves if h["frame_ms"] == frame_ms and h["run"] != "memory"}):
             hs = [h for h in halves if h["frame_ms"] == frame_ms and h["run"] == run]
             seconds = sum(h["seconds"] for h in hs)
             per_min = {k: sum(h["per_min"][k] * h["seconds"] for h in hs) / seconds for k in hs[0]["per_min"]}
-            runs.append({"frame_ms": frame_ms, "run": run, "seconds": seconds, "per_min": per_min})
+            runs.append({"frame_ms": frame_ms, "run": run, "seconds": seconds, "per_min": per_min, "halves": hs})
     return runs
 
 
@@ -425,7 +425,7 @@ def report(args, out, tmp):
               "Seconds the scheduler ran each process, per minute of audio, every receiver on the same packets in "
               "the same window. A run is two halves, each on a fresh server with fresh processes, one with "
               "rtp2jack's JACK client started first and one with the reference's: the client started first "
-              "pays more per JACK cycle. Medians of each column and of each run's ratios, a run's figures being "
+              "often pays more per JACK cycle. Medians of each column and of each run's ratios, a run's figures being "
               "its two halves together.", "",
               "| frames | runs | rtp2jack | GStreamer reference | **rtp2jack / reference** | floor (opus_floor + jack_thru) "
               "| rtp2jack / floor | reference / floor |",
@@ -443,7 +443,8 @@ def report(args, out, tmp):
               "| frames | run | started first | window | rtp2jack | GStreamer reference | rtp2jack / reference | "
               "floor | rtp2jack / floor | opus_floor | jack_thru |",
               "|---|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|"]
-        for r in sorted(runs + out["cpu"], key=lambda r: (-r["frame_ms"], str(r["run"]), "first" in r)):
+        memory = [h for h in out["cpu"] if h["run"] == "memory"]
+        for r in [x for run in runs for x in [run, *run["halves"]]] + memory:
             m = r["per_min"]
             floor = m["opus_floor"] + m["jack_thru"]
             run = f"**{r['run']}**" if "first" not in r else r["run"]
@@ -471,7 +472,7 @@ def report(args, out, tmp):
               "reference end |",
               "|---|--:|--:|--:|--:|--:|--:|--:|"]
         for r in out["cpu"]:
-            if not (r["hour"] or (r["run"] == 1 and r["first"] == "rtp2jack")):
+            if not (r["run"] == "memory" or (r["run"] == 1 and r["first"] == "rtp2jack")):
                 continue
             L.append(f"| {r['frame_ms']:g} ms | {r['run']} | {r['packets']} | {r['rss0']['rtp2jack']} | "
                      f"{r['rss1']['rtp2jack']} | {r['rss1']['rtp2jack'] - r['rss0']['rtp2jack']:+d} | "

@@ -232,9 +232,10 @@ class Receiver {
   // (--verbose). Then control asks every 100 ms (costing net and control a
   // wake-up each); otherwise it only watches JACK, twice a second.
   bool follows_net() const { return o_.latency_auto || o_.verbose; }
+  int watch_ms() const { return follows_net() ? 100 : kRetryMs; }
 
   void arm_watch() {
-    watch_timer_.expires_after(std::chrono::milliseconds(follows_net() ? 100 : 500));
+    watch_timer_.expires_after(std::chrono::milliseconds(watch_ms()));
     watch_timer_.async_wait([this](const asio::error_code& ec) {
       if (ec) return;
       watch_jack();
@@ -272,8 +273,8 @@ class Receiver {
       xruns_before_ += jack_->xruns();
       jack_.reset();  // closes the client: its thread is gone after this
     }
-    // Try again every half second; libjack says nothing while it fails.
-    if (!jack_ && (!follows_net() || ++jack_polls_ % 5 == 0)) {
+    // Try again every kRetryMs; libjack says nothing while it fails.
+    if (!jack_ && ++jack_polls_ % (kRetryMs / watch_ms()) == 0) {
       try {
         jack_ = open_jack();
         console_.say("rtp2jack: JACK is back (%u Hz, %u frames); playing again\n", jack_->sample_rate(),
@@ -330,6 +331,7 @@ class Receiver {
   asio::steady_timer stats_timer_;
   asio::steady_timer watch_timer_;
   std::uint64_t xruns_before_ = 0;  // of JACK clients that are gone
+  static constexpr int kRetryMs = 500;  // between attempts to reopen JACK
   unsigned jack_polls_ = 0;
   net::StatsSnapshot last_seen_;
 };

@@ -123,10 +123,7 @@ struct Sender {
     for (; on_time(next) + late <= rig.now; next += kFrame) rig.link(next);
   }
   void run(Rig& rig, int calls) {
-    for (int i = 0; i < calls; ++i) {
-      send(rig);
-      rig.process();
-    }
+    run_late(rig, calls, [this] { return late; });
   }
   // The same, each packet `lateness()` later than on time (asked again for
   // every packet it decides on).

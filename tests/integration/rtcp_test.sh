@@ -185,10 +185,6 @@ if mode == "clean":
               f" e2e - buffer_ms: min {min(over):.2f} max {max(over):.2f};"
               f" earliest arrival after its SR capture time {min(l for _, l in rtp) * 1000:.2f} ms"
               f" ({len(rtp)} packets)")
-        # A new earliest packet enters rtp2jack's clock fit when its bucket
-        # (2400 frames, 50 ms of stream) closes: a line may show the floor
-        # of up to one bucket and a packet earlier, so anything between the
-        # floor 0.1 s before the line and the floor at it is on time.
         # While JACK stalls, and until the playout has dealt with the
         # stall (the buffer is back on target within a second of it),
         # buffer_ms holds the backlog the stall left, which e2e's output
@@ -202,6 +198,10 @@ if mode == "clean":
               " not judged")
         judged = [(s, o) for s, o in zip(e2e, over) if not any(a <= s["monotonic_s"] <= b for a, b in stalls)]
         need(len(judged) >= 10, f"{len(judged)} stats lines outside JACK's stalls")
+        # A new earliest packet enters rtp2jack's clock fit when its bucket
+        # (2400 frames, 50 ms of stream) closes: a line may show the floor
+        # of up to one bucket and a packet earlier, so anything between the
+        # floor 0.1 s before the line and the floor at it is on time.
         off = []
         for s, o in judged:
             at = s["monotonic_s"] + wall
@@ -211,7 +211,7 @@ if mode == "clean":
             else:
                 off.append(max(now - o, o - (before if before is not None else now), 0))
         need(max(off, default=0) < 1.0, f"every e2e - buffer_ms ({len(off)}) within 1 ms of the earliest arrival"
-             f" after capture so far + a period (worst {max(off):.2f} ms)")
+             f" after capture so far + a period (worst {max(off, default=0):.2f} ms)")
     need(final["e2e_rejected"] == 0, "no e2e evaluation rejected as absurd")
     need(all(s["e2e_latency_ms"] is None for s in stats if s["rtcp_sr_received"] == 0),
          "no e2e before an SR")
