@@ -14,6 +14,7 @@ ClockEstimator::Config ClockEstimator::jack_config(double rate) noexcept {
   c.late_count = 3;
   c.early_ns = 300'000;
   c.early_count = 3;
+  c.shift_ns = 40'000;
   c.steps_before_rate = true;
   c.min_span_s = 1.0;
   c.prior_span_s = 3.0;
@@ -62,6 +63,7 @@ void ClockEstimator::reset() noexcept {
   segment_uncertainty_ = 1e9;
   segment_floor_ = 1e9;
   steps_ = 0;
+  shifts_ = 0;
   count_ = 0;
   first_ = 0;
   seg_count_ = 0;
@@ -132,12 +134,7 @@ std::int64_t ClockEstimator::observe(std::int64_t frames, std::int64_t t_ns) noe
   const double before = line(pending_x_);
   pending_ = 0;
   ++steps_;
-  double slope = 0, weight = 0, scatter = 0;
-  if (segment_slope(slope, weight, scatter)) {
-    segments_[seg_next_] = Segment{slope, weight, point(count_ - 1).x};
-    seg_next_ = (seg_next_ + 1) % kSegments;
-    seg_count_ = std::min(seg_count_ + 1, kSegments);
-  }
+  end_segment();
   start_segment(pending_x_, pending_y_);
   combine(pending_x_);
   offset_ = pending_y_ - slope_ * pending_x_;
@@ -151,6 +148,53 @@ void ClockEstimator::start_segment(double x, double y) noexcept {
   first_ = 0;
   points_[0] = Point{static_cast<std::int64_t>(std::floor(x / static_cast<double>(config_.bucket_frames))), x, y};
   offset_ = y - slope_ * x;
+}
+
+void ClockEstimator::end_segment() noexcept {
+  double slope = 0, weight = 0, scatter = 0;
+  if (!segment_slope(slope, weight, scatter)) return;
+  segments_[seg_next_] = Segment{slope, weight, point(count_ - 1).x};
+  seg_next_ = (seg_next_ + 1) % kSegments;
+  seg_count_ = std::min(seg_count_ + 1, kSegments);
+}
+
+std::size_t ClockEstimator::split_at_shift() noexcept {
+  // The buckets' levels at the rate in use: the latest kShiftBuckets
+  // against the mean of those before them (the first bucket left out, as
+  // in the fit). Bounded by kShiftBase + kShiftBuckets.
+  constexpr std::size_t k = kShiftBuckets;
+  if (count_ < 1 + kShiftBaseMin + k) return 0;
+  const std::size_t to = count_ - k;
+  const std::size_t from = to - std::min(to - 1, kShiftBase);
+  const auto level = [&](std::size_t i) { return point(i).y - slope_ * point(i).x; };
+  double mean = 0;
+  for (std::size_t i = from; i < to; ++i) mean += level(i);
+  mean /= static_cast<double>(to - from);
+  double ss = 0;
+  for (std::size_t i = from; i < to; ++i) ss += (level(i) - mean) * (level(i) - mean);
+  const double threshold =
+      std::max(static_cast<double>(config_.shift_ns), kShiftSpread * std::sqrt(ss / static_cast<double>(to - from)));
+  // The latest buckets beyond the threshold on one side, newest first.
+  std::size_t shifted = 0;
+  int side = 0;
+  for (std::size_t i = count_; i-- > to;) {
+    const double d = level(i) - mean;
+    const int s = d > threshold ? 1 : d < -threshold ? -1 : 0;
+    if (s == 0 || (side != 0 && s != side)) break;
+    side = s;
+    ++shifted;
+  }
+  if (shifted < k) return shifted;
+  // The buckets before the shift end their segment; the shifted ones start
+  // the next.
+  ++shifts_;
+  count_ = to;
+  end_segment();
+  first_ = (first_ + to) % kBuckets;
+  count_ = k;
+  segment_floor_ = 1e9;
+  segment_uncertainty_ = 1e9;
+  return 0;
 }
 
 void ClockEstimator::add_point(double x, double y) noexcept {
@@ -364,7 +408,12 @@ void ClockEstimator::combine(double now_x) noexcept {
 }
 
 void ClockEstimator::refit() noexcept {
+  // Buckets that may have shifted stay out of the fit until they are
+  // known to have (a split) or not.
+  const std::size_t held = config_.fit == Fit::Minima && config_.shift_ns > 0 ? split_at_shift() : 0;
+  count_ -= held;
   combine(point(count_ - 1).x);
+  count_ += held;
   // The envelope under the current segment's minima at that slope (or
   // under its latest offset_buckets; observations in the bucket now filling
   // lower it as they come, add_point).

@@ -24,6 +24,15 @@
 // segment and start a new one at the new offset; the rate carries over.
 // A single late observation (a callback woken late, a delayed packet) or a
 // single early one (a bogus timestamp) is no step and is ignored.
+// A clock whose floor is sharp (Fit::Minima) may also shift by less than
+// that threshold: a JACK server's timer that loses a fraction of a
+// millisecond. Inside one segment such a shift tilts the fit (about
+// 0.2 ppm per microsecond of shift), so when the latest kShiftBuckets
+// bucket minima all sit beyond shift_ns (or kShiftSpread times the scatter
+// of the buckets before them) on one side of those buckets' level, the
+// segment ends before them and they start the next one; the fit leaves out
+// such buckets while they are fewer. That is a split, not a step:
+// observe() does not report it.
 //
 // The rate is the slopes of the segments that span long enough, each by its
 // weight; older segments fade out. Two fits, for two kinds of noise:
@@ -66,6 +75,13 @@ class ClockEstimator {
   static constexpr double kContradicted = 3;
   static constexpr double kSharpFloorNs = 50'000;
   static constexpr double kMinScatterNs = 1000;
+  // A level shift (Config::shift_ns) shows in this many bucket minima in a
+  // row, against the level of up to kShiftBase buckets before them (at
+  // least kShiftBaseMin).
+  static constexpr std::size_t kShiftBuckets = 5;
+  static constexpr std::size_t kShiftBase = 20;
+  static constexpr std::size_t kShiftBaseMin = 6;
+  static constexpr double kShiftSpread = 4;
 
   struct Config {
     Fit fit = Fit::Envelope;
@@ -83,6 +99,9 @@ class ClockEstimator {
     // (or late_spread times the mean lateness) before the envelope.
     std::int64_t early_ns = 100'000;
     int early_count = 3;
+    // A level shift of the bucket minima by this much or more splits the
+    // segment (Fit::Minima only; 0: never).
+    std::int64_t shift_ns = 0;
     // False: no step either way until the rate is measured (min_span_s)
     // with an uncertainty below step_uncertainty_ppm, whether or not that
     // is good enough to count (max_uncertainty_ppm); meanwhile every
@@ -121,7 +140,8 @@ class ClockEstimator {
   /// A JACK server's frame clock against the process callback's wake-ups:
   /// a sharp floor that wanders by tens of microseconds, late outliers of a
   /// few ms; a stall of 0.3 ms and more (three cycles on the new schedule)
-  /// is a step from the start. Segments of a second and more measure the
+  /// is a step from the start, and a shift of its floor by 40 us or more
+  /// splits the fit. Segments of a second and more measure the
   /// rate, and the nominal rate counts as one of 3 s: a server's clock is
   /// within ppm of it, a sound card's within tens of ppm, while a second
   /// between stalls measures it to tens of ppm on a busy host.
@@ -181,6 +201,8 @@ class ClockEstimator {
 
   /// Steps confirmed since reset().
   std::uint64_t steps() const noexcept { return steps_; }
+  /// Level shifts that split a segment since reset() (Config::shift_ns).
+  std::uint64_t shifts() const noexcept { return shifts_; }
   /// A step is being considered: observations sit beyond the threshold.
   bool step_pending() const noexcept { return pending_ != 0; }
   /// How much later than the envelope the clock runs if a pending later
@@ -204,6 +226,12 @@ class ClockEstimator {
   double line(double x) const noexcept { return offset_ + slope_ * x; }
   void add_point(double x, double y) noexcept;
   void start_segment(double x, double y) noexcept;
+  // Keeps the current segment's slope among the ended ones, if it has one.
+  void end_segment() noexcept;
+  // Splits the current segment where its latest kShiftBuckets shifted
+  // level; otherwise returns how many of the latest buckets may have (the
+  // fit leaves them out for now).
+  std::size_t split_at_shift() noexcept;
   void refit() noexcept;
   // The current segment's slope, weight, and its scatter: how far its
   // offsets can be off its line, in ns, over the square root of how many
@@ -232,6 +260,7 @@ class ClockEstimator {
   double segment_floor_ = 1e9;  // ns, the current segment's, measured or not
   double segment_uncertainty_ = 1e9;  // ppm, the current segment's slope's, counted or not
   std::uint64_t steps_ = 0;
+  std::uint64_t shifts_ = 0;
 
   // The current segment's buckets, oldest first.
   std::array<Point, kBuckets> points_{};

@@ -99,6 +99,40 @@ TEST_CASE("clock: a JACK clock 500 ppm slow is measured so, through stalls") {
   CHECK(c.deviation_ppm() == doctest::Approx(-500).epsilon(0.015));
 }
 
+TEST_CASE("clock: a JACK clock that loses a fraction of a millisecond keeps its rate") {
+  // Shifts too small to be a step (0.3 ms), 2 s into a segment that began
+  // at a stall: unsplit, the fit's one intercept would tilt its slope by
+  // about 0.2 ppm per microsecond of shift (40 ppm at 190 us).
+  for (const double shift : {50e-6, 100e-6, 190e-6, 250e-6, -120e-6}) {
+    CAPTURE(shift);
+    core::ClockEstimator c(core::ClockEstimator::jack_config(48000));
+    double worst = 0;
+    for (const Obs& o : jack_cycles(20, 4, {{3, 0.002}, {5, shift}})) {
+      c.observe(o.frames, o.t);
+      if (o.t > kStart + 4 * kNs) worst = std::max(worst, std::fabs(c.deviation_ppm()));
+    }
+    CHECK(c.steps() == 1);
+    CHECK(c.shifts() == 1);
+    CHECK(worst < 3);
+  }
+}
+
+TEST_CASE("clock: a JACK floor that wanders within its scatter is no shift") {
+  // Each 50 ms bucket's earliest wake-up 0 to 30 us late, at random.
+  std::mt19937_64 rng(5);
+  std::uniform_real_distribution<double> u(0, 1);
+  core::ClockEstimator c(core::ClockEstimator::jack_config(48000));
+  double floor = 0;
+  for (Obs o : jack_cycles(60, 6)) {
+    if ((o.frames - 1000) % 2400 == 0) floor = u(rng) * 30e-6;
+    o.t += static_cast<std::int64_t>(floor * 1e9);
+    c.observe(o.frames, o.t);
+  }
+  CHECK(c.steps() == 0);
+  CHECK(c.shifts() == 0);
+  CHECK(std::fabs(c.deviation_ppm()) < 2);
+}
+
 TEST_CASE("clock: a sender's rate under jitter, within 100 ppm from 5 s and 20 ppm from 10 s (median)") {
   // 20 ms packets through 16 ms of uniform jitter (+-8 ms around its mean),
   // the sender 1000 ppm fast or slow, 5 % loss or none, 25 seeds each. The
