@@ -233,7 +233,8 @@ void UdpReceiver::on_rtcp_readable() {
   for (;;) {
     sockaddr_storage from{};
     socklen_t from_len = sizeof from;
-    const ssize_t n = recvfrom(rtcp_socket_.native_handle(), buffer_.data(), buffer_.size(),
+    std::array<std::uint8_t, 65536>& buffer = slots_[0].data;
+    const ssize_t n = recvfrom(rtcp_socket_.native_handle(), buffer.data(), buffer.size(),
                                MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&from), &from_len);
     if (n < 0) return;  // EAGAIN: drained
     if (!allow_.allows(from)) {
@@ -241,7 +242,7 @@ void UdpReceiver::on_rtcp_readable() {
       continue;
     }
     const auto got = rtcp_->on_rtcp(
-        std::span<const std::uint8_t>(buffer_.data(), static_cast<std::size_t>(n)),
+        std::span<const std::uint8_t>(buffer.data(), static_cast<std::size_t>(n)),
         monotonic_ns(std::chrono::steady_clock::now()));
     const ReceptionState r = stream_.reception();
     if (got.sender_report && (!r.locked || got.sr_ssrc == r.ssrc)) {
@@ -298,64 +299,77 @@ void UdpReceiver::arm_receive() {
 
 void UdpReceiver::on_readable() {
   stream_.drain_audio();  // records home first: the pool is fullest when packets come
-  // Drain everything queued in the kernel with one wake-up.
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(timespec))];
+  // Drain everything queued in the kernel with one wake-up, up to kBatch
+  // datagrams a system call: a steady stream costs one call a packet, not
+  // a second that finds nothing.
   for (;;) {
-    iovec iov{buffer_.data(), buffer_.size()};
-    sockaddr_storage from{};
-    msghdr msg{};
-    msg.msg_name = &from;
-    msg.msg_namelen = sizeof from;
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control;
-    msg.msg_controllen = sizeof control;
-    const ssize_t n = recvmsg(socket_.native_handle(), &msg, MSG_DONTWAIT);
-    if (n < 0) return;  // EAGAIN: drained (other errors: try again on the next wake-up)
-    if (!allow_.allows(from)) {
-      stream_.count_filtered();
-      continue;
+    for (unsigned i = 0; i < kBatch; ++i) {
+      Slot& slot = slots_[i];
+      slot.iov = iovec{slot.data.data(), slot.data.size()};
+      msghdr& msg = msgs_[i].msg_hdr;
+      msg = msghdr{};
+      msg.msg_name = &slot.from;
+      msg.msg_namelen = sizeof slot.from;
+      msg.msg_iov = &slot.iov;
+      msg.msg_iovlen = 1;
+      msg.msg_control = slot.control;
+      msg.msg_controllen = sizeof slot.control;
     }
-    std::int64_t arrival = 0;
-    if (kernel_timestamps_) {
-      for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
-        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
-          timespec ts;
-          std::memcpy(&ts, CMSG_DATA(c), sizeof ts);
-          arrival = std::int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
-        }
+    const int got = recvmmsg(socket_.native_handle(), msgs_.data(), kBatch, MSG_DONTWAIT, nullptr);
+    // Nothing (EAGAIN: drained; other errors: try again on the next wake-up).
+    if (got <= 0) return;
+    for (int i = 0; i < got; ++i) on_datagram(msgs_[i].msg_hdr, msgs_[i].msg_len);
+    // Fewer than asked: the queue was empty. One that fills again since
+    // wakes the thread again (arm_receive re-arms the wait).
+    if (static_cast<unsigned>(got) < kBatch) return;
+  }
+}
+
+void UdpReceiver::on_datagram(const msghdr& msg, std::size_t size) {
+  const sockaddr_storage& from = *static_cast<const sockaddr_storage*>(msg.msg_name);
+  if (!allow_.allows(from)) {
+    stream_.count_filtered();
+    return;
+  }
+  std::int64_t arrival = 0;
+  if (kernel_timestamps_) {
+    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(const_cast<msghdr*>(&msg), c)) {
+      if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
+        timespec ts;
+        std::memcpy(&ts, CMSG_DATA(c), sizeof ts);
+        arrival = std::int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
       }
     }
-    const std::span<const std::uint8_t> data(buffer_.data(), static_cast<std::size_t>(n));
-    const std::int64_t now = monotonic_ns(std::chrono::steady_clock::now());
-    // The kernel stamps on CLOCK_REALTIME; the sender's clock is measured on
-    // CLOCK_MONOTONIC, which no one sets or slews in steps. The offset is
-    // read now, microseconds after the stamp: NTP's slewing moves it by
-    // nanoseconds meanwhile.
-    arrival = arrival == 0 ? now : arrival - realtime_minus_monotonic_ns();
-    stream_.on_datagram(data, arrival, now);
-    if (rtcp_ == nullptr) continue;
-    if (looks_like_rtcp(data)) {
-      // RFC 5761 section 4: RTCP multiplexed on the RTP port.
-      const auto got = rtcp_->on_rtcp(data, now);
-      if (!got.valid) continue;
-      muxed_ = true;
-      mux_from_ = to_endpoint(from);
-      const ReceptionState r = stream_.reception();
-      if (got.sender_report && (!r.locked || got.sr_ssrc == r.ssrc)) {
-        sr_from_ = mux_from_;
-        have_sr_from_ = true;
-        sr_on_rtp_port_ = true;
-      }
-      continue;
-    }
+  }
+  const std::span<const std::uint8_t> data(static_cast<const std::uint8_t*>(msg.msg_iov->iov_base), size);
+  const std::int64_t now = monotonic_ns(std::chrono::steady_clock::now());
+  // The kernel stamps on CLOCK_REALTIME; the sender's clock is measured on
+  // CLOCK_MONOTONIC, which no one sets or slews in steps. The offset is
+  // read now, microseconds after the stamp: NTP's slewing moves it by
+  // nanoseconds meanwhile.
+  arrival = arrival == 0 ? now : arrival - realtime_minus_monotonic_ns();
+  stream_.on_datagram(data, arrival, now);
+  if (rtcp_ == nullptr) return;
+  if (looks_like_rtcp(data)) {
+    // RFC 5761 section 4: RTCP multiplexed on the RTP port.
+    const auto got = rtcp_->on_rtcp(data, now);
+    if (!got.valid) return;
+    muxed_ = true;
+    mux_from_ = to_endpoint(from);
     const ReceptionState r = stream_.reception();
-    if (r.locked && r.packets != rtp_packets_) {  // the locked stream's RTP, not junk
-      rtp_packets_ = r.packets;
-      rtp_from_ = to_endpoint(from);
-      have_rtp_from_ = true;
-      rtcp_->on_rtp(r, now);
+    if (got.sender_report && (!r.locked || got.sr_ssrc == r.ssrc)) {
+      sr_from_ = mux_from_;
+      have_sr_from_ = true;
+      sr_on_rtp_port_ = true;
     }
+    return;
+  }
+  const ReceptionState r = stream_.reception();
+  if (r.locked && r.packets != rtp_packets_) {  // the locked stream's RTP, not junk
+    rtp_packets_ = r.packets;
+    rtp_from_ = to_endpoint(from);
+    have_rtp_from_ = true;
+    rtcp_->on_rtp(r, now);
   }
 }
 

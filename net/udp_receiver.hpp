@@ -15,6 +15,10 @@
 // io_context::run() returns by itself.
 #pragma once
 
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <time.h>
+
 #include <array>
 #include <chrono>
 #include <cstdint>
@@ -71,6 +75,7 @@ class UdpReceiver {
   void open(const ListenConfig& config);
   void arm_receive();
   void on_readable();
+  void on_datagram(const msghdr& msg, std::size_t size);
   void arm_timer();
   void arm_rtcp_receive();
   void on_rtcp_readable();
@@ -100,9 +105,18 @@ class UdpReceiver {
   bool muxed_ = false;                 // valid RTCP seen on the RTP port
   asio::ip::udp::endpoint mux_from_;   // ...from here
   std::array<std::uint8_t, kMaxReceiverCompound> rtcp_out_{};
-  // Only referenced by the net thread. Big enough for any UDP datagram, so
-  // nothing is ever truncated into a valid-looking packet.
-  std::array<std::uint8_t, 65536> buffer_{};
+  // Only referenced by the net thread: kBatch datagrams received by one
+  // recvmmsg(2), each buffer big enough for any UDP datagram, so nothing is
+  // ever truncated into a valid-looking packet. RTCP uses the first.
+  static constexpr unsigned kBatch = 8;
+  struct Slot {
+    std::array<std::uint8_t, 65536> data;
+    sockaddr_storage from;
+    iovec iov;
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(timespec))];
+  };
+  std::array<Slot, kBatch> slots_{};
+  std::array<mmsghdr, kBatch> msgs_{};
 };
 
 }  // namespace net
