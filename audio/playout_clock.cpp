@@ -6,6 +6,18 @@
 #include "core/defaults.hpp"
 
 namespace audio {
+namespace {
+
+// From `from` at 0 to `to` at 1, geometrically; most cycles are at either
+// end, where no pow() is needed.
+double geometric(double from, double to, double t) noexcept {
+  if (t <= 0) return from;
+  if (t >= 1) return to;
+  return from * std::pow(to / from, t);
+}
+
+}  // namespace
+
 PlayoutClock::PlayoutClock() noexcept : jack_(core::ClockEstimator::jack_config(core::defaults::kStreamRate)) {}
 
 void PlayoutClock::set_stream_rate(std::uint32_t rate) noexcept {
@@ -177,7 +189,7 @@ void PlayoutClock::follow(double wanted, double settled, double seconds) noexcep
   // time constant of kCatchUpS, at kSettleSlew at most; small ones at the
   // slew.
   const double gap = wanted - rate_;
-  const double rate_slew = kSettleSlew * std::pow(kSlew / kSettleSlew, settled) * rate_;
+  const double rate_slew = geometric(kSettleSlew, kSlew, settled) * rate_;
   const double most = std::max(rate_slew, std::min(std::fabs(gap) / kCatchUpS, kSettleSlew * rate_)) * seconds;
   rate_ += std::clamp(gap, -most, most);
 }
@@ -221,9 +233,9 @@ PlayoutClock::Steer PlayoutClock::steer(double position, std::int64_t queued_end
     // clock: the due position is still on the old schedule then.
     if (jack_.pending_late_ns() == 0 && quiet_s_ >= kQuietS)
       note_headroom(static_cast<double>(queued_end) - due_ - reference_, queued_end > queued_end_, seconds);
-    const double time = kSettleTrimS * std::pow(kTrimS / kSettleTrimS, settled);
+    const double time = geometric(kSettleTrimS, kTrimS, settled);
     const double trust = std::clamp(kTrustPpm / std::max(model_.clock_uncertainty_ppm, 1e-9), 0.25, 1.0);
-    const double most = kMaxSettleTrim * std::pow(kMaxTrim * trust / kMaxSettleTrim, settled);
+    const double most = geometric(kMaxSettleTrim, kMaxTrim * trust, settled);
     trim = std::clamp(error / (time * stream_rate_), -most, most);
   }
   played_s_ += seconds;
