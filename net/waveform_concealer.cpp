@@ -55,10 +55,16 @@ void WaveformConcealer::played(std::int64_t pos, const float* pcm, int frames) n
 }
 
 void WaveformConcealer::append(const float* pcm, int frames) noexcept {
+  // In at most two runs: up to the ring's end, then from its start. Only
+  // the latest capacity_ frames can stay.
   const std::int64_t mask = capacity_ - 1;
-  for (std::int64_t i = 0; i < frames; ++i) {
-    float* dst = &ring_[static_cast<std::size_t>(((end_ + i) & mask) * channels_)];
-    for (int c = 0; c < channels_; ++c) dst[c] = pcm[i * channels_ + c];
+  const std::int64_t skip = std::max<std::int64_t>(0, frames - capacity_);
+  std::int64_t at = end_ + skip;
+  for (std::int64_t i = skip; i < frames;) {
+    const std::int64_t run = std::min(frames - i, capacity_ - (at & mask));
+    std::copy_n(pcm + i * channels_, run * channels_, &ring_[static_cast<std::size_t>((at & mask) * channels_)]);
+    i += run;
+    at += run;
   }
   end_ += frames;
   held_ = std::min(capacity_, held_ + frames);
