@@ -73,6 +73,7 @@ std::int64_t PlayoutClock::on_cycle(std::int64_t jack_frames, std::int64_t wake_
   }
   const std::int64_t step = jack_.observe(jack_frames, wake_ns);
   if (step != 0) step_frames_ = jack_frames;
+  if (step > 0) ++stalls_;
   quiet_s_ = static_cast<double>(jack_frames - step_frames_) / jack_rate;
   cycle_ns_ = jack_.time_of(jack_frames);
   if (timeline_new_) {
@@ -212,10 +213,16 @@ PlayoutClock::Steer PlayoutClock::steer(double position, std::int64_t queued_end
   delay_frames_ = reference_ + error;
   double trim = 0;
   const double limit = kCorrectMs * frames_per_ms_;
-  const bool storm = quiet_s_ < kQuietS && std::fabs(error) < kStormMs * frames_per_ms_;
+  const bool small = std::fabs(error) < kStormMs * frames_per_ms_;
+  const bool storm = quiet_s_ < kQuietS && small;
   if (storm) {
     // JACK's clock is still stepping: the decision waits for the storm to
     // pass.
+  } else if (error > limit && small && quiet_s_ < kSkipQuietS &&
+             (model_.stall_shared || model_.stalls_heard < stalls_)) {
+    // Ahead after a short stall, and the sender may have stalled too: net
+    // has had no packet since, or those it had came late by as much. Net
+    // tells a sender in the graph soon, and then there is nothing to skip.
   } else if (error < -kRestartMs * frames_per_ms_) {
     s.restart = true;
   } else if (error < -limit) {

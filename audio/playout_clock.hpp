@@ -56,6 +56,13 @@ class PlayoutClock {
   /// decision, not one splice per stall.
   static constexpr double kQuietS = 0.06;
   static constexpr double kStormMs = 20;
+  /// A skip under kStormMs after a JACK stall waits up to this long while
+  /// net has had no packet since the stall, or has had only packets that
+  /// came late by about as much (core::StreamModel::stall_shared): a
+  /// sender in the same graph, which net tells from the packets after the
+  /// stall (net::SenderClock: kSettleNs, then a few packets), stalled too
+  /// and is not ahead at all. A skip then would be played again.
+  static constexpr double kSkipQuietS = 0.5;
   /// A skip whose audio is not queued (less beyond where it lands than
   /// playout on time had there of late) waits this long for the sender's
   /// clock to explain it; then it is spliced if what the splice needs is
@@ -222,6 +229,7 @@ class PlayoutClock {
   double played_s_ = 0;         // since start() on a new stream
   std::uint32_t settled_epoch_ = 0;  // the stream played_s_ counts for
   double quiet_s_ = 1e9;        // since JACK's clock last stepped
+  std::uint64_t stalls_ = 0;    // its later steps, as audio counts them (AudioStatus::jack_stalls)
   std::int64_t step_frames_ = INT64_MIN / 2;  // JACK's frame counter then
   double rate_ = 0;             // stream frames per JACK frame, drift and trim, slewed (0: not yet)
   double drift_ppm_ = 0;

@@ -58,6 +58,12 @@ struct StreamModel {
   std::int64_t ref_ns = 0;
   double ns_per_frame = 0;
   double clock_uncertainty_ppm = 0;
+  // JACK stalls (AudioStatus::jack_stalls) net has had packets after, and
+  // whether those packets suggest the sender stalled too (a sender in the
+  // graph not yet measured on JACK's timeline): a skip waits while either
+  // is in doubt (audio::PlayoutClock::kSkipQuietS at most).
+  std::uint64_t stalls_heard = 0;
+  bool stall_shared = false;
 };
 
 /// audio -> net, latest value: what the audio context reports about itself.

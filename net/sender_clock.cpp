@@ -1,5 +1,6 @@
 #include "net/sender_clock.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 
@@ -19,7 +20,11 @@ void SenderClock::reset() noexcept {
   jack_.reset();
   on_jack_ = false;
   settled_ns_ = INT64_MIN;
-  evidence_ = 0;
+  floor_before_ = 1e300;
+  least_before_ = least_since_ = INT64_MAX;
+  evidence_ = false;
+  count_ = 0;
+  next_ = 0;
   sharper_ = 0;
 }
 
@@ -36,21 +41,37 @@ void SenderClock::observe(std::int64_t position, std::int64_t arrival_ns, const 
   if (audio.jack_stalls != jack_stalls_) {
     jack_stalls_ = audio.jack_stalls;
     settled_ns_ = arrival_ns + kSettleNs;
+    // The floor as it was: the arrivals after a stall the sender shared
+    // sit the stall later on the system's timeline and blunt its floor.
+    floor_before_ = system_.segment_floor_ns();
+    std::int64_t unused = 0;
+    least_late(arrival_ns, false, least_before_, unused);
+    least_since_ = INT64_MAX;
   }
-  if (arrival_ns >= settled_ns_) {
-    const std::int64_t on_jack = jack_time(arrival_ns, audio);
-    jack_.observe(position, on_jack);
-    const std::int64_t late = arrival_ns - system_.time_of(position);
-    // On a path with a floor (a sender in the graph sends on JACK's period
-    // boundaries; jitter), the lateness must stand well clear of it.
-    const double floor = system_.segment_floor_ns();
+  const std::int64_t system_late = arrival_ns - system_.time_of(position);
+  least_since_ = std::min(least_since_, system_late);
+  heard_ = jack_stalls_;
+  const bool placed = arrival_ns >= settled_ns_;
+  const std::int64_t on_jack = placed ? jack_time(arrival_ns, audio) : 0;
+  if (placed) jack_.observe(position, on_jack);
+  window_[next_] = Lateness{arrival_ns, system_late, placed ? std::llabs(on_jack - jack_.time_of(position)) : -1};
+  next_ = (next_ + 1) % kWindow;
+  count_ = std::min(count_ + 1, kWindow);
+  if (placed) {
+    std::int64_t late = 0, jack_late = 0;
+    const int looked = least_late(arrival_ns, true, late, jack_late);
+    // On a path with a floor (jitter), the lateness must stand well clear
+    // of it.
+    const double floor = std::min(system_.segment_floor_ns(), floor_before_);
     const double margin = floor < kQuietFloorNs ? 0.0 : kLoudFloors * floor;
-    const bool alone = static_cast<double>(late) > static_cast<double>(kEvidenceNs) + margin &&
-                       4 * std::llabs(on_jack - jack_.time_of(position)) < late;
+    const bool alone = looked >= kEvidence &&
+                       static_cast<double>(late) > static_cast<double>(kEvidenceNs) + margin && 2 * jack_late < late;
     // ... and JACK's envelope is no worse a fit than the system's (the
-    // envelope of a sender that is not on it is no guide).
-    const bool fits = jack_.segment_floor_ns() <= system_.segment_floor_ns() + kSharperNs;
-    evidence_ = alone && fits ? evidence_ + 1 : 0;
+    // envelope of a sender that is not on it is no guide), where both are
+    // judged yet (JACK's takes no arrivals for a while after each stall).
+    const bool fits = jack_.segment_floor_ns() >= kUnjudgedNs ||
+                      jack_.segment_floor_ns() <= system_.segment_floor_ns() + kSharperNs;
+    evidence_ = alone && fits;
   }
   // Hysteresis by construction: the choice changes to JACK's when it has
   // never stepped and the system's has, or as often with a floor that much
@@ -75,10 +96,30 @@ void SenderClock::observe(std::int64_t position, std::int64_t arrival_ns, const 
         (system_.steps() == jack_.steps() && held && sharper_ < 0))
       on_jack_ = false;
   } else if (agree && jack_.steps() == 0) {
-    on_jack_ = system_.steps() > 0 || evidence_ >= kEvidence || (held && sharper_ > 0);
+    on_jack_ = system_.steps() > 0 || evidence_ || (held && sharper_ > 0);
   } else if (agree && jack_.steps() == system_.steps()) {
-    on_jack_ = evidence_ >= kEvidence;
+    on_jack_ = evidence_;
   }
+}
+
+int SenderClock::least_late(std::int64_t now_ns, bool placed, std::int64_t& system_ns,
+                            std::int64_t& jack_ns) const noexcept {
+  system_ns = jack_ns = INT64_MAX;
+  int i = 0;
+  for (; i < count_; ++i) {
+    const Lateness& l = window_[(next_ - 1 - i + kWindow) % kWindow];
+    if ((i >= kEvidence && now_ns - l.arrival_ns > kEvidenceSpanNs) || (placed && l.jack_ns < 0)) break;
+    system_ns = std::min(system_ns, l.system_ns);
+    jack_ns = std::min(jack_ns, l.jack_ns);
+  }
+  return i;
+}
+
+bool SenderClock::stall_shared() const noexcept {
+  // On a quiet path only: under jitter the few packets since the stall are
+  // as likely to be late as not.
+  return !on_jack_ && floor_before_ < kQuietFloorNs && least_since_ != INT64_MAX &&
+         least_before_ != INT64_MAX && least_since_ - least_before_ >= kSharedNs;
 }
 
 double SenderClock::ns_per_frame() const noexcept {

@@ -15,11 +15,16 @@
 // the system's again once it has stepped less often than JACK's. Ties (no
 // stall yet, no JACK client) go to the system's. A
 // later step takes seconds to confirm (and none is taken before the rate
-// is measured), so JACK's timeline is taken as soon as kEvidence packets
-// in a row came more than kEvidenceNs late on the system's while JACK's
-// put them within a quarter of that of its envelope: jitter makes a packet
-// as late on both, and only a stall the sender shared makes it late on
-// the system's alone. On a path with a floor over kQuietFloorNs (jitter,
+// is measured), so JACK's timeline is taken as soon as the least late of
+// the latest packets (kEvidence of them, over kEvidenceSpanNs at least)
+// came more than kEvidenceNs late on the system's while JACK's put the
+// least late of them within half of that of its envelope: jitter makes a
+// packet as late on both, and only a stall the sender shared makes every
+// packet late on the system's alone. The least late, because a sender in
+// the graph sends on JACK's period boundaries: its packets come in a
+// sawtooth of a period's depth (2.7 ms at 128 frames) that repeats every
+// few packets, and only its lowest tooth is as early as the envelope.
+// On a path with a floor over kQuietFloorNs (jitter,
 // or a sender in the graph that sends on JACK's period boundaries), the
 // lateness must also exceed kLoudFloors floors: under jitter, a JACK step
 // that the envelope on JACK's timeline has not yet followed can put a few
@@ -63,7 +68,9 @@ namespace net {
 
 class SenderClock {
  public:
-  static constexpr int kEvidence = 4;
+  static constexpr int kEvidence = 8;
+  static constexpr std::int64_t kEvidenceSpanNs = 40'000'000;
+  static constexpr int kWindow = 32;  // packets kept for that, at most
   static constexpr std::int64_t kEvidenceNs = 1'000'000;
   static constexpr double kQuietFloorNs = 250'000;
   static constexpr double kLoudFloors = 8;
@@ -72,6 +79,8 @@ class SenderClock {
   static constexpr std::int64_t kSharperS = 2;
   static constexpr std::int64_t kSettleNs = 250'000'000;
   static constexpr double kOffNominalPpm = 100;
+  static constexpr double kUnjudgedNs = 1e8;  // a floor this large is not measured yet
+  static constexpr std::int64_t kSharedNs = 300'000;  // JACK's clock steps from 0.3 ms
 
   SenderClock() noexcept;
 
@@ -93,6 +102,14 @@ class SenderClock {
   /// The sender's timestamps follow JACK's frames: the model is on JACK's
   /// timeline.
   bool on_jack() const noexcept { return on_jack_; }
+  /// Audio's stall count (AudioStatus::jack_stalls) as of the latest packet.
+  std::uint64_t stalls_heard() const noexcept { return heard_; }
+  /// On a quiet path (a floor under kQuietFloorNs before the stall), the
+  /// packets since audio's latest stall came kSharedNs later on the
+  /// system's timeline than the least late before it, and JACK's timeline
+  /// is not the sender's yet: it may have stalled with JACK, which the
+  /// rules above tell a little later.
+  bool stall_shared() const noexcept;
   /// The envelope playout steers by: JACK's timeline's or the system's.
   const core::ClockEstimator& model() const noexcept { return on_jack_ ? jack_ : system_; }
   /// The sender's nanoseconds per frame on the model's timeline. On JACK's
@@ -110,10 +127,30 @@ class SenderClock {
   core::ClockEstimator jack_;
   bool on_jack_ = false;
   std::uint64_t jack_stalls_ = 0;      // audio's count, as last seen
-  int evidence_ = 0;                   // packets in a row late on the system's timeline alone
+  // The latest packets' lateness on either timeline, newest at
+  // (next_ - 1); and whether the least late of them were late on the
+  // system's timeline alone.
+  struct Lateness {
+    std::int64_t arrival_ns = 0;
+    std::int64_t system_ns = 0;
+    std::int64_t jack_ns = 0;  // -1: not placed on JACK's timeline (kSettleNs)
+  };
+  Lateness window_[kWindow]{};
+  int next_ = 0;
+  int count_ = 0;
+  bool evidence_ = false;
   int sharper_ = 0;                    // the other timeline's floor is that much sharper: +1 JACK's, -1 the system's
   std::int64_t sharper_since_ = 0;     // ... since then
   std::int64_t settled_ns_ = INT64_MIN;  // JACK's timeline takes arrivals from then on
+  double floor_before_ = 1e300;          // the system's floor before the latest stall
+  std::int64_t least_before_ = INT64_MAX;  // the least lateness on the system's timeline before it
+  std::int64_t least_since_ = INT64_MAX;   // ... and since
+  std::uint64_t heard_ = 0;                // the stall count packets have arrived after
+
+  // The latest packets' least lateness on the system's timeline and on
+  // JACK's (kEvidence of them over kEvidenceSpanNs, as many as kept; with
+  // `placed`, only those placed on JACK's timeline); returns how many.
+  int least_late(std::int64_t now_ns, bool placed, std::int64_t& system_ns, std::int64_t& jack_ns) const noexcept;
 };
 
 }  // namespace net

@@ -198,6 +198,8 @@ void StreamReceiver::publish() noexcept {
     model_.ns_per_frame = clock_.ns_per_frame();
     model_.clock_uncertainty_ppm = clock.uncertainty_ppm();
   }
+  model_.stalls_heard = clock_.stalls_heard();
+  model_.stall_shared = clock_.stall_shared();
   model_out_.publish(model_);
 }
 

@@ -81,7 +81,14 @@ struct Rig {
       ++returned;
     }
     if (const core::AudioStatus* s = status_box.take()) status = *s;
+    // Net's part: packets came after each stall (a sender on its own
+    // clock), unless a test says otherwise.
+    if (hears_stalls && status.jack_stalls != model.stalls_heard) {
+      model.stalls_heard = status.jack_stalls;
+      model_box.publish(model);
+    }
   }
+  bool hears_stalls = true;
   // JACK stalls: its clock loses `ns` (the next cycle comes that much late,
   // its frame counter where it was).
   void stall(std::int64_t ns) { now += ns; }
@@ -407,6 +414,42 @@ TEST_CASE("player: a JACK stall's backlog under a sender sending in bursts is sp
   CHECK(rig.status.restarts == 0);
   CHECK(rig.status.underruns == 0);
   check_spliced_in_phase(rig, from, 60);
+}
+
+TEST_CASE("player: a skip waits while net suspects the sender stalled with JACK, kSkipQuietS at most") {
+  // A sender in the same graph, before net measures it on JACK's
+  // timeline: after a short stall its packets come late by as much on the
+  // system's timeline (net says so, StreamModel::stall_shared), and the
+  // skip the system's timeline asks for would be played again once net
+  // tells. So the skip waits; without net's word it goes ahead after
+  // kSkipQuietS.
+  for (const bool verdict : {true, false}) {
+    CAPTURE(verdict);
+    Rig rig;
+    Sender net;
+    rig.stream(net.on_time(0), 1, 30 * 48);
+    net.run(rig, 400);
+    REQUIRE(rig.player.state() == audio::Player::State::Playing);
+    rig.hears_stalls = false;
+    rig.stall(3 * kMs);
+    net.run(rig, 10);
+    REQUIRE(rig.status.jack_stalls == 1);
+    rig.model.stalls_heard = 1;
+    rig.model.stall_shared = true;
+    rig.model_box.publish(rig.model);
+    net.run(rig, 100);  // 0.27 s after the stall
+    CHECK(rig.status.splices == 0);
+    if (verdict) {
+      // Net's verdict: the sender stalled too (on JACK's timeline it did
+      // not move; on the system's its packets now come 3 ms later).
+      rig.model.stall_shared = false;
+      rig.model.ref_ns += 3 * kMs;
+      rig.model_box.publish(rig.model);
+    }
+    net.run(rig, 200);
+    CHECK(rig.status.splices == (verdict ? 0 : 1));
+    CHECK(rig.status.restarts == 0);
+  }
 }
 
 TEST_CASE("player: under network jitter a small JACK stall's backlog is spliced at once") {
