@@ -37,7 +37,8 @@ void Player::process(float* const* out, const Cycle& cycle) noexcept {
     for (int p = 0; p < format_->ports; ++p) std::fill_n(out[p], cycle.nframes, 0.0f);
     return;
   }
-  status_.jack_stalls += clock_.on_cycle(cycle.jack_frames, cycle.wake_ns, cycle.rate) > 0 ? 1 : 0;
+  clock_.on_cycle(cycle.jack_frames, cycle.wake_ns, cycle.rate);
+  status_.jack_stalls = clock_.stalls();
 
   // Start when due; once playing, follow the clocks (which may skip,
   // replay, hold or start over).

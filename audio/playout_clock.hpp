@@ -139,6 +139,10 @@ class PlayoutClock {
   /// clock this cycle confirmed (ns, positive: the server lost that much
   /// time), or 0.
   std::int64_t on_cycle(std::int64_t jack_frames, std::int64_t wake_ns, std::uint32_t jack_rate) noexcept;
+  /// Later steps of JACK's clock so far (time the server lost): what audio
+  /// reports as AudioStatus::jack_stalls, and net answers with
+  /// StreamModel::stalls_heard.
+  std::uint64_t stalls() const noexcept { return stalls_; }
   /// When this cycle began by JACK's clock (its envelope), CLOCK_MONOTONIC.
   std::int64_t cycle_ns() const noexcept { return cycle_ns_; }
   /// The same instant on JACK's timeline: the frame counter in ns since
@@ -229,7 +233,7 @@ class PlayoutClock {
   double played_s_ = 0;         // since start() on a new stream
   std::uint32_t settled_epoch_ = 0;  // the stream played_s_ counts for
   double quiet_s_ = 1e9;        // since JACK's clock last stepped
-  std::uint64_t stalls_ = 0;    // its later steps, as audio counts them (AudioStatus::jack_stalls)
+  std::uint64_t stalls_ = 0;    // its later steps: time the server lost
   std::int64_t step_frames_ = INT64_MIN / 2;  // JACK's frame counter then
   double rate_ = 0;             // stream frames per JACK frame, drift and trim, slewed (0: not yet)
   double drift_ppm_ = 0;

@@ -44,13 +44,11 @@ void SenderClock::observe(std::int64_t position, std::int64_t arrival_ns, const 
     // The floor as it was: the arrivals after a stall the sender shared
     // sit the stall later on the system's timeline and blunt its floor.
     floor_before_ = system_.segment_floor_ns();
-    std::int64_t unused = 0;
-    least_late(arrival_ns, false, least_before_, unused);
+    least_before_ = least_late(arrival_ns, false).system_ns;
     least_since_ = INT64_MAX;
   }
   const std::int64_t system_late = arrival_ns - system_.time_of(position);
   least_since_ = std::min(least_since_, system_late);
-  heard_ = jack_stalls_;
   const bool placed = arrival_ns >= settled_ns_;
   const std::int64_t on_jack = placed ? jack_time(arrival_ns, audio) : 0;
   if (placed) jack_.observe(position, on_jack);
@@ -58,14 +56,14 @@ void SenderClock::observe(std::int64_t position, std::int64_t arrival_ns, const 
   next_ = (next_ + 1) % kWindow;
   count_ = std::min(count_ + 1, kWindow);
   if (placed) {
-    std::int64_t late = 0, jack_late = 0;
-    const int looked = least_late(arrival_ns, true, late, jack_late);
+    const Least least = least_late(arrival_ns, true);
+    const std::int64_t late = least.system_ns;
     // On a path with a floor (jitter), the lateness must stand well clear
     // of it.
     const double floor = std::min(system_.segment_floor_ns(), floor_before_);
     const double margin = floor < kQuietFloorNs ? 0.0 : kLoudFloors * floor;
-    const bool alone = looked >= kEvidence &&
-                       static_cast<double>(late) > static_cast<double>(kEvidenceNs) + margin && 2 * jack_late < late;
+    const bool alone = least.packets >= kEvidence &&
+                       static_cast<double>(late) > static_cast<double>(kEvidenceNs) + margin && 2 * least.jack_ns < late;
     // ... and JACK's envelope is no worse a fit than the system's (the
     // envelope of a sender that is not on it is no guide), where both are
     // judged yet (JACK's takes no arrivals for a while after each stall).
@@ -102,17 +100,15 @@ void SenderClock::observe(std::int64_t position, std::int64_t arrival_ns, const 
   }
 }
 
-int SenderClock::least_late(std::int64_t now_ns, bool placed, std::int64_t& system_ns,
-                            std::int64_t& jack_ns) const noexcept {
-  system_ns = jack_ns = INT64_MAX;
-  int i = 0;
-  for (; i < count_; ++i) {
-    const Lateness& l = window_[(next_ - 1 - i + kWindow) % kWindow];
-    if ((i >= kEvidence && now_ns - l.arrival_ns > kEvidenceSpanNs) || (placed && l.jack_ns < 0)) break;
-    system_ns = std::min(system_ns, l.system_ns);
-    jack_ns = std::min(jack_ns, l.jack_ns);
+SenderClock::Least SenderClock::least_late(std::int64_t now_ns, bool placed) const noexcept {
+  Least least;
+  for (; least.packets < count_; ++least.packets) {
+    const Lateness& l = window_[(next_ - 1 - least.packets + kWindow) % kWindow];
+    if ((least.packets >= kEvidence && now_ns - l.arrival_ns > kEvidenceSpanNs) || (placed && l.jack_ns < 0)) break;
+    least.system_ns = std::min(least.system_ns, l.system_ns);
+    least.jack_ns = std::min(least.jack_ns, l.jack_ns);
   }
-  return i;
+  return least;
 }
 
 bool SenderClock::stall_shared() const noexcept {

@@ -24,9 +24,9 @@
 // the graph sends on JACK's period boundaries: its packets come in a
 // sawtooth of a period's depth (2.7 ms at 128 frames) that repeats every
 // few packets, and only its lowest tooth is as early as the envelope.
-// On a path with a floor over kQuietFloorNs (jitter,
-// or a sender in the graph that sends on JACK's period boundaries), the
-// lateness must also exceed kLoudFloors floors: under jitter, a JACK step
+// On a path with a floor over kQuietFloorNs (jitter; the floor as it was
+// before the stall, as the packets after one the sender shared blunt it),
+// the lateness must also exceed kLoudFloors floors: under jitter, a JACK step
 // that the envelope on JACK's timeline has not yet followed can put a few
 // packets in a row there, but only as late as the jitter makes them,
 // while a stall the sender shared makes every packet after it late by the
@@ -103,7 +103,7 @@ class SenderClock {
   /// timeline.
   bool on_jack() const noexcept { return on_jack_; }
   /// Audio's stall count (AudioStatus::jack_stalls) as of the latest packet.
-  std::uint64_t stalls_heard() const noexcept { return heard_; }
+  std::uint64_t stalls_heard() const noexcept { return jack_stalls_; }
   /// On a quiet path (a floor under kQuietFloorNs before the stall), the
   /// packets since audio's latest stall came kSharedNs later on the
   /// system's timeline than the least late before it, and JACK's timeline
@@ -145,12 +145,16 @@ class SenderClock {
   double floor_before_ = 1e300;          // the system's floor before the latest stall
   std::int64_t least_before_ = INT64_MAX;  // the least lateness on the system's timeline before it
   std::int64_t least_since_ = INT64_MAX;   // ... and since
-  std::uint64_t heard_ = 0;                // the stall count packets have arrived after
 
   // The latest packets' least lateness on the system's timeline and on
   // JACK's (kEvidence of them over kEvidenceSpanNs, as many as kept; with
-  // `placed`, only those placed on JACK's timeline); returns how many.
-  int least_late(std::int64_t now_ns, bool placed, std::int64_t& system_ns, std::int64_t& jack_ns) const noexcept;
+  // `placed`, only those placed on JACK's timeline), and how many.
+  struct Least {
+    std::int64_t system_ns = INT64_MAX;
+    std::int64_t jack_ns = INT64_MAX;
+    int packets = 0;
+  };
+  Least least_late(std::int64_t now_ns, bool placed) const noexcept;
 };
 
 }  // namespace net
