@@ -21,7 +21,8 @@ void SenderClock::reset() noexcept {
   on_jack_ = false;
   settled_ns_ = INT64_MIN;
   floor_before_ = 1e300;
-  least_before_ = least_since_ = INT64_MAX;
+  least_before_ = least_since_ = spread_before_ = INT64_MAX;
+  stalled_ns_ = INT64_MIN;
   evidence_ = false;
   count_ = 0;
   next_ = 0;
@@ -45,6 +46,8 @@ void SenderClock::observe(std::int64_t position, std::int64_t arrival_ns, const 
     // sit the stall later on the system's timeline and blunt its floor.
     floor_before_ = system_.segment_floor_ns();
     least_before_ = least_late(arrival_ns, false).system_ns;
+    spread_before_ = spread(stalled_ns_);
+    stalled_ns_ = arrival_ns;
     least_since_ = INT64_MAX;
   }
   const std::int64_t system_late = arrival_ns - system_.time_of(position);
@@ -62,8 +65,15 @@ void SenderClock::observe(std::int64_t position, std::int64_t arrival_ns, const 
     // of it.
     const double floor = std::min(system_.segment_floor_ns(), floor_before_);
     const double margin = floor < kQuietFloorNs ? 0.0 : kLoudFloors * floor;
-    const bool alone = least.packets >= kEvidence &&
-                       static_cast<double>(late) > static_cast<double>(kEvidenceNs) + margin && 2 * least.jack_ns < late;
+    // Or the least late came later than the least late before the stall
+    // by more than the whole spread of the packets before it: the floor
+    // is not measured yet in a stream's first seconds, and the stalls a
+    // sender in the graph shared before blunt it, while that spread is
+    // the sender's own pattern (a sawtooth) and the path's jitter.
+    const bool shifted = spread_before_ != INT64_MAX && least_before_ != INT64_MAX &&
+                         late - least_before_ > kEvidenceNs + spread_before_;
+    const bool alone = least.packets >= kEvidence && 2 * least.jack_ns < late &&
+                       (static_cast<double>(late) > static_cast<double>(kEvidenceNs) + margin || shifted);
     // ... and JACK's envelope is no worse a fit than the system's (the
     // envelope of a sender that is not on it is no guide), where both are
     // judged yet (JACK's takes no arrivals for a while after each stall).
@@ -111,11 +121,25 @@ SenderClock::Least SenderClock::least_late(std::int64_t now_ns, bool placed) con
   return least;
 }
 
+std::int64_t SenderClock::spread(std::int64_t since_ns) const noexcept {
+  std::int64_t low = INT64_MAX, high = INT64_MIN;
+  int n = 0;
+  for (int i = 0; i < count_; ++i) {
+    if (window_[i].arrival_ns < since_ns) continue;
+    low = std::min(low, window_[i].system_ns);
+    high = std::max(high, window_[i].system_ns);
+    ++n;
+  }
+  return n < kEvidence / 2 ? INT64_MAX : high - low;
+}
+
 bool SenderClock::stall_shared() const noexcept {
   // On a quiet path only: under jitter the few packets since the stall are
-  // as likely to be late as not.
-  return !on_jack_ && floor_before_ < kQuietFloorNs && least_since_ != INT64_MAX &&
-         least_before_ != INT64_MAX && least_since_ - least_before_ >= kSharedNs;
+  // as likely to be late as not. Before the floor is measured, the spread
+  // of the packets before the stall tells.
+  const bool quiet = floor_before_ < kQuietFloorNs || (floor_before_ >= kUnjudgedNs && spread_before_ <= kQuietSpreadNs);
+  return !on_jack_ && quiet && least_since_ != INT64_MAX && least_before_ != INT64_MAX &&
+         least_since_ - least_before_ >= kSharedNs;
 }
 
 double SenderClock::ns_per_frame() const noexcept {

@@ -30,7 +30,12 @@
 // that the envelope on JACK's timeline has not yet followed can put a few
 // packets in a row there, but only as late as the jitter makes them,
 // while a stall the sender shared makes every packet after it late by the
-// stall's length (a 40 ms stop: some 40 floors).
+// stall's length (a 40 ms stop: some 40 floors). Or, on any path, the
+// least late came more than kEvidenceNs plus the whole spread of the
+// packets between the stall before and this one later than the least late
+// before this one: in a stream's first seconds the floor is not measured
+// yet, and stalls the sender shared blunt it, while that spread is only
+// the sender's sawtooth and the path's jitter.
 // Stalls too short to be steps (under 2 ms) show in the floor instead
 // (core::ClockEstimator::segment_floor_ns: the same arrivals, so the same
 // jitter, on either timeline): a floor kSharper times as sharp, and
@@ -81,6 +86,7 @@ class SenderClock {
   static constexpr double kOffNominalPpm = 100;
   static constexpr double kUnjudgedNs = 1e8;  // a floor this large is not measured yet
   static constexpr std::int64_t kSharedNs = 300'000;  // JACK's clock steps from 0.3 ms
+  static constexpr std::int64_t kQuietSpreadNs = 4'000'000;  // a period's sawtooth and a little jitter
 
   SenderClock() noexcept;
 
@@ -104,7 +110,8 @@ class SenderClock {
   bool on_jack() const noexcept { return on_jack_; }
   /// Audio's stall count (AudioStatus::jack_stalls) as of the latest packet.
   std::uint64_t stalls_heard() const noexcept { return jack_stalls_; }
-  /// On a quiet path (a floor under kQuietFloorNs before the stall), the
+  /// On a quiet path (a floor under kQuietFloorNs before the stall; before
+  /// the floor is measured, a spread under kQuietSpreadNs), the
   /// packets since audio's latest stall came kSharedNs later on the
   /// system's timeline than the least late before it, and JACK's timeline
   /// is not the sender's yet: it may have stalled with JACK, which the
@@ -145,6 +152,8 @@ class SenderClock {
   double floor_before_ = 1e300;          // the system's floor before the latest stall
   std::int64_t least_before_ = INT64_MAX;  // the least lateness on the system's timeline before it
   std::int64_t least_since_ = INT64_MAX;   // ... and since
+  std::int64_t spread_before_ = INT64_MAX;  // the spread then of the packets since the stall before (INT64_MAX: too few)
+  std::int64_t stalled_ns_ = INT64_MIN;    // the arrival that brought the latest stall's report
 
   // The latest packets' least lateness on the system's timeline and on
   // JACK's (kEvidence of them over kEvidenceSpanNs, as many as kept; with
@@ -155,6 +164,10 @@ class SenderClock {
     int packets = 0;
   };
   Least least_late(std::int64_t now_ns, bool placed) const noexcept;
+  // The spread of the lateness on the system's timeline of the kept
+  // packets that arrived from `since_ns` on (INT64_MAX: fewer than half of
+  // kEvidence).
+  std::int64_t spread(std::int64_t since_ns) const noexcept;
 };
 
 }  // namespace net

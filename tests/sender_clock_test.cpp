@@ -137,12 +137,17 @@ TEST_CASE("sender_clock: a sender in the graph that sends on JACK's period bound
 }
 
 TEST_CASE("sender_clock: a sender on its own clock stays on CLOCK_MONOTONIC through JACK's stalls, under jitter too") {
+  // Stalls audio reports (net judges the packets after each), and stalls
+  // it has not reported yet.
+  for (const bool reported : {false, true})
   for (const std::int64_t jitter_ns : {std::int64_t{0}, 16 * kMs}) {
     for (const double stall_ms : {0.5, 1.0, 7.0, 40.0}) {
+      CAPTURE(reported);
       CAPTURE(jitter_ns);
       CAPTURE(stall_ms);
       Jack jack;
       jack.stall_ms = stall_ms;
+      jack.reported = reported;
       net::SenderClock c;
       bool ever = false;
       std::uint64_t lcg = 12345;
@@ -227,6 +232,50 @@ TEST_CASE("sender_clock: a sender on its own clock that lost part of JACK's stal
       // Under little jitter the step leaves the rate alone (under 11 ms
       // the system's envelope itself wanders for seconds after it).
       if (jitter_ms == 1) CHECK(worst < 20);
+    }
+  }
+}
+
+TEST_CASE("sender_clock: a sender in the graph is on JACK's timeline soon after a stall early in its stream") {
+  // As the test above, but with 20 ms packets (jackaudiosrc's 5 ms buffers
+  // four to a packet: each leaves at the end of a JACK cycle, so the
+  // sawtooth is a period deep and no bucket's minimum sits on the floor)
+  // and a stop of the server 0.3 to 3 s into the stream, before the
+  // system's floor is measured (or after a stall the sender shared
+  // blunted it). Net suspects the stall shared at once.
+  for (const std::int64_t first_ms : {300, 1000, 3000}) {
+    for (const double stall_ms : {6.0, 40.0}) {
+      for (const std::int64_t most : {1, 2}) {
+        CAPTURE(first_ms);
+        CAPTURE(stall_ms);
+        CAPTURE(most);
+        Jack jack;
+        jack.stall_ms = stall_ms;
+        jack.every = first_ms * kMs;
+        jack.most = most;
+        jack.reported = true;
+        net::SenderClock c;
+        std::int64_t stalled_at = -1, chosen_at = -1, suspected_at = -1;
+        for (int k = 0; k < 500; ++k) {  // 10 s
+          const std::int64_t pos = 960 * std::int64_t{k};
+          const std::int64_t captured = jack.start + std::llround(static_cast<double>(pos + 960) * kNsPerFrame);
+          const std::int64_t on_timeline =
+              jack.start + (captured - jack.start + kPeriodNs - 1) / kPeriodNs * kPeriodNs;
+          std::int64_t t = on_timeline;
+          while (jack.timeline(t) < on_timeline) t += on_timeline - jack.timeline(t);
+          const std::int64_t arrival = t + 200'000 + (k * 7919 % 5) * 40'000;
+          if (jack.lost(arrival) > static_cast<std::int64_t>((most - 1) * stall_ms * 1e6) && stalled_at < 0)
+            stalled_at = arrival;
+          c.observe(pos, arrival, jack.status(arrival));
+          if (stalled_at >= 0 && suspected_at < 0 && (c.stall_shared() || c.on_jack())) suspected_at = arrival;
+          if (stalled_at >= 0 && chosen_at < 0 && c.on_jack()) chosen_at = arrival;
+        }
+        REQUIRE(stalled_at > 0);
+        REQUIRE(chosen_at > 0);
+        CHECK(suspected_at - stalled_at < 100 * kMs);
+        CHECK(chosen_at - stalled_at < net::SenderClock::kSettleNs + 200 * kMs);
+        CHECK(c.on_jack());
+      }
     }
   }
 }
