@@ -21,9 +21,7 @@ void SenderClock::reset() noexcept {
   on_jack_ = false;
   settled_ns_ = INT64_MIN;
   floor_before_ = 1e300;
-  least_before_ = least_since_ = spread_before_ = least_range_before_ = INT64_MAX;
-  least_high_ = INT64_MIN;
-  least_low_ = INT64_MAX;
+  least_before_ = least_since_ = spread_before_ = INT64_MAX;
   stalled_ns_ = INT64_MIN;
   evidence_ = false;
   count_ = 0;
@@ -48,26 +46,12 @@ void SenderClock::observe(std::int64_t position, std::int64_t arrival_ns, const 
     // sit the stall later on the system's timeline and blunt its floor.
     floor_before_ = system_.segment_floor_ns();
     least_before_ = least_late(arrival_ns, false).system_ns;
-    // Too few packets since the stall before (a storm of stalls): the
-    // figures from before it stand.
-    if (const std::int64_t spread_since = spread(stalled_ns_); spread_since != INT64_MAX) spread_before_ = spread_since;
-    if (least_high_ >= least_low_) least_range_before_ = least_high_ - least_low_;
-    least_high_ = INT64_MIN;
-    least_low_ = INT64_MAX;
+    spread_before_ = spread(stalled_ns_);
     stalled_ns_ = arrival_ns;
     least_since_ = INT64_MAX;
   }
   const std::int64_t system_late = arrival_ns - system_.time_of(position);
   least_since_ = std::min(least_since_, system_late);
-  {
-    // How much the least late of the latest packets varies between
-    // stalls, from packets that all came after the latest one.
-    const Least recent = least_late(arrival_ns, false, stalled_ns_);
-    if (recent.packets >= kEvidence) {
-      least_high_ = std::max(least_high_, recent.system_ns);
-      least_low_ = std::min(least_low_, recent.system_ns);
-    }
-  }
   const bool placed = arrival_ns >= settled_ns_;
   const std::int64_t on_jack = placed ? jack_time(arrival_ns, audio) : 0;
   if (placed) jack_.observe(position, on_jack);
@@ -77,26 +61,25 @@ void SenderClock::observe(std::int64_t position, std::int64_t arrival_ns, const 
   if (placed) {
     const Least least = least_late(arrival_ns, true);
     const std::int64_t late = least.system_ns;
-    // Later than the least late before the stall by more than that
-    // varies on this path (twice its range between the stalls before; a
-    // sender in the graph sends a sawtooth whose lowest tooth hardly
-    // moves, jitter moves it), or, before that range is known (a stall in
-    // a stream's first second), by more than the whole spread of the
-    // packets before it (the sawtooth and the jitter).
-    const std::int64_t noise = least_range_before_ != INT64_MAX ? 2 * least_range_before_ : spread_before_;
-    const bool alone = least.packets >= kEvidence && 2 * least.jack_ns < late && least_before_ != INT64_MAX &&
-                       noise != INT64_MAX && late - least_before_ > kEvidenceNs + noise;
+    // On a path with a floor (jitter), the lateness must stand well clear
+    // of it.
+    const double floor = std::min(system_.segment_floor_ns(), floor_before_);
+    const double margin = floor < kQuietFloorNs ? 0.0 : kLoudFloors * floor;
+    // Or the least late came later than the least late before the stall
+    // by more than the whole spread of the packets before it: the floor
+    // is not measured yet in a stream's first seconds, and the stalls a
+    // sender in the graph shared before blunt it, while that spread is
+    // the sender's own pattern (a sawtooth) and the path's jitter.
+    const bool shifted = spread_before_ != INT64_MAX && least_before_ != INT64_MAX &&
+                         late - least_before_ > kEvidenceNs + spread_before_;
+    const bool alone = least.packets >= kEvidence && 2 * least.jack_ns < late &&
+                       (static_cast<double>(late) > static_cast<double>(kEvidenceNs) + margin || shifted);
     // ... and JACK's envelope is no worse a fit than the system's (the
     // envelope of a sender that is not on it is no guide), where both are
     // judged yet (JACK's takes no arrivals for a while after each stall).
     const bool fits = jack_.segment_floor_ns() >= kUnjudgedNs ||
                       jack_.segment_floor_ns() <= system_.segment_floor_ns() + kSharperNs;
-    // ... and only in the second after a stall's report (and its
-    // kSettleNs): the packets of a sender on its own clock come late on
-    // the system's timeline alone whenever their jitter is about as much
-    // as JACK has lost so far, and that is no evidence of anything.
-    const bool after_stall = stalled_ns_ != INT64_MIN && arrival_ns - stalled_ns_ <= kSettleNs + kEvidenceWindowNs;
-    evidence_ = alone && fits && after_stall;
+    evidence_ = alone && fits;
   }
   // Hysteresis by construction: the choice changes to JACK's when it has
   // never stepped and the system's has, or as often with a floor that much
@@ -127,13 +110,11 @@ void SenderClock::observe(std::int64_t position, std::int64_t arrival_ns, const 
   }
 }
 
-SenderClock::Least SenderClock::least_late(std::int64_t now_ns, bool placed, std::int64_t since_ns) const noexcept {
+SenderClock::Least SenderClock::least_late(std::int64_t now_ns, bool placed) const noexcept {
   Least least;
   for (; least.packets < count_; ++least.packets) {
     const Lateness& l = window_[(next_ - 1 - least.packets + kWindow) % kWindow];
-    if ((least.packets >= kEvidence && now_ns - l.arrival_ns > kEvidenceSpanNs) || (placed && l.jack_ns < 0) ||
-        l.arrival_ns < since_ns)
-      break;
+    if ((least.packets >= kEvidence && now_ns - l.arrival_ns > kEvidenceSpanNs) || (placed && l.jack_ns < 0)) break;
     least.system_ns = std::min(least.system_ns, l.system_ns);
     least.jack_ns = std::min(least.jack_ns, l.jack_ns);
   }

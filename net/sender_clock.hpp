@@ -15,23 +15,27 @@
 // the system's again once it has stepped less often than JACK's. Ties (no
 // stall yet, no JACK client) go to the system's. A
 // later step takes seconds to confirm (and none is taken before the rate
-// is measured), so JACK's timeline is taken, in the second after audio
-// reports a stall (and kSettleNs), as soon as the least late of the latest
-// packets (kEvidence of them, over kEvidenceSpanNs at least) came later on
-// the system's timeline than the least late before the stall by more than
-// kEvidenceNs and what that varies by on this path, while JACK's put the
+// is measured), so JACK's timeline is taken as soon as the least late of
+// the latest packets (kEvidence of them, over kEvidenceSpanNs at least)
+// came more than kEvidenceNs late on the system's while JACK's put the
 // least late of them within half of that of its envelope: jitter makes a
 // packet as late on both, and only a stall the sender shared makes every
 // packet late on the system's alone. The least late, because a sender in
 // the graph sends on JACK's period boundaries: its packets come in a
 // sawtooth of a period's depth (2.7 ms at 128 frames) that repeats every
-// few packets, and only its lowest tooth is as early as the envelope; that
-// tooth hardly moves, while jitter moves the least late of a few packets
-// by up to its own size. What it varies by: twice its range between the
-// two stalls before, or, before that is known (a stall in a stream's first
-// second), the whole spread of the packets before the stall. Outside that
-// second, a sender on its own clock whose jitter is about what JACK has
-// lost so far would make the same showing, and it is no evidence.
+// few packets, and only its lowest tooth is as early as the envelope.
+// On a path with a floor over kQuietFloorNs (jitter; the floor as it was
+// before the stall, as the packets after one the sender shared blunt it),
+// the lateness must also exceed kLoudFloors floors: under jitter, a JACK step
+// that the envelope on JACK's timeline has not yet followed can put a few
+// packets in a row there, but only as late as the jitter makes them,
+// while a stall the sender shared makes every packet after it late by the
+// stall's length (a 40 ms stop: some 40 floors). Or, on any path, the
+// least late came more than kEvidenceNs plus the whole spread of the
+// packets between the stall before and this one later than the least late
+// before this one: in a stream's first seconds the floor is not measured
+// yet, and stalls the sender shared blunt it, while that spread is only
+// the sender's sawtooth and the path's jitter.
 // Stalls too short to be steps (under 2 ms) show in the floor instead
 // (core::ClockEstimator::segment_floor_ns: the same arrivals, so the same
 // jitter, on either timeline): a floor kSharper times as sharp, and
@@ -73,8 +77,8 @@ class SenderClock {
   static constexpr std::int64_t kEvidenceSpanNs = 40'000'000;
   static constexpr int kWindow = 32;  // packets kept for that, at most
   static constexpr std::int64_t kEvidenceNs = 1'000'000;
-  static constexpr std::int64_t kEvidenceWindowNs = 1'000'000'000;  // after a stall's report and kSettleNs
   static constexpr double kQuietFloorNs = 250'000;
+  static constexpr double kLoudFloors = 8;
   static constexpr double kSharper = 4;
   static constexpr double kSharperNs = 20'000;
   static constexpr std::int64_t kSharperS = 2;
@@ -150,20 +154,16 @@ class SenderClock {
   std::int64_t least_since_ = INT64_MAX;   // ... and since
   std::int64_t spread_before_ = INT64_MAX;  // the spread then of the packets since the stall before (INT64_MAX: too few)
   std::int64_t stalled_ns_ = INT64_MIN;    // the arrival that brought the latest stall's report
-  std::int64_t least_high_ = INT64_MIN;    // the range of least_late() since then
-  std::int64_t least_low_ = INT64_MAX;
-  std::int64_t least_range_before_ = INT64_MAX;  // ... between the two stalls before (INT64_MAX: unknown)
 
   // The latest packets' least lateness on the system's timeline and on
   // JACK's (kEvidence of them over kEvidenceSpanNs, as many as kept; with
-  // `placed`, only those placed on JACK's timeline; only those that arrived
-  // from `since_ns` on), and how many.
+  // `placed`, only those placed on JACK's timeline), and how many.
   struct Least {
     std::int64_t system_ns = INT64_MAX;
     std::int64_t jack_ns = INT64_MAX;
     int packets = 0;
   };
-  Least least_late(std::int64_t now_ns, bool placed, std::int64_t since_ns = INT64_MIN) const noexcept;
+  Least least_late(std::int64_t now_ns, bool placed) const noexcept;
   // The spread of the lateness on the system's timeline of the kept
   // packets that arrived from `since_ns` on (INT64_MAX: fewer than half of
   // kEvidence).

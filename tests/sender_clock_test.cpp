@@ -67,7 +67,6 @@ TEST_CASE("sender_clock: a sender in the same JACK graph is measured on JACK's t
     CAPTURE(stall_ms);
     Jack jack;
     jack.stall_ms = stall_ms;
-    jack.reported = true;
     net::SenderClock c;
     int first_stall_packet = -1, chosen_at = -1;
     bool left = false;
@@ -86,10 +85,10 @@ TEST_CASE("sender_clock: a sender in the same JACK graph is measured on JACK's t
       left = left || (chosen_at >= 0 && !c.on_jack());
     }
     REQUIRE(first_stall_packet > 0);
-    // Chosen within a few packets of kSettleNs after a stall that is a
-    // step, within 3 s of the first one that is not, and kept.
+    // Chosen within a few packets of a stall that is a step, within 3 s of
+    // the first one that is not, and kept.
     CHECK(chosen_at >= first_stall_packet);
-    CHECK(chosen_at <= first_stall_packet + (stall_ms > 2 ? 50 + net::SenderClock::kEvidence + 2 : 600));
+    CHECK(chosen_at <= first_stall_packet + (stall_ms > 2 ? net::SenderClock::kEvidence + 2 : 600));
     CHECK_FALSE(left);
     // On JACK's timeline the sender never stepped and runs at JACK's rate.
     CHECK(c.model().steps() == 0);
@@ -141,16 +140,13 @@ TEST_CASE("sender_clock: a sender on its own clock stays on CLOCK_MONOTONIC thro
   // Stalls audio reports (net judges the packets after each), and stalls
   // it has not reported yet.
   for (const bool reported : {false, true})
-  for (const std::int64_t every_ms : {3000, 300})
-  for (const std::int64_t jitter_ns : {std::int64_t{0}, 4 * kMs, 16 * kMs}) {
+  for (const std::int64_t jitter_ns : {std::int64_t{0}, 16 * kMs}) {
     for (const double stall_ms : {0.5, 1.0, 7.0, 40.0}) {
       CAPTURE(reported);
-      CAPTURE(every_ms);
       CAPTURE(jitter_ns);
       CAPTURE(stall_ms);
       Jack jack;
       jack.stall_ms = stall_ms;
-      jack.every = every_ms * kMs;
       jack.reported = reported;
       net::SenderClock c;
       bool ever = false;
@@ -180,7 +176,6 @@ TEST_CASE("sender_clock: a sender in the graph whose arrivals have a rough floor
   // some 40 floors of lateness on CLOCK_MONOTONIC.
   Jack jack;
   jack.stall_ms = 40;
-  jack.reported = true;
   net::SenderClock c;
   int first_stall_packet = -1, chosen_at = -1;
   double floor_before = 0;
