@@ -66,10 +66,10 @@ void SenderClock::observe(std::int64_t position, std::int64_t arrival_ns, const 
     const double floor = std::min(system_.segment_floor_ns(), floor_before_);
     const double margin = floor < kQuietFloorNs ? 0.0 : kLoudFloors * floor;
     // Or the least late came later than the least late before the stall
-    // by more than the whole spread of the packets before it: the floor
-    // is not measured yet in a stream's first seconds, and the stalls a
-    // sender in the graph shared before blunt it, while that spread is
-    // the sender's own pattern (a sawtooth) and the path's jitter.
+    // by more than the whole spread of the packets before it: a floor
+    // takes seconds of arrivals to measure, and the stalls a sender in
+    // the graph shared blunt it, while that spread is the sender's own
+    // pattern (a sawtooth) and the path's jitter.
     const bool shifted = spread_before_ != INT64_MAX && least_before_ != INT64_MAX &&
                          late - least_before_ > kEvidenceNs + spread_before_;
     const bool alone = least.packets >= kEvidence && 2 * least.jack_ns < late &&

@@ -33,9 +33,9 @@
 // stall's length (a 40 ms stop: some 40 floors). Or, on any path, the
 // least late came more than kEvidenceNs plus the whole spread of the
 // packets between the stall before and this one later than the least late
-// before this one: in a stream's first seconds the floor is not measured
-// yet, and stalls the sender shared blunt it, while that spread is only
-// the sender's sawtooth and the path's jitter.
+// before this one: a floor takes seconds of arrivals to measure, and
+// stalls the sender shared blunt it, while that spread is only the
+// sender's sawtooth and the path's jitter.
 // Stalls too short to be steps (under 2 ms) show in the floor instead
 // (core::ClockEstimator::segment_floor_ns: the same arrivals, so the same
 // jitter, on either timeline): a floor kSharper times as sharp, and
