@@ -4,12 +4,35 @@
 #include <cassert>
 #include <cstdlib>
 #include <ctime>
+#include <future>
+#include <memory>
 #include <sstream>
+#include <thread>
 
 namespace audio {
 
 namespace {
 void quiet(const char*) {}
+
+// Runs `call` on a thread of its own and waits up to `limit` for it: true
+// when it returned. A request to a server that is stopped or wedged blocks
+// on the server's socket for good; that thread is then left to it (the
+// process exits around it).
+template <typename Call>
+bool within(std::chrono::milliseconds limit, Call call) noexcept {
+  try {
+    auto done = std::make_shared<std::promise<void>>();
+    std::future<void> returned = done->get_future();
+    std::thread([done, call] {
+      call();
+      done->set_value();
+    }).detach();
+    return returned.wait_for(limit) == std::future_status::ready;
+  } catch (const std::exception&) {
+    call();  // no thread to spare: wait as long as it takes
+    return true;
+  }
+}
 }  // namespace
 
 JackClient::JackClient(const Options& options) {
@@ -57,8 +80,9 @@ JackClient::JackClient(const Options& options) {
 }
 
 JackClient::~JackClient() {
-  deactivate();
-  if (client_ != nullptr) jack_client_close(client_);
+  if (!deactivate() || client_ == nullptr) return;
+  jack_client_t* client = client_;
+  within(kAnswerLimit, [client] { jack_client_close(client); });
 }
 
 void JackClient::activate(ProcessFn fn, void* arg) {
@@ -68,9 +92,14 @@ void JackClient::activate(ProcessFn fn, void* arg) {
   active_ = true;
 }
 
-void JackClient::deactivate() noexcept {
-  if (active_ && !shut_down()) jack_deactivate(client_);
+bool JackClient::deactivate() noexcept {
+  if (unanswered_) return false;
+  if (active_ && !shut_down()) {
+    jack_client_t* client = client_;
+    unanswered_ = !within(kAnswerLimit, [client] { jack_deactivate(client); });
+  }
   active_ = false;
+  return !unanswered_;
 }
 
 std::vector<std::string> JackClient::connect(const std::string& spec) {

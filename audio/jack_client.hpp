@@ -11,6 +11,7 @@
 #include <jack/thread.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <stdexcept>
 #include <string>
@@ -51,8 +52,16 @@ class JackClient {
   /// Thread: control. Installs `fn` as the process function and activates.
   void activate(ProcessFn fn, void* arg);
 
-  /// Thread: control. Stops callbacks; after it returns none runs any more.
-  void deactivate() noexcept;
+  /// A request the server has not answered in this long is given up: a
+  /// server that is stopped or wedged never answers, and a receiver that
+  /// is told to stop must not wait on it.
+  static constexpr std::chrono::milliseconds kAnswerLimit{2000};
+
+  /// Thread: control. Stops callbacks: true when the server confirmed it
+  /// (no callback runs any more). False when the server did not answer
+  /// within kAnswerLimit: the client is then left as it is, and never
+  /// closed (closing would wait on the server too).
+  bool deactivate() noexcept;
 
   /// Thread: control. `auto`: the physical playback ports in order; `none`;
   /// or a comma-separated list of port names, one per output. Returns the
@@ -87,6 +96,7 @@ class JackClient {
   std::string name_;
   std::vector<jack_port_t*> ports_;  // written by control before activate, read by audio
   bool active_ = false;
+  bool unanswered_ = false;  // a request timed out: the server is not to be asked again
 
   // Written by control before activate, read by the process callback.
   ProcessFn process_ = nullptr;

@@ -286,9 +286,13 @@ class Receiver {
 
   // No callback runs after deactivate, so the audio state is control's;
   // then net stops (its socket closes and its io_context runs out of work)
-  // and its state is control's too.
+  // and its state is control's too. A server that does not answer is left
+  // behind: the final statistics still come (what audio hands net goes
+  // through its queues, whose consumer is control once net has stopped).
   void shutdown() {
-    if (jack_) jack_->deactivate();
+    if (jack_ && !jack_->deactivate())
+      console_.say("rtp2jack: JACK did not answer within %lld ms; leaving without it\n",
+                   static_cast<long long>(audio::JackClient::kAnswerLimit.count()));
     asio::post(net_io_, [this] {
       udp_->stop();
       if (sap_) sap_->stop();

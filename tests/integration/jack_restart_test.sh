@@ -8,6 +8,10 @@
 # excused) before the kill and after the return: whole, and after the
 # return from where it is due, and on pitch (every 1 s window within 100
 # ppm) from 5 s after the return, as after a start (playout_test.sh).
+# Then the server stops answering (SIGSTOP: as a wedged server on a busy
+# host does) and rtp2jack is told to stop: it must not wait on the server,
+# but leave within its limit (audio::JackClient::kAnswerLimit, 2 s) with
+# its final statistics.
 set -euo pipefail
 build=$(cd "${1:?usage: jack_restart_test.sh BUILD_DIR}" && pwd)
 here=$(cd "$(dirname "$0")" && pwd)
@@ -35,12 +39,20 @@ wait_for_line "$TEST_TMP/rtp2jack.log" "JACK is back" 10
 wait_for_port rtp2jack:out_1 5
 tap after 8 rtp2jack:out_1 rtp2jack:out_2
 wait "$TAP_PID"
-stop_pid "$rx_pid"
+kill -STOP "$JACKD_PID"
+asked=$(_now_ms)
+stop_pid "$rx_pid" 4
+took=$(($(_now_ms) - asked))
+kill -CONT "$JACKD_PID"
+grep -q '"final":true' "$TEST_TMP/rtp2jack.log" ||
+  { echo "FAIL: no final statistics after SIGTERM with the server stopped (${took} ms)"; exit 1; }
+grep -q "JACK did not answer" "$TEST_TMP/rtp2jack.log" ||
+  { echo "FAIL: rtp2jack did not say that the stopped server did not answer"; exit 1; }
+echo "rtp2jack left ${took} ms after SIGTERM, the server stopped"
 
 judge_tone before --channels 2 --freq 440 --amplitude 0.5 --max-pitch-ppm off
 judge_tone after --channels 2 --freq 440 --amplitude 0.5 --from-s onset+0.1 --max-pitch-ppm off
 judge_tone after --channels 2 --freq 440 --from-s 5 --max-pitch-ppm 100 --max-glitches 100000 >/dev/null
 python3 "$here/../lib/stats_check.py" "$TEST_TMP/rtp2jack.log" \
   "stream_resets == 0" "packets_lost == 0" "playing"
-grep -c '"final":true' "$TEST_TMP/rtp2jack.log" >/dev/null
-echo "PASS: rtp2jack played again after the JACK server came back"
+echo "PASS: rtp2jack played again after the JACK server came back, and left a stopped one"
