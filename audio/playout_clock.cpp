@@ -214,10 +214,10 @@ PlayoutClock::Steer PlayoutClock::steer(double position, std::int64_t queued_end
   double trim = 0;
   const double limit = kCorrectMs * frames_per_ms_;
   const bool small = std::fabs(error) < kStormMs * frames_per_ms_;
-  const bool storm = quiet_s_ < kQuietS && small;
+  const bool storm = (quiet_s_ < kQuietS || jack_.settling()) && small;
   if (storm) {
-    // JACK's clock is still stepping: the decision waits for the storm to
-    // pass.
+    // JACK's clock is still stepping, or a step's new level is still being
+    // taken: the decision waits for the storm to pass.
   } else if (error > limit && small && quiet_s_ < kSkipQuietS &&
              (model_.stall_shared || model_.stalls_heard < stalls_)) {
     // Ahead after a short stall, and the sender may have stalled too: net

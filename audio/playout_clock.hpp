@@ -51,9 +51,9 @@ class PlayoutClock {
   /// matching waveform never leaves more than this.
   static constexpr double kCorrectMs = 1.5;
   /// A correction waits until JACK's clock has gone this long without a
-  /// step (unless the error is beyond kStormMs): a storm of stalls (a busy
-  /// host stalls the server several times in a few hundred ms) is one
-  /// decision, not one splice per stall.
+  /// step, and has its new level (unless the error is beyond kStormMs): a
+  /// storm of stalls (a busy host stalls the server several times in a few
+  /// hundred ms) is one decision, not one splice per stall.
   static constexpr double kQuietS = 0.06;
   static constexpr double kStormMs = 20;
   /// A skip under kStormMs after a JACK stall waits up to this long while

@@ -14,6 +14,7 @@ ClockEstimator::Config ClockEstimator::jack_config(double rate) noexcept {
   c.late_count = 3;
   c.early_ns = 300'000;
   c.early_count = 3;
+  c.settle_count = 6;
   c.shift_ns = 40'000;
   c.steps_before_rate = true;
   c.min_span_s = 1.0;
@@ -69,6 +70,7 @@ void ClockEstimator::reset() noexcept {
   seg_count_ = 0;
   seg_next_ = 0;
   pending_ = 0;
+  settling_ = 0;
 }
 
 std::int64_t ClockEstimator::time_of(std::int64_t frames) const noexcept {
@@ -98,6 +100,11 @@ std::int64_t ClockEstimator::observe(std::int64_t frames, std::int64_t t_ns) noe
   // stall does not inflate it.
   observations_ = std::min<std::uint64_t>(observations_ + 1, 64);
   lateness_ += (std::clamp(r, 0.0, 1e8) - lateness_) / static_cast<double>(observations_);
+
+  if (settling_ > 0) {
+    settle(x, y);
+    return 0;
+  }
 
   const double spread = config_.late_spread * lateness_;
   const double late = std::max(static_cast<double>(config_.late_ns), spread);
@@ -138,7 +145,23 @@ std::int64_t ClockEstimator::observe(std::int64_t frames, std::int64_t t_ns) noe
   start_segment(pending_x_, pending_y_);
   combine(pending_x_);
   offset_ = pending_y_ - slope_ * pending_x_;
+  settling_ = config_.settle_count;
+  settle_ = {};
   return std::llround(line(pending_x_) - before);
+}
+
+void ClockEstimator::settle(double x, double y) noexcept {
+  const Settle here{y - slope_ * x, x, y};
+  if (here.level < settle_[0].level) {
+    settle_[1] = settle_[0];
+    settle_[0] = here;
+  } else if (here.level < settle_[1].level) {
+    settle_[1] = here;
+  }
+  if (--settling_ == 0) {
+    const Settle& level = settle_[config_.settle_count > 1 ? 1 : 0];
+    start_segment(level.x, level.y);
+  }
 }
 
 void ClockEstimator::start_segment(double x, double y) noexcept {

@@ -23,7 +23,10 @@
 // side of the envelope by more than a threshold, for long enough, end the
 // segment and start a new one at the new offset; the rate carries over.
 // A single late observation (a callback woken late, a delayed packet) or a
-// single early one (a bogus timestamp) is no step and is ignored.
+// single early one (a bogus timestamp) is no step and is ignored. The first
+// observations after a step may be the clock's transition rather than its
+// new level (Config::settle_count): the new segment's level then rests on
+// the few after them.
 // A clock whose floor is sharp (Fit::Minima) may also shift by less than
 // that threshold: a JACK server's timer that loses a fraction of a
 // millisecond. Inside one segment such a shift tilts the fit (about
@@ -99,6 +102,16 @@ class ClockEstimator {
     // (or late_spread times the mean lateness) before the envelope.
     std::int64_t early_ns = 100'000;
     int early_count = 3;
+    // After a step is confirmed, the next settle_count observations test
+    // for no step, and the second least late of them is the new segment's
+    // level (0: the least late of those that showed the step). A JACK
+    // dummy driver runs the cycles it owes at once on resuming and keeps
+    // its new schedule a few cycles later (tests/lib/timeline.py): its
+    // first cycles after a stall sit 0.1 to 0.6 ms off that schedule, now
+    // and then one more after them; a level taken from one too early stays
+    // that far off until its bucket ages out (offset_buckets), while one a
+    // little late drops to the next earlier observation at once.
+    int settle_count = 0;
     // A level shift of the bucket minima by this much or more splits the
     // segment (Fit::Minima only; 0: never).
     std::int64_t shift_ns = 0;
@@ -140,7 +153,8 @@ class ClockEstimator {
   /// A JACK server's frame clock against the process callback's wake-ups:
   /// a sharp floor that wanders by tens of microseconds, late outliers of a
   /// few ms; a stall of 0.3 ms and more (three cycles on the new schedule)
-  /// is a step from the start, and a shift of its floor by 40 us or more
+  /// is a step from the start, its new level the second earliest of the
+  /// six cycles after those, and a shift of its floor by 40 us or more
   /// splits the fit. Segments of a second and more measure the
   /// rate, and the nominal rate counts as one of 3 s: a server's clock is
   /// within ppm of it, a sound card's within tens of ppm, while a second
@@ -209,6 +223,9 @@ class ClockEstimator {
   /// step is confirmed (the least late of the observations that show it),
   /// ns; 0 when none is pending.
   std::int64_t pending_late_ns() const noexcept { return pending_ > 0 ? static_cast<std::int64_t>(pending_r_) : 0; }
+  /// A step was confirmed and its new level is still being taken
+  /// (Config::settle_count): the envelope is provisional.
+  bool settling() const noexcept { return settling_ > 0; }
 
 
  private:
@@ -225,6 +242,8 @@ class ClockEstimator {
 
   double line(double x) const noexcept { return offset_ + slope_ * x; }
   void add_point(double x, double y) noexcept;
+  // One observation while a step's new level is being taken.
+  void settle(double x, double y) noexcept;
   void start_segment(double x, double y) noexcept;
   // Keeps the current segment's slope among the ended ones, if it has one.
   void end_segment() noexcept;
@@ -278,6 +297,15 @@ class ClockEstimator {
   std::int64_t pending_t_ = 0;     // its first observation
   double pending_r_ = 0;           // the lowest observation's distance from the envelope
   double pending_x_ = 0, pending_y_ = 0;  // and where it is: the new envelope
+  // A confirmed step's new level being taken: observations left, and the
+  // two least late so far (their levels at the rate in use, and where they
+  // are), least first.
+  struct Settle {
+    double level = 1e300;
+    double x = 0, y = 0;
+  };
+  int settling_ = 0;
+  std::array<Settle, 2> settle_{};
 
   mutable std::array<std::size_t, kBuckets> hull_{};  // scratch for segment_slope
 };

@@ -264,7 +264,7 @@ TEST_CASE("sender_clock: a sender in the graph is on JACK's timeline soon after 
           std::int64_t t = on_timeline;
           while (jack.timeline(t) < on_timeline) t += on_timeline - jack.timeline(t);
           const std::int64_t arrival = t + 200'000 + (k * 7919 % 5) * 40'000;
-          if (jack.lost(arrival) > static_cast<std::int64_t>((most - 1) * stall_ms * 1e6) && stalled_at < 0)
+          if (jack.lost(arrival) > static_cast<std::int64_t>(static_cast<double>(most - 1) * stall_ms * 1e6) && stalled_at < 0)
             stalled_at = arrival;
           c.observe(pos, arrival, jack.status(arrival));
           if (stalled_at >= 0 && suspected_at < 0 && (c.stall_shared() || c.on_jack())) suspected_at = arrival;
