@@ -213,8 +213,10 @@ done
 # taken within 0.15 s after a stall of JACK's (the cycle log) or within 1 s
 # after an injected stop is not held to the buffer's band: the decision
 # that removes a stall's backlog waits for a storm of stalls to pass
-# (PlayoutClock::kQuietS) and comes a few cycles after it.
-python3 "$timeline" stalls "$TEST_TMP/out.cycles" --min-ms 0.3 >"$TEST_TMP/stalls.txt"
+# (PlayoutClock::kQuietS) and comes a few cycles after it. Every stall the
+# cycle log tells from its noise (0.1 ms) counts: a small one may carry an
+# error that sat just inside the band across it.
+python3 "$timeline" stalls "$TEST_TMP/out.cycles" --min-ms 0.1 >"$TEST_TMP/stalls.txt"
 python3 - "$TEST_TMP/rtp2jack.log" "$truth_ppm" "$latency_ms" "$TEST_TMP/stalls.txt" "$TEST_TMP/stops.log" \
   "${goals[@]}" <<'PY' || verdict=1
 import json, os, sys
