@@ -17,6 +17,8 @@ pkgs=(
   python3 iproute2 nftables python3-matplotlib
   # tests/integration/rtcp_test.sh: decodes the RTCP rtp2jack sends
   tshark
+  # tests/lib/jack.sh: where a process that ignores SIGTERM waits, for the record
+  gdb
   # fuzzing: clang with libFuzzer and the sanitizer runtimes
   clang libclang-rt-14-dev
   # bench/resampler_bench.cpp: resampler candidates (zita-resampler is GPL-3)

@@ -91,6 +91,10 @@ stop_pid() {
   done
   if kill -0 "$pid" 2>/dev/null; then
     echo "pid $pid ignored SIGTERM for ${timeout_ms} ms; sending SIGKILL" >&2
+    # Where it waits, for the failure's record (gdb is there on CI).
+    if command -v gdb >/dev/null; then
+      timeout 20 gdb -p "$pid" -batch -ex "thread apply all bt 12" 2>/dev/null | grep -E '^(Thread|#)' >&2 || true
+    fi
     kill -KILL "$pid" 2>/dev/null || true
   fi
   wait "$pid" 2>/dev/null || true
