@@ -32,8 +32,8 @@
 // while a stall the sender shared makes every packet after it late by the
 // stall's length (a 40 ms stop: some 40 floors). Or, on any path, the
 // least late came more than kEvidenceNs plus the whole spread of the
-// packets between the stall before and this one later than the least late
-// before this one: a floor takes seconds of arrivals to measure, and
+// packets between the previous stall and the latest later than the least
+// late before the latest: a floor takes seconds of arrivals to measure, and
 // stalls the sender shared blunt it, while that spread is only the
 // sender's sawtooth and the path's jitter.
 // Stalls too short to be steps (under 2 ms) show in the floor instead

@@ -15,6 +15,20 @@ constexpr std::int64_t kNs = 1'000'000'000;
 constexpr double kNsPerFrame = 1e9 / 48000;
 constexpr std::int64_t kPeriodNs = 128 * kNs / 48000;
 
+// Audio's status at `t` from a JACK server at 48 kHz/128 that began at
+// `start` and has lost `lost` ns in `stalls` stalls by then: the latest
+// cycle began at or before t, on the schedule since the last stall.
+core::AudioStatus status_at(std::int64_t start, std::int64_t t, std::int64_t lost, std::uint64_t stalls) {
+  const std::int64_t since = t - lost - start;
+  core::AudioStatus s;
+  s.callbacks = 1;
+  s.jack_rate = 48000;
+  s.cycle_jack_ns = start + since / kPeriodNs * kPeriodNs;
+  s.cycle_ns = s.cycle_jack_ns + lost;
+  s.jack_stalls = stalls;
+  return s;
+}
+
 // A JACK server at 48 kHz/128 that loses `stall_ms` every 3 s (its frame
 // counter stands still), as audio reports it: the cycle's start on
 // CLOCK_MONOTONIC and on JACK's timeline (which starts with the first
@@ -31,16 +45,7 @@ struct Jack {
   }
   std::int64_t timeline(std::int64_t t) const { return t - lost(t); }
   core::AudioStatus status(std::int64_t t) const {
-    // The latest cycle began at or before t, on the schedule since the last
-    // stall.
-    const std::int64_t since = t - lost(t) - start;
-    core::AudioStatus s;
-    s.callbacks = 1;
-    s.jack_rate = 48000;
-    s.cycle_jack_ns = start + since / kPeriodNs * kPeriodNs;
-    s.cycle_ns = s.cycle_jack_ns + lost(t);
-    if (reported) s.jack_stalls = static_cast<std::uint64_t>(stalls(t));
-    return s;
+    return status_at(start, t, lost(t), reported ? static_cast<std::uint64_t>(stalls(t)) : 0);
   }
 };
 
@@ -310,16 +315,6 @@ TEST_CASE("sender_clock: a sender in the graph is on JACK's timeline soon after 
       for (std::size_t n = 0; n < count(t); ++n) ms += storm[n].ms;
       return static_cast<std::int64_t>(ms * 1e6);
     };
-    const auto status = [&](std::int64_t t) {
-      const std::int64_t since = t - lost(t) - start;
-      core::AudioStatus s;
-      s.callbacks = 1;
-      s.jack_rate = 48000;
-      s.cycle_jack_ns = start + since / kPeriodNs * kPeriodNs;
-      s.cycle_ns = s.cycle_jack_ns + lost(t);
-      s.jack_stalls = count(t);
-      return s;
-    };
     net::SenderClock c;
     const std::int64_t last = start + storm.back().at_ms * kMs;
     std::int64_t chosen_at = -1;
@@ -330,7 +325,7 @@ TEST_CASE("sender_clock: a sender in the graph is on JACK's timeline soon after 
       std::int64_t t = on_timeline;
       while (t - lost(t) < on_timeline) t += on_timeline - (t - lost(t));
       const std::int64_t arrival = t + 200'000 + (k * 7919 % 5) * 40'000;
-      c.observe(pos, arrival, status(arrival));
+      c.observe(pos, arrival, status_at(start, arrival, lost(arrival), count(arrival)));
       if (arrival > start + 2900 * kMs && chosen_at < 0 && c.on_jack()) chosen_at = arrival;
     }
     REQUIRE(chosen_at > 0);
