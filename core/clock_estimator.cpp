@@ -15,6 +15,7 @@ ClockEstimator::Config ClockEstimator::jack_config(double rate) noexcept {
   c.early_ns = 300'000;
   c.early_count = 3;
   c.settle_count = 6;
+  c.settle_again_ns = 1'000'000;
   c.shift_ns = 40'000;
   c.steps_before_rate = true;
   c.min_span_s = 1.0;
@@ -71,6 +72,7 @@ void ClockEstimator::reset() noexcept {
   seg_next_ = 0;
   pending_ = 0;
   settling_ = 0;
+  passing_ = 0;
 }
 
 std::int64_t ClockEstimator::time_of(std::int64_t frames) const noexcept {
@@ -147,11 +149,25 @@ std::int64_t ClockEstimator::observe(std::int64_t frames, std::int64_t t_ns) noe
   offset_ = pending_y_ - slope_ * pending_x_;
   settling_ = config_.settle_count;
   settle_ = {};
+  passing_ = 0;
+  passed_ = Settle{offset_, pending_x_, pending_y_};
   return std::llround(line(pending_x_) - before);
 }
 
 void ClockEstimator::settle(double x, double y) noexcept {
   const Settle here{y - slope_ * x, x, y};
+  const Settle& before = settle_[1].level < kNoLevel ? settle_[1] : settle_[0].level < kNoLevel ? settle_[0] : passed_;
+  if (config_.settle_again_ns > 0 && here.level - before.level > static_cast<double>(config_.settle_again_ns)) {
+    settle_ = {};
+    passed_ = here;
+    passing_ = config_.late_count;
+    settling_ = config_.settle_count;
+  }
+  if (passing_ > 0) {
+    --passing_;
+    if (here.level < passed_.level) passed_ = here;
+    return;
+  }
   if (here.level < settle_[0].level) {
     settle_[1] = settle_[0];
     settle_[0] = here;

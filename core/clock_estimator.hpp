@@ -112,6 +112,14 @@ class ClockEstimator {
     // that far off until its bucket ages out (offset_buckets), while one a
     // little late drops to the next earlier observation at once.
     int settle_count = 0;
+    // While the level is being taken, an observation later than the second
+    // least late so far (the least, while it is alone; the confirmed
+    // level, before any) by this much is the clock losing time again, as
+    // it does in a storm of stalls: the level is taken afresh, past that
+    // step's late_count observations as past the first's (0: never).
+    // Above the transition's spread; a single late wake-up that crosses it
+    // only lengthens the taking.
+    std::int64_t settle_again_ns = 0;
     // A level shift of the bucket minima by this much or more splits the
     // segment (Fit::Minima only; 0: never).
     std::int64_t shift_ns = 0;
@@ -154,7 +162,8 @@ class ClockEstimator {
   /// a sharp floor that wanders by tens of microseconds, late outliers of a
   /// few ms; a stall of 0.3 ms and more (three cycles on the new schedule)
   /// is a step from the start, its new level the second earliest of the
-  /// six cycles after those, and a shift of its floor by 40 us or more
+  /// six cycles after those (taken afresh from a cycle 1 ms later than
+  /// those before it: a storm), and a shift of its floor by 40 us or more
   /// splits the fit. Segments of a second and more measure the
   /// rate, and the nominal rate counts as one of 3 s: a server's clock is
   /// within ppm of it, a sound card's within tens of ppm, while a second
@@ -300,12 +309,18 @@ class ClockEstimator {
   // A confirmed step's new level being taken: observations left, and the
   // two least late so far (their levels at the rate in use, and where they
   // are), least first.
+  static constexpr double kNoLevel = 1e300;
   struct Settle {
-    double level = 1e300;
+    double level = kNoLevel;
     double x = 0, y = 0;
   };
   int settling_ = 0;
   std::array<Settle, 2> settle_{};
+  // Observations passed over after the clock stepped again, before the
+  // level is taken afresh, and the least late of them (with the step's
+  // confirmed level, the reference until the first is taken).
+  int passing_ = 0;
+  Settle passed_{};
 
   mutable std::array<std::size_t, kBuckets> hull_{};  // scratch for segment_slope
 };
