@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "core/defaults.hpp"
+#include "net/sender_clock.hpp"
 
 namespace net {
 
@@ -40,6 +41,7 @@ LatencyTuner::LatencyTuner(const TunerConfig& config) noexcept
 
 void LatencyTuner::reset() noexcept {
   have_origin_ = false;
+  held_count_ = 0;
   base_bucket_.fill(INT64_MIN);
   pending_growth_ = false;
 }
@@ -102,6 +104,36 @@ void LatencyTuner::on_packet(std::int64_t position, std::int64_t arrival_ns) noe
   }
 }
 
+void LatencyTuner::on_arrival(std::int64_t position, std::int64_t arrival_ns,
+                              const core::AudioStatus& audio) noexcept {
+  const bool running = audio.jack_rate > 0 && audio.callbacks > 0;
+  const bool late = running && arrival_ns - audio.cycle_ns > audio.period_ns + kStaleNs;
+  if (held_count_ == 0 && !late) {
+    on_packet(position, SenderClock::jack_time(arrival_ns, audio));
+    return;
+  }
+  // Behind those waiting, in arrival order.
+  if (held_count_ == kHeld) {
+    const Arrival& oldest = held_[held_first_];
+    on_packet(oldest.position, SenderClock::jack_time(oldest.arrival_ns, audio));
+    held_first_ = (held_first_ + 1) % kHeld;
+    --held_count_;
+  }
+  held_[(held_first_ + held_count_) % kHeld] = Arrival{position, arrival_ns};
+  ++held_count_;
+  if (!running) place_held(audio, true);
+}
+
+void LatencyTuner::place_held(const core::AudioStatus& audio, bool all) noexcept {
+  while (held_count_ > 0) {
+    const Arrival& a = held_[held_first_];
+    if (!all && a.arrival_ns > audio.cycle_ns) return;
+    on_packet(a.position, SenderClock::jack_time(a.arrival_ns, audio));
+    held_first_ = (held_first_ + 1) % kHeld;
+    --held_count_;
+  }
+}
+
 bool LatencyTuner::absorb(std::uint32_t frames, std::int64_t now_ns) noexcept {
   if (!config_.adaptive || target_ + frames > std::max(config_.min_frames, config_.max_frames)) return false;
   set_target(target_ + frames, now_ns);
@@ -154,6 +186,7 @@ void LatencyTuner::set_target(std::uint32_t frames, std::int64_t now_ns) noexcep
 
 bool LatencyTuner::update(const core::AudioStatus& audio, std::int64_t now_ns) noexcept {
   now_ns_ = now_ns;
+  place_held(audio, audio.jack_rate == 0 || audio.callbacks == 0);
   // Audio's frames count at the rate of the stream it plays, which is ours
   // once it has taken our format (0: not said).
   if (audio.period_frames > 0 && (audio.stream_rate == 0 || audio.stream_rate == config_.rate)) {

@@ -6,7 +6,8 @@
 // the last two seconds. The earliest packets of the recent past define "on
 // time" (as a base delay does in LEDBAT, RFC 6817 section 3.4.2); a packet
 // that comes l later needs l more of the target. The peak lateness of each
-// second is kept for half a minute.
+// second is kept for half a minute. Arrivals count on JACK's timeline
+// (on_arrival): a host stall delays packets and JACK alike.
 //
 // The need: the fixed cost of playout (the JACK period the callback reads
 // in, what it renders ahead, net's repair margin) plus the peak lateness
@@ -57,6 +58,14 @@ class LatencyTuner {
   /// Each packet received once: its stream position (stream frames) and
   /// arrival (any clock at a fixed offset from real time, ns).
   void on_packet(std::int64_t position, std::int64_t arrival_ns) noexcept;
+  /// The same, with the arrival on CLOCK_MONOTONIC: measured on JACK's
+  /// timeline (SenderClock::jack_time), from the first status of a cycle
+  /// that began after it. One that comes when JACK has run no cycle for
+  /// longer than a period waits for it (up to kHeld of them, then by the
+  /// latest status): the host may have stalled, JACK with it, and a packet
+  /// that a host stall delayed is not late for a server that lost the
+  /// stall's time too. update() places those that wait.
+  void on_arrival(std::int64_t position, std::int64_t arrival_ns, const core::AudioStatus& audio) noexcept;
 
   /// Adaptive mode: net will play a late packet `frames` later than its
   /// timestamp says, after the concealment that filled its place, rather
@@ -88,9 +97,13 @@ class LatencyTuner {
   static constexpr double kFirstCalmS = 5;       // ... the first shrink after start
   static constexpr double kMaxCalmS = 240;
   static constexpr double kStepMs = 0.5;         // the target's grain
+  static constexpr std::size_t kHeld = 64;       // arrivals waiting for JACK's next cycle
+  static constexpr std::int64_t kStaleNs = 1'000'000;  // JACK is late beyond a period plus this
 
  private:
   std::uint32_t need(double lateness) const noexcept;
+  // Places the waiting arrivals that JACK's status now covers (all: `all`).
+  void place_held(const core::AudioStatus& audio, bool all) noexcept;
   std::uint32_t clamp_target(std::uint32_t frames) const noexcept;
   void set_target(std::uint32_t frames, std::int64_t now_ns) noexcept;
 
@@ -106,6 +119,15 @@ class LatencyTuner {
   std::int64_t origin_pos_ = 0;
   std::array<double, kBaseBuckets> base_{};
   std::array<std::int64_t, kBaseBuckets> base_bucket_{};
+
+  // Arrivals waiting for a JACK cycle after them, oldest first (a ring).
+  struct Arrival {
+    std::int64_t position = 0;
+    std::int64_t arrival_ns = 0;
+  };
+  std::array<Arrival, kHeld> held_{};
+  std::size_t held_first_ = 0;
+  std::size_t held_count_ = 0;
 
   // Peak lateness per second, for the last kPeakSeconds.
   std::array<double, kPeakSeconds> peak_{};

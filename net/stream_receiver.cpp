@@ -93,7 +93,7 @@ void StreamReceiver::take(const RtpPacket& p, bool ours, std::int64_t arrival_ns
   // timeline: a packet of a sender that stalled with JACK is no later for
   // it; the backlog of one that did not, playout skips.
   const std::int64_t sender_pos = ts + depack_.offset() - depack_.stretched();
-  tuner_.on_packet(sender_pos, SenderClock::jack_time(arrival_ns, schedule_.status()));
+  tuner_.on_arrival(sender_pos, arrival_ns, schedule_.status());
   clock_.observe(sender_pos, arrival_ns, schedule_.status());
   depack_.take_moved();
   publish();
