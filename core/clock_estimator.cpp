@@ -156,6 +156,10 @@ std::int64_t ClockEstimator::observe(std::int64_t frames, std::int64_t t_ns) noe
 
 void ClockEstimator::settle(double x, double y) noexcept {
   const Settle here{y - slope_ * x, x, y};
+  // Meanwhile the envelope is the least late so far: cycles that came late
+  // a few times in a row and then back on time (no time lost) bring it
+  // back at once.
+  offset_ = std::min(offset_, here.level);
   const Settle& before = settle_[1].level < kNoLevel ? settle_[1] : settle_[0].level < kNoLevel ? settle_[0] : passed_;
   if (config_.settle_again_ns > 0 && here.level - before.level > static_cast<double>(config_.settle_again_ns)) {
     settle_ = {};
