@@ -325,6 +325,7 @@ void Player::push_status(const Cycle& cycle, std::uint32_t stream_frames) noexce
   status_.cycle_ns = clock_.cycle_ns();
   status_.cycle_jack_ns = clock_.cycle_jack_ns();
   status_.schedule_ns = clock_.schedule_ns();
+  status_.jack_settling = clock_.jack_settling();
   status_.period_frames = std::max<std::uint32_t>(stream_frames, 1);
   status_.period_ns = static_cast<std::int64_t>(cycle.nframes) * 1'000'000'000 / cycle.rate;
   // A call may leave up to a chunk rendered but not yet read by the

@@ -153,6 +153,9 @@ class PlayoutClock {
   /// while the cycles since a stall are too few to confirm it as a step of
   /// JACK's clock, where they put it. What to time the next callbacks by.
   std::int64_t schedule_ns() const noexcept { return cycle_ns_ + jack_.pending_late_ns(); }
+  /// JACK's clock has a step to confirm or a step's new level to take:
+  /// cycle_ns() is provisional.
+  bool jack_settling() const noexcept { return jack_.step_pending() || jack_.settling(); }
   /// Both clocks known: due() and steer() mean something.
   bool ready() const noexcept { return model_.clock && model_.epoch != 0 && jack_.valid(); }
   /// The stream position due at the start of this cycle (fractional).

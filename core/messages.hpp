@@ -75,6 +75,7 @@ struct AudioStatus {
   std::int64_t cycle_ns = 0;        // CLOCK_MONOTONIC start of the callback that pushed this (JACK's clock)
   std::int64_t cycle_jack_ns = 0;   // the same instant on JACK's timeline: its frame counter in ns, still while it stalls
   std::int64_t schedule_ns = 0;     // when the callback began on the schedule JACK keeps now: cycle_ns, or later while a stall is not yet confirmed as a step (net's deadlines)
+  bool jack_settling = false;       // JACK's clock has a step to confirm or a step's new level to take: cycle_ns is provisional
   std::uint32_t period_frames = 0;  // stream frames the latest callback consumed
   std::int64_t period_ns = 0;       // length of a JACK period
   std::uint32_t render_ahead = 0;   // stream frames a callback may render beyond what it consumes

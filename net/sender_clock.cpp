@@ -24,6 +24,7 @@ void SenderClock::reset() noexcept {
   least_before_ = least_since_ = spread_before_ = INT64_MAX;
   stalled_ns_ = INT64_MIN;
   evidence_ = false;
+  verdict_ = {};
   count_ = 0;
   next_ = 0;
   sharper_ = 0;
@@ -44,15 +45,22 @@ void SenderClock::observe(std::int64_t position, std::int64_t arrival_ns, const 
     settled_ns_ = arrival_ns + kSettleNs;
     // The floor as it was: the arrivals after a stall the sender shared
     // sit the stall later on the system's timeline and blunt its floor.
-    floor_before_ = system_.segment_floor_ns();
-    least_before_ = least_late(arrival_ns, false).system_ns;
-    spread_before_ = spread(stalled_ns_);
+    // After one that the packets since show it shared, every reference
+    // stays as it was before that stall: a storm goes on stalling the
+    // server before the evidence is in.
+    const bool shared = least_before_ != INT64_MAX && least_since_ != INT64_MAX &&
+                        least_since_ - least_before_ > kSharedNs;
+    if (!shared) {
+      floor_before_ = system_.segment_floor_ns();
+      least_before_ = least_late(arrival_ns, false).system_ns;
+      spread_before_ = spread(stalled_ns_);
+    }
     stalled_ns_ = arrival_ns;
     least_since_ = INT64_MAX;
   }
   const std::int64_t system_late = arrival_ns - system_.time_of(position);
   least_since_ = std::min(least_since_, system_late);
-  const bool placed = arrival_ns >= settled_ns_;
+  const bool placed = arrival_ns >= settled_ns_ && !audio.jack_settling;
   const std::int64_t on_jack = placed ? jack_time(arrival_ns, audio) : 0;
   if (placed) jack_.observe(position, on_jack);
   window_[next_] = Lateness{arrival_ns, system_late, placed ? std::llabs(on_jack - jack_.time_of(position)) : -1};
@@ -80,6 +88,7 @@ void SenderClock::observe(std::int64_t position, std::int64_t arrival_ns, const 
     const bool fits = jack_.segment_floor_ns() >= kUnjudgedNs ||
                       jack_.segment_floor_ns() <= system_.segment_floor_ns() + kSharperNs;
     evidence_ = alone && fits;
+    verdict_ = Verdict{late, least.jack_ns, least.packets, margin, shifted, alone, fits};
   }
   // Hysteresis by construction: the choice changes to JACK's when it has
   // never stepped and the system's has, or as often with a floor that much

@@ -54,12 +54,12 @@
 //
 // An arrival's place on JACK's timeline is extrapolated from audio's latest
 // status: the timeline at the latest cycle's start (by JACK's clock, on
-// CLOCK_MONOTONIC) and JACK's rate against CLOCK_MONOTONIC. For kSettleNs
-// after audio reports a stall, JACK's clock is still settling on its new
-// offset (core::ClockEstimator::jack_config: a step's offset rests on the
-// first few cycles after it, which woke late by up to hundreds of us), and
-// arrivals placed by it could come out early, which an envelope would
-// keep: JACK's timeline takes none of them then.
+// CLOCK_MONOTONIC) and JACK's rate against CLOCK_MONOTONIC. While JACK's
+// clock has a step to confirm or a step's new level to take
+// (core::AudioStatus::jack_settling: the first cycles after a stall woke
+// late or early by up to hundreds of us), and for kSettleNs after audio
+// reports a stall, arrivals placed by it could come out early, which an
+// envelope would keep: JACK's timeline takes none of them then.
 //
 // Thread: net. Real-time safe: two estimators on fixed arrays.
 #pragma once
@@ -82,7 +82,7 @@ class SenderClock {
   static constexpr double kSharper = 4;
   static constexpr double kSharperNs = 20'000;
   static constexpr std::int64_t kSharperS = 2;
-  static constexpr std::int64_t kSettleNs = 250'000'000;
+  static constexpr std::int64_t kSettleNs = 60'000'000;
   static constexpr double kOffNominalPpm = 100;
   static constexpr double kUnjudgedNs = 1e8;  // a floor this large is not measured yet
   static constexpr std::int64_t kSharedNs = 300'000;  // JACK's clock steps from 0.3 ms
@@ -129,6 +129,19 @@ class SenderClock {
   const core::ClockEstimator& system() const noexcept { return system_; }
   const core::ClockEstimator& jack() const noexcept { return jack_; }
 
+  /// The evidence as the latest packet placed on JACK's timeline left it
+  /// (diagnostics: tests/tools/clock_replay.cpp).
+  struct Verdict {
+    std::int64_t late_ns = 0;       // least lateness of the latest packets, system's timeline
+    std::int64_t jack_ns = 0;       // ... and JACK's
+    int packets = 0;                // how many of them
+    double margin_ns = 0;           // the floors the lateness must stand clear of
+    bool shifted = false;           // later than before the stall by more than the spread
+    bool alone = false;             // late on the system's timeline alone
+    bool fits = false;              // JACK's floor no worse than the system's
+  };
+  const Verdict& verdict() const noexcept { return verdict_; }
+
  private:
   core::ClockEstimator system_;
   core::ClockEstimator jack_;
@@ -146,6 +159,7 @@ class SenderClock {
   int next_ = 0;
   int count_ = 0;
   bool evidence_ = false;
+  Verdict verdict_{};
   int sharper_ = 0;                    // the other timeline's floor is that much sharper: +1 JACK's, -1 the system's
   std::int64_t sharper_since_ = 0;     // ... since then
   std::int64_t settled_ns_ = INT64_MIN;  // JACK's timeline takes arrivals from then on
