@@ -3,6 +3,8 @@
 #include <chrono>
 #include <cmath>
 #include <csignal>
+#include <cstdio>
+#include <cstdlib>
 #include <iostream>
 #include <memory>
 #include <stdexcept>
@@ -106,6 +108,7 @@ class Receiver {
     } catch (const std::exception& e) {
       throw StartError(e.what());
     }
+    open_clock_trace();
   }
 
   Receiver(const Receiver&) = delete;
@@ -289,6 +292,17 @@ class Receiver {
   // and its state is control's too. A server that does not answer is left
   // behind: the final statistics still come (what audio hands net goes
   // through its queues, whose consumer is control once net has stopped).
+  // RTP2JACK_CLOCK_TRACE=FILE (docs/testing.md): net writes what its
+  // sender clock saw of each packet there, for tests/tools/clock_replay.
+  void open_clock_trace() {
+    const char* path = std::getenv("RTP2JACK_CLOCK_TRACE");
+    if (path == nullptr || *path == '\0') return;
+    clock_trace_.reset(std::fopen(path, "wb"));
+    if (!clock_trace_) throw StartError(std::string("cannot write the clock trace ") + path);
+    std::setvbuf(clock_trace_.get(), nullptr, _IOFBF, 1 << 20);
+    stream_.set_clock_trace(clock_trace_.get());
+  }
+
   void shutdown() {
     if (jack_ && !jack_->deactivate())
       console_.say("rtp2jack: JACK did not answer within %lld ms; leaving without it\n",
@@ -298,6 +312,7 @@ class Receiver {
       if (sap_) sap_->stop();
     });
     net_thread_.join();
+    clock_trace_.reset();
     stream_.drain_audio();
     net::StatsSnapshot final_stats = stream_.stats();
     final_stats.rtcp = udp_->rtcp_stats();
@@ -328,6 +343,10 @@ class Receiver {
   std::uint32_t reported_target_;  // stream frames, at reported_rate_
   std::uint32_t reported_rate_;
   std::unique_ptr<audio::JackClient> jack_;
+  struct CloseFile {
+    void operator()(std::FILE* f) const noexcept { std::fclose(f); }
+  };
+  std::unique_ptr<std::FILE, CloseFile> clock_trace_;
   std::thread net_thread_;
   asio::io_context control_io_;
   asio::signal_set signals_;

@@ -95,6 +95,10 @@ void StreamReceiver::take(const RtpPacket& p, bool ours, std::int64_t arrival_ns
   const std::int64_t sender_pos = ts + depack_.offset() - depack_.stretched();
   tuner_.on_arrival(sender_pos, arrival_ns, schedule_.status());
   clock_.observe(sender_pos, arrival_ns, schedule_.status());
+  if (trace_ != nullptr) {
+    const ClockTraceRecord r{epoch_, rate(), sender_pos, arrival_ns, schedule_.status()};
+    std::fwrite(&r, sizeof r, 1, trace_);
+  }
   depack_.take_moved();
   publish();
   service(now_ns);

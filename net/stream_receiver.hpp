@@ -21,6 +21,7 @@
 
 #include <array>
 #include <cstdint>
+#include <cstdio>
 #include <memory>
 #include <span>
 
@@ -68,6 +69,21 @@ class StreamReceiver {
   /// present on CLOCK_MONOTONIC.
   void on_datagram(std::span<const std::uint8_t> data, std::int64_t arrival_ns,
                    std::int64_t now_ns) noexcept;
+
+  /// What the sender's clock saw of one packet: enough to replay
+  /// SenderClock offline (tests/tools/clock_replay.cpp).
+  struct ClockTraceRecord {
+    std::uint32_t epoch = 0;       // the clock starts over with each
+    std::uint32_t rate = 0;        // the stream's
+    std::int64_t position = 0;
+    std::int64_t arrival_ns = 0;
+    core::AudioStatus audio{};
+  };
+  /// Thread: control, before net runs. Diagnostics: a record per packet
+  /// the sender's clock observes, written to `file` (null: none). Net
+  /// writes it through the stream's own buffer, which flushes by system
+  /// calls now and then: for tests and field reports, never by default.
+  void set_clock_trace(std::FILE* file) noexcept { trace_ = file; }
 
   /// Thread: net. A datagram --allow-from turned away.
   void count_filtered() noexcept {
@@ -162,6 +178,7 @@ class StreamReceiver {
   std::array<std::unique_ptr<core::StreamFormat>, core::defaults::kMaxFormatsOut> formats_;
   std::array<bool, core::defaults::kMaxFormatsOut> away_{};
   bool format_waiting_ = false;     // set_format() came while every slot was away
+  std::FILE* trace_ = nullptr;      // set_clock_trace()
 };
 
 }  // namespace net

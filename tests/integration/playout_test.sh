@@ -126,7 +126,9 @@ if [[ $case_name == graph ]]; then
   _poll 10 "2 s of the stream" sent 400
 fi
 
-spawn rtp2jack "$build/rtp2jack" --bind 127.0.0.1 --port "$port" --latency "$latency_ms" \
+# The sender clock's inputs, for build/tests/clock_replay when a run fails.
+RTP2JACK_CLOCK_TRACE=$TEST_TMP/clock.trace \
+  spawn rtp2jack "$build/rtp2jack" --bind 127.0.0.1 --port "$port" --latency "$latency_ms" \
   --connect none --stats json --stats-interval "$stats_s"
 rx_pid=$SPAWNED_PID
 wait_for_line "$TEST_TMP/rtp2jack.log" "receiving on" 10
