@@ -292,7 +292,7 @@ class Receiver {
   // and its state is control's too. A server that does not answer is left
   // behind: the final statistics still come (what audio hands net goes
   // through its queues, whose consumer is control once net has stopped).
-  // RTP2JACK_CLOCK_TRACE=FILE (docs/testing.md): net writes what its
+  // RTP2JACK_CLOCK_TRACE=FILE (tests/README.md): net writes what its
   // sender clock saw of each packet there, for tests/tools/clock_replay.
   void open_clock_trace() {
     const char* path = std::getenv("RTP2JACK_CLOCK_TRACE");

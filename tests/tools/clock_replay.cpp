@@ -1,4 +1,4 @@
-// Replays a clock trace (RTP2JACK_CLOCK_TRACE, docs/testing.md) through
+// Replays a clock trace (RTP2JACK_CLOCK_TRACE, tests/README.md) through
 // net::SenderClock and prints, per packet, what it decided and why: which
 // timeline the sender is on, both envelopes' steps and floors, and the
 // evidence terms. The trace holds every input SenderClock took, so the
