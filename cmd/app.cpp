@@ -287,11 +287,6 @@ class Receiver {
     }
   }
 
-  // No callback runs after deactivate, so the audio state is control's;
-  // then net stops (its socket closes and its io_context runs out of work)
-  // and its state is control's too. A server that does not answer is left
-  // behind: the final statistics still come (what audio hands net goes
-  // through its queues, whose consumer is control once net has stopped).
   // RTP2JACK_CLOCK_TRACE=FILE (tests/README.md): net writes what its
   // sender clock saw of each packet there, for tests/tools/clock_replay.
   void open_clock_trace() {
@@ -303,6 +298,11 @@ class Receiver {
     stream_.set_clock_trace(clock_trace_.get());
   }
 
+  // No callback runs after deactivate, so the audio state is control's;
+  // then net stops (its socket closes and its io_context runs out of work)
+  // and its state is control's too. A server that does not answer is left
+  // behind: the final statistics still come (what audio hands net goes
+  // through its queues, whose consumer is control once net has stopped).
   void shutdown() {
     if (jack_ && !jack_->deactivate())
       console_.say("rtp2jack: JACK did not answer within %lld ms; leaving without it\n",

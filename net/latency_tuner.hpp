@@ -61,7 +61,7 @@ class LatencyTuner {
   /// The same, with the arrival on CLOCK_MONOTONIC: measured on JACK's
   /// timeline (SenderClock::jack_time), from the first status of a cycle
   /// that began after it. One that comes when JACK has run no cycle for
-  /// longer than a period waits for it (up to kHeld of them, then by the
+  /// a period and kStaleNs waits for it (up to kHeld of them, then by the
   /// latest status): the host may have stalled, JACK with it, and a packet
   /// that a host stall delayed is not late for a server that lost the
   /// stall's time too. update() places those that wait.
