@@ -35,7 +35,9 @@
 // packets between the previous stall and the latest later than the least
 // late before the latest: a floor takes seconds of arrivals to measure, and
 // stalls the sender shared blunt it, while that spread is only the
-// sender's sawtooth and the path's jitter.
+// sender's sawtooth and the path's jitter. Once the packets since a stall
+// show the sender shared it, the stalls after it are judged against the
+// path as it was before it (a busy host goes on stalling the server).
 // Stalls too short to be steps (under 2 ms) show in the floor instead
 // (core::ClockEstimator::segment_floor_ns: the same arrivals, so the same
 // jitter, on either timeline): a floor kSharper times as sharp, and
