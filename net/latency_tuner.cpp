@@ -113,25 +113,21 @@ void LatencyTuner::on_arrival(std::int64_t position, std::int64_t arrival_ns,
     return;
   }
   // Behind those waiting, in arrival order.
-  if (held_count_ == kHeld) {
-    const Arrival& oldest = held_[held_first_];
-    on_packet(oldest.position, SenderClock::jack_time(oldest.arrival_ns, audio));
-    held_first_ = (held_first_ + 1) % kHeld;
-    --held_count_;
-  }
+  if (held_count_ == kHeld) place_first(audio);
   held_[(held_first_ + held_count_) % kHeld] = Arrival{position, arrival_ns};
   ++held_count_;
   if (!running) place_held(audio, true);
 }
 
 void LatencyTuner::place_held(const core::AudioStatus& audio, bool all) noexcept {
-  while (held_count_ > 0) {
-    const Arrival& a = held_[held_first_];
-    if (!all && a.arrival_ns > audio.cycle_ns) return;
-    on_packet(a.position, SenderClock::jack_time(a.arrival_ns, audio));
-    held_first_ = (held_first_ + 1) % kHeld;
-    --held_count_;
-  }
+  while (held_count_ > 0 && (all || held_[held_first_].arrival_ns <= audio.cycle_ns)) place_first(audio);
+}
+
+void LatencyTuner::place_first(const core::AudioStatus& audio) noexcept {
+  const Arrival& a = held_[held_first_];
+  on_packet(a.position, SenderClock::jack_time(a.arrival_ns, audio));
+  held_first_ = (held_first_ + 1) % kHeld;
+  --held_count_;
 }
 
 bool LatencyTuner::absorb(std::uint32_t frames, std::int64_t now_ns) noexcept {

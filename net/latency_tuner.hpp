@@ -104,6 +104,8 @@ class LatencyTuner {
   std::uint32_t need(double lateness) const noexcept;
   // Places the waiting arrivals that JACK's status now covers (all: `all`).
   void place_held(const core::AudioStatus& audio, bool all) noexcept;
+  // Places the oldest waiting arrival by `audio`.
+  void place_first(const core::AudioStatus& audio) noexcept;
   std::uint32_t clamp_target(std::uint32_t frames) const noexcept;
   void set_target(std::uint32_t frames, std::int64_t now_ns) noexcept;
 

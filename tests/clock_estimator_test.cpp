@@ -124,6 +124,32 @@ TEST_CASE("clock: a JACK stall's new level is where the cycles settle, not the f
   }
 }
 
+namespace {
+
+// 2 s of a JACK server's cycles on schedule (woken 0-20 us late), then
+// `lags` (ms, one per cycle), then `after` (ms) for 1 s more.
+constexpr std::int64_t kOnSchedule = 750;
+std::vector<Obs> lagged_cycles(const std::vector<double>& lags, double after, std::uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::uniform_real_distribution<double> u(0, 20e-6);
+  std::vector<Obs> v;
+  for (std::int64_t k = 0; k < kOnSchedule + 375; ++k) {
+    const std::size_t j = static_cast<std::size_t>(std::max<std::int64_t>(k - kOnSchedule, 0));
+    const double lag = k < kOnSchedule ? 0 : j < lags.size() ? lags[j] * 1e-3 : after * 1e-3;
+    const double due = static_cast<double>(k) * 128 / 48000;
+    v.push_back({1000 + k * 128, kStart + static_cast<std::int64_t>((due + lag + u(rng)) * 1e9)});
+  }
+  return v;
+}
+
+// Where a cycle of lagged_cycles() is due on a schedule `level` ms late.
+std::int64_t due_at(const Obs& o, double level) {
+  const double due = static_cast<double>(o.frames - 1000) / 48000;
+  return kStart + static_cast<std::int64_t>((due + level * 1e-3) * 1e9);
+}
+
+}  // namespace
+
 TEST_CASE("clock: a storm of JACK stalls is taken at the level after its last stall") {
   // Cycle lateness (ms) from two of this host's recordings, from a stall's
   // first late cycle: a storm that lost 32.5 ms over 55 ms, whose first
@@ -143,20 +169,14 @@ TEST_CASE("clock: a storm of JACK stalls is taken at the level after its last st
     CAPTURE(i);
     const Storm& storm = storms[i];
     core::ClockEstimator c(core::ClockEstimator::jack_config(48000));
-    std::mt19937_64 rng(9);
-    std::uniform_real_distribution<double> u(0, 20e-6);
     double worst = 0;
     int judged = 0;
-    const std::int64_t first = 750;  // 2 s of cycles on schedule
-    for (std::int64_t k = 0; k < first + 375; ++k) {
-      const std::size_t j = static_cast<std::size_t>(std::max<std::int64_t>(k - first, 0));
-      const double lag = k < first ? 0 : j < storm.lags.size() ? storm.lags[j] * 1e-3 : storm.level * 1e-3;
-      const double due = static_cast<double>(k) * 128 / 48000;
-      const std::int64_t frames = 1000 + k * 128;
-      c.observe(frames, kStart + static_cast<std::int64_t>((due + lag + u(rng)) * 1e9));
-      if (k >= first + static_cast<std::int64_t>(storm.last) && !c.settling()) {
-        const std::int64_t truth = kStart + static_cast<std::int64_t>((due + storm.level * 1e-3) * 1e9);
-        worst = std::max(worst, std::fabs(static_cast<double>(c.time_of(frames) - truth)));
+    const std::vector<Obs> cycles = lagged_cycles(storm.lags, storm.level, 9);
+    for (std::size_t k = 0; k < cycles.size(); ++k) {
+      const Obs& o = cycles[k];
+      c.observe(o.frames, o.t);
+      if (k >= kOnSchedule + storm.last && !c.settling()) {
+        worst = std::max(worst, std::fabs(static_cast<double>(c.time_of(o.frames) - due_at(o, storm.level))));
         ++judged;
       }
     }
@@ -172,20 +192,12 @@ TEST_CASE("clock: cycles late three times in a row and then on time again leave 
   // on schedule it is the schedule.
   const std::vector<double> lags = {0.71, 0.61, 0.75, 1.32, 0.0, -0.02, 0.0, 0.01, 0.0, 0.02, 0.0, 0.0};
   core::ClockEstimator c(core::ClockEstimator::jack_config(48000));
-  std::mt19937_64 rng(4);
-  std::uniform_real_distribution<double> u(0, 20e-6);
   double worst = 0;
-  const std::int64_t first = 750;
-  for (std::int64_t k = 0; k < first + 375; ++k) {
-    const std::size_t j = static_cast<std::size_t>(std::max<std::int64_t>(k - first, 0));
-    const double lag = k >= first && j < lags.size() ? lags[j] * 1e-3 : 0;
-    const double due = static_cast<double>(k) * 128 / 48000;
-    const std::int64_t frames = 1000 + k * 128;
-    c.observe(frames, kStart + static_cast<std::int64_t>((due + lag + u(rng)) * 1e9));
-    if (k >= first + 5) {
-      const std::int64_t truth = kStart + static_cast<std::int64_t>(due * 1e9);
-      worst = std::max(worst, std::fabs(static_cast<double>(c.time_of(frames) - truth)));
-    }
+  const std::vector<Obs> cycles = lagged_cycles(lags, 0, 4);
+  for (std::size_t k = 0; k < cycles.size(); ++k) {
+    const Obs& o = cycles[k];
+    c.observe(o.frames, o.t);
+    if (k >= kOnSchedule + 5) worst = std::max(worst, std::fabs(static_cast<double>(c.time_of(o.frames) - due_at(o, 0))));
   }
   CHECK(worst < 60'000);
 }

@@ -286,47 +286,65 @@ TEST_CASE("sender_clock: a sender in the graph is on JACK's timeline soon after 
   }
 }
 
+namespace {
+
+struct Stall {
+  std::int64_t at_ms;
+  double ms;
+};
+
+struct StormRun {
+  std::int64_t start = 5 * kNs;
+  std::int64_t chosen_at = -1;  // the first arrival after 2.9 s on JACK's timeline
+  bool on_jack = false;         // at the end
+};
+
+// 10 s of 20 ms packets of a sender in the graph (as jackaudiosrc sends
+// them) through `storm`: each stall at its time, losing its length.
+StormRun run_storm(const std::vector<Stall>& storm) {
+  StormRun run;
+  const std::int64_t start = run.start;
+  const auto count = [&](std::int64_t t) {
+    std::size_t n = 0;
+    while (n < storm.size() && start + storm[n].at_ms * kMs <= t) ++n;
+    return n;
+  };
+  const auto lost = [&](std::int64_t t) {
+    double ms = 0;
+    for (std::size_t n = 0; n < count(t); ++n) ms += storm[n].ms;
+    return static_cast<std::int64_t>(ms * 1e6);
+  };
+  net::SenderClock c;
+  for (int k = 0; k < 500; ++k) {
+    const std::int64_t pos = 960 * std::int64_t{k};
+    const std::int64_t captured = start + std::llround(static_cast<double>(pos + 960) * kNsPerFrame);
+    const std::int64_t on_timeline = start + (captured - start + kPeriodNs - 1) / kPeriodNs * kPeriodNs;
+    std::int64_t t = on_timeline;
+    while (t - lost(t) < on_timeline) t += on_timeline - (t - lost(t));
+    const std::int64_t arrival = t + 200'000 + (k * 7919 % 5) * 40'000;
+    c.observe(pos, arrival, status_at(start, arrival, lost(arrival), count(arrival)));
+    if (arrival > start + 2900 * kMs && run.chosen_at < 0 && c.on_jack()) run.chosen_at = arrival;
+  }
+  run.on_jack = c.on_jack();
+  return run;
+}
+
+}  // namespace
+
 TEST_CASE("sender_clock: a sender in the graph is on JACK's timeline within a second of a stop in a storm that goes on") {
   // A busy host (as in one of this host's recordings): the server stops
   // for 40 ms and goes on stalling every 0.3 to 0.7 s for seconds. Each
   // stall after the stop is judged against the path as it was before the
   // stop, which the packets since show the sender shared.
-  struct Stall {
-    std::int64_t at_ms;
-    double ms;
-  };
   const std::vector<std::vector<Stall>> storms = {
       {{3000, 40}, {3410, 1}, {3530, 0.5}, {3770, 2}, {4370, 1.5}, {5090, 3}, {5500, 1}, {5900, 2}},
       {{500, 1}, {1200, 2}, {3000, 40}, {3300, 1}, {3800, 6}, {4300, 1}, {4900, 2}, {5400, 1}}};
   for (std::size_t i = 0; i < storms.size(); ++i) {
     CAPTURE(i);
-    const std::vector<Stall>& storm = storms[i];
-    const std::int64_t start = 5 * kNs;
-    const auto count = [&](std::int64_t t) {
-      std::size_t n = 0;
-      while (n < storm.size() && start + storm[n].at_ms * kMs <= t) ++n;
-      return n;
-    };
-    const auto lost = [&](std::int64_t t) {
-      double ms = 0;
-      for (std::size_t n = 0; n < count(t); ++n) ms += storm[n].ms;
-      return static_cast<std::int64_t>(ms * 1e6);
-    };
-    net::SenderClock c;
-    std::int64_t chosen_at = -1;
-    for (int k = 0; k < 500; ++k) {  // 10 s of 20 ms packets
-      const std::int64_t pos = 960 * std::int64_t{k};
-      const std::int64_t captured = start + std::llround(static_cast<double>(pos + 960) * kNsPerFrame);
-      const std::int64_t on_timeline = start + (captured - start + kPeriodNs - 1) / kPeriodNs * kPeriodNs;
-      std::int64_t t = on_timeline;
-      while (t - lost(t) < on_timeline) t += on_timeline - (t - lost(t));
-      const std::int64_t arrival = t + 200'000 + (k * 7919 % 5) * 40'000;
-      c.observe(pos, arrival, status_at(start, arrival, lost(arrival), count(arrival)));
-      if (arrival > start + 2900 * kMs && chosen_at < 0 && c.on_jack()) chosen_at = arrival;
-    }
-    REQUIRE(chosen_at > 0);
-    CHECK(chosen_at - (start + 3000 * kMs) < 1000 * kMs);
-    CHECK(c.on_jack());
+    const StormRun run = run_storm(storms[i]);
+    REQUIRE(run.chosen_at > 0);
+    CHECK(run.chosen_at - (run.start + 3000 * kMs) < 1000 * kMs);
+    CHECK(run.on_jack);
   }
 }
 
@@ -337,43 +355,16 @@ TEST_CASE("sender_clock: a sender in the graph is on JACK's timeline soon after 
   // threshold and stay out of its fit, so the stalls after it are still
   // judged against the path before the storm: the sender is recognised
   // once the storm is over.
-  struct Stall {
-    std::int64_t at_ms;
-    double ms;
-  };
   const std::vector<std::vector<Stall>> storms = {
       {{3000, 40}, {3300, 1.5}, {3450, 2}},
       {{3000, 40}, {3100, 0.5}, {3200, 6}, {3350, 1}, {3500, 2}},
       {{1000, 2}, {3000, 40}, {3150, 2}}};
   for (std::size_t i = 0; i < storms.size(); ++i) {
     CAPTURE(i);
-    const std::vector<Stall>& storm = storms[i];
-    const std::int64_t start = 5 * kNs;
-    const auto count = [&](std::int64_t t) {
-      std::size_t n = 0;
-      while (n < storm.size() && start + storm[n].at_ms * kMs <= t) ++n;
-      return n;
-    };
-    const auto lost = [&](std::int64_t t) {
-      double ms = 0;
-      for (std::size_t n = 0; n < count(t); ++n) ms += storm[n].ms;
-      return static_cast<std::int64_t>(ms * 1e6);
-    };
-    net::SenderClock c;
-    const std::int64_t last = start + storm.back().at_ms * kMs;
-    std::int64_t chosen_at = -1;
-    for (int k = 0; k < 500; ++k) {  // 10 s of 20 ms packets, as jackaudiosrc sends them
-      const std::int64_t pos = 960 * std::int64_t{k};
-      const std::int64_t captured = start + std::llround(static_cast<double>(pos + 960) * kNsPerFrame);
-      const std::int64_t on_timeline = start + (captured - start + kPeriodNs - 1) / kPeriodNs * kPeriodNs;
-      std::int64_t t = on_timeline;
-      while (t - lost(t) < on_timeline) t += on_timeline - (t - lost(t));
-      const std::int64_t arrival = t + 200'000 + (k * 7919 % 5) * 40'000;
-      c.observe(pos, arrival, status_at(start, arrival, lost(arrival), count(arrival)));
-      if (arrival > start + 2900 * kMs && chosen_at < 0 && c.on_jack()) chosen_at = arrival;
-    }
-    REQUIRE(chosen_at > 0);
-    CHECK(chosen_at - last < net::SenderClock::kSettleNs + 200 * kMs);
-    CHECK(c.on_jack());
+    const StormRun run = run_storm(storms[i]);
+    const std::int64_t last = run.start + storms[i].back().at_ms * kMs;
+    REQUIRE(run.chosen_at > 0);
+    CHECK(run.chosen_at - last < net::SenderClock::kSettleNs + 200 * kMs);
+    CHECK(run.on_jack);
   }
 }
