@@ -187,11 +187,11 @@ void PlayoutClock::follow(double wanted, double settled, double seconds) noexcep
     return;
   }
   // A large gap (a rate measured late, far from nominal) closes with a
-  // time constant of kCatchUpS, at kSettleSlew at most; small ones at the
+  // time constant of kCatchUpS, at kCatchUpSlew at most; small ones at the
   // slew.
   const double gap = wanted - rate_;
   const double rate_slew = geometric(kSettleSlew, kSlew, settled) * rate_;
-  const double most = std::max(rate_slew, std::min(std::fabs(gap) / kCatchUpS, kSettleSlew * rate_)) * seconds;
+  const double most = std::max(rate_slew, std::min(std::fabs(gap) / kCatchUpS, kCatchUpSlew * rate_)) * seconds;
   rate_ += std::clamp(gap, -most, most);
 }
 

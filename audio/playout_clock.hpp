@@ -103,16 +103,24 @@ class PlayoutClock {
   /// jumps after a splice is followed, not stepped to. A step of the rate is
   /// a kink in the tone's phase; 100 ppm/s moves the phase of a 440 Hz
   /// tone by less than a thousandth of a radian per 10 ms from where its
-  /// pitch of the last half second put it. Faster while settling.
+  /// pitch of the last half second put it. Faster while settling, but no
+  /// faster than 200 ppm/s: the settling trim that plays away what a splice
+  /// left (up to half the tone's period) then ramps to its most in a
+  /// second, and puts the phase advance of 10 ms at most 1.4 mrad off its
+  /// median of the last half second. A codec's own phase wander (Opus at
+  /// 64 kbit/s mono: up to 12 mrad over two blocks a splice joins,
+  /// tests/README.md) comes on top of that in tests/tools/tone_judge's eyes.
   static constexpr double kSlew = 100e-6;
-  static constexpr double kSettleSlew = 500e-6;
+  static constexpr double kSettleSlew = 200e-6;
   /// A gap larger than kSlew x kCatchUpS (a sender's rate measured only
   /// after seconds, under jitter, far from the nominal it was taken for)
-  /// closes with this time constant, at kSettleSlew at most: a ramp of
+  /// closes with this time constant, at kCatchUpSlew at most: a ramp of
   /// 1000 ppm/s puts a 440 Hz tone's phase advance 7 mrad per 10 ms off its
   /// median of the last half second, as much as a glitch in
-  /// tests/tools/tone_judge's eyes.
+  /// tests/tools/tone_judge's eyes; 500 ppm/s closes a gap of 2000 ppm in
+  /// 4 s.
   static constexpr double kCatchUpS = 1.0;
+  static constexpr double kCatchUpSlew = 500e-6;
   /// How fast the reference follows a new target: a target 10 ms larger is
   /// reached in 2 s (playout 0.5 % slow), a smaller one in 5 s (0.2 % fast).
   static constexpr double kGrowSlew = 5e-3;

@@ -11,6 +11,7 @@
 
 #include "core/mailbox.hpp"
 #include "core/record_pool.hpp"
+#include "tools/tone_judge.hpp"
 
 namespace {
 
@@ -388,6 +389,34 @@ TEST_CASE("player: a splice lands between samples where the waveforms match: the
     CAPTURE(stall_ms);
     CHECK(std::fabs(jump) < 0.004);
     CHECK(rig.max_step(before) <= kSineStep * 1.1f);
+  }
+}
+
+TEST_CASE("player: the trim after a splice early in a stream ramps in gently: no kink in the tone's phase") {
+  // While playout settles, what a splice leaves (up to half the tone's
+  // period) is trimmed at up to 200 ppm. The pitch ramps there: a ramp
+  // puts each 10 ms block's phase advance off the median of the last half
+  // second by the ramp's slope times a quarter of a second, and
+  // tests/tools/tone_judge sums two blocks. It must stay within what a
+  // splice leaves (4 mrad, above), or a codec's own phase wander on top of
+  // it reads as a glitch.
+  testtools::JudgeOptions judge;
+  judge.from_s = 0.3;
+  judge.limits.max_pitch_ppm = std::nullopt;
+  for (double stall_ms = 6; stall_ms < 16; stall_ms += 0.73) {
+    Rig rig;
+    rig.w = 2 * M_PI * 440 / 48000;
+    Sender net;
+    net.begin(rig);
+    net.run(rig, 375);  // 1 s
+    rig.stall(static_cast<std::int64_t>(stall_ms * 1e6));
+    net.run(rig, 750);
+    REQUIRE(rig.status.splices == 1);
+    double worst = 0;
+    for (const auto& b : testtools::JudgeChannel(rig.out, 48000, judge).blocks)
+      if (b.judged && !std::isnan(b.phase_step_rad)) worst = std::max(worst, std::fabs(b.phase_step_rad));
+    CAPTURE(stall_ms);
+    CHECK(worst < 0.004);
   }
 }
 
