@@ -61,6 +61,11 @@ relay_args=()
 # The goals, from this long after playout began: drift_ppm within DRIFT ppm
 # of the truth and the pitch of every 1 s window within PITCH ppm.
 goals=("5 100 100" "10 20 50")
+# The drift limits widen by how far the sent packets' envelope strays
+# (below), where the relay adds only a fixed delay and a drift: not under
+# jitter, which buries that envelope, nor for a sender in JACK's graph,
+# whose clock is JACK's and whose packets stop with its stalls.
+widen=1
 case $case_name in
   clean) ;;
   loss) relay_args=(--loss 5) ;;
@@ -82,11 +87,12 @@ case $case_name in
     # uncertain).
     tone_s=31
     goals=("5 500 500" "10 300 300" "25 40 50")
+    widen=0
     ;;
   fast) sender_ppm=1000 relay_args=(--delay-ms 40 --drift-ppm 1000) ;;
   slow) sender_ppm=-1000 relay_args=(--delay-ms 2 --drift-ppm -1000) ;;
   stall) stats_s=0.1 ;;
-  graph) latency_ms=10 stats_s=0.1 ;;
+  graph) latency_ms=10 stats_s=0.1 widen=0 ;;
   *) echo "playout_test: unknown case $case_name" >&2; exit 2 ;;
 esac
 
@@ -218,12 +224,47 @@ done
 # (PlayoutClock::kQuietS) and comes a few cycles after it. Every stall the
 # cycle log tells from its noise (0.1 ms) counts: a small one may carry an
 # error that sat just inside the band across it.
+#
+# The sender's clock is the truth, but a receiver sees only what was sent,
+# and the earliest of the sender's packets wander: on this busy VM the
+# lower envelope of what the relay sent (its send log) drifts by up to a
+# quarter of a millisecond over seconds, which over 10 s reads as 25 ppm.
+# So each drift limit is widened by how far the rate that envelope shows
+# over the same span (its hull edge at the mean: Moon, Skelly and
+# Towsley's estimator) sits off the truth, in the cases that allow it
+# (WIDEN); both figures are printed.
 python3 "$timeline" stalls "$TEST_TMP/out.cycles" --min-ms 0.1 >"$TEST_TMP/stalls.txt"
 python3 - "$TEST_TMP/rtp2jack.log" "$truth_ppm" "$latency_ms" "$TEST_TMP/stalls.txt" "$TEST_TMP/stops.log" \
-  "${goals[@]}" <<'PY' || verdict=1
+  "$TEST_TMP/sent.log" "$widen" "${goals[@]}" <<'PY' || verdict=1
 import json, os, sys
 log, truth, target, stalls_path, stops_path = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), sys.argv[4], sys.argv[5]
-goals = [tuple(map(float, g.split()[:2])) for g in sys.argv[6:]]
+widen = sys.argv[7] == "1"
+goals = [tuple(map(float, g.split()[:2])) for g in sys.argv[8:]]
+# What the relay sent: (RTP timestamp unwrapped, send time less that at 48 kHz), in order.
+NS_PER_FRAME = 1e9 / 48000
+sent = []
+for line in open(sys.argv[6]):
+    ns, _, ts, _ = map(int, line.split())
+    if ts < 0: continue
+    if sent:
+        prev = sent[-1][0]
+        ts = prev + ((ts - prev) % 2**32 + 2**31) % 2**32 - 2**31
+    sent.append((ts, ns - ts * NS_PER_FRAME, ns / 1e9))
+def sent_ppm(upto_s):
+    """The rate of the sent packets' lower envelope, to upto_s; None before 1 s of them."""
+    pts = [(x, y) for x, y, t in sent if t <= upto_s]
+    if len(pts) < 2 or pts[-1][0] - pts[0][0] < 48000: return None
+    hull = []
+    for p in sorted(pts):
+        while len(hull) >= 2 and ((hull[-1][0] - hull[-2][0]) * (p[1] - hull[-2][1]) -
+                                  (hull[-1][1] - hull[-2][1]) * (p[0] - hull[-2][0])) <= 0:
+            hull.pop()
+        hull.append(p)
+    mean = sum(x for x, _ in pts) / len(pts)
+    for a, b in zip(hull, hull[1:]):
+        if b[0] >= mean or b == hull[-1]:
+            slope = (b[1] - a[1]) / (b[0] - a[0])
+            return (NS_PER_FRAME / (NS_PER_FRAME + slope) - 1) * 1e6
 rows = [json.loads(l) for l in open(log) if l.startswith("{") and '"final":true' not in l]
 playing = [r for r in rows if r["playing"]]
 t0 = playing[0]["monotonic_s"]
@@ -233,24 +274,32 @@ def after(t, times, span):
     return any(0 <= t - s < span for s in times)
 problems = []
 worst = [0.0] * len(goals)
+excess = [-1e9] * len(goals)  # the error beyond the widened limit, at worst
+wander = [0.0] * len(goals)
 worst_buf = 0.0
 judged = 0
 for r in playing:
     t, since = r["monotonic_s"], r["monotonic_s"] - t0
     err = abs(r["drift_ppm"] - truth)
-    for i, (start, _) in enumerate(goals):
+    shown = sent_ppm(t) if widen else None
+    off = abs(shown - truth) if shown is not None else 0.0
+    for i, (start, limit) in enumerate(goals):
         if since >= start:
             worst[i] = max(worst[i], err)
+            wander[i] = max(wander[i], off)
+            excess[i] = max(excess[i], err - (limit + off))
     if since >= 5 and not after(t, stalls, 0.15) and not after(t, stops, 1.0):
         off = abs(r["buffer_ms"] - target)
         if off > worst_buf:
             worst_buf, worst_at = off, since
         judged += 1
 print(f"drift_ppm vs truth {truth:+.1f}: " + ", ".join(
-    f"worst {w:.1f} ppm from {start:g} s" for w, (start, _) in zip(worst, goals)) +
+    f"worst {w:.1f} ppm from {start:g} s (the sent packets' envelope up to {o:.1f} off)"
+    for w, o, (start, _) in zip(worst, wander, goals)) +
     f"; buffer_ms worst {worst_buf:.2f} ms off the target from 5 s ({judged} lines judged)")
-for w, (start, limit) in zip(worst, goals):
-    if w > limit: problems.append(f"drift {w:.1f} ppm off from {start:g} s (limit {limit:g})")
+for w, e, o, (start, limit) in zip(worst, excess, wander, goals):
+    if e > 0: problems.append(f"drift {w:.1f} ppm off from {start:g} s (limit {limit:g}, "
+                              f"plus the sent packets' envelope off the truth at that line)")
 if worst_buf > 1.5:
     problems.append(f"buffer {worst_buf:.2f} ms off (limit 1.5) at {worst_at:.2f} s after playout began; "
                     "the nearest stall of JACK's and stop before: " +
