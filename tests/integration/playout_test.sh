@@ -282,12 +282,12 @@ for r in playing:
     t, since = r["monotonic_s"], r["monotonic_s"] - t0
     err = abs(r["drift_ppm"] - truth)
     shown = sent_ppm(t) if widen else None
-    off = abs(shown - truth) if shown is not None else 0.0
+    stray = abs(shown - truth) if shown is not None else 0.0
     for i, (start, limit) in enumerate(goals):
         if since >= start:
             worst[i] = max(worst[i], err)
-            wander[i] = max(wander[i], off)
-            excess[i] = max(excess[i], err - (limit + off))
+            wander[i] = max(wander[i], stray)
+            excess[i] = max(excess[i], err - (limit + stray))
     if since >= 5 and not after(t, stalls, 0.15) and not after(t, stops, 1.0):
         off = abs(r["buffer_ms"] - target)
         if off > worst_buf:
