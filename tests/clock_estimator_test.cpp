@@ -197,7 +197,8 @@ TEST_CASE("clock: cycles late three times in a row and then on time again leave 
   for (std::size_t k = 0; k < cycles.size(); ++k) {
     const Obs& o = cycles[k];
     c.observe(o.frames, o.t);
-    if (k >= kOnSchedule + 5) worst = std::max(worst, std::fabs(static_cast<double>(c.time_of(o.frames) - due_at(o, 0))));
+    if (k >= kOnSchedule + 5)
+      worst = std::max(worst, std::fabs(static_cast<double>(c.time_of(o.frames) - due_at(o, 0))));
   }
   CHECK(worst < 60'000);
 }

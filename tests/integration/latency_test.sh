@@ -22,12 +22,9 @@ jack_start "$(unique_name latency)" 48000 128
 port=$(free_udp_port)
 relay_port=$(free_udp_port)
 
-# The relay runs real-time (below JACK's threads), as the senders do: its
-# own wake-ups on this two-CPU VM would otherwise add to the jitter the
-# case gives it.
 start_relay() {  # start_relay [IMPAIRMENTS...]: the relay on relay_port
   rm -f "$TEST_TMP/relay.ready"
-  spawn relay chrt -f 3 "$build/tests/udp_relay" --listen "127.0.0.1:$relay_port" --to "127.0.0.1:$port" \
+  spawn relay "${HARNESS_RT[@]}" "$build/tests/udp_relay" --listen "127.0.0.1:$relay_port" --to "127.0.0.1:$port" \
     --seed 5 --ready-file "$TEST_TMP/relay.ready" "$@"
   relay_pid=$SPAWNED_PID
   wait_for_file "$TEST_TMP/relay.ready" 5
@@ -53,7 +50,7 @@ case $mode in
     rx=$SPAWNED_PID
     wait_for_line "$TEST_TMP/rtp2jack.log" "receiving on" 10
     tap out 17 rtp2jack:out_1 rtp2jack:out_2
-    send_prefix="chrt -f 3" send 15 "$port"
+    send_prefix="${HARNESS_RT[*]}" send 15 "$port"
     wait "$TAP_PID"
     stop_pid "$rx"
     # The tone whole from its onset (JACK's own stalls excused, from the
@@ -71,7 +68,7 @@ case $mode in
     rx_pid=$SPAWNED_PID
     wait_for_line "$TEST_TMP/rtp2jack.log" "receiving on" 10
     stats_wait 5 "latency_auto and target_ms == 40"  # where auto starts
-    send_prefix="chrt -f 3"
+    send_prefix="${HARNESS_RT[*]}"
     spawn sender send 30 "$relay_port"
     sender_pid=$SPAWNED_PID
     # Clean network: down from 40 ms after the first calm spell (5 s) and a

@@ -99,12 +99,7 @@ esac
 jack_start "$(unique_name "playout_$case_name")"
 port=$(free_udp_port)
 relay_port=$(free_udp_port)
-# The relay and the sender run real-time (below JACK's threads): their own
-# scheduling on this two-CPU VM would otherwise add jitter of a few ms that
-# is the harness's, not the network the case describes.
-rt=(chrt -f 3)
-
-spawn relay "${rt[@]}" "$build/tests/udp_relay" --listen "127.0.0.1:$relay_port" \
+spawn relay "${HARNESS_RT[@]}" "$build/tests/udp_relay" --listen "127.0.0.1:$relay_port" \
   --to "127.0.0.1:$port" "${relay_args[@]}" --seed 11 --drop-log "$TEST_TMP/drops.log" \
   --stats-file "$TEST_TMP/relay.json" --ready-file "$TEST_TMP/relay.ready" --send-log "$TEST_TMP/sent.log"
 relay_pid=$SPAWNED_PID
@@ -116,7 +111,7 @@ if [[ $case_name == graph ]]; then
   # bench/latency_bench.py's is. rtp2jack joins once 2 s of the stream have
   # been sent, as it would join a running sender: jackaudiosrc's start-up
   # is not its to absorb.
-  spawn sender "${rt[@]}" gst-launch-1.0 -q jackaudiosrc connect=0 client-name=graphsnd buffer-time=20000 \
+  spawn sender "${HARNESS_RT[@]}" gst-launch-1.0 -q jackaudiosrc connect=0 client-name=graphsnd buffer-time=20000 \
     latency-time=5000 ! audio/x-raw,channels=2 ! audioconvert ! opusenc bitrate=128000 frame-size=20 \
     ! rtpopuspay pt=96 ! udpsink host=127.0.0.1 port="$relay_port" sync=false
   sender_pid=$SPAWNED_PID
@@ -150,7 +145,7 @@ if [[ $case_name == stall || $case_name == graph ]]; then
 fi
 
 if [[ $case_name != graph ]]; then
-  "${rt[@]}" gst-launch-1.0 -q audiotestsrc is-live=true wave=sine freq=440 volume=0.5 \
+  "${HARNESS_RT[@]}" gst-launch-1.0 -q audiotestsrc is-live=true wave=sine freq=440 volume=0.5 \
     num-buffers=$((tone_s * 50)) samplesperbuffer=960 ! audio/x-raw,rate=48000,channels=2 \
     ! audioconvert ! opusenc bitrate=128000 frame-size=20 ! rtpopuspay pt=96 \
     ! udpsink host=127.0.0.1 port="$relay_port" >"$TEST_TMP/sender.log" 2>&1

@@ -16,6 +16,13 @@
 TEST_TMP=${TEST_TMP:-$(mktemp -d "${TMPDIR:-/tmp}/rtp2jack-test.XXXXXX")}
 _CLEANUPS=()
 
+# A test's senders and relays run real-time, below JACK's threads: their
+# own scheduling on this two-CPU VM would otherwise add jitter of a few ms
+# that is the harness's, not the network the case describes. Prefix their
+# command with "${HARNESS_RT[@]}".
+# shellcheck disable=SC2034  # used by the scripts that source this
+HARNESS_RT=(chrt -f 3)
+
 # cleanup_push CMD...: run CMD at exit, last pushed first, even on failure.
 cleanup_push() {
   _CLEANUPS+=("$*")

@@ -41,11 +41,13 @@ int main(int argc, char** argv) {
     const double t = static_cast<double>(r.arrival_ns) / 1e9;
     if (t < from || t > to) continue;
     const net::SenderClock::Verdict& v = clock.verdict();
-    std::printf("%.4f %d %" PRIu64 " %d %" PRIu64 " %" PRIu64 " %.0f %.0f %.1f %.1f %.1f %d %.0f %.0f %d %.0f %d %d %d\n", t,
-                clock.on_jack(), r.audio.jack_stalls, r.audio.jack_settling, clock.system().steps(),
+    std::printf("%.4f %d %" PRIu64 " %d %" PRIu64 " %" PRIu64
+                " %.0f %.0f %.1f %.1f %.1f %d %.0f %.0f %d %.0f %d %d %d\n",
+                t, clock.on_jack(), r.audio.jack_stalls, r.audio.jack_settling, clock.system().steps(),
                 clock.jack().steps(), clock.system().segment_floor_ns() / 1e3, clock.jack().segment_floor_ns() / 1e3,
-                clock.system().deviation_ppm(), clock.system().uncertainty_ppm(), clock.jack().deviation_ppm(), clock.stall_shared(), static_cast<double>(v.late_ns) / 1e3,
-                static_cast<double>(v.jack_ns) / 1e3, v.packets, v.margin_ns / 1e3, v.shifted, v.alone, v.fits);
+                clock.system().deviation_ppm(), clock.system().uncertainty_ppm(), clock.jack().deviation_ppm(),
+                clock.stall_shared(), static_cast<double>(v.late_ns) / 1e3, static_cast<double>(v.jack_ns) / 1e3,
+                v.packets, v.margin_ns / 1e3, v.shifted, v.alone, v.fits);
   }
   std::fclose(f);
   return 0;
