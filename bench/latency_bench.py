@@ -55,7 +55,7 @@ SINKS = [
     ("bt 10.7 ms / lt 2.7 ms", "buffer-time=10667 latency-time=2667"),
     ("bt 20 ms / lt 5 ms", "buffer-time=20000 latency-time=5000"),
 ]
-# 40 ms and more only add delay (a run at 1d1bb17: 52 to 55 ms).
+# 40 ms and more only add delay (52 to 55 ms when measured).
 JITTERBUFFER_MS = [0, 10]
 REFERENCE_GRID = [(jb, label, props) for label, props in SINKS for jb in JITTERBUFFER_MS]
 
@@ -249,7 +249,7 @@ def main():
     # server, the probe, both receivers and the sender, it now and then woke
     # 1 to 4 ms late: packets came that much after the sender's own 2.4 ms
     # pattern, for both receivers alike, and one or two in 15 s came too
-    # late for rtp2jack up to --latency 6 (b320ec9, 06d0da6). That is the
+    # late for rtp2jack up to --latency 6. That is the
     # harness's jitter, not a receiver's: the sender runs real-time (its
     # JACK thread already does), the receivers as their users run them.
     ap.add_argument("--sender-rt", type=int, default=3,

@@ -21,10 +21,9 @@ std::uint32_t fixed_cost(std::uint32_t period, std::uint32_t ahead, std::uint32_
   // Measured in simulated time (tests/sim_test.cpp, "sim: below that, one
   // period + 3.5 ms"): on a network without jitter the smallest target
   // that loses nothing is one period plus what the callback renders ahead
-  // (16 frames) plus 1.3 to 1.5 ms at 64 to 256 frames with 5 ms packets
-  // (b320ec9; with the 40-frame render-ahead before it, 1.5 to 1.9 ms, up
-  // to 3.5 ms with 20 ms packets at 512). Net's repair margin (3 ms, room
-  // for the net thread's wake-up) covers that.
+  // (16 frames) plus 1.3 to 1.5 ms at 64 to 256 frames with 5 ms packets,
+  // up to 3.5 ms with 20 ms packets at 512. Net's repair margin (3 ms,
+  // room for the net thread's wake-up) covers that.
   return period + ahead + static_cast<std::uint32_t>(std::uint64_t{d::kConcealMarginUs} * rate / 1'000'000);
 }
 }  // namespace
@@ -107,6 +106,11 @@ void LatencyTuner::on_packet(std::int64_t position, std::int64_t arrival_ns) noe
 void LatencyTuner::on_arrival(std::int64_t position, std::int64_t arrival_ns,
                               const core::AudioStatus& audio) noexcept {
   const bool running = audio.jack_rate > 0 && audio.callbacks > 0;
+  if (running && (audio.jack_stalls != stalls_seen_ || audio.jack_settling)) {
+    stalls_seen_ = audio.jack_stalls;
+    settled_ns_ = std::max(settled_ns_, arrival_ns + SenderClock::kSettleNs);
+  }
+  if (arrival_ns < settled_ns_) return;
   const bool late = running && arrival_ns - audio.cycle_ns > audio.period_ns + kStaleNs;
   if (held_count_ == 0 && !late) {
     on_packet(position, SenderClock::jack_time(arrival_ns, audio));
@@ -114,18 +118,27 @@ void LatencyTuner::on_arrival(std::int64_t position, std::int64_t arrival_ns,
   }
   // Behind those waiting, in arrival order.
   if (held_count_ == kHeld) place_first(audio);
-  held_[(held_first_ + held_count_) % kHeld] = Arrival{position, arrival_ns};
+  held_[(held_first_ + held_count_) % kHeld] = Arrival{position, arrival_ns, audio.jack_stalls};
   ++held_count_;
   if (!running) place_held(audio, true);
 }
 
 void LatencyTuner::place_held(const core::AudioStatus& audio, bool all) noexcept {
+  if (audio.jack_settling && !all) return;
   while (held_count_ > 0 && (all || held_[held_first_].arrival_ns <= audio.cycle_ns)) place_first(audio);
 }
 
 void LatencyTuner::place_first(const core::AudioStatus& audio) noexcept {
   const Arrival& a = held_[held_first_];
-  on_packet(a.position, SenderClock::jack_time(a.arrival_ns, audio));
+  // One that came before a stall JACK has confirmed since, or in the
+  // settling time after one, is not measured: where it fell on JACK's
+  // timeline is known only to within the stall.
+  if (!audio.jack_settling && a.stalls == audio.jack_stalls && a.arrival_ns >= settled_ns_)
+    on_packet(a.position, SenderClock::jack_time(a.arrival_ns, audio));
+  drop_first();
+}
+
+void LatencyTuner::drop_first() noexcept {
   held_first_ = (held_first_ + 1) % kHeld;
   --held_count_;
 }

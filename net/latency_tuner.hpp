@@ -64,7 +64,13 @@ class LatencyTuner {
   /// a period and kStaleNs waits for it (up to kHeld of them, then by the
   /// latest status): the host may have stalled, JACK with it, and a packet
   /// that a host stall delayed is not late for a server that lost the
-  /// stall's time too. update() places those that wait.
+  /// stall's time too. Arrivals are not measured across a stall JACK
+  /// confirms after them, nor while JACK's clock settles after one and
+  /// SenderClock::kSettleNs beyond (as SenderClock): a stall's held-up
+  /// packets come in a burst whose place on JACK's timeline is known only
+  /// to within the stall (their backlog is playout's to skip), and a
+  /// settling status maps CLOCK_MONOTONIC by the line before the stall.
+  /// update() places those that wait.
   void on_arrival(std::int64_t position, std::int64_t arrival_ns, const core::AudioStatus& audio) noexcept;
 
   /// Adaptive mode: net will play a late packet `frames` later than its
@@ -106,6 +112,8 @@ class LatencyTuner {
   void place_held(const core::AudioStatus& audio, bool all) noexcept;
   // Places the oldest waiting arrival by `audio`.
   void place_first(const core::AudioStatus& audio) noexcept;
+  // Forgets the oldest waiting arrival.
+  void drop_first() noexcept;
   std::uint32_t clamp_target(std::uint32_t frames) const noexcept;
   void set_target(std::uint32_t frames, std::int64_t now_ns) noexcept;
 
@@ -126,10 +134,13 @@ class LatencyTuner {
   struct Arrival {
     std::int64_t position = 0;
     std::int64_t arrival_ns = 0;
+    std::uint64_t stalls = 0;    // JACK's stalls in the status at its arrival
   };
   std::array<Arrival, kHeld> held_{};
   std::size_t held_first_ = 0;
   std::size_t held_count_ = 0;
+  std::uint64_t stalls_seen_ = 0;       // JACK's stalls in the latest arrival's status
+  std::int64_t settled_ns_ = INT64_MIN; // arrivals before this follow a stall (not measured)
 
   // Peak lateness per second, for the last kPeakSeconds.
   std::array<double, kPeakSeconds> peak_{};

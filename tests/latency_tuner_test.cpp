@@ -4,6 +4,7 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cstdint>
 
 namespace {
@@ -44,12 +45,16 @@ TEST_CASE("latency tuner: auto keeps its start target until a stream has been me
 namespace {
 // JACK cycling at 128 frames (48 kHz) with a status per cycle, losing
 // `lost_ms` at `stall_at_ms` (its frame counter stands still while it
-// stalls); 5 ms packets sent on time, those of [delay_from_ms,
-// delay_from_ms + 30 ms) delayed by `delay_ms`, or all held until its end
-// when `shared` (a host stall that held the sender or the path with JACK).
+// stalls; its first cycle after counts the stall); 5 ms packets sent on
+// time, those of [delay_from_ms, delay_from_ms + 30 ms) delayed by
+// `delay_ms`, or all held until its end when `shared` (a host stall that
+// held the sender or the path with JACK).
+// For `settle_cycles` cycles after the stall JACK's clock settles: its
+// status is provisional, with the cycle's start on the line before the
+// stall (as audio::PlayoutClock reports it until the step is confirmed).
 // Returns the tuner's target after `seconds`.
 std::uint32_t run_stall(bool shared, double stall_at_ms, double lost_ms, double delay_from_ms, double delay_ms,
-                        bool held, double seconds = 4) {
+                        bool held, double seconds = 4, int settle_cycles = 0) {
   net::TunerConfig config;
   config.adaptive = true;
   config.initial_frames = 20 * 48;
@@ -60,6 +65,7 @@ std::uint32_t run_stall(bool shared, double stall_at_ms, double lost_ms, double 
   const std::int64_t stall_at = static_cast<std::int64_t>(stall_at_ms * kMs);
   const std::int64_t lost = static_cast<std::int64_t>(lost_ms * kMs);
   std::int64_t next_cycle = 0, cycle = 0, next_packet = 0, k = 0;
+  int settle_left = 0;
   const std::int64_t end = static_cast<std::int64_t>(seconds * 1000 * kMs);
   for (std::int64_t t = 0; t < end; t += kMs / 4) {
     // Net first: it may see the packets before JACK's cycle after a stall.
@@ -79,9 +85,15 @@ std::uint32_t run_stall(bool shared, double stall_at_ms, double lost_ms, double 
       next_packet = static_cast<std::int64_t>((static_cast<double>(k) * 5) * kMs);
     }
     while (next_cycle <= t) {
-      if (next_cycle >= stall_at && next_cycle < stall_at + lost) next_cycle = stall_at + lost;
+      if (next_cycle >= stall_at && next_cycle < stall_at + lost) {
+        next_cycle = stall_at + lost;
+        settle_left = settle_cycles;
+        ++audio.jack_stalls;
+      }
       if (next_cycle > t) break;
-      audio.cycle_ns = next_cycle;
+      audio.jack_settling = settle_left > 0;
+      audio.cycle_ns = settle_left > 0 ? cycle * audio.period_ns : next_cycle;
+      settle_left = std::max(settle_left - 1, 0);
       audio.cycle_jack_ns = cycle * audio.period_ns;
       ++audio.callbacks;
       ++cycle;
@@ -104,4 +116,14 @@ TEST_CASE("latency tuner: a packet a host stall delayed is not late for JACK, wh
   // JACK runs on while the path delays 30 ms of packets by 30 ms: they are
   // late, and the target grows by as much.
   CHECK(run_stall(false, 9000, 0, 2000, 30, true) > before + 20 * 48);
+}
+
+TEST_CASE("latency tuner: arrivals wait while JACK's clock settles after a stall") {
+  // The same shared stall, and JACK's status provisional for 12 cycles
+  // after it: mapped by that status, the held packets and those after them
+  // would each be 30 ms late. No settling: the same target as before.
+  const std::uint32_t before = run_stall(true, 2000, 30, 2000, 30, true, 1.9);
+  CHECK(run_stall(true, 2000, 30, 2000, 30, true, 4, 12) == before);
+  // A path that delays packets soon after the stall is measured again.
+  CHECK(run_stall(false, 2000, 30, 2150, 30, true, 4, 12) > before + 20 * 48);
 }
