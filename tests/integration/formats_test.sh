@@ -68,7 +68,9 @@ run_case() {
 }
 
 run_case celt_2.5ms 2 "frame-size=2.5 bitrate=128000" "--amplitude 0.5 --phase-tol-rad 0.045"
-for fs in 5 10 40 60; do
+run_case celt_5ms 2 "frame-size=5 bitrate=128000" "--amplitude 0.5 --phase-tol-rad 0.019"
+run_case celt_10ms 2 "frame-size=10 bitrate=128000" "--amplitude 0.5 --phase-tol-rad 0.027"
+for fs in 40 60; do
   run_case "celt_${fs}ms" 2 "frame-size=$fs bitrate=128000" "--amplitude 0.5"
 done
 run_case mono_on_stereo 1 "frame-size=20 bitrate=64000" "--amplitude 0.5 --phase-tol-rad 0.018"
