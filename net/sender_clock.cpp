@@ -84,9 +84,11 @@ void SenderClock::observe(std::int64_t position, std::int64_t arrival_ns, const 
                        (static_cast<double>(late) > static_cast<double>(kEvidenceNs) + margin || shifted);
     // ... and JACK's envelope is no worse a fit than the system's (the
     // envelope of a sender that is not on it is no guide), where both are
-    // judged yet (JACK's takes no arrivals for a while after each stall).
+    // judged yet (JACK's takes no arrivals for a while after each stall),
+    // but for the scatter of the levels JACK's clock takes after its steps
+    // (kJackLevelNs) and the floors' own (kSharper).
     const bool fits = jack_.segment_floor_ns() >= kUnjudgedNs ||
-                      jack_.segment_floor_ns() <= system_.segment_floor_ns() + kSharperNs;
+                      jack_.segment_floor_ns() <= system_.segment_floor_ns() * kSharper + kJackLevelNs;
     evidence_ = alone && fits;
     verdict_ = Verdict{late, least.jack_ns, least.packets, margin, shifted, alone, fits};
   }
