@@ -118,7 +118,7 @@ TEST_CASE("latency tuner: a packet a host stall delayed is not late for JACK, wh
   CHECK(run_stall(false, 9000, 0, 2000, 30, true) > before + 20 * 48);
 }
 
-TEST_CASE("latency tuner: arrivals wait while JACK's clock settles after a stall") {
+TEST_CASE("latency tuner: arrivals while JACK's clock settles after a stall are not measured") {
   // The same shared stall, and JACK's status provisional for 12 cycles
   // after it: mapped by that status, the held packets and those after them
   // would each be 30 ms late. No settling: the same target as before.

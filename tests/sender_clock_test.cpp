@@ -376,7 +376,7 @@ TEST_CASE("sender_clock: a sender in the graph is on JACK's timeline soon after 
 TEST_CASE("sender_clock: a sender in the graph is on JACK's timeline within a second of a stop when JACK's clock takes each step's level roughly") {
   // As on this host in a busy spell: after each step JACK's clock rests
   // on a level a few tens of microseconds off, so the sender's floor on
-  // JACK's timeline (43 to 60 us in the recording this follows) is blunter
+  // JACK's timeline (43 to 128 us in the recording this follows) is blunter
   // than on CLOCK_MONOTONIC (15 us), and no sharper for it: the sender is
   // still JACK's.
   const auto rough = [](std::size_t n) -> std::int64_t {
