@@ -199,36 +199,10 @@ if [[ $case_name == graph ]]; then
   # A sender in the graph stalls with the server, but its own threads (the
   # encoder, the socket) can stall for longer: a packet it sent later than
   # the target absorbs is as good as lost, and its playout is excused as a
-  # lost packet's is. Its lateness is on JACK's timeline, which its
-  # timestamps follow: where the relay sent it in the recording (JACK's
-  # time stands still in a stall) less its timestamp, above the least of
-  # the 2 s before it (the first packets of the recording are judged by
-  # fewer). Later than the target less playout's own cost (a
-  # period, the render-ahead and net's 3 ms margin: 6 ms) less 1 ms for
-  # the measure: the sender's own pattern stays within 1.7 ms.
-  python3 - "$TEST_TMP/sent.log" "$TEST_TMP/out.cycles" "$latency_ms" "$timeline" >"$TEST_TMP/late.txt" <<'PY'
-import subprocess, sys
-sent_path, cycles, latency_ms, timeline = sys.argv[1], sys.argv[2], float(sys.argv[3]), sys.argv[4]
-sent = []
-for line in open(sent_path):
-    ns, seq, ts, _ = map(int, line.split())
-    if ts < 0: continue
-    if sent:
-        prev = sent[-1][2]
-        ts = prev + ((ts - prev) % 2**32 + 2**31) % 2**32 - 2**31
-    sent.append((ns, seq, ts))
-at = subprocess.run([sys.executable, timeline, "at", cycles] + [str(ns) for ns, _, _ in sent],
-                    check=True, capture_output=True, text=True).stdout.split()
-over_s = (latency_ms - 6 - 1) / 1000
-# Those sent while the recording ran (before it, `at` only extrapolates).
-rows = [(float(pos), seq, float(pos) - (ts - sent[0][2]) / 48000) for pos, (_, seq, ts) in zip(at, sent)
-        if float(pos) >= 0]
-for i, (pos, seq, transit) in enumerate(rows):
-    base = min(t for p, _, t in rows[:i + 1] if p >= pos - 2)
-    if transit - base > over_s:
-        due = pos - (transit - base) + latency_ms / 1000  # where its playout begins
-        print(f"{due - 0.02:.6f} {due + 0.08:.6f} late-seq-{seq}-{(transit - base) * 1000:.1f}ms")
-PY
+  # lost packet's is (tests/lib/sent_log.py, from the relay's send log and
+  # the cycle log).
+  python3 "$here/../lib/sent_log.py" late "$TEST_TMP/sent.log" "$TEST_TMP/out.cycles" "$latency_ms" \
+    >"$TEST_TMP/late.txt"
   echo "packets the sender sent later than the target absorbs: $(wc -l <"$TEST_TMP/late.txt")"
   cat "$TEST_TMP/late.txt" >>"$TEST_TMP/excuse.txt"
 fi
@@ -266,22 +240,16 @@ done
 # Towsley's estimator) sits off the truth, in the cases that allow it
 # (WIDEN); both figures are printed.
 python3 "$timeline" stalls "$TEST_TMP/out.cycles" --min-ms 0.1 >"$TEST_TMP/stalls.txt"
-python3 - "$TEST_TMP/rtp2jack.log" "$truth_ppm" "$latency_ms" "$TEST_TMP/stalls.txt" "$TEST_TMP/stops.log" \
-  "$TEST_TMP/sent.log" "$widen" "${goals[@]}" <<'PY' || verdict=1
+PYTHONPATH="$here/../lib" python3 - "$TEST_TMP/rtp2jack.log" "$truth_ppm" "$latency_ms" "$TEST_TMP/stalls.txt" \
+  "$TEST_TMP/stops.log" "$TEST_TMP/sent.log" "$widen" "${goals[@]}" <<'PY' || verdict=1
 import json, os, sys
+import sent_log
 log, truth, target, stalls_path, stops_path = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), sys.argv[4], sys.argv[5]
 widen = sys.argv[7] == "1"
 goals = [tuple(map(float, g.split()[:2])) for g in sys.argv[8:]]
 # What the relay sent: (RTP timestamp unwrapped, send time less that at 48 kHz), in order.
 NS_PER_FRAME = 1e9 / 48000
-sent = []
-for line in open(sys.argv[6]):
-    ns, _, ts, _ = map(int, line.split())
-    if ts < 0: continue
-    if sent:
-        prev = sent[-1][0]
-        ts = prev + ((ts - prev) % 2**32 + 2**31) % 2**32 - 2**31
-    sent.append((ts, ns - ts * NS_PER_FRAME, ns / 1e9))
+sent = [(ts, ns - ts * NS_PER_FRAME, ns / 1e9) for ns, _, ts in sent_log.read(sys.argv[6])]
 def sent_ppm(upto_s):
     """The rate of the sent packets' lower envelope, to upto_s; None before 1 s of them."""
     pts = [(x, y) for x, y, t in sent if t <= upto_s]
