@@ -5,6 +5,7 @@
 #include <cmath>
 #include <climits>
 #include <cstdlib>
+#include <utility>
 
 namespace audio {
 
@@ -223,6 +224,7 @@ void Player::steer(std::uint32_t nframes, double& ratio) noexcept {
   const PlayoutClock::Steer s =
       clock_.steer(position(), buffer_.end(), buffer_.contiguous_end(landing), needed, nframes);
   ratio = s.ratio;
+  hole_error_ = std::llround(clock_.trimmed_error());
   if (s.restart) {
     // Far from where the clocks say playout should be (a long stall, a
     // pool that ran dry): start over from what is due, fading out here.
@@ -249,29 +251,25 @@ double Player::position() const noexcept {
   return static_cast<double>(cursor_ - hold_left_ - replay_left_) - converter_.unread() - Resampler::kTaps / 2;
 }
 
-std::int64_t Player::target_queue() const noexcept {
-  // The target less what the converter holds: stream frames queued ahead
-  // of the cursor when playout sits at its target.
-  return std::max<std::int64_t>(std::int64_t{status_.target_frames} - Resampler::kTaps / 2, 0);
-}
-
-void Player::shorten_hole(const core::PacketRecord* r) noexcept {
-  // A hole whose far side is queued deeper than the target already: the
-  // sender's timestamps jumped while its packets kept coming (GStreamer's
-  // audio sources jump when their capture lost time, e.g. when JACK
-  // stalled with the sender in its graph). Played in full, the hole would
-  // add its length to the latency for good, left to the drift loop to
-  // glide away at 0.2 % (seconds for a few ms). Only as much of it plays as
-  // leaves the target queued beyond it (the converter holds the rest); the
-  // rest is skipped. Silence either way. A hole in real time (DTX, a paused
-  // sender) has little or nothing beyond it yet and plays in full.
-  const std::int64_t keep = target_queue();
-  const std::int64_t hole = r->timestamp - cursor_;
-  const std::int64_t play = std::clamp<std::int64_t>(keep - (buffer_.end() - r->timestamp), 0, hole);
-  if (play < hole) {
-    cursor_ = r->timestamp - play;
+bool Player::align_in_hole(const core::PacketRecord* r) noexcept {
+  // A hole in the timeline (DTX, a sender that paused, or one whose
+  // timestamps jumped): silence, which may take up at once the error the
+  // clocks leave to the trim (PlayoutClock::trimmed_error), where the trim
+  // would take many seconds. Behind: the hole plays that much shorter.
+  // Ahead: silence is held that much longer first (Holding). Nothing else
+  // moves the hole: a pause in real time plays in full; a jump while the
+  // sender's packets go on plays in part until net's clock confirms it as
+  // a step, and then playout skips the rest (steer()).
+  const std::int64_t error = std::exchange(hole_error_, 0);
+  if (error > 0) {
+    cursor_ += std::min(error, r->timestamp - cursor_);
     ++status_.holes_shortened;
+  } else if (error < 0) {
+    ++status_.holes_lengthened;
+    transition(Event::Hold, -error);
+    return true;
   }
+  return false;
 }
 
 void Player::jump_to(std::int64_t asked, std::int64_t window) noexcept {

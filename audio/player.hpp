@@ -112,8 +112,8 @@ class Player {
   void start_if_due() noexcept;
   void steer(std::uint32_t nframes, double& ratio) noexcept;
   double position() const noexcept;
-  std::int64_t target_queue() const noexcept;
-  void shorten_hole(const core::PacketRecord* r) noexcept;
+  // Entering a hole before `r`: true when it holds first.
+  bool align_in_hole(const core::PacketRecord* r) noexcept;
   void jump_to(std::int64_t asked, std::int64_t window) noexcept;
   bool splice_back(std::int64_t frames) noexcept;
   bool splice_at(std::int64_t asked, std::int64_t window, std::int64_t& at) noexcept;
@@ -149,6 +149,7 @@ class Player {
   std::int64_t replay_left_ = 0;  // Replaying: frames of what played still to play again
   std::int64_t hold_left_ = 0;    // Holding (or to follow Replaying): frames still to hold
   bool in_hole_ = false;          // Playing: rendering through a hole in the timeline
+  std::int64_t hole_error_ = 0;   // this cycle: what a hole may take up (PlayoutClock::trimmed_error)
   // Running dry is an underrun only if the stream goes on from where it ran
   // dry: the next record then starts before the position playout would have
   // reached. A stream that ended or paused (its timestamps jump ahead with

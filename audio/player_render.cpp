@@ -74,7 +74,7 @@ std::uint32_t Player::play_records(float* out, std::uint32_t frames) noexcept {
       ++status_.gaps;
       in_hole_ = true;
       fader_.stop();
-      shorten_hole(r);
+      if (align_in_hole(r)) return 0;  // holding first
     }
     const auto n = static_cast<std::uint32_t>(std::min<std::int64_t>(r->timestamp - cursor_, frames));
     fader_.silence(out, n);

@@ -212,6 +212,7 @@ PlayoutClock::Steer PlayoutClock::steer(double position, std::int64_t queued_end
   const double error = due_ - position;
   delay_frames_ = reference_ + error;
   double trim = 0;
+  trimmed_error_ = 0;
   const double limit = kCorrectMs * frames_per_ms_;
   const bool small = std::fabs(error) < kStormMs * frames_per_ms_;
   const bool storm = (quiet_s_ < kQuietS || jack_.settling()) && small;
@@ -244,6 +245,7 @@ PlayoutClock::Steer PlayoutClock::steer(double position, std::int64_t queued_end
     const double trust = std::clamp(kTrustPpm / std::max(model_.clock_uncertainty_ppm, 1e-9), 0.25, 1.0);
     const double most = geometric(kMaxSettleTrim, kMaxTrim * trust, settled);
     trim = std::clamp(error / (time * stream_rate_), -most, most);
+    trimmed_error_ = error;
   }
   played_s_ += seconds;
   queued_end_ = queued_end;

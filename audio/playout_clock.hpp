@@ -185,6 +185,12 @@ class PlayoutClock {
               std::uint32_t nframes) noexcept;
   /// Not playing this cycle: the resampler's nominal ratio and the drift.
   double idle_ratio() noexcept;
+  /// The error the latest steer() left to the trim (stream frames,
+  /// positive: playout is behind): one within kCorrectMs, outside a storm;
+  /// 0 otherwise (a correction was decided, or one waits). Silence may
+  /// take it up at once: a hole in the stream plays that much shorter or
+  /// longer.
+  double trimmed_error() const noexcept { return trimmed_error_; }
 
   /// The sender's clock against JACK's (positive: the sender runs fast).
   double drift_ppm() const noexcept { return drift_ppm_; }
@@ -250,6 +256,7 @@ class PlayoutClock {
   double drift_ppm_ = 0;
   double ratio_ppm_ = 0;
   double delay_frames_ = 0;
+  double trimmed_error_ = 0;
 };
 
 }  // namespace audio

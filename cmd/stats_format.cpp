@@ -87,7 +87,7 @@ std::string stats_json(const net::StatsSnapshot& s, double uptime_s, bool final)
       "\"packets_duplicate\":%llu,\"packets_reordered\":%llu,\"packets_invalid\":%llu,"
       "\"packets_foreign\":%llu,\"packets_filtered\":%llu,\"datagrams_received\":%llu,"
       "\"rtcp_received\":%llu,"
-      "\"packets_concealed\":%llu,\"packets_recovered\":%llu,\"underruns\":%llu,\"gaps\":%llu,\"holes_shortened\":%llu,"
+      "\"packets_concealed\":%llu,\"packets_recovered\":%llu,\"underruns\":%llu,\"gaps\":%llu,\"holes_shortened\":%llu,\"holes_lengthened\":%llu,"
       "\"buffer_ms\":%.2f,\"target_ms\":%.2f,\"jitter_ms\":%.3f,\"drift_ppm\":%.1f,\"ratio_ppm\":%.1f,\"sender_clock_ppm\":%.1f,\"jack_clock_ppm\":%.1f,"
       "\"ssrc\":%u,\"payload_type\":%u,\"packet_ms\":%.1f,\"stream_resets\":%llu,"
       "\"xruns\":%llu,\"pool_exhausted\":%llu,\"queue_full\":%llu,\"records_overflow\":%llu,\"records_duplicate\":%llu,\"records_skipped\":%llu,"
@@ -108,6 +108,7 @@ std::string stats_json(const net::StatsSnapshot& s, double uptime_s, bool final)
       static_cast<unsigned long long>(n.packets_concealed),
       static_cast<unsigned long long>(n.packets_recovered), static_cast<unsigned long long>(a.underruns),
       static_cast<unsigned long long>(a.gaps), static_cast<unsigned long long>(a.holes_shortened),
+      static_cast<unsigned long long>(a.holes_lengthened),
       ms(a.delay_frames, audio_rate(s)), ms(a.target_frames, audio_rate(s)),
       ms(n.jitter_frames, n.stream_rate), a.drift_ppm, a.ratio_ppm, n.sender_clock_ppm, a.jack_clock_ppm, n.ssrc, n.payload_type, ms(n.packet_frames, n.stream_rate),
       static_cast<unsigned long long>(n.stream_resets), static_cast<unsigned long long>(s.xruns),

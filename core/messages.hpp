@@ -93,7 +93,8 @@ struct AudioStatus {
   std::uint64_t records_duplicate = 0; // a second decoded record for a place (a duplicate net let through)
   std::uint64_t records_skipped = 0;   // behind where playout starts or jumps to: never played
   std::uint64_t gaps = 0;           // holes in the stream timeline played as silence
-  std::uint64_t holes_shortened = 0;// of which only part played: the far side was queued already
+  std::uint64_t holes_shortened = 0;// of which part was skipped: playout was behind the clocks by less than a correction
+  std::uint64_t holes_lengthened = 0;// or was held longer: playout was ahead by as little
   std::uint64_t jack_stalls = 0;    // steps in JACK's clock (time the server lost)
   std::uint64_t splices = 0;        // stream audio skipped in one decision to get back to the target
   std::uint64_t holds = 0;          // silence inserted in one decision to get back to the target

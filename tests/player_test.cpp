@@ -230,6 +230,79 @@ TEST_CASE("player: a pause whose timestamps jump ahead is not an underrun") {
   CHECK(rig.player.state() == audio::Player::State::Playing);
 }
 
+TEST_CASE("player: a short pause in real time plays in full, though what follows it is queued already") {
+  // A sender whose stream pauses 6.5 ms between two segments (GStreamer's
+  // opusenc, as its input starts over): the packets after the pause come
+  // 6.5 ms later too. At a 40 ms target, two of them are queued when
+  // playout reaches the hole.
+  Rig rig;
+  Sender net;
+  rig.stream(net.on_time(0), 1, 40 * 48);
+  net.run(rig, 300);
+  REQUIRE(rig.player.state() == audio::Player::State::Playing);
+  net.next += 312;
+  net.run(rig, 300);
+  CHECK(rig.status.gaps == 1);
+  CHECK(rig.status.splices == 0);
+  CHECK(rig.status.holds == 0);
+  CHECK(rig.delay_ms() == doctest::Approx(40).epsilon(0.002));
+}
+
+TEST_CASE("player: a hole takes up at once an error the trim would take seconds over") {
+  // Behind by a JACK stall of 1 ms (under a correction), then ahead by a
+  // path 1 ms longer: each time the next pause in the stream plays that
+  // much shorter, or longer, and playout is back at the target.
+  Rig rig;
+  Sender net;
+  rig.stream(net.on_time(0), 1, 40 * 48);
+  net.run(rig, 300);
+  REQUIRE(rig.player.state() == audio::Player::State::Playing);
+  rig.stall(1 * kMs);
+  net.run(rig, 100);
+  CHECK(rig.status.jack_stalls == 1);
+  CHECK(rig.status.splices == 0);
+  CHECK(rig.delay_ms() == doctest::Approx(41).epsilon(0.005));
+  net.next += 480;
+  net.run(rig, 100);
+  CHECK(rig.status.holes_shortened == 1);
+  CHECK(rig.delay_ms() == doctest::Approx(40).epsilon(0.001));
+
+  rig.model.ref_ns += 1 * kMs;
+  rig.model_box.publish(rig.model);
+  net.t0 += 1 * kMs;
+  net.run(rig, 100);
+  CHECK(rig.delay_ms() == doctest::Approx(39).epsilon(0.005));
+  net.next += 480;
+  net.run(rig, 100);
+  CHECK(rig.status.holes_lengthened == 1);
+  CHECK(rig.status.gaps == 2);
+  CHECK(rig.status.splices == 0);
+  CHECK(rig.status.holds == 0);
+  CHECK(rig.delay_ms() == doctest::Approx(40).epsilon(0.001));
+}
+
+TEST_CASE("player: timestamps that jump while the packets go on: skipped once net's clock shows the step") {
+  // The sender's timestamps jump 20 ms ahead; its packets keep their pace.
+  // Net's clock confirms the step three packets later, after the hole
+  // played: playout then skips the jump, spliced. Nothing is held first.
+  Rig rig;
+  Sender net;
+  net.begin(rig);
+  net.run(rig, 300);
+  REQUIRE(rig.player.state() == audio::Player::State::Playing);
+  net.t0 -= 20 * kMs;
+  net.next += kFrame;
+  const std::int64_t confirmed = net.on_time(net.next + 3 * kFrame);
+  while (rig.now < confirmed) net.run(rig, 1);
+  CHECK(rig.status.gaps == 1);
+  rig.stream(net.on_time(0));
+  net.run(rig, 300);
+  CHECK(rig.status.gaps == 1);
+  CHECK(rig.status.splices == 1);
+  CHECK(rig.status.holds == 0);
+  CHECK(std::fabs(rig.delay_ms() - 20) < audio::PlayoutClock::kCorrectMs);
+}
+
 TEST_CASE("player: late records go home and are counted") {
   Rig rig;
   Sender net;
