@@ -175,7 +175,9 @@ python3 -c "import sys; sys.exit(0 if abs(float(sys.argv[1])) < 30 else 1)" "$ja
 # Excused: a lost packet's playout, from its due time at rtp2jack plus the
 # target, the lost frame and the two after it (Opus decodes its way back
 # from a concealment over them: the tone's phase wanders there), with two
-# blocks either side; every JACK stall; every injected stop.
+# blocks either side, and later by what JACK lost in it or just before
+# (playout is behind until it skips the backlog: timeline.py
+# --playout-windows); every JACK stall; every injected stop.
 : >"$TEST_TMP/windows.mono"
 python3 - "$TEST_TMP/drops.log" "$latency_ms" >>"$TEST_TMP/windows.mono" <<'PY'
 import sys
@@ -185,7 +187,7 @@ for line in open(sys.argv[1]):
     start = int(due) + latency_ns
     print(int(start - 20e6), int(start + 3 * 20e6 + 20e6), f"lost-seq-{seq}")
 PY
-python3 "$timeline" excuse "$TEST_TMP/out.cycles" --stalls --mono-windows "$TEST_TMP/windows.mono" \
+python3 "$timeline" excuse "$TEST_TMP/out.cycles" --stalls --playout-windows "$TEST_TMP/windows.mono" \
   >"$TEST_TMP/excuse.txt"
 if [[ -f $TEST_TMP/stops.log ]]; then
   # JACK's time stands still during a stop: it maps to one position, from

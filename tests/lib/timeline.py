@@ -48,7 +48,11 @@ Outputs, one per line:
            --min-ms and each skip, from --pre-ms before its position to
            --pad-ms after;
            for each line `START_NS END_NS REASON` of --mono-windows, the two
-           times mapped by `at`. Sorted by start.
+           times mapped by `at`; of --playout-windows (stream audio due to
+           play at those times: a lost packet's), the same, its end later
+           by what JACK lost from PLAYOUT_LAG_S (0.1 s) before its start to
+           its end: playout stays that far behind until it skips a stall's
+           backlog, after the storm. Sorted by start.
   rate     PPM SECONDS STRETCHES: JACK's frame rate against CLOCK_MONOTONIC
            between stalls (every step above --split-ms splits the
            stretches), in ppm from the nominal rate, over SECONDS of
@@ -72,6 +76,9 @@ DEFAULT_WINDOW_MS = 20.0  # envelope windows span this much JACK time...
 MIN_WINDOW_CYCLES = 4  # ...and at least this many cycles
 SETTLE_CYCLES = 4  # a stall's new schedule is settled this many cycles on...
 MAX_RAMP_CYCLES = 64  # ...or, while it keeps rising, at most this many
+# How long before a playout window a stall can still have playout behind
+# when the window plays (rtp2jack skips a storm's backlog 60 ms after it).
+PLAYOUT_LAG_S = 0.1
 DEFAULT_PRE_MS = 5.0
 DEFAULT_PAD_MS = 20.0
 RATE_MIN_BLOCKS = 3  # stretches shorter than this many windows give no slope
@@ -331,10 +338,17 @@ def read_windows(path):
     return out
 
 
-def excuses(tl, with_stalls, min_ms, pre_ms, pad_ms, windows):
-    """(start_s, end_s, reason) for stalls and monotonic windows, sorted."""
+def excuses(tl, with_stalls, min_ms, pre_ms, pad_ms, windows, playout=()):
+    """(start_s, end_s, reason) for stalls, monotonic windows and playout
+    windows, sorted."""
     rate = tl.log.rate
     out = []
+    stalls = tl.stalls(DEFAULT_SPLIT_MS) if playout else []
+    for start, end, reason in playout:
+        lag_ms = sum(s["lost_ms"] for s in stalls if start - PLAYOUT_LAG_S * 1e9 <= s["mono_ns"] <= end)
+        a = max(0.0, tl.position(start) / rate)
+        b = max(a, tl.position(end) / rate + lag_ms / 1e3)
+        out.append((a, b, reason))
     if with_stalls:
         for s in tl.stalls(min_ms):
             out.append((max(0.0, s["pos_s"] - pre_ms / 1e3), s["pos_s"] + pad_ms / 1e3,
@@ -381,6 +395,8 @@ def parse_args(argv):
                     help="and closes this much after it (default %(default)s)")
     sp.add_argument("--mono-windows", metavar="FILE",
                     help="lines 'START_NS END_NS REASON' to map to recording seconds")
+    sp.add_argument("--playout-windows", metavar="FILE",
+                    help="the same, of audio due to play then: later by a stall's lag")
     sp = sub.add_parser("rate", help="JACK's rate between stalls: PPM SECONDS STRETCHES")
     common(sp)
     sp.add_argument("--json", action="store_true")
@@ -414,7 +430,8 @@ def main(argv):
                 print(round(tl.mono(s * tl.log.rate)))
         elif a.command == "excuse":
             windows = read_windows(a.mono_windows) if a.mono_windows else []
-            for start, end, reason in excuses(tl, a.stalls, a.min_ms, a.pre_ms, a.pad_ms, windows):
+            playout = read_windows(a.playout_windows) if a.playout_windows else []
+            for start, end, reason in excuses(tl, a.stalls, a.min_ms, a.pre_ms, a.pad_ms, windows, playout):
                 print(f"{start:.6f} {end:.6f} {reason}")
         elif a.command == "rate":
             r = tl.rate()

@@ -155,6 +155,27 @@ class StallTest(unittest.TestCase):
         self.assertAlmostEqual(float(stop_row[1]), pos, delta=1 / RATE)
         self.assertEqual(rows, sorted(rows, key=lambda r: float(r[0])))
 
+    def test_a_playout_window_ends_later_by_what_a_stall_in_it_lost(self):
+        # Audio due from 5 cycles before the 36.8 ms stall for 100 ms: it
+        # plays that much later than its end maps to, playout being behind
+        # until the backlog is skipped. The same window as a monotonic one
+        # ends where its end maps to.
+        with LogFile(self.text) as path:
+            start = round(self.starts[995])
+            with tempfile.NamedTemporaryFile("w", suffix=".win", delete=False) as w:
+                w.write(f"{start} {start + 100_000_000} lost\n")
+            try:
+                rows = {}
+                for kind in ("--mono-windows", "--playout-windows"):
+                    status, lines = run_cli("excuse", path, kind, w.name)
+                    self.assertEqual(status, 0)
+                    rows[kind] = [float(v) for v in lines[0].split()[:2]]
+            finally:
+                os.unlink(w.name)
+        mono, playout = rows["--mono-windows"], rows["--playout-windows"]
+        self.assertEqual(playout[0], mono[0])
+        self.assertAlmostEqual(playout[1] - mono[1], 0.0368, delta=0.0005)
+
     def test_cli_stalls_and_at(self):
         with LogFile(self.text) as path:
             status, lines = run_cli("stalls", path, "--min-ms", "1")
