@@ -115,10 +115,7 @@ case $case_name in
 esac
 
 wait "$rec_pid"
-stop_pid "$rx_pid"
-wait "$rx_pid" 2>/dev/null || true
-stop_pid "$RELAY_PID"
-grep -q '"final":true' "$TEST_TMP/rtp2jack.log" || { cat "$TEST_TMP/rtp2jack.log"; exit 1; }
+stop_receiver "$rx_pid" "$RELAY_PID"
 sent=$(relay_forwarded)
 echo "relay forwarded $sent packets"
 

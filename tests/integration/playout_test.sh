@@ -156,9 +156,7 @@ if [[ $case_name == graph ]]; then
   stop_pid "$tone_pid"
   stop_pid "$sender_pid"
 fi
-stop_pid "$rx_pid"
-stop_pid "$relay_pid"
-grep -q '"final":true' "$TEST_TMP/rtp2jack.log" || { cat "$TEST_TMP/rtp2jack.log"; exit 1; }
+stop_receiver "$rx_pid" "$relay_pid"
 
 # The truth for drift and pitch: the sender's rate against JACK's. The
 # dummy driver sleeps to a schedule of whole periods from an anchor on

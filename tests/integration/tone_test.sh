@@ -64,10 +64,7 @@ case $sender in
 esac
 
 wait "$rec_pid"
-stop_pid "$rx_pid"   # SIGTERM: rtp2jack prints its final stats and exits 0
-wait "$rx_pid" 2>/dev/null || true
-stop_pid "$RELAY_PID"
-grep -q '"final":true' "$TEST_TMP/rtp2jack.log" || { cat "$TEST_TMP/rtp2jack.log"; exit 1; }
+stop_receiver "$rx_pid" "$RELAY_PID"
 
 sent=$(relay_forwarded)
 echo "relay forwarded $sent packets"

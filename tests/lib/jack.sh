@@ -219,6 +219,16 @@ relay_start() {
   wait_for_file "$TEST_TMP/relay.ready" 5
 }
 
+# stop_receiver RX_PID RELAY_PID: stops rtp2jack (SIGTERM: it prints its
+# final statistics and exits 0), then the relay; fails unless the final
+# statistics are in $TEST_TMP/rtp2jack.log.
+stop_receiver() {
+  stop_pid "$1"
+  wait "$1" 2>/dev/null || true
+  stop_pid "$2"
+  grep -q '"final":true' "$TEST_TMP/rtp2jack.log" || { cat "$TEST_TMP/rtp2jack.log"; exit 1; }
+}
+
 # relay_forwarded: how many datagrams the relay forwarded (after it stopped).
 relay_forwarded() {
   python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["forwarded"])' "$TEST_TMP/relay.json"
