@@ -40,24 +40,7 @@ std::int64_t SenderClock::jack_time(std::int64_t t_ns, const core::AudioStatus& 
 
 void SenderClock::observe(std::int64_t position, std::int64_t arrival_ns, const core::AudioStatus& audio) noexcept {
   system_.observe(position, arrival_ns);
-  if (audio.jack_stalls != jack_stalls_) {
-    jack_stalls_ = audio.jack_stalls;
-    settled_ns_ = arrival_ns + kSettleNs;
-    // The floor as it was: the arrivals after a stall the sender shared
-    // sit the stall later on the system's timeline and blunt its floor.
-    // After one that the packets since show it shared, every reference
-    // stays as it was before that stall: a storm goes on stalling the
-    // server before the evidence is in.
-    const bool shared = least_before_ != INT64_MAX && least_since_ != INT64_MAX &&
-                        least_since_ - least_before_ > kSharedNs;
-    if (!shared) {
-      floor_before_ = system_.segment_floor_ns();
-      least_before_ = least_late(arrival_ns, false).system_ns;
-      spread_before_ = spread(stalled_ns_);
-    }
-    stalled_ns_ = arrival_ns;
-    least_since_ = INT64_MAX;
-  }
+  if (audio.jack_stalls != jack_stalls_) note_stall(audio.jack_stalls, arrival_ns);
   const std::int64_t system_late = arrival_ns - system_.time_of(position);
   least_since_ = std::min(least_since_, system_late);
   const bool placed = arrival_ns >= settled_ns_ && !audio.jack_settling;
@@ -66,32 +49,57 @@ void SenderClock::observe(std::int64_t position, std::int64_t arrival_ns, const 
   window_[next_] = Lateness{arrival_ns, system_late, placed ? std::llabs(on_jack - jack_.time_of(position)) : -1};
   next_ = (next_ + 1) % kWindow;
   count_ = std::min(count_ + 1, kWindow);
-  if (placed) {
-    const Least least = least_late(arrival_ns, true);
-    const std::int64_t late = least.system_ns;
-    // On a path with a floor (jitter), the lateness must stand well clear
-    // of it.
-    const double floor = std::min(system_.segment_floor_ns(), floor_before_);
-    const double margin = floor < kQuietFloorNs ? 0.0 : kLoudFloors * floor;
-    // Or the least late came later than the least late before the stall
-    // by more than the whole spread of the packets before it: a floor
-    // takes seconds of arrivals to measure, and the stalls a sender in
-    // the graph shared blunt it, while that spread is the sender's own
-    // pattern (a sawtooth) and the path's jitter.
-    const bool shifted = spread_before_ != INT64_MAX && least_before_ != INT64_MAX &&
-                         late - least_before_ > kEvidenceNs + spread_before_;
-    const bool alone = least.packets >= kEvidence && 2 * least.jack_ns < late &&
-                       (static_cast<double>(late) > static_cast<double>(kEvidenceNs) + margin || shifted);
-    // ... and JACK's envelope is no worse a fit than the system's (the
-    // envelope of a sender that is not on it is no guide), where both are
-    // judged yet (JACK's takes no arrivals for a while after each stall),
-    // but for the scatter of the levels JACK's clock takes after its steps
-    // (kJackLevelNs) and the floors' own (kSharper).
-    const bool fits = jack_.segment_floor_ns() >= kUnjudgedNs ||
-                      jack_.segment_floor_ns() <= system_.segment_floor_ns() * kSharper + kJackLevelNs;
-    evidence_ = alone && fits;
-    verdict_ = Verdict{late, least.jack_ns, least.packets, margin, shifted, alone, fits};
+  if (placed) weigh_evidence(arrival_ns);
+  choose_timeline(arrival_ns);
+}
+
+void SenderClock::note_stall(std::uint64_t jack_stalls, std::int64_t arrival_ns) noexcept {
+  jack_stalls_ = jack_stalls;
+  settled_ns_ = arrival_ns + kSettleNs;
+  // The floor as it was: the arrivals after a stall the sender shared
+  // sit the stall later on the system's timeline and blunt its floor.
+  // After one that the packets since show it shared, every reference
+  // stays as it was before that stall: a storm goes on stalling the
+  // server before the evidence is in.
+  const bool shared = least_before_ != INT64_MAX && least_since_ != INT64_MAX &&
+                      least_since_ - least_before_ > kSharedNs;
+  if (!shared) {
+    floor_before_ = system_.segment_floor_ns();
+    least_before_ = least_late(arrival_ns, false).system_ns;
+    spread_before_ = spread(stalled_ns_);
   }
+  stalled_ns_ = arrival_ns;
+  least_since_ = INT64_MAX;
+}
+
+void SenderClock::weigh_evidence(std::int64_t arrival_ns) noexcept {
+  const Least least = least_late(arrival_ns, true);
+  const std::int64_t late = least.system_ns;
+  // On a path with a floor (jitter), the lateness must stand well clear
+  // of it.
+  const double floor = std::min(system_.segment_floor_ns(), floor_before_);
+  const double margin = floor < kQuietFloorNs ? 0.0 : kLoudFloors * floor;
+  // Or the least late came later than the least late before the stall
+  // by more than the whole spread of the packets before it: a floor
+  // takes seconds of arrivals to measure, and the stalls a sender in
+  // the graph shared blunt it, while that spread is the sender's own
+  // pattern (a sawtooth) and the path's jitter.
+  const bool shifted = spread_before_ != INT64_MAX && least_before_ != INT64_MAX &&
+                       late - least_before_ > kEvidenceNs + spread_before_;
+  const bool alone = least.packets >= kEvidence && 2 * least.jack_ns < late &&
+                     (static_cast<double>(late) > static_cast<double>(kEvidenceNs) + margin || shifted);
+  // ... and JACK's envelope is no worse a fit than the system's (the
+  // envelope of a sender that is not on it is no guide), where both are
+  // judged yet (JACK's takes no arrivals for a while after each stall),
+  // but for the scatter of the levels JACK's clock takes after its steps
+  // (kJackLevelNs) and the floors' own (kSharper).
+  const bool fits = jack_.segment_floor_ns() >= kUnjudgedNs ||
+                    jack_.segment_floor_ns() <= system_.segment_floor_ns() * kSharper + kJackLevelNs;
+  evidence_ = alone && fits;
+  verdict_ = Verdict{late, least.jack_ns, least.packets, margin, shifted, alone, fits};
+}
+
+void SenderClock::choose_timeline(std::int64_t arrival_ns) noexcept {
   // Hysteresis by construction: the choice changes to JACK's when it has
   // never stepped and the system's has, or as often with a floor that much
   // sharper for long enough (and no step), or when packets come late on

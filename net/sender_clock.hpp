@@ -184,6 +184,13 @@ class SenderClock {
     int packets = 0;
   };
   Least least_late(std::int64_t now_ns, bool placed) const noexcept;
+  // observe()'s steps: a stall audio reported since the last packet sets
+  // the references as they stood before it; a packet placed on JACK's
+  // timeline weighs the evidence that the sender is on it; every packet
+  // may change the timeline playout steers by.
+  void note_stall(std::uint64_t jack_stalls, std::int64_t arrival_ns) noexcept;
+  void weigh_evidence(std::int64_t arrival_ns) noexcept;
+  void choose_timeline(std::int64_t arrival_ns) noexcept;
   // The spread of the lateness on the system's timeline of the kept
   // packets that arrived from `since_ns` on (INT64_MAX: fewer than half of
   // kEvidence).
