@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 #include <numbers>
 
 namespace audio {
@@ -58,6 +57,7 @@ void fill(float* table, float* delta, double cutoff) {
 
 Resampler::Resampler(int channels)
     : channels_(channels),
+      stereo_(kernel::best_stereo()),
       tables_(std::make_unique<float[]>(std::size_t{kBands} * (kPhases + 1) * kTaps)),
       deltas_(std::make_unique<float[]>(std::size_t{kBands} * kPhases * kTaps)),
       history_(std::make_unique<float[]>(std::size_t{kHistory} * core::defaults::kMaxChannels)) {
@@ -106,26 +106,8 @@ void Resampler::frame(double pos, float* out) const noexcept {
   const float* t = table_ + std::size_t(phase) * kTaps;
   const float* dt = delta_ + std::size_t(phase) * kTaps;
   if (channels_ == 2) {
-    // Stereo, the common case, in one pass on 4-float vectors (GCC/Clang
-    // vector extensions: SSE on x86-64, NEON on ARM): each interpolated
-    // coefficient is used for both channels while it is in a register.
-    using V4 = float __attribute__((vector_size(16)));
     const float* x0 = history_.get() + (base - (kHalf - 1));
-    const float* x1 = x0 + kHistory;
-    const V4 av = {a, a, a, a};
-    V4 s0 = {}, s1 = {};
-    for (int k = 0; k < kTaps; k += 4) {
-      V4 tv, dv, v0, v1;
-      std::memcpy(&tv, t + k, sizeof tv);
-      std::memcpy(&dv, dt + k, sizeof dv);
-      std::memcpy(&v0, x0 + k, sizeof v0);
-      std::memcpy(&v1, x1 + k, sizeof v1);
-      const V4 c = tv + av * dv;
-      s0 += c * v0;
-      s1 += c * v1;
-    }
-    out[0] = (s0[0] + s0[1]) + (s0[2] + s0[3]);
-    out[1] = (s1[0] + s1[1]) + (s1[2] + s1[3]);
+    stereo_(t, dt, a, x0, x0 + kHistory, out);
     return;
   }
   // The kernel at this sub-sample position, once for all channels.

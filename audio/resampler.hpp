@@ -20,13 +20,14 @@
 #include <cstdint>
 #include <memory>
 
+#include "audio/resample_kernel.hpp"
 #include "core/defaults.hpp"
 
 namespace audio {
 
 class Resampler {
  public:
-  static constexpr int kTaps = 32;       // kernel length in input samples
+  static constexpr int kTaps = kernel::kTaps;  // kernel length in input samples
   static constexpr int kPhases = 512;    // table resolution per input sample
   static constexpr int kMaxInput = 256;  // input frames held at most
 
@@ -82,6 +83,7 @@ class Resampler {
 
   static constexpr int kBands = 2;
   int channels_;
+  kernel::StereoFn stereo_;  // the fastest build of the stereo loop this CPU runs
   // Kernel tables, one per band: kTaps coefficients for each of kPhases + 1
   // phases, and the differences to the next phase, for the linear
   // interpolation. table_ and delta_ point at the stream's band.

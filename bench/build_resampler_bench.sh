@@ -17,12 +17,12 @@ versions="libsamplerate0 $(ver libsamplerate0), libspeexdsp1 $(ver libspeexdsp1)
 versions+=" libzita-resampler1 $(ver libzita-resampler1), libopus0 $(ver libopus0)"
 revision=$(git -C "$root" describe --always --dirty 2>/dev/null || echo unknown)
 # The own resampler may be uncommitted: name the exact sources by their blobs.
-own=$(git -C "$root" hash-object audio/resampler.hpp audio/resampler.cpp 2>/dev/null | cut -c1-10 | paste -sd/ -)
+own=$(git -C "$root" hash-object audio/resampler.hpp audio/resampler.cpp audio/resample_kernel.cpp 2>/dev/null | cut -c1-10 | paste -sd/ -)
 versions+=", rtp2jack audio/resampler.{hpp,cpp} blobs ${own:-unknown}"
 flags=(-std=c++20 -O2 -Wall -Wextra)
 # zita-resampler ships no .pc file: its one library is linked by name.
 g++ "${flags[@]}" -I"$root" -o "$out/resampler_bench" "$root/bench/resampler_bench.cpp" \
-  "$root/audio/resampler.cpp" \
+  "$root/audio/resampler.cpp" "$root/audio/resample_kernel.cpp" \
   -DRB_VERSIONS="\"$versions\"" \
   -DRB_BUILD="\"built from $revision by g++ $(g++ -dumpfullversion) ${flags[*]}\"" \
   -DRB_DEFAULT_OUT="\"$root/bench/results/resampler-latest.md\"" \

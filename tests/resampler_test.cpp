@@ -86,3 +86,39 @@ TEST_CASE("resampler: input used follows the ratio over a long run") {
   // Input consumed per output equals 48000/44100 to within the history held.
   CHECK(std::llabs(static_cast<long long>(used) - static_cast<long long>(made * 48000 / 44100)) <= 40);
 }
+
+TEST_CASE("resampler: the AVX2 build of the stereo loop sums what the portable one does") {
+  if (!audio::kernel::avx2_usable()) {
+    MESSAGE("this CPU has no AVX2/FMA: only the portable build runs here");
+    CHECK((audio::kernel::best_stereo() == &audio::kernel::stereo_vec4));
+    return;
+  }
+  CHECK((audio::kernel::best_stereo() == audio::kernel::stereo_avx2));
+  // Unaligned arrays at every offset, values of a kernel's and a signal's
+  // size: the two builds differ only by rounding (fused multiply-adds, the
+  // order of the last sums).
+  std::uint32_t seed = 12345;
+  const auto next = [&seed] {
+    seed = seed * 1664525u + 1013904223u;
+    return static_cast<float>(seed >> 8) / static_cast<float>(1u << 24) * 2 - 1;
+  };
+  std::vector<float> t(64), dt(64), x0(64), x1(64);
+  double worst = 0;
+  for (int round = 0; round < 1000; ++round) {
+    for (int k = 0; k < 64; ++k) {
+      t[k] = next();
+      dt[k] = next() * 0.01f;
+      x0[k] = next();
+      x1[k] = next();
+    }
+    const int off = round % 8;
+    const float a = (next() + 1) / 2;
+    float p[2], v[2];
+    audio::kernel::stereo_vec4(t.data() + off, dt.data() + off, a, x0.data() + off, x1.data() + off, p);
+    audio::kernel::stereo_avx2(t.data() + off, dt.data() + off, a, x0.data() + off, x1.data() + off, v);
+    // Each sum's size: 32 terms of magnitude up to 1.
+    for (int c = 0; c < 2; ++c) worst = std::max(worst, std::fabs(double(p[c]) - v[c]));
+  }
+  CHECK(worst < 1e-5);
+  MESSAGE("largest difference " << worst);
+}
