@@ -57,10 +57,10 @@ TEST_CASE("sim: a clean network plays without a glitch at the target depth") {
 TEST_CASE("sim: playout starts without a drift transient") {
   // Playout starts when a callback finds the target queued, up to a period
   // after the packet that completed it: a little deeper than the target
-  // (2.5 ms here). The loop used to take that for an error, and its wide
-  // integrator for drift: 1046 ppm (5 ms frames) and 1447 ppm (20 ms)
-  // with a clock that does not drift at all, unwound over seconds. Now the
-  // reference starts where the depth is and glides to the target.
+  // (2.5 ms here). A loop that took that for an error would put it into
+  // its drift estimate (over 1000 ppm with a clock that does not drift at
+  // all) and unwind it over seconds; the reference starts where the depth
+  // is and glides to the target.
   sim::Config c;
   c.seconds = 8;
   c.latency_ms = 10;
@@ -568,10 +568,10 @@ TEST_CASE("sim: the smallest fixed target that loses nothing is one frame + one 
 TEST_CASE("sim: below that, one period + 3.5 ms plays clean, and the depth sits on the target") {
   // At a target this small net conceals the latest packets of the sender's
   // pattern ahead of time, and each then replaces its concealment unplayed
-  // (rescued). The loop used to count that concealment as depth: it saw the
-  // buffer 2.2 ms deeper than the arrivals put it at a 5 ms target, steered
-  // (or the start trim skipped) that away, and then packets came late and
-  // the buffer ran dry (22 underruns in 20 s at 5 ms; 6 ms underran too).
+  // (rescued). A loop that counted that concealment as depth would see the
+  // buffer about 2 ms deeper than the arrivals put it at a 5 ms target,
+  // steer that away, and then run dry as packets came late (tens of
+  // underruns in 20 s).
   for (const std::uint32_t period : {64u, 128u, 256u}) {
     for (const std::uint64_t seed : {1u, 2u}) {
       sim::Config c;

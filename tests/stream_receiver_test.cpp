@@ -308,10 +308,10 @@ TEST_CASE("stream_receiver: a packet too late to replace its concealment is late
 
 TEST_CASE("stream_receiver: after a packet too late to replace its concealment, the next one still can") {
   // With a small target net conceals ahead of every packet of a sender's
-  // late phase. One packet too late for its own place used to make every
-  // packet after it late too (each could replace its concealment only as
-  // the successor of the packet decoded last): a run of concealment that
-  // faded to silence (dropouts of 2 to 36 ms at a 4 ms target).
+  // late phase. One packet too late for its own place must not make every
+  // packet after it late too (as it would if each could replace its
+  // concealment only as the successor of the packet decoded last): that
+  // is a run of concealment that fades to silence.
   Rig rig;
   Sender s(240);
   const auto p = conceal_p10(rig, s, 12);
