@@ -162,11 +162,21 @@ def final_stats(path):
     return finals[-1] if finals else None
 
 
+def revision(src=ROOT):
+    """The commit the sources at SRC are at, "-dirty" if a tracked file
+    outside bench/results differs from it: a benchmark's own reports,
+    written as a run of several goes on, are not the code it measures."""
+    run = lambda *a: subprocess.run(["git", "-C", src, *a], capture_output=True, text=True)
+    rev = run("describe", "--always").stdout.strip()
+    if rev and run("diff", "--quiet", "HEAD", "--", ".", ":(exclude)bench/results").returncode != 0:
+        rev += "-dirty"
+    return rev
+
+
 def header(title, command):
     """The report's first lines: what ran, where, when, on which revision."""
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    rev = subprocess.run(["git", "-C", ROOT, "describe", "--always", "--dirty"], capture_output=True,
-                         text=True).stdout.strip()
+    rev = revision()
     cpu = ""
     try:
         with open("/proc/cpuinfo") as f:

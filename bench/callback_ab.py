@@ -18,7 +18,6 @@ Prints a Markdown report and writes it to --out
 import argparse
 import os
 import statistics
-import subprocess
 import tempfile
 
 import benchlib
@@ -35,8 +34,7 @@ def revision(build):
                 src = line.split("=", 1)[1].strip()
     if src is None:
         return "?"
-    return subprocess.run(["git", "-C", src, "describe", "--always", "--dirty"], capture_output=True,
-                          text=True).stdout.strip() or "?"
+    return benchlib.revision(src) or "?"
 
 
 def main():

@@ -44,7 +44,9 @@ done
 [[ $seconds =~ ^[0-9]+$ && $latency =~ ^[0-9]+$ ]] || { echo "$usage (whole numbers)" >&2; exit 2; }
 command_line="bench/impairment_bench.sh BUILD --seconds $seconds --latency $latency"
 [[ $cases == "clean loss burst jitter fast slow stall" ]] || command_line+=" --cases \"$cases\""
-revision=$(git -C "$(dirname "$0")/.." describe --always --dirty 2>/dev/null || echo unknown)
+# Its own reports (bench/results) do not make the code it measures dirty.
+revision=$(git -C "$(dirname "$0")/.." describe --always 2>/dev/null || echo unknown)
+git -C "$(dirname "$0")/.." diff --quiet HEAD -- . ':(exclude)bench/results' 2>/dev/null || revision+=-dirty
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/../tests/lib/jack.sh"
 timeline="$here/../tests/lib/timeline.py"
