@@ -20,7 +20,7 @@ revision=$(git -C "$root" describe --always 2>/dev/null || echo unknown)
 git -C "$root" diff --quiet HEAD -- . ':(exclude)bench/results' 2>/dev/null || revision+=-dirty
 # The own resampler may be uncommitted: name the exact sources by their blobs.
 own=$(git -C "$root" hash-object audio/resampler.hpp audio/resampler.cpp audio/resample_kernel.cpp 2>/dev/null | cut -c1-10 | paste -sd/ -)
-versions+=", rtp2jack audio/resampler.{hpp,cpp} blobs ${own:-unknown}"
+versions+=", rtp2jack audio/resampler.{hpp,cpp} and audio/resample_kernel.cpp blobs ${own:-unknown}"
 flags=(-std=c++20 -O2 -Wall -Wextra)
 # zita-resampler ships no .pc file: its one library is linked by name.
 g++ "${flags[@]}" -I"$root" -o "$out/resampler_bench" "$root/bench/resampler_bench.cpp" \
