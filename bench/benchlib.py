@@ -195,3 +195,11 @@ def write_report(lines, out):
     if out != "-":
         with open(out, "w") as f:
             f.write(text)
+
+
+if __name__ == "__main__":
+    # `python3 bench/benchlib.py revision`: the same revision for the shell
+    # benchmarks as for the Python ones.
+    if sys.argv[1:] != ["revision"]:
+        sys.exit("usage: benchlib.py revision")
+    print(revision() or "unknown")

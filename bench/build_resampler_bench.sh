@@ -15,9 +15,7 @@ mkdir -p "$out"
 ver() { dpkg-query -W -f='${Version}' "$1" 2>/dev/null || echo unknown; }
 versions="libsamplerate0 $(ver libsamplerate0), libspeexdsp1 $(ver libspeexdsp1), libsoxr0 $(ver libsoxr0),"
 versions+=" libzita-resampler1 $(ver libzita-resampler1), libopus0 $(ver libopus0)"
-# Its own reports (bench/results) do not make the code it measures dirty.
-revision=$(git -C "$root" describe --always 2>/dev/null || echo unknown)
-git -C "$root" diff --quiet HEAD -- . ':(exclude)bench/results' 2>/dev/null || revision+=-dirty
+revision=$(python3 "$root/bench/benchlib.py" revision)
 # The own resampler may be uncommitted: name the exact sources by their blobs.
 own=$(git -C "$root" hash-object audio/resampler.hpp audio/resampler.cpp audio/resample_kernel.cpp 2>/dev/null | cut -c1-10 | paste -sd/ -)
 versions+=", rtp2jack audio/resampler.{hpp,cpp} and audio/resample_kernel.cpp blobs ${own:-unknown}"

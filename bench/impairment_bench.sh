@@ -44,9 +44,7 @@ done
 [[ $seconds =~ ^[0-9]+$ && $latency =~ ^[0-9]+$ ]] || { echo "$usage (whole numbers)" >&2; exit 2; }
 command_line="bench/impairment_bench.sh BUILD --seconds $seconds --latency $latency"
 [[ $cases == "clean loss burst jitter fast slow stall" ]] || command_line+=" --cases \"$cases\""
-# Its own reports (bench/results) do not make the code it measures dirty.
-revision=$(git -C "$(dirname "$0")/.." describe --always 2>/dev/null || echo unknown)
-git -C "$(dirname "$0")/.." diff --quiet HEAD -- . ':(exclude)bench/results' 2>/dev/null || revision+=-dirty
+revision=$(python3 "$(dirname "$0")/../bench/benchlib.py" revision)
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/../tests/lib/jack.sh"
 timeline="$here/../tests/lib/timeline.py"

@@ -344,8 +344,10 @@ def excuses(tl, with_stalls, min_ms, pre_ms, pad_ms, windows, playout=()):
     rate = tl.log.rate
     out = []
     stalls = tl.stalls(DEFAULT_SPLIT_MS) if playout else []
-    for start, end, reason in playout:
-        lag_ms = sum(s["lost_ms"] for s in stalls if start - PLAYOUT_LAG_S * 1e9 <= s["mono_ns"] <= end)
+    # A playout window ends later by what JACK lost from PLAYOUT_LAG_S
+    # before it to its end; a monotonic window is mapped as it is.
+    for (start, end, reason), lags in [(w, False) for w in windows] + [(w, True) for w in playout]:
+        lag_ms = sum(s["lost_ms"] for s in stalls if start - PLAYOUT_LAG_S * 1e9 <= s["mono_ns"] <= end) if lags else 0
         a = max(0.0, tl.position(start) / rate)
         b = max(a, tl.position(end) / rate + lag_ms / 1e3)
         out.append((a, b, reason))
@@ -356,10 +358,6 @@ def excuses(tl, with_stalls, min_ms, pre_ms, pad_ms, windows, playout=()):
         for s in tl.skips():
             out.append((max(0.0, s["pos_s"] - pre_ms / 1e3), s["pos_s"] + pad_ms / 1e3,
                         f"jack-skip-{s['frames']}-frames"))
-    for start, end, reason in windows:
-        a = max(0.0, tl.position(start) / rate)
-        b = max(a, tl.position(end) / rate)
-        out.append((a, b, reason))
     return sorted(out)
 
 
