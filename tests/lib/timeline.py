@@ -48,7 +48,8 @@ Outputs, one per line:
            --min-ms and each skip, from --pre-ms before its position to
            --pad-ms after;
            for each line `START_NS END_NS REASON` of --mono-windows, the two
-           times mapped by `at`; of --playout-windows (stream audio due to
+           times mapped by `at` (none for a window that ends before the
+           recording starts); of --playout-windows (stream audio due to
            play at those times: a lost packet's), the same, its end later
            by what JACK lost from PLAYOUT_LAG_S (0.1 s) before its start to
            its end: playout stays that far behind until it skips a stall's
@@ -349,8 +350,9 @@ def excuses(tl, with_stalls, min_ms, pre_ms, pad_ms, windows, playout=()):
     for (start, end, reason), lags in [(w, False) for w in windows] + [(w, True) for w in playout]:
         lag_ms = sum(s["lost_ms"] for s in stalls if start - PLAYOUT_LAG_S * 1e9 <= s["mono_ns"] <= end) if lags else 0
         a = max(0.0, tl.position(start) / rate)
-        b = max(a, tl.position(end) / rate + lag_ms / 1e3)
-        out.append((a, b, reason))
+        b = tl.position(end) / rate + lag_ms / 1e3
+        if b > a:  # a window wholly before the recording excuses nothing in it
+            out.append((a, b, reason))
     if with_stalls:
         for s in tl.stalls(min_ms):
             out.append((max(0.0, s["pos_s"] - pre_ms / 1e3), s["pos_s"] + pad_ms / 1e3,

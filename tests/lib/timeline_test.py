@@ -176,6 +176,25 @@ class StallTest(unittest.TestCase):
         self.assertEqual(playout[0], mono[0])
         self.assertAlmostEqual(playout[1] - mono[1], 0.0368, delta=0.0005)
 
+    def test_a_window_before_the_recording_excuses_nothing(self):
+        # A sender's silence before recording started maps to no window at
+        # all, never to an empty one at 0 s (the judge refuses those).
+        with LogFile(self.text) as path:
+            start = round(self.starts[0] - 500e6)
+            with tempfile.NamedTemporaryFile("w", suffix=".win", delete=False) as w:
+                w.write(f"{start} {start + 140_000_000} before\n"
+                        f"{start + 400_000_000} {start + 540_000_000} across\n")
+            try:
+                for kind in ("--mono-windows", "--playout-windows"):
+                    status, lines = run_cli("excuse", path, kind, w.name)
+                    self.assertEqual(status, 0)
+                    rows = [line.split(None, 2) for line in lines]
+                    self.assertEqual([r[2] for r in rows], ["across"])
+                    self.assertEqual(float(rows[0][0]), 0.0)
+                    self.assertAlmostEqual(float(rows[0][1]), 0.040, delta=1 / RATE)
+            finally:
+                os.unlink(w.name)
+
     def test_cli_stalls_and_at(self):
         with LogFile(self.text) as path:
             status, lines = run_cli("stalls", path, "--min-ms", "1")
