@@ -78,7 +78,9 @@ MIN_WINDOW_CYCLES = 4  # ...and at least this many cycles
 SETTLE_CYCLES = 4  # a stall's new schedule is settled this many cycles on...
 MAX_RAMP_CYCLES = 64  # ...or, while it keeps rising, at most this many
 # How long before a playout window a stall can still have playout behind
-# when the window plays (rtp2jack skips a storm's backlog 60 ms after it).
+# when the window plays: rtp2jack skips a storm's backlog once JACK has gone
+# audio::PlayoutClock::kQuietS (60 ms) without a stall; timeline_test.py
+# reads that constant and holds this above it.
 PLAYOUT_LAG_S = 0.1
 DEFAULT_PRE_MS = 5.0
 DEFAULT_PAD_MS = 20.0

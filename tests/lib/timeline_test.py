@@ -13,6 +13,7 @@ on.
 import io
 import os
 import random
+import re
 import sys
 import tempfile
 import unittest
@@ -252,6 +253,20 @@ class SkipTest(unittest.TestCase):
         self.assertEqual(len(reasons), 2)
         self.assertEqual(reasons[0], "jack-skip-128-frames")
         self.assertTrue(reasons[1].startswith("jack-stall-8."), reasons)
+
+
+class PlayoutLagTest(unittest.TestCase):
+    def test_playout_lag_outlasts_the_players_quiet_time(self):
+        # A stall's backlog plays on until the player skips it, kQuietS
+        # after the storm and a few cycles for JACK to settle: a playout
+        # window must look back further than that.
+        header = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                              "..", "..", "audio", "playout_clock.hpp")
+        with open(header, encoding="utf-8") as f:
+            match = re.search(r"kQuietS\s*=\s*([0-9.]+)\s*;", f.read())
+        self.assertIsNotNone(match, "kQuietS not found in audio/playout_clock.hpp")
+        settle_s = timeline.SETTLE_CYCLES * PERIOD / RATE
+        self.assertGreater(timeline.PLAYOUT_LAG_S, float(match.group(1)) + settle_s)
 
 
 class LogTest(unittest.TestCase):
