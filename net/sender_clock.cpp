@@ -23,6 +23,7 @@ void SenderClock::reset() noexcept {
   floor_before_ = 1e300;
   least_before_ = least_since_ = spread_before_ = INT64_MAX;
   stalled_ns_ = INT64_MIN;
+  unsettled_ns_ = INT64_MAX;
   evidence_ = false;
   verdict_ = {};
   count_ = 0;
@@ -41,6 +42,13 @@ std::int64_t SenderClock::jack_time(std::int64_t t_ns, const core::AudioStatus& 
 void SenderClock::observe(std::int64_t position, std::int64_t arrival_ns, const core::AudioStatus& audio) noexcept {
   system_.observe(position, arrival_ns);
   if (audio.jack_stalls != jack_stalls_) note_stall(audio.jack_stalls, arrival_ns);
+  // JACK settles from a stall's first late cycle on, and audio counts the
+  // stall only once it is confirmed: the packets since the first settling
+  // status may already be the stall's.
+  if (!audio.jack_settling)
+    unsettled_ns_ = INT64_MAX;
+  else if (unsettled_ns_ == INT64_MAX)
+    unsettled_ns_ = arrival_ns;
   const std::int64_t system_late = arrival_ns - system_.time_of(position);
   least_since_ = std::min(least_since_, system_late);
   const bool placed = arrival_ns >= settled_ns_ && !audio.jack_settling;
@@ -66,10 +74,11 @@ void SenderClock::note_stall(std::uint64_t jack_stalls, std::int64_t arrival_ns)
   if (!shared) {
     floor_before_ = system_.segment_floor_ns();
     least_before_ = least_late(arrival_ns, false).system_ns;
-    spread_before_ = spread(stalled_ns_);
+    spread_before_ = spread(stalled_ns_, unsettled_ns_);
   }
   stalled_ns_ = arrival_ns;
   least_since_ = INT64_MAX;
+  unsettled_ns_ = INT64_MAX;
 }
 
 void SenderClock::weigh_evidence(std::int64_t arrival_ns) noexcept {
@@ -84,8 +93,8 @@ void SenderClock::weigh_evidence(std::int64_t arrival_ns) noexcept {
   // takes seconds of arrivals to measure, and the stalls a sender in
   // the graph shared blunt it, while that spread is the sender's own
   // pattern (a sawtooth) and the path's jitter.
-  const bool shifted = spread_before_ != INT64_MAX && least_before_ != INT64_MAX &&
-                       late - least_before_ > kEvidenceNs + spread_before_;
+  const std::int64_t path = path_spread();
+  const bool shifted = path != INT64_MAX && least_before_ != INT64_MAX && late - least_before_ > kEvidenceNs + path;
   const bool alone = least.packets >= kEvidence && 2 * least.jack_ns < late &&
                      (static_cast<double>(late) > static_cast<double>(kEvidenceNs) + margin || shifted);
   // ... and JACK's envelope is no worse a fit than the system's (the
@@ -140,11 +149,11 @@ SenderClock::Least SenderClock::least_late(std::int64_t now_ns, bool placed) con
   return least;
 }
 
-std::int64_t SenderClock::spread(std::int64_t since_ns) const noexcept {
+std::int64_t SenderClock::spread(std::int64_t since_ns, std::int64_t until_ns) const noexcept {
   std::int64_t low = INT64_MAX, high = INT64_MIN;
   int n = 0;
   for (int i = 0; i < count_; ++i) {
-    if (window_[i].arrival_ns < since_ns) continue;
+    if (window_[i].arrival_ns < since_ns || window_[i].arrival_ns >= until_ns) continue;
     low = std::min(low, window_[i].system_ns);
     high = std::max(high, window_[i].system_ns);
     ++n;
@@ -152,11 +161,18 @@ std::int64_t SenderClock::spread(std::int64_t since_ns) const noexcept {
   return n < kEvidence / 2 ? INT64_MAX : high - low;
 }
 
+std::int64_t SenderClock::path_spread() const noexcept {
+  // A stall in a stream's first few packets leaves too few before it; the
+  // packets since show the path as well, the stall's shift aside (every
+  // one of them is late by it alike).
+  return spread_before_ != INT64_MAX ? spread_before_ : spread(stalled_ns_, INT64_MAX);
+}
+
 bool SenderClock::stall_shared() const noexcept {
   // On a quiet path only: under jitter the few packets since the stall are
-  // as likely to be late as not. Before the floor is measured, the spread
-  // of the packets before the stall tells.
-  const bool quiet = floor_before_ < kQuietFloorNs || (floor_before_ >= kUnjudgedNs && spread_before_ <= kQuietSpreadNs);
+  // as likely to be late as not. Before the floor is measured, the path's
+  // spread tells.
+  const bool quiet = floor_before_ < kQuietFloorNs || (floor_before_ >= kUnjudgedNs && path_spread() <= kQuietSpreadNs);
   return !on_jack_ && quiet && least_since_ != INT64_MAX && least_before_ != INT64_MAX &&
          least_since_ - least_before_ >= kSharedNs;
 }

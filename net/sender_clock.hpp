@@ -31,11 +31,15 @@
 // packets in a row there, but only as late as the jitter makes them,
 // while a stall the sender shared makes every packet after it late by the
 // stall's length (a 40 ms stop: some 40 floors). Or, on any path, the
-// least late came more than kEvidenceNs plus the whole spread of the
-// packets between the previous stall and the latest later than the least
-// late before the latest: a floor takes seconds of arrivals to measure, and
-// stalls the sender shared blunt it, while that spread is only the
-// sender's sawtooth and the path's jitter. Once the packets since a stall
+// least late came later than the least late before the latest stall by
+// more than kEvidenceNs plus the path's spread: a floor takes seconds of
+// arrivals to measure, and stalls the sender shared blunt it, while that
+// spread is only the sender's sawtooth and the path's jitter. The path's
+// spread is that of the packets between the previous stall and the
+// latest, up to the first that came with JACK settling from it (audio
+// counts a stall a packet or so after the stall delayed one); or, where
+// too few came (a stall early in the stream), that of the packets since
+// the latest, which it made late alike. Once the packets since a stall
 // show the sender shared it, the stalls after it are judged against the
 // path as it was before it (a busy host goes on stalling the server).
 // Stalls too short to be steps (under 2 ms) show in the floor instead
@@ -117,7 +121,7 @@ class SenderClock {
   /// Audio's stall count (AudioStatus::jack_stalls) as of the latest packet.
   std::uint64_t stalls_heard() const noexcept { return jack_stalls_; }
   /// On a quiet path (a floor under kQuietFloorNs before the stall; before
-  /// the floor is measured, a spread under kQuietSpreadNs), the
+  /// the floor is measured, a spread under kQuietSpreadNs: path_spread()), the
   /// packets since audio's latest stall came kSharedNs later on the
   /// system's timeline than the least late before it, and JACK's timeline
   /// is not the sender's yet: it may have stalled with JACK, which the
@@ -174,6 +178,7 @@ class SenderClock {
   std::int64_t least_since_ = INT64_MAX;   // ... and since
   std::int64_t spread_before_ = INT64_MAX;  // the spread then of the packets since the stall before (INT64_MAX: too few)
   std::int64_t stalled_ns_ = INT64_MIN;    // the arrival that brought the latest stall's report
+  std::int64_t unsettled_ns_ = INT64_MAX;  // the first arrival of the current settling status (INT64_MAX: none)
 
   // The latest packets' least lateness on the system's timeline and on
   // JACK's (kEvidence of them over kEvidenceSpanNs, as many as kept; with
@@ -192,9 +197,13 @@ class SenderClock {
   void weigh_evidence(std::int64_t arrival_ns) noexcept;
   void choose_timeline(std::int64_t arrival_ns) noexcept;
   // The spread of the lateness on the system's timeline of the kept
-  // packets that arrived from `since_ns` on (INT64_MAX: fewer than half of
-  // kEvidence).
-  std::int64_t spread(std::int64_t since_ns) const noexcept;
+  // packets that arrived in [since_ns, until_ns) (INT64_MAX: fewer than
+  // half of kEvidence).
+  std::int64_t spread(std::int64_t since_ns, std::int64_t until_ns) const noexcept;
+  // The path's spread as the latest stall's evidence is judged against:
+  // that of the packets before it, or, where too few came before it (a
+  // stall early in the stream), of those since (INT64_MAX: too few yet).
+  std::int64_t path_spread() const noexcept;
 };
 
 }  // namespace net
