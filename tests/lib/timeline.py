@@ -351,10 +351,13 @@ def excuses(tl, with_stalls, min_ms, pre_ms, pad_ms, windows, playout=()):
     # before it to its end; a monotonic window is mapped as it is.
     for (start, end, reason), lags in [(w, False) for w in windows] + [(w, True) for w in playout]:
         lag_ms = sum(s["lost_ms"] for s in stalls if start - PLAYOUT_LAG_S * 1e9 <= s["mono_ns"] <= end) if lags else 0
+        end_s = tl.position(end) / rate + lag_ms / 1e3
+        if end_s < 0:
+            continue  # wholly before the recording: nothing in it to excuse
         a = max(0.0, tl.position(start) / rate)
-        b = tl.position(end) / rate + lag_ms / 1e3
-        if b > a:  # a window wholly before the recording excuses nothing in it
-            out.append((a, b, reason))
+        # JACK's time stands still while the server is stopped: a window
+        # inside a stop maps to one position.
+        out.append((a, max(a, end_s), reason))
     if with_stalls:
         for s in tl.stalls(min_ms):
             out.append((max(0.0, s["pos_s"] - pre_ms / 1e3), s["pos_s"] + pad_ms / 1e3,
