@@ -164,11 +164,13 @@ def final_stats(path):
 
 def revision(src=ROOT):
     """The commit the sources at SRC are at, "-dirty" if a tracked file
-    outside bench/results differs from it: a benchmark's own reports,
-    written as a run of several goes on, are not the code it measures."""
+    outside bench/results, other than Markdown, differs from it: a
+    benchmark's own reports, written as a run of several goes on, and the
+    documents its figures go into are not the code it measures."""
     run = lambda *a: subprocess.run(["git", "-C", src, *a], capture_output=True, text=True)
     rev = run("describe", "--always").stdout.strip()
-    if rev and run("diff", "--quiet", "HEAD", "--", ".", ":(exclude)bench/results").returncode != 0:
+    if rev and run("diff", "--quiet", "HEAD", "--", ".", ":(exclude)bench/results",
+                   ":(exclude,glob)**/*.md").returncode != 0:
         rev += "-dirty"
     return rev
 
