@@ -140,7 +140,7 @@ class LatencyTuner {
   std::size_t held_first_ = 0;
   std::size_t held_count_ = 0;
   std::uint64_t stalls_seen_ = 0;       // JACK's stalls in the latest arrival's status
-  std::int64_t settled_ns_ = INT64_MIN; // arrivals before this come in a stall's wake: not measured
+  std::int64_t settled_ns_ = INT64_MIN; // arrivals earlier than this follow a stall too closely to measure
 
   // Peak lateness per second, for the last kPeakSeconds.
   std::array<double, kPeakSeconds> peak_{};
