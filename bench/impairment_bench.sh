@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # impairment_bench.sh BUILD_DIR [--seconds S (20)] [--latency MS (40)] [--cases "clean loss ..."]
+#                     [--freq HZ (440)] [--out REPORT (bench/results/impairment-latest.md)]
 #
 # rtp2jack next to the GStreamer reference receiver under each network
 # fault and host stall, from the very same packets at the same moments, in
@@ -26,26 +27,34 @@
 #   (the lower envelope of the packets' transit, from the tee's log, at the
 #   tone's start and end).
 # Prints a Markdown table and writes it, with the command, date and
-# revision, to bench/results/impairment-latest.md. A benchmark prints
+# revision, to bench/results/impairment-latest.md (or REPORT). The tone's
+# frequency sets how near a splice that keeps its phase can land: within
+# half its period (1.14 ms at 440 Hz, 0.5 ms at 1 kHz). A benchmark prints
 # figures; it fails only when it could not measure.
 set -euo pipefail
-usage="usage: impairment_bench.sh BUILD_DIR [--seconds S] [--latency MS] [--cases \"CASE ...\"]"
+usage="usage: impairment_bench.sh BUILD_DIR [--seconds S] [--latency MS] [--cases \"CASE ...\"] [--freq HZ] [--out REPORT]"
 build=$(cd "${1:?$usage}" && pwd)
 shift
-seconds=20 latency=40 cases="clean loss burst jitter fast slow stall"
+seconds=20 latency=40 cases="clean loss burst jitter fast slow stall" freq=440 out=
 while (($#)); do
   case $1 in
     --seconds) seconds=${2:?$usage}; shift 2 ;;
     --latency) latency=${2:?$usage}; shift 2 ;;
     --cases) cases=${2:?$usage}; shift 2 ;;
+    --freq) freq=${2:?$usage}; shift 2 ;;
+    --out) out=${2:?$usage}; shift 2 ;;
     *) echo "$usage" >&2; exit 2 ;;
   esac
 done
-[[ $seconds =~ ^[0-9]+$ && $latency =~ ^[0-9]+$ ]] || { echo "$usage (whole numbers)" >&2; exit 2; }
+[[ $seconds =~ ^[0-9]+$ && $latency =~ ^[0-9]+$ && $freq =~ ^[0-9]+$ ]] || { echo "$usage (whole numbers)" >&2; exit 2; }
+((freq >= 100 && freq <= 4000)) || { echo "impairment_bench: --freq must be 100 to 4000 Hz" >&2; exit 2; }
 command_line="bench/impairment_bench.sh BUILD --seconds $seconds --latency $latency"
 [[ $cases == "clean loss burst jitter fast slow stall" ]] || command_line+=" --cases \"$cases\""
+((freq == 440)) || command_line+=" --freq $freq"
+[[ -z $out ]] || command_line+=" --out $out"
 revision=$(python3 "$(dirname "$0")/../bench/benchlib.py" revision)
 here=$(cd "$(dirname "$0")" && pwd)
+report=${out:-$here/results/impairment-latest.md}
 source "$here/../tests/lib/jack.sh"
 timeline="$here/../tests/lib/timeline.py"
 lead_in=50  # 1 s of silence before the tone: the recording holds its onset
@@ -112,7 +121,7 @@ for c in $cases; do
     ! opusenc bitrate=128000 frame-size=20 inband-fec=true packet-loss-percentage=10 \
     ! rtpopuspay pt=96 ! udpsink host=127.0.0.1 port="$relay_port" \
     audiotestsrc wave=silence num-buffers=$lead_in samplesperbuffer=960 ! cat. \
-    audiotestsrc wave=sine freq=440 volume=0.5 num-buffers=$((seconds * 50)) samplesperbuffer=960 ! cat. \
+    audiotestsrc wave=sine freq="$freq" volume=0.5 num-buffers=$((seconds * 50)) samplesperbuffer=960 ! cat. \
     audiotestsrc wave=silence num-buffers=$lead_out samplesperbuffer=960 ! cat.
   sender_pid=$SPAWNED_PID
   # The references' ports appear once data flows through them (during the
@@ -134,7 +143,7 @@ for c in $cases; do
   jack_stop
 
   judge() {
-    "$build/tests/tone_judge" "$TEST_TMP/$c.wav" --channels 6 --freq 440 --freq-ppm "$truth" \
+    "$build/tests/tone_judge" "$TEST_TMP/$c.wav" --channels 6 --freq "$freq" --freq-ppm "$truth" \
       --to-s "onset+$((seconds - 1)).5" "$@" 2>/dev/null || true
   }
   judge --from-s onset+0.1 --max-pitch-ppm off >"$TEST_TMP/$c.judge"
@@ -160,12 +169,12 @@ PY
   echo "measured: $c" >&2
 done
 
-mkdir -p "$here/results"
-python3 - "$TEST_TMP" "$seconds" "$latency" "$lead_in" "$command_line" "$revision" $cases \
-  >"$here/results/impairment-latest.md" <<'PY'
+mkdir -p "$(dirname "$report")"
+python3 - "$TEST_TMP" "$seconds" "$latency" "$lead_in" "$command_line" "$revision" "$freq" $cases \
+  >"$report" <<'PY'
 import datetime, json, math, os, platform, sys
-tmp, seconds, latency, lead_in, command, revision = sys.argv[1:7]
-cases = sys.argv[7:]
+tmp, seconds, latency, lead_in, command, revision, freq = sys.argv[1:8]
+cases = sys.argv[8:]
 seconds, lead_in = float(seconds), int(lead_in)
 cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
 names = ["rtp2jack", "GStreamer plc", "GStreamer plc+FEC"]
@@ -222,7 +231,7 @@ print("# Impairment benchmark: rtp2jack against the GStreamer reference\n")
 print(f"- date: {datetime.datetime.now().astimezone().isoformat(timespec='seconds')}")
 print(f"- machine: {os.cpu_count()} CPUs ({cpu}), kernel {platform.release()}")
 print(f"- command: `{command}` (rtp2jack at {revision}; BUILD must be built from it)")
-print(f"- each case: {seconds:g} s of a 440 Hz tone between 1 s of silence and 0.5 s of it, `opusenc bitrate=128000 "
+print(f"- each case: {seconds:g} s of a {freq} Hz tone between 1 s of silence and 0.5 s of it, `opusenc bitrate=128000 "
       "frame-size=20 inband-fec=true packet-loss-percentage=10`, paced in real time; every receiver "
       f"at {latency} ms; relay seeds 5 (loss), 4 (burst), 11; a fresh dummy JACK server per case (48 kHz, 128 frames)")
 print(f"- rtp2jack: `--latency {latency}`; GStreamer: `rtpjitterbuffer latency={latency} do-lost=true "
@@ -291,4 +300,4 @@ for name in names:
         print(f"- {name}: glitches/min " + ", ".join(f"{c} {g:.1f}" for c, g, _, _ in rows)
               + (f"; worst latency change {max(changes):.1f} ms" if changes else ""))
 PY
-cat "$here/results/impairment-latest.md"
+cat "$report"
