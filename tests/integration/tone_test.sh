@@ -26,7 +26,7 @@ jack_start "$(unique_name tone)" "$rate" $((rate > 48000 ? 256 : 128))
 port=$(free_udp_port)
 relay_start "$port"
 
-ffmpeg_tone=(ffmpeg -nostdin -hide_banner -loglevel error -re -f lavfi
+ffmpeg_tone=("${HARNESS_RT[@]}" ffmpeg -nostdin -hide_banner -loglevel error -re -f lavfi
   -i "aevalsrc=0.5*sin(2*PI*440*t)|0.5*sin(2*PI*440*t):s=48000:d=10"
   -c:a libopus -b:a 128k -frame_duration 20 -payload_type 96)
 if [[ $sender == ffmpeg-sdp ]]; then
@@ -39,7 +39,9 @@ if [[ $sender == ffmpeg-sdp ]]; then
 else
   where=(--bind 127.0.0.1 --port "$port")
 fi
-spawn rtp2jack "$build/rtp2jack" "${where[@]}" --latency 40 \
+# The sender clock's inputs, for build/tests/clock_replay when a run fails.
+RTP2JACK_CLOCK_TRACE=$TEST_TMP/clock.trace \
+  spawn rtp2jack "$build/rtp2jack" "${where[@]}" --latency 40 \
   --connect none --stats json --stats-interval 0.5
 rx_pid=$SPAWNED_PID
 wait_for_line "$TEST_TMP/rtp2jack.log" "receiving on" 10
@@ -51,7 +53,7 @@ rec_pid=$TAP_PID
 case $sender in
   gst)
     # 500 buffers of 20 ms = 10 s; is-live paces them in real time.
-    gst-launch-1.0 -q audiotestsrc is-live=true wave=sine freq=440 volume=0.5 \
+    "${HARNESS_RT[@]}" gst-launch-1.0 -q audiotestsrc is-live=true wave=sine freq=440 volume=0.5 \
       num-buffers=500 samplesperbuffer=960 \
       ! audio/x-raw,rate=48000,channels=2 ! audioconvert \
       ! opusenc bitrate=128000 frame-size=20 ! rtpopuspay pt=96 \
