@@ -18,7 +18,7 @@ rx_pid=$SPAWNED_PID
 wait_for_line "$TEST_TMP/rtp2jack.log" "receiving on" 10
 tap out 10 rtp2jack:out_1 rtp2jack:out_2
 rec_pid=$TAP_PID
-spawn sender gst-launch-1.0 -q audiotestsrc is-live=true wave=sine freq=440 volume=0.5 \
+spawn sender "${HARNESS_RT[@]}" gst-launch-1.0 -q audiotestsrc is-live=true wave=sine freq=440 volume=0.5 \
   num-buffers=400 samplesperbuffer=960 ! audio/x-raw,rate=48000,channels=2 ! audioconvert \
   ! opusenc bitrate=128000 frame-size=20 ! rtpopuspay pt=96 ! udpsink host=127.0.0.1 port="$port"
 sender_pid=$SPAWNED_PID

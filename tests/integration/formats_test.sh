@@ -45,7 +45,7 @@ run_case() {
   wait_for_line "$log.err" "receiving on" 10
   tap "$name" 9 rtp2jack:out_1 rtp2jack:out_2
   # shellcheck disable=SC2086  # enc holds several element properties
-  gst-launch-1.0 -q audiotestsrc is-live=true wave=sine freq=440 volume=0.5 \
+  "${HARNESS_RT[@]}" gst-launch-1.0 -q audiotestsrc is-live=true wave=sine freq=440 volume=0.5 \
     num-buffers=350 samplesperbuffer=960 ! audio/x-raw,rate=48000,channels="$channels" \
     ! audioconvert ! opusenc $enc ! rtpopuspay pt=96 \
     ! udpsink host=127.0.0.1 port="$port" >"$log.send" 2>&1 || rc=$?

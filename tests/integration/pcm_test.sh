@@ -44,7 +44,7 @@ jack_start "$(unique_name pcm)" 48000 128
 port=$(free_udp_port)
 relay_start "$port"
 
-ffmpeg_tone=(ffmpeg -nostdin -hide_banner -loglevel error -re -f lavfi
+ffmpeg_tone=("${HARNESS_RT[@]}" ffmpeg -nostdin -hide_banner -loglevel error -re -f lavfi
   -i "aevalsrc=0.5*sin(2*PI*440*t)|0.5*sin(2*PI*440*t):s=48000:d=10" -c:a pcm_s24be)
 # A 10 s tone in buffers of 1 ms at RATE, CHANNELS of it.
 gst_tone() {  # gst_tone RATE CHANNELS
@@ -98,18 +98,18 @@ case $case_name in
     rate=48000
     [[ $case_name == gst-l24-96k ]] && rate=96000
     # shellcheck disable=SC2046
-    gst-launch-1.0 -q $(gst_tone $rate 2) ! audio/x-raw,format=S24BE \
+    "${HARNESS_RT[@]}" gst-launch-1.0 -q $(gst_tone $rate 2) ! audio/x-raw,format=S24BE \
       ! rtpL24pay pt=96 min-ptime=1000000 max-ptime=1000000 \
       ! udpsink host=127.0.0.1 port="$RELAY_PORT" >"$TEST_TMP/sender.log" 2>&1 ;;
   gst-l16|gst-l16-44k1)
     rate=48000
     [[ $case_name == gst-l16-44k1 ]] && rate=44100
     # shellcheck disable=SC2046
-    gst-launch-1.0 -q $(gst_tone $rate 2) ! audio/x-raw,format=S16BE ! rtpL16pay pt=96 \
+    "${HARNESS_RT[@]}" gst-launch-1.0 -q $(gst_tone $rate 2) ! audio/x-raw,format=S16BE ! rtpL16pay pt=96 \
       ! udpsink host=127.0.0.1 port="$RELAY_PORT" >"$TEST_TMP/sender.log" 2>&1 ;;
   gst-l24-8ch)
     # shellcheck disable=SC2046
-    gst-launch-1.0 -q $(gst_8ch) >"$TEST_TMP/sender.log" 2>&1 ;;
+    "${HARNESS_RT[@]}" gst-launch-1.0 -q $(gst_8ch) >"$TEST_TMP/sender.log" 2>&1 ;;
   ffmpeg-l24)
     "${ffmpeg_tone[@]}" -f rtp "rtp://127.0.0.1:$RELAY_PORT" >"$TEST_TMP/sender.log" 2>&1 ;;
 esac

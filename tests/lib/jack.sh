@@ -18,8 +18,10 @@ _CLEANUPS=()
 
 # A test's senders and relays run real-time, below JACK's threads: their
 # own scheduling on this two-CPU VM would otherwise add jitter of a few ms
-# that is the harness's, not the network the case describes. Prefix their
-# command with "${HARNESS_RT[@]}".
+# that is the harness's, not the network the case describes (and an ffmpeg
+# -re starved by the test's other processes falls behind for seconds, a
+# sender clock 1000 ppm slow as far as its packets tell:
+# tests/data/README.md). Prefix their command with "${HARNESS_RT[@]}".
 # shellcheck disable=SC2034  # used by the scripts that source this
 HARNESS_RT=(chrt -f 3)
 
@@ -213,7 +215,7 @@ relay_start() {
   local to=$1
   shift
   RELAY_PORT=$(free_udp_port)
-  spawn relay "$build/tests/udp_relay" --listen "127.0.0.1:$RELAY_PORT" --to "127.0.0.1:$to" \
+  spawn relay "${HARNESS_RT[@]}" "$build/tests/udp_relay" --listen "127.0.0.1:$RELAY_PORT" --to "127.0.0.1:$to" \
     --stats-file "$TEST_TMP/relay.json" --ready-file "$TEST_TMP/relay.ready" "$@"
   RELAY_PID=$SPAWNED_PID
   wait_for_file "$TEST_TMP/relay.ready" 5
