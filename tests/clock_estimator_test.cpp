@@ -437,6 +437,31 @@ TEST_CASE("clock: timestamps that jump ahead are a step earlier; a lone bogus on
   CHECK(std::llabs(steps[0] + 50'000'000) < 1'000'000);
 }
 
+namespace {
+// Replays a capture from tests/data (`arrival_s sequence timestamp` per
+// packet, tests/data/README.md) into `c`; after each packet, `each` with
+// its arrival in seconds since the first.
+template <class Each>
+void replay_capture(const char* name, core::ClockEstimator& c, Each each) {
+  const std::string path = std::string(RTP2JACK_TEST_DATA) + "/" + name;
+  std::FILE* f = std::fopen(path.c_str(), "r");
+  REQUIRE(f != nullptr);
+  double arrival = 0, first = -1;
+  long long seq = 0, ts = 0, prev = 0, frames = 0;
+  while (std::fscanf(f, "%lf %lld %lld", &arrival, &seq, &ts) == 3) {
+    if (first < 0) {
+      first = arrival;
+      prev = ts;
+    }
+    frames += static_cast<std::int32_t>(static_cast<std::uint32_t>(ts - prev));
+    prev = ts;
+    c.observe(frames, kStart + std::llround((arrival - first) * 1e9));
+    each(arrival - first);
+  }
+  std::fclose(f);
+}
+}  // namespace
+
 TEST_CASE("clock: ffmpeg -re's pacing is not taken for a rate") {
   // Real captures (tests/data/README.md). ffmpeg's clock is the host's, so
   // the truth is nominal; its packets' floor wanders by +-3 ms, which the
@@ -452,23 +477,9 @@ TEST_CASE("clock: ffmpeg -re's pacing is not taken for a rate") {
   for (const auto [name, limit] : {Capture{"ffmpeg_re_arrivals_1.txt", 100}, Capture{"ffmpeg_re_arrivals_3.txt", 100},
                                    Capture{"ffmpeg_re_l24_arrivals_1.txt", 50},
                                    Capture{"ffmpeg_re_l24_arrivals_2.txt", 50}}) {
-    const std::string path = std::string(RTP2JACK_TEST_DATA) + "/" + name;
-    std::FILE* f = std::fopen(path.c_str(), "r");
-    REQUIRE(f != nullptr);
     core::ClockEstimator c(core::ClockEstimator::sender_config());
-    double arrival = 0, first = -1, worst = 0;
-    long long seq = 0, ts = 0, prev = 0, frames = 0;
-    while (std::fscanf(f, "%lf %lld %lld", &arrival, &seq, &ts) == 3) {
-      if (first < 0) {
-        first = arrival;
-        prev = ts;
-      }
-      frames += static_cast<std::int32_t>(static_cast<std::uint32_t>(ts - prev));
-      prev = ts;
-      c.observe(frames, kStart + std::llround((arrival - first) * 1e9));
-      worst = std::max(worst, std::fabs(c.deviation_ppm()));
-    }
-    std::fclose(f);
+    double worst = 0;
+    replay_capture(name, c, [&](double) { worst = std::max(worst, std::fabs(c.deviation_ppm())); });
     MESSAGE(std::string(name) << ": worst " << worst << " ppm, uncertainty at the end " << c.uncertainty_ppm());
     CHECK(worst < limit);
     CHECK(c.steps() == 0);
@@ -483,21 +494,14 @@ TEST_CASE("clock: ffmpeg -re's pacing that falls behind for seconds is let go of
   // taken for within 5 s (above). The estimator takes it, and drops it for
   // nominal once the packets since put it three uncertainties off.
   for (const char* name : {"ffmpeg_re_busy_arrivals_1.txt", "ffmpeg_re_busy_arrivals_2.txt"}) {
-    const std::string path = std::string(RTP2JACK_TEST_DATA) + "/" + name;
-    std::FILE* f = std::fopen(path.c_str(), "r");
-    REQUIRE(f != nullptr);
     core::ClockEstimator c(core::ClockEstimator::sender_config());
-    double arrival = 0, first = -1, off_from = -1, off_to = -1;
-    long long index = 0, position = 0;
-    while (std::fscanf(f, "%lf %lld %lld", &arrival, &index, &position) == 3) {
-      if (first < 0) first = arrival;
-      c.observe(position, kStart + std::llround((arrival - first) * 1e9));
+    double off_from = -1, off_to = -1;
+    replay_capture(name, c, [&](double t) {
       if (std::fabs(c.deviation_ppm()) > 100) {
-        if (off_from < 0) off_from = arrival - first;
-        off_to = arrival - first;
+        if (off_from < 0) off_from = t;
+        off_to = t;
       }
-    }
-    std::fclose(f);
+    });
     MESSAGE(std::string(name) << ": more than 100 ppm off from " << off_from << " to " << off_to << " s");
     CHECK(off_to - off_from < 3.5);
     CHECK(std::fabs(c.deviation_ppm()) < 100);
