@@ -300,7 +300,13 @@ void ClockEstimator::combine(double now_x) noexcept {
     // under later ones is less sharp.
     const bool better = weight_ > 0 && uncertainty < uncertainty_;
     if (plausible) segment_uncertainty_ = uncertainty;
-    if (plausible && (uncertainty < config_.max_uncertainty_ppm || ppm > kRuledOut * uncertainty || better)) {
+    // A rate away from nominal, or one taken for being better, counts only
+    // while the segment's latest half agrees (recent_agrees): packets that
+    // fell behind for seconds and then held their lag tilt the segment's
+    // envelope but not its latest half's.
+    const bool measured = uncertainty < config_.max_uncertainty_ppm;
+    const bool away = ppm > kRuledOut * uncertainty;
+    if (plausible && (measured || away || better) && ((measured && !away) || recent_agrees(slope))) {
       sum += w * slope;
       weight += w;
       uncertainty_ = uncertainty;

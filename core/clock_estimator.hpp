@@ -41,7 +41,10 @@
 // weight; older segments fade out. Two fits, for two kinds of noise:
 // - Fit::Envelope, for arrivals under network jitter: the hull edge above,
 //   weighted by the square of the segment's span (the error of an envelope
-//   slope is an offset error over the span).
+//   slope is an offset error over the span). A slope away from nominal
+//   counts only while the envelope of the segment's latest half is closer
+//   to it than to nominal: a clock's rate holds across a segment, a
+//   sender's pacing that falls behind and then holds its lag does not.
 // - Fit::Minima, for a clock whose earliest observations wander a little
 //   (a JACK server's timer wakes within tens of microseconds of its
 //   schedule, with late outliers): least squares through the bucket minima
@@ -173,7 +176,9 @@ class ClockEstimator {
   /// arrivals: jitter of any size, the sender's rate up to 1 % off, taken
   /// as nominal until measured to 30 ppm over 3 s at least, or until it is
   /// six uncertainties from nominal (a sender whose pacing wanders, as
-  /// ffmpeg -re's does, would otherwise swing it by hundreds of ppm), and
+  /// ffmpeg -re's does, would otherwise swing it by hundreds of ppm); a
+  /// rate that far off only while the segment's latest half agrees (a
+  /// starved ffmpeg -re's packets fall behind for seconds, then hold), and
   /// back to nominal once the packets put it three uncertainties off; a
   /// rate more than 1500 ppm off only over 6 s (ffmpeg -re's pacing runs
   /// 2500 to 5000 ppm fast for 2 to 3 s at a time, with a sharp floor). A
@@ -268,7 +273,12 @@ class ClockEstimator {
   // squares residuals' RMS), and that RMS itself (`floor`); false while it
   // has no slope.
   bool segment_slope(double& slope, double& weight, double& scatter, double* floor = nullptr) const noexcept;
-  bool envelope_slope(double& slope, double& offset, double& edge) const noexcept;
+  // The envelope of the buckets from `from` on; `edge` is the length of
+  // the hull edge the slope comes from.
+  bool envelope_slope(std::size_t from, double& slope, double& offset, double& edge) const noexcept;
+  // The segment's latest half puts the rate closer to `slope` than to
+  // nominal (always, for Fit::Minima).
+  bool recent_agrees(double slope) const noexcept;
   void combine(double now_x) noexcept;
   Point& point(std::size_t i) noexcept { return points_[(first_ + i) % kBuckets]; }
   const Point& point(std::size_t i) const noexcept { return points_[(first_ + i) % kBuckets]; }

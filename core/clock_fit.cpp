@@ -19,7 +19,7 @@ bool ClockEstimator::segment_slope(double& slope, double& weight, double& scatte
   if (config_.fit == Fit::Envelope) {
     double offset = 0;
     double edge = 0;
-    if (!envelope_slope(slope, offset, edge)) return false;
+    if (!envelope_slope(0, slope, offset, edge)) return false;
     weight = span * span;
     // The envelope is as good as the floor under it is sharp: how far the
     // lowest minimum of each block of buckets sits above the line, as an
@@ -87,14 +87,15 @@ bool ClockEstimator::segment_slope(double& slope, double& weight, double& scatte
   return true;
 }
 
-bool ClockEstimator::envelope_slope(double& slope, double& offset, double& edge) const noexcept {
-  // The lower convex hull of the bucket minima (A. M. Andrew's monotone
-  // chain: they are in order of x already), then the hull edge that spans
-  // their mean x: the linear-programming optimum. Bounded by kBuckets.
+bool ClockEstimator::envelope_slope(std::size_t from, double& slope, double& offset, double& edge) const noexcept {
+  // The lower convex hull of the bucket minima from `from` on (A. M.
+  // Andrew's monotone chain: they are in order of x already), then the hull
+  // edge that spans their mean x: the linear-programming optimum. Bounded
+  // by kBuckets.
   auto& hull = hull_;
   std::size_t h = 0;
   double mean = 0;
-  for (std::size_t i = 0; i < count_; ++i) {
+  for (std::size_t i = from; i < count_; ++i) {
     const Point& p = point(i);
     mean += p.x;
     while (h >= 2) {
@@ -106,7 +107,7 @@ bool ClockEstimator::envelope_slope(double& slope, double& offset, double& edge)
     }
     hull[h++] = i;
   }
-  mean /= static_cast<double>(count_);
+  mean /= static_cast<double>(count_ - from);
   for (std::size_t k = 0; k + 1 < h; ++k) {
     const Point& a = point(hull[k]);
     const Point& b = point(hull[k + 1]);
@@ -119,6 +120,18 @@ bool ClockEstimator::envelope_slope(double& slope, double& offset, double& edge)
     }
   }
   return false;
+}
+
+bool ClockEstimator::recent_agrees(double slope) const noexcept {
+  // The envelope of the segment's latest half of buckets, closer to `slope`
+  // than to nominal. A clock's rate holds across the segment; a sender's
+  // pacing that fell behind and then held does not, and the latest half
+  // then sits nearer nominal. Only envelopes are judged so: a Minima fit's
+  // clock is close to nominal from the start.
+  if (config_.fit != Fit::Envelope) return true;
+  double recent = 0, offset = 0, edge = 0;
+  if (!envelope_slope(count_ / 2, recent, offset, edge)) return true;
+  return std::fabs(recent - slope) < std::fabs(recent);
 }
 
 }  // namespace core
