@@ -177,8 +177,8 @@ class ClockEstimator {
   /// as nominal until measured to 30 ppm over 3 s at least, or until it is
   /// six uncertainties from nominal (a sender whose pacing wanders, as
   /// ffmpeg -re's does, would otherwise swing it by hundreds of ppm); a
-  /// rate that far off only while the segment's latest half agrees (a
-  /// starved ffmpeg -re's packets fall behind for seconds, then hold), and
+  /// rate that far off only while the segment's latest half agrees
+  /// (ffmpeg -re's packets may fall behind for seconds, then hold), and
   /// back to nominal once the packets put it three uncertainties off; a
   /// rate more than 1500 ppm off only over 6 s (ffmpeg -re's pacing runs
   /// 2500 to 5000 ppm fast for 2 to 3 s at a time, with a sharp floor). A

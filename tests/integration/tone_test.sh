@@ -28,8 +28,7 @@ relay_start "$port"
 
 # ffmpeg paced by arealtime, as docs/receiving.md advises: -re looks every
 # 10 ms whether input is due, and its packets' delay slides by thousands of
-# ppm for seconds (tests/data/README.md), which the pitch judged here
-# would follow.
+# ppm for seconds, which the pitch judged here would follow.
 ffmpeg_tone=("${HARNESS_RT[@]}" ffmpeg -nostdin -hide_banner -loglevel error -f lavfi
   -i "aevalsrc=0.5*sin(2*PI*440*t)|0.5*sin(2*PI*440*t):s=48000:d=10,arealtime"
   -c:a libopus -b:a 128k -frame_duration 20 -payload_type 96)
