@@ -101,6 +101,23 @@ def jack_cmd(argv, env=None, check=False):
     raise RuntimeError(f"{' '.join(argv)} hung three times")
 
 
+def again_on_jam(procs, run_round, tries, label):
+    """run_round() again, every process stopped first, when the JACK server
+    jammed: on this VM the synchronous dummy server now and then stops
+    running its graph for good ("SuspendRefNum error ... engine may now
+    behave abnormally", then every client times out), for every receiver
+    alike, most often after a round of dozens of clients. run_round starts
+    its own fresh server. Returns its result and how many times it jammed."""
+    for attempt in range(tries):
+        try:
+            return run_round(), attempt
+        except (subprocess.TimeoutExpired, RuntimeError) as e:
+            if attempt == tries - 1:
+                raise
+            print(f"{label}: the JACK server jammed ({e}); the round again on a fresh one", flush=True)
+            procs.stop_all()
+
+
 JACKD_OPTS = "-S -t 2000"
 
 

@@ -215,20 +215,6 @@ def cpu_round(args, procs, jack, frame_ms, seconds, first="rtp2jack"):
     }
 
 
-def fresh_on_jam(procs, run_round, tries=3):
-    """run_round() again on a fresh server (its processes stopped) when a
-    JACK client hung on this VM's synchronous dummy server, which now and
-    then jams right after the scale rounds' dozens of clients left it."""
-    for attempt in range(1, tries + 1):
-        try:
-            return run_round()
-        except RuntimeError as e:
-            if "hung three times" not in str(e) or attempt == tries:
-                raise
-            print(f"the JACK server jammed ({e}); the round again on a fresh one", flush=True)
-            procs.stop_all()
-
-
 def rescue_round(args, procs, seconds):
     """What a small --latency costs. At a few milliseconds almost every
     packet of a JACK-driven sender comes after net's repair deadline: net
@@ -403,10 +389,11 @@ def main():
                 n *= 2
             procs.stop(jack.proc)
         if args.only in (None, "rescue"):
-            out["rescue"] = fresh_on_jam(procs, lambda: rescue_round(args, procs, args.rescue_seconds))
+            out["rescue"], _ = benchlib.again_on_jam(procs, lambda: rescue_round(args, procs, args.rescue_seconds), 3,
+                                                     "rescue")
             print("rescue:", [(r["latency"], r["core_pct"]) for r in out["rescue"]], flush=True)
         if args.only in (None, "pcm"):
-            out["pcm"] = fresh_on_jam(procs, lambda: pcm_round(args, procs, args.pcm_seconds))
+            out["pcm"], _ = benchlib.again_on_jam(procs, lambda: pcm_round(args, procs, args.pcm_seconds), 3, "pcm")
             print("pcm:", out["pcm"]["per_min"], out["pcm"]["net_us_per_packet"], flush=True)
     finally:
         procs.stop_all()

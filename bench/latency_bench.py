@@ -180,26 +180,20 @@ def brief(res, stats=None, dropped=None):
 
 def play(args, procs, rounds, kind, rx_latency, ref):
     # A fresh server each round, and the round again on a fresh one when the
-    # server jammed: on this VM the synchronous dummy server now and then
-    # stops running its graph for good ("SuspendRefNum error ... engine may
-    # now behave abnormally", then every client times out), for both
-    # receivers alike. Counted in the report.
+    # server jammed (benchlib.again_on_jam). Counted in the report.
     n = len(rounds) + 1
-    for attempt in range(5):
+
+    def fresh_round():
         # One name for every server: libjack frees the registry slot (of 8)
         # of a server killed jammed only for a server of the same name.
         jack = Jack(procs, "rtp2jack_latbench", RATE, PERIOD)
         try:
-            r = run_round(args, procs, jack, n, rx_latency, ref)
-            break
-        except (subprocess.TimeoutExpired, RuntimeError) as e:
-            if attempt == 4:
-                raise
-            args.jammed += 1
-            print(f"{kind} {n}: the JACK server jammed ({e}); the round again on a fresh one", flush=True)
-            procs.stop_all()
+            return run_round(args, procs, jack, n, rx_latency, ref)
         finally:
             procs.stop(jack.proc)
+
+    r, jams = benchlib.again_on_jam(procs, fresh_round, 5, f"{kind} {n}")
+    args.jammed += jams
     r["kind"] = kind
     r["seconds"] = args.seconds
     r["rx_ok"], r["gst_ok"] = rx_clean(r), gst_clean(r)

@@ -487,8 +487,8 @@ TEST_CASE("clock: ffmpeg -re's pacing is not taken for a rate") {
 }
 
 TEST_CASE("clock: ffmpeg -re's pacing that falls behind for seconds and holds is no rate; one that goes on is let go of") {
-  // Real captures (tests/data/README.md) of an ffmpeg starved on a busy
-  // host. Its packets come 1100 to 1600 ppm later for 3 to 5 s, under a
+  // Real captures (tests/data/README.md) of an ffmpeg -re beside a busy
+  // JACK test. Its packets come 1100 to 1600 ppm later for 3 to 5 s, under a
   // floor that wanders by a millisecond. In the first they then hold that
   // lag: the packets of the segment's latest half are closer to nominal
   // than to the rate the whole segment puts them at (it was taken at 6.1 s
@@ -521,8 +521,8 @@ TEST_CASE("clock: ffmpeg -re's pacing that falls behind for seconds and holds is
 TEST_CASE("clock: packets that fall behind for 3 s after the rate is known, and then hold, do not move it") {
   // A sender on time, its packets through 0.3 ms of exponential jitter (a
   // floor sharp enough to measure it to 30 ppm within seconds), then
-  // falling behind by 1200 ppm from 6 s to 9 s, as a starved ffmpeg -re's
-  // do, and 3.6 ms late from then on. Without the look at the segment's
+  // falling behind by 1200 ppm from 6 s to 9 s, as ffmpeg -re's may
+  // (docs/design.md), and 3.6 ms late from then on. Without the look at the segment's
   // latest half, 27 seeds of 50 took a rate more than 100 ppm slow.
   for (std::uint64_t seed = 1; seed <= 50; ++seed) {
     CAPTURE(seed);
