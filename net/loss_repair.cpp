@@ -137,7 +137,7 @@ void LossRepair::fade_out(float* pcm, int frames) const noexcept {
     const std::int64_t t = std::int64_t{run_} + i;
     if (t < full_frames_) continue;
     const float g = std::max(0.0f, 1.0f - static_cast<float>(t - full_frames_) /
-                                              (max_frames_ - full_frames_));
+                                              static_cast<float>(max_frames_ - full_frames_));
     for (int c = 0; c < ch; ++c) pcm[i * ch + c] *= g;
   }
 }

@@ -15,8 +15,11 @@ namespace net {
 namespace {
 
 std::string endpoint_text(const asio::ip::address& a, std::uint16_t port) {
-  return a.is_v6() ? "[" + a.to_string() + "]:" + std::to_string(port)
-                   : a.to_string() + ":" + std::to_string(port);
+  std::string text = a.is_v6() ? "[" : "";
+  text += a.to_string();
+  text += a.is_v6() ? "]:" : ":";
+  text += std::to_string(port);
+  return text;
 }
 
 // The IPv4 address of an interface, for IP_ADD_MEMBERSHIP (which names the

@@ -189,13 +189,16 @@ std::string Summary(const ChannelJudgement& c, const JudgeOptions& o) {
   s += ",\"worst_pitch_ppm\":" + Num(c.worst_pitch_ppm, 2);
   s += ",\"pitch_windows_start_s\":" + Num(c.windows.empty() ? NAN : c.windows[0].start_s, 3) +
        ",\"pitch_ppm\":[";
-  for (size_t i = 0; i < c.windows.size(); ++i)
-    s += (i ? "," : "") + Num(c.windows[i].judged ? c.windows[i].ppm : NAN, 2);
+  for (size_t i = 0; i < c.windows.size(); ++i) {
+    if (i) s += ',';
+    s += Num(c.windows[i].judged ? c.windows[i].ppm : NAN, 2);
+  }
   s += "],\"pitch_excused\":[";
   bool first = true;
   for (size_t i = 0; i < c.windows.size(); ++i)
     if (c.windows[i].excuse >= 0) {
-      s += (first ? "" : ",") + std::to_string(i);
+      if (!first) s += ',';
+      s += std::to_string(i);
       first = false;
     }
   s += "],\"glitches\":[";
