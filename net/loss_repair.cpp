@@ -60,8 +60,9 @@ int LossRepair::conceal(std::int64_t pos, float* pcm, std::uint32_t frames) noex
 }
 
 bool LossRepair::joins(bool follows) const noexcept {
-  // After a longer run (faded) the audio fades in from its own concealment.
-  return concealer_.active() && run_ <= full_frames_ && follows;
+  // Audio that follows a repetition is cross-faded in from it, at the
+  // level the run's fade had reached.
+  return concealer_.active() && follows;
 }
 
 int LossRepair::decode(std::span<const std::uint8_t> payload, std::int64_t pos, bool follows,
@@ -72,10 +73,6 @@ int LossRepair::decode(std::span<const std::uint8_t> payload, std::int64_t pos, 
   if (n <= 0) return n;
   resumed(pos, blend, pcm, n);
   repeat_ = decoder_.wants_repetition(payload);
-  // After a faded run, or the codec's silence, the sound fades back in.
-  if (run_ > full_frames_ || (silent_ && !blend)) fade_in(pcm, n);
-  run_ = 0;
-  silent_ = false;
   return n;
 }
 
@@ -89,12 +86,20 @@ int LossRepair::recover(std::span<const std::uint8_t> next, std::int64_t pos, fl
 }
 
 void LossRepair::resumed(std::int64_t pos, bool blend, float* pcm, int frames) noexcept {
-  // The audio joins the repetition, or starts the concealer's history.
+  // Decoded audio ends the run. It joins the repetition at the level the
+  // run's fade reached, or starts the concealer's history. After the
+  // codec's concealment it goes on from the decoder's own, whose level the
+  // fade lowered: it rises from there (from silence after the codec's
+  // silence), so that it neither steps up nor dips to silence first.
+  const float level = gain(run_);
   if (blend) {
-    concealer_.blend_into(pos, pcm, frames);
+    concealer_.blend_into(pos, pcm, frames, level);
   } else {
     concealer_.played(pos, pcm, frames);
+    if (silent_ || level < 1.0f) fade_in(pcm, frames, silent_ ? 0.0f : level);
   }
+  run_ = 0;
+  silent_ = false;
 }
 
 void LossRepair::undo_run() noexcept {
@@ -129,24 +134,30 @@ std::uint32_t LossRepair::room_at_full_level() const noexcept {
   return run_ < full_frames_ ? full_frames_ - run_ : 0;
 }
 
+float LossRepair::gain(std::int64_t t) const noexcept {
+  // Full level for kConcealFullMs of one run, then a linear fade to
+  // silence at kMaxConcealMs.
+  if (t <= full_frames_) return 1.0f;
+  return std::max(0.0f, 1.0f - static_cast<float>(t - full_frames_) /
+                                   static_cast<float>(max_frames_ - full_frames_));
+}
+
 void LossRepair::fade_out(float* pcm, int frames) const noexcept {
-  // Past kConcealFullMs of one run, a linear fade to silence at
-  // kMaxConcealMs.
   const int ch = decoder_.channels();
   for (int i = 0; i < frames; ++i) {
-    const std::int64_t t = std::int64_t{run_} + i;
-    if (t < full_frames_) continue;
-    const float g = std::max(0.0f, 1.0f - static_cast<float>(t - full_frames_) /
-                                              static_cast<float>(max_frames_ - full_frames_));
+    const float g = gain(std::int64_t{run_} + i);
+    if (g == 1.0f) continue;
     for (int c = 0; c < ch; ++c) pcm[i * ch + c] *= g;
   }
 }
 
-void LossRepair::fade_in(float* pcm, int frames) const noexcept {
+void LossRepair::fade_in(float* pcm, int frames, float from) const noexcept {
   const int ch = decoder_.channels();
   const int ramp = std::min<int>(frames, fade_frames_);
-  for (int i = 0; i < ramp; ++i)
-    for (int c = 0; c < ch; ++c) pcm[i * ch + c] *= static_cast<float>(i) / static_cast<float>(ramp);
+  for (int i = 0; i < ramp; ++i) {
+    const float g = from + (1.0f - from) * static_cast<float>(i) / static_cast<float>(ramp);
+    for (int c = 0; c < ch; ++c) pcm[i * ch + c] *= g;
+  }
 }
 
 }  // namespace net

@@ -6,11 +6,13 @@
 // audio before the run is repeated in its place (net::WaveformConcealer)
 // when the payload's own concealment would fade it out; otherwise the
 // codec conceals. Past kConcealFullMs of one run the concealment fades
-// towards silence, and the audio after such a run fades back in. While the
-// repetition plays the codec does not conceal: its concealment would decay
-// the decoder's state (Opus: the next 40-60 ms glide up from -15 dB), so
-// the audio after the run is decoded from the state before it and, after
-// a run at full level, cross-faded from the repetition.
+// towards silence. While the repetition plays the codec does not conceal:
+// its concealment would decay the decoder's state (Opus: the next 40-60 ms
+// glide up from -15 dB), so the audio after the run is decoded from the
+// state before it and cross-faded from the repetition, at the level the
+// fade had reached. Audio after the codec's concealment rises from that
+// level to its own (from silence after the codec's silence): decoded
+// audio, a packet's or its FEC copy's, neither steps up nor dips.
 //
 // Positions are stream positions (frames at the stream's rate); where
 // records go and when is the depacketizer's business.
@@ -80,8 +82,11 @@ class LossRepair {
  private:
   bool joins(bool follows) const noexcept;
   void resumed(std::int64_t pos, bool blend, float* pcm, int frames) noexcept;
+  // The fade's gain `t` frames into a run.
+  float gain(std::int64_t t) const noexcept;
   void fade_out(float* pcm, int frames) const noexcept;
-  void fade_in(float* pcm, int frames) const noexcept;
+  // Rises from `from` to full level over kFadeMs.
+  void fade_in(float* pcm, int frames, float from) const noexcept;
 
   PayloadDecoder& decoder_;
   const std::uint32_t full_frames_;  // kConcealFullMs at the stream's rate

@@ -163,7 +163,7 @@ void WaveformConcealer::render(std::int64_t pos, float* pcm, int frames) const n
   }
 }
 
-void WaveformConcealer::blend_into(std::int64_t pos, float* pcm, int frames) noexcept {
+void WaveformConcealer::blend_into(std::int64_t pos, float* pcm, int frames, float level) noexcept {
   if (active_ && pos >= end_) {
     // The repetition played up to pos: it joins the history (its last
     // capacity_ frames, made aside first: the ring holds what they read).
@@ -176,7 +176,7 @@ void WaveformConcealer::blend_into(std::int64_t pos, float* pcm, int frames) noe
                                              static_cast<float>(n));
       const double x = source(pos + i);
       for (int c = 0; c < channels_; ++c)
-        pcm[i * channels_ + c] = w * pcm[i * channels_ + c] + (1 - w) * sample(x, c);
+        pcm[i * channels_ + c] = w * pcm[i * channels_ + c] + (1 - w) * level * sample(x, c);
     }
     end_ = from;
     append(scratch_.get(), made);

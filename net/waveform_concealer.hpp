@@ -48,9 +48,10 @@ class WaveformConcealer {
   void render(std::int64_t pos, float* pcm, int frames) const noexcept;
 
   /// The first decoded audio after an active run, at `pos`: its first
-  /// kBlendMs fade in from the repetition's continuation (a raised cosine).
-  /// The repetition up to `pos` and this audio become the history.
-  void blend_into(std::int64_t pos, float* pcm, int frames) noexcept;
+  /// kBlendMs fade in from the repetition's continuation (a raised cosine),
+  /// that at `level` (where a fade of the run left it). The repetition up
+  /// to `pos` and this audio become the history.
+  void blend_into(std::int64_t pos, float* pcm, int frames, float level = 1.0f) noexcept;
 
   /// The run ends without a blend (what follows does not join it).
   void end() noexcept { active_ = false; }

@@ -11,18 +11,24 @@
 
 namespace testtools {
 
+// How the tone is encoded: 128 kbit/s music (CELT-only, no LBRR); in-band
+// FEC at a speech-like bit rate (24 kbit/s VOIP: SILK, every packet after
+// the first carries LBRR for the one before it); or 128 kbit/s music with
+// in-band FEC for 10 % loss (GStreamer's opusenc inband-fec=true
+// packet-loss-percentage=10: hybrid frames, SILK below 8 kHz, with LBRR).
+enum class ToneCodec { Music, SpeechFec, MusicFec };
+
 // `n` packets of `frame` samples per channel at 48 kHz, amplitude 0.5.
-// `fec`: in-band FEC at a speech-like bit rate (24 kbit/s VOIP: SILK,
-// every packet after the first carries LBRR for the one before it); else
-// 128 kbit/s music (CELT-only, no LBRR).
-inline std::vector<std::vector<std::uint8_t>> opus_tone(int n, int frame, bool fec) {
+inline std::vector<std::vector<std::uint8_t>> opus_tone(int n, int frame, ToneCodec codec) {
+  const bool speech = codec == ToneCodec::SpeechFec;
+  const bool fec = codec != ToneCodec::Music;
   int err = 0;
   OpusEncoder* enc =
-      opus_encoder_create(48000, 2, fec ? OPUS_APPLICATION_VOIP : OPUS_APPLICATION_AUDIO, &err);
+      opus_encoder_create(48000, 2, speech ? OPUS_APPLICATION_VOIP : OPUS_APPLICATION_AUDIO, &err);
   if (err != OPUS_OK) throw std::runtime_error("opus_encoder_create");
-  opus_encoder_ctl(enc, OPUS_SET_BITRATE(fec ? 24000 : 128000));
+  opus_encoder_ctl(enc, OPUS_SET_BITRATE(speech ? 24000 : 128000));
   opus_encoder_ctl(enc, OPUS_SET_INBAND_FEC(fec ? 1 : 0));
-  opus_encoder_ctl(enc, OPUS_SET_PACKET_LOSS_PERC(fec ? 20 : 0));
+  opus_encoder_ctl(enc, OPUS_SET_PACKET_LOSS_PERC(speech ? 20 : fec ? 10 : 0));
   std::vector<std::vector<std::uint8_t>> out;
   std::vector<float> pcm(static_cast<std::size_t>(frame) * 2);
   double phase = 0;
@@ -40,6 +46,11 @@ inline std::vector<std::vector<std::uint8_t>> opus_tone(int n, int frame, bool f
   }
   opus_encoder_destroy(enc);
   return out;
+}
+
+// `fec`: ToneCodec::SpeechFec, else ToneCodec::Music.
+inline std::vector<std::vector<std::uint8_t>> opus_tone(int n, int frame, bool fec) {
+  return opus_tone(n, frame, fec ? ToneCodec::SpeechFec : ToneCodec::Music);
 }
 
 }  // namespace testtools
