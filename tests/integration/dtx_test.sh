@@ -12,7 +12,10 @@
 # - three bursts, each as long as sent within 30 ms, less the time JACK
 #   lost during it or in the 0.1 s before (playout skips that backlog);
 # - each burst's delay (its onset on CLOCK_MONOTONIC, from jack_tap's cycle
-#   log, less when the relay sent its first packet) within kCorrectMs
+#   log on JACK's schedule: the cycle that runs at once as the server
+#   resumes from a stall, up to a few ms after its place on the new
+#   schedule, at that place, where rtp2jack's clock put it; less when the
+#   relay sent its first packet) within kCorrectMs
 #   (1.5 ms) and 0.1 ms of measure of the first's, plus what JACK lost in
 #   the 0.1 s before either onset: the sender's pauses play for as long as
 #   it paused, and cost no latency;
@@ -93,7 +96,7 @@ read -r _ bursts <<<"$(grep '^bursts' "$TEST_TMP/bursts")"
 read -r _ starts <<<"$(grep '^starts' "$TEST_TMP/bursts")"
 onsets=() offsets=()
 for b in $bursts; do onsets+=("${b%%:*}"); offsets+=("${b##*:}"); done
-onset_mono=$(python3 "$timeline" mono "$TEST_TMP/out.cycles" "${onsets[@]}")
+onset_mono=$(python3 "$timeline" mono "$TEST_TMP/out.cycles" --scheduled "${onsets[@]}")
 python3 "$timeline" stalls "$TEST_TMP/out.cycles" --min-ms 0.1 --json >"$TEST_TMP/stalls.json"
 
 python3 - "$TEST_TMP/excuse.dtx" "$TEST_TMP/stalls.json" "${#onsets[@]}" "${onsets[*]}" "${offsets[*]}" "$onset_mono" "$starts" <<'PY'

@@ -3,7 +3,7 @@
 
     timeline.py stalls CYCLES [--min-ms 0.5] [--json]
     timeline.py at CYCLES MONO_NS...          recording positions (s) of times
-    timeline.py mono CYCLES POS_S...          times (ns) of recording positions
+    timeline.py mono CYCLES [--scheduled] POS_S...   times (ns) of recording positions
     timeline.py excuse CYCLES [--stalls] [--min-ms 0.5] [--pre-ms 5] [--pad-ms 20]
                               [--mono-windows FILE]
     timeline.py rate CYCLES [--json]
@@ -44,6 +44,11 @@ Outputs, one per line:
            placed at their wake times; before the first or after the last
            cycle the nearest cycle's schedule is extended.
   mono     MONO_NS for each POS_S, the inverse of `at` outside lost time.
+           With --scheduled, the cycles that run while a stall settles
+           (the first one runs at once on resuming, up to a few ms after
+           its place on the new schedule) are placed on the schedule after
+           the stall instead, where a client that places its cycles on
+           JACK's filtered clock meant them.
   excuse   START_S END_S REASON: with --stalls, for each stall of at least
            --min-ms and each skip, from --pre-ms before its position to
            --pad-ms after;
@@ -205,6 +210,14 @@ class Timeline:
         # stretch could put its start after the next one's; keep them in order.
         for i in range(1, n):
             self.start[i] = max(self.start[i], self.start[i - 1])
+        # The same with the settling cycles on the schedule the stall left:
+        # where a client that places its cycles on JACK's filtered clock
+        # (rtp2jack does) meant them to be.
+        scheduled = list(self.level)
+        for s in self.steps:
+            for i in range(s["cycle"], s["span"][1]):
+                scheduled[i] = s["new_ns"]
+        self.scheduled_start = [w0 + c + x for c, x in zip(scheduled, self.x)]
 
     def stalls(self, min_ms=DEFAULT_MIN_MS):
         """Steps that lost at least min_ms, with positions and times."""
@@ -258,11 +271,13 @@ class Timeline:
             return log.rec[i] + into
         return float(log.rec[i + 1])  # in lost time (or a rounding sliver) before cycle i+1
 
-    def mono(self, frame):
-        """CLOCK_MONOTONIC time (ns, float) of a recording position in frames."""
+    def mono(self, frame, scheduled=False):
+        """CLOCK_MONOTONIC time (ns, float) of a recording position in frames;
+        `scheduled`: a settling cycle's on the schedule after its stall."""
         log = self.log
         i = max(0, bisect.bisect_right(log.rec, frame) - 1)
-        return self.start[i] + (frame - log.rec[i]) * 1e9 / log.rate
+        start = self.scheduled_start if scheduled else self.start
+        return start[i] + (frame - log.rec[i]) * 1e9 / log.rate
 
     def rate(self):
         """JACK's frame rate against CLOCK_MONOTONIC between steps.
@@ -388,6 +403,8 @@ def parse_args(argv):
     sp.add_argument("mono_ns", type=int, nargs="+")
     sp = sub.add_parser("mono", help="CLOCK_MONOTONIC times (ns) of recording positions (s)")
     common(sp)
+    sp.add_argument("--scheduled", action="store_true",
+                    help="the cycles that run while a stall settles on the schedule after it")
     sp.add_argument("pos_s", type=float, nargs="+")
     sp = sub.add_parser("excuse", help="excuse windows: START_S END_S REASON")
     common(sp)
@@ -432,7 +449,7 @@ def main(argv):
                 print(f"{tl.position(t) / tl.log.rate:.6f}")
         elif a.command == "mono":
             for s in a.pos_s:
-                print(round(tl.mono(s * tl.log.rate)))
+                print(round(tl.mono(s * tl.log.rate, a.scheduled)))
         elif a.command == "excuse":
             windows = read_windows(a.mono_windows) if a.mono_windows else []
             playout = read_windows(a.playout_windows) if a.playout_windows else []

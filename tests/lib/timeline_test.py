@@ -127,6 +127,14 @@ class StallTest(unittest.TestCase):
             self.assertAlmostEqual(tl.position(tl.mono(frame)), frame, delta=0.01)
             self.assertAlmostEqual(tl.mono(frame), self.starts[frame // PERIOD]
                                    + (frame % PERIOD) * frame_ns, delta=80e3)
+        # The first cycle after a stall runs 2.4 ms after its place on the
+        # new schedule; placed there with scheduled=True (the new schedule
+        # settles 0.15 ms further on two cycles later).
+        frame = 1000 * PERIOD + 31
+        self.assertAlmostEqual(tl.mono(frame), self.starts[1000] + 2.4e6 + 31 * frame_ns, delta=80e3)
+        self.assertAlmostEqual(tl.mono(frame, scheduled=True), self.starts[1000] + 0.15e6 + 31 * frame_ns,
+                               delta=80e3)
+        self.assertAlmostEqual(tl.mono(1200 * PERIOD, scheduled=True), tl.mono(1200 * PERIOD))
         # Before the first cycle the first cycle's schedule extends back.
         self.assertAlmostEqual(tl.position(self.starts[0] - 1e6), -48, delta=4)
 
