@@ -35,8 +35,8 @@ class PayloadDecoder {
   virtual bool carries_previous(std::span<const std::uint8_t> payload) const noexcept = 0;
 
   /// The codec's own concealment after this payload fades a steady sound
-  /// out (Opus's SILK layer does within 40 ms): a waveform repetition
-  /// should fill the gap instead.
+  /// out (Opus's does, SILK and CELT alike: OpusStreamDecoder), or it has
+  /// none (PCM): a waveform repetition should fill the gap instead.
   virtual bool wants_repetition(std::span<const std::uint8_t> payload) const noexcept = 0;
 
   /// The codec's concealment is silence (after a short ramp): the audio
