@@ -36,6 +36,7 @@ ClockEstimator::Config ClockEstimator::sender_config(double rate) noexcept {
   c.early_ns = 2'000'000;
   c.early_count = 3;
   c.steps_before_rate = false;
+  c.unmeasured_late_ppm = 1500;
   c.min_span_s = 0.5;
   c.max_uncertainty_ppm = 30;
   c.forget_s = 0;
@@ -114,7 +115,8 @@ std::int64_t ClockEstimator::observe(std::int64_t frames, std::int64_t t_ns) noe
   const bool steps =
       config_.steps_before_rate || (weight_ > 0 && uncertainty_ < config_.step_uncertainty_ppm) ||
       segment_uncertainty_ < config_.step_uncertainty_ppm;
-  const int side = !steps ? 0 : r > late ? 1 : r < -early ? -1 : 0;
+  int side = r > late ? 1 : r < -early ? -1 : 0;
+  if (!steps) side = side > 0 && r > late + unmeasured_reach(x) ? 1 : 0;
   if (side == 0) {
     pending_ = 0;
     add_point(x, y);
@@ -137,7 +139,12 @@ std::int64_t ClockEstimator::observe(std::int64_t frames, std::int64_t t_ns) noe
   const bool confirmed =
       side > 0 ? pending_count_ >= config_.late_count && t_ns - pending_t_ >= config_.late_span_ns
                : pending_count_ >= config_.early_count;
-  if (!confirmed) return 0;
+  if (!confirmed) {
+    // Until the rate is measured every observation goes into the fit, the
+    // ones that may show a step too (they are no step to the rate alone).
+    if (!steps) add_point(x, y);
+    return 0;
+  }
   // A step: the segment ends; the next one starts from the lowest of the
   // observations that showed it, and the rate carries over.
   const double before = line(pending_x_);
@@ -152,6 +159,11 @@ std::int64_t ClockEstimator::observe(std::int64_t frames, std::int64_t t_ns) noe
   passing_ = 0;
   passed_ = Settle{offset_, pending_x_, pending_y_};
   return std::llround(line(pending_x_) - before);
+}
+
+double ClockEstimator::unmeasured_reach(double x) const noexcept {
+  if (config_.unmeasured_late_ppm <= 0) return 1e300;
+  return config_.unmeasured_late_ppm * 1e-6 * nominal_ns_ * std::max(0.0, x - point(0).x);
 }
 
 void ClockEstimator::settle(double x, double y) noexcept {

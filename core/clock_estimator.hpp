@@ -135,6 +135,13 @@ class ClockEstimator {
     // clock is close enough to nominal for steps from the first observation.
     bool steps_before_rate = true;
     double step_uncertainty_ppm = 100;
+    // Meanwhile a step later is still one that no rate within this many
+    // ppm of nominal explains: observations later than the late threshold
+    // plus this rate over the span the envelope rests on (0: no step until
+    // the rate is measured). A path that gets longer in a stream's first
+    // second would otherwise stay in the fit that cannot measure the rate
+    // because of it.
+    double unmeasured_late_ppm = 0;
     double min_span_s = 1.0;       // a segment's slope counts from this span on
     double max_uncertainty_ppm = 1e9;  // ... and this uncertainty down
     // The nominal rate counts as a segment of this span (with the current
@@ -184,8 +191,9 @@ class ClockEstimator {
   /// 2500 to 5000 ppm fast for 2 to 3 s at a time, with a sharp floor). A
   /// path that gets longer is a step once every packet for 2 s (and 40
   /// packets) came later than before by more than half their mean lateness
-  /// (2 ms at least); timestamps that jump ahead, once three packets in a
-  /// row show it.
+  /// (2 ms at least), and before the rate is measured, later than 1500 ppm
+  /// off nominal explains; timestamps that jump ahead, once three packets
+  /// in a row show it.
   static Config sender_config(double rate = 48000) noexcept;
 
   explicit ClockEstimator(const Config& config) noexcept;
@@ -258,6 +266,9 @@ class ClockEstimator {
   void add_point(double x, double y) noexcept;
   // One observation while a step's new level is being taken.
   void settle(double x, double y) noexcept;
+  // How much later than the envelope a rate unmeasured_late_ppm off nominal
+  // puts an observation at x (huge when that is 0).
+  double unmeasured_reach(double x) const noexcept;
   void start_segment(double x, double y) noexcept;
   // Keeps the current segment's slope among the ended ones, if it has one.
   void end_segment() noexcept;

@@ -423,6 +423,35 @@ TEST_CASE("clock: a path 30 ms longer for good is a step after 2 s; a burst of l
   CHECK(std::llabs(size - 30'000'000) < 1'000'000);
 }
 
+TEST_CASE("clock: a path 12 ms longer before the rate is measured is a step after 2 s") {
+  // Before the rate is measured no step is taken against a line of a
+  // possibly wrong slope; but a step inside the first second keeps the
+  // fit from measuring the rate at all (its floor is the step), and the
+  // envelope stayed 12 ms early for the whole window. Later than any rate
+  // within 1500 ppm of nominal explains, for 2 s, is a step.
+  for (const double at_s : {0.1, 0.3, 0.6, 1.0}) {
+    for (std::uint64_t seed = 1; seed <= 10; ++seed) {
+      CAPTURE(at_s);
+      CAPTURE(seed);
+      core::ClockEstimator c(core::ClockEstimator::sender_config());
+      double stepped_at = -1;
+      std::int64_t size = 0;
+      for (Obs o : arrivals(8, 0, 1, 0.05, seed, 240)) {
+        const double t = static_cast<double>(o.t - kStart) / 1e9;
+        if (t >= at_s) o.t += 12'000'000;
+        if (const std::int64_t s = c.observe(o.frames, o.t); s != 0 && stepped_at < 0) {
+          stepped_at = t;
+          size = s;
+        }
+      }
+      CHECK(c.steps() == 1);
+      CHECK(stepped_at >= at_s + 2);
+      CHECK(stepped_at < at_s + 2.5);
+      CHECK(std::llabs(size - 12'000'000) < 1'000'000);
+    }
+  }
+}
+
 TEST_CASE("clock: timestamps that jump ahead are a step earlier; a lone bogus one is ignored") {
   core::ClockEstimator c(core::ClockEstimator::sender_config());
   std::vector<Obs> v = arrivals(10, 0, 1, 0, 9);
