@@ -16,6 +16,10 @@
 #   fast      the sender's clock 1000 ppm fast (the relay's delay shrinks)
 #   slow      the sender's clock 1000 ppm slow
 #   stall     the JACK server stopped for 40 ms every 3 s (SIGSTOP/SIGCONT)
+#   pathstep  the path 12 ms longer for good from 0.3 s into the stream on,
+#             --latency 10: the packets after it come later than the target
+#             absorbs until playout takes the step (a sender that buffers
+#             more once it runs); its first 2.5 s are not judged
 #   graph     the sender in the same JACK graph (a tone played into JACK,
 #             captured by jackaudiosrc), --latency 10, and the same stops:
 #             the sender stalls with the server, so there is no backlog to
@@ -58,6 +62,7 @@ tone_s=16
 stats_s=0.25
 sender_ppm=0
 relay_args=()
+step_ms=0 step_after_s=0
 # The goals, from this long after playout began: drift_ppm within DRIFT ppm
 # of the truth and the pitch of every 1 s window within PITCH ppm.
 goals=("5 100 100" "10 20 50")
@@ -92,6 +97,7 @@ case $case_name in
   fast) sender_ppm=1000 relay_args=(--delay-ms 40 --drift-ppm 1000) ;;
   slow) sender_ppm=-1000 relay_args=(--delay-ms 2 --drift-ppm -1000) ;;
   stall) stats_s=0.1 ;;
+  pathstep) latency_ms=10 step_ms=12 step_after_s=0.3 relay_args=(--step-ms "$step_ms,$step_after_s") ;;
   graph) latency_ms=10 stats_s=0.1 widen=0 ;;
   *) echo "playout_test: unknown case $case_name" >&2; exit 2 ;;
 esac
@@ -206,6 +212,16 @@ if [[ $case_name == graph ]]; then
   echo "packets the sender sent later than the target absorbs: $(wc -l <"$TEST_TMP/late.txt")"
   cat "$TEST_TMP/late.txt" >>"$TEST_TMP/excuse.txt"
 fi
+if [[ $case_name == pathstep ]]; then
+  # The step, from the relay's first packet on (it sends at once until
+  # then): a step is confirmed once every packet for 2 s came that much
+  # later (docs/design.md), and playout starts over then; 2.5 s from the
+  # step's first packet, with its target after it, is excused.
+  first_sent=$(head -n1 "$TEST_TMP/sent.log" | cut -d' ' -f1)
+  python3 -c "import sys; s = int(sys.argv[1]) + float(sys.argv[2]) * 1e9; print(int(s), int(s + 2.5e9 + float(sys.argv[3]) * 1e6), 'path-step')" \
+    "$first_sent" "$step_after_s" "$latency_ms" >"$TEST_TMP/step.mono"
+  python3 "$timeline" excuse "$TEST_TMP/out.cycles" --playout-windows "$TEST_TMP/step.mono" >>"$TEST_TMP/excuse.txt"
+fi
 echo "excused windows: $(wc -l <"$TEST_TMP/excuse.txt")"
 
 # The recording, from the tone's onset (its fade-in excepted) to half a
@@ -241,15 +257,20 @@ done
 # (WIDEN); both figures are printed.
 python3 "$timeline" stalls "$TEST_TMP/out.cycles" --min-ms 0.1 >"$TEST_TMP/stalls.txt"
 PYTHONPATH="$here/../lib" python3 - "$TEST_TMP/rtp2jack.log" "$truth_ppm" "$latency_ms" "$TEST_TMP/stalls.txt" \
-  "$TEST_TMP/stops.log" "$TEST_TMP/sent.log" "$widen" "${goals[@]}" <<'PY' || verdict=1
+  "$TEST_TMP/stops.log" "$TEST_TMP/sent.log" "$widen" "$step_ms" "$step_after_s" "${goals[@]}" <<'PY' || verdict=1
 import json, os, sys
 import sent_log
 log, truth, target, stalls_path, stops_path = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), sys.argv[4], sys.argv[5]
 widen = sys.argv[7] == "1"
-goals = [tuple(map(float, g.split()[:2])) for g in sys.argv[8:]]
-# What the relay sent: (RTP timestamp unwrapped, send time less that at 48 kHz), in order.
+step_ns, step_after_ns = float(sys.argv[8]) * 1e6, float(sys.argv[9]) * 1e9
+goals = [tuple(map(float, g.split()[:2])) for g in sys.argv[10:]]
+# What the relay sent: (RTP timestamp unwrapped, send time less that at 48 kHz), in order;
+# without the step it added (pathstep), which is no rate.
 NS_PER_FRAME = 1e9 / 48000
-sent = [(ts, ns - ts * NS_PER_FRAME, ns / 1e9) for ns, _, ts in sent_log.read(sys.argv[6])]
+sent = sent_log.read(sys.argv[6])
+first_ns = sent[0][0] if sent else 0
+sent = [(ts, ns - (step_ns if step_ns and ns - first_ns >= step_after_ns else 0) - ts * NS_PER_FRAME, ns / 1e9)
+        for ns, _, ts in sent]
 def sent_ppm(upto_s):
     """The rate of the sent packets' lower envelope, to upto_s; None before 1 s of them."""
     pts = [(x, y) for x, y, t in sent if t <= upto_s]

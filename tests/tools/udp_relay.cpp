@@ -55,6 +55,7 @@ struct Options {
   double burst_enter_pct = 0, burst_exit_pct = 0;
   double delay_ms = 0, jitter_ms = 0;
   double drift_ppm = 0;
+  double step_ms = 0, step_after_s = 0;
   double dup_pct = 0;
   double reorder_pct = 0, reorder_ms = kDefaultReorderMs;
   uint64_t seed = kDefaultSeed;
@@ -83,6 +84,9 @@ void PrintUsage(FILE* to) {
       "                             the fixed delay shrinks by P us every second from\n"
       "                             the first packet on (grows when P < 0), never\n"
       "                             below 0; start from a --delay-ms that lasts the run\n"
+      "  --step-ms MS,AFTER_S       a path that gets longer for good: packets received\n"
+      "                             AFTER_S s or more after the first one take MS ms\n"
+      "                             more (default none)\n"
       "  --reorder PCT              hold a packet back by --reorder-ms (default 0)\n"
       "  --reorder-ms MS            (default %g)\n"
       "\nControl:\n"
@@ -156,6 +160,12 @@ Options ParseArgs(int argc, char** argv) {
     } else if (arg == "--delay-ms") o.delay_ms = ParseNumber(arg, v, 0, 1e6);
     else if (arg == "--jitter-ms") o.jitter_ms = ParseNumber(arg, v, 0, 1e6);
     else if (arg == "--drift-ppm") o.drift_ppm = ParseNumber(arg, v, -1e5, 1e5);
+    else if (arg == "--step-ms") {
+      const size_t comma = v.find(',');
+      if (comma == std::string::npos) UsageError("--step-ms needs MS,AFTER_S");
+      o.step_ms = ParseNumber(arg, v.substr(0, comma), 0, 1e6);
+      o.step_after_s = ParseNumber(arg, v.substr(comma + 1), 0, 1e6);
+    }
     else if (arg == "--dup") o.dup_pct = ParseNumber(arg, v, 0, 100);
     else if (arg == "--reorder") o.reorder_pct = ParseNumber(arg, v, 0, 100);
     else if (arg == "--reorder-ms") o.reorder_ms = ParseNumber(arg, v, 0, 1e6);
@@ -445,12 +455,13 @@ class Relay {
   }
 
   // When a packet received at `now` is due before its hold and jitter: the
-  // fixed delay less the drift since `origin`. Drift: packets sent every T
-  // by the sender's clock arrive every T * (1 - P/1e6) by ours, as if its
-  // clock ran P ppm fast.
+  // fixed delay less the drift since `origin`, plus the step once it is
+  // due. Drift: packets sent every T by the sender's clock arrive every
+  // T * (1 - P/1e6) by ours, as if its clock ran P ppm fast.
   int64_t BaseDueNs(int64_t now, int64_t origin) const {
-    const double delay_ns =
-        std::max(0.0, o_.delay_ms * 1e6 - o_.drift_ppm * 1e-6 * double(now - origin));
+    const double since_ns = double(now - origin);
+    const double delay_ns = std::max(0.0, o_.delay_ms * 1e6 - o_.drift_ppm * 1e-6 * since_ns) +
+                            (o_.step_ms > 0 && since_ns >= o_.step_after_s * 1e9 ? o_.step_ms * 1e6 : 0.0);
     return now + int64_t(delay_ns);
   }
 
