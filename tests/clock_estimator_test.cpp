@@ -427,8 +427,8 @@ TEST_CASE("clock: a path 12 ms longer before the rate is measured is a step afte
   // Before the rate is measured no step is taken against a line of a
   // possibly wrong slope; but a step inside the first second keeps the
   // fit from measuring the rate at all (its floor is the step), and the
-  // envelope stayed 12 ms early for the whole window. Later than any rate
-  // within 1500 ppm of nominal explains, for 2 s, is a step.
+  // envelope would stay 12 ms early for the fit's whole window. Later
+  // than any rate within 1500 ppm of nominal explains, for 2 s, is a step.
   for (const double at_s : {0.1, 0.3, 0.6, 1.0}) {
     for (std::uint64_t seed = 1; seed <= 10; ++seed) {
       CAPTURE(at_s);

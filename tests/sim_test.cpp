@@ -87,12 +87,12 @@ TEST_CASE("sim: playout starts without a drift transient") {
 
 TEST_CASE("sim: a sender's path 12 ms longer within its first second is a step, and playout starts") {
   // A sender whose packets take 12 ms longer from its 0.3th second on (a
-  // sender that buffers more once it runs; the latency benchmark's
-  // jackaudiosrc did, once in 20 starts). The first packets put the
-  // sender's clock 12 ms earlier than the rest come, and nothing
-  // explained that before the rate was measured, which the step itself
-  // kept from happening: every packet was behind where playout would
-  // start, for as long as the stream ran.
+  // sender that buffers more once it runs, as the latency benchmark's
+  // jackaudiosrc did in 2 starts of 45). The first packets put the
+  // sender's clock 12 ms earlier than the rest come, and the step inside
+  // the fit keeps the rate from being measured: unless the step is taken
+  // before the rate is (ClockEstimator::Config::unmeasured_late_ppm),
+  // every packet stays behind where playout would start.
   sim::Config c;
   c.seed = 31;
   c.seconds = 12;

@@ -215,8 +215,8 @@ fi
 if [[ $case_name == pathstep ]]; then
   # The step, from the relay's first packet on (it sends at once until
   # then): a step is confirmed once every packet for 2 s came that much
-  # later (docs/design.md), and playout starts over then; 2.5 s from the
-  # step's first packet, with its target after it, is excused.
+  # later (docs/design.md), and playout skips to the new level then; 2.5 s
+  # from the step's first packet, with its target after it, is excused.
   first_sent=$(head -n1 "$TEST_TMP/sent.log" | cut -d' ' -f1)
   python3 -c "import sys; s = int(sys.argv[1]) + float(sys.argv[2]) * 1e9; print(int(s), int(s + 2.5e9 + float(sys.argv[3]) * 1e6), 'path-step')" \
     "$first_sent" "$step_after_s" "$latency_ms" >"$TEST_TMP/step.mono"
