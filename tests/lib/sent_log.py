@@ -5,11 +5,14 @@
 
 `late` prints an excuse window (START_S END_S REASON, recording positions
 as timeline.py's `excuse` prints them) for the playout of each packet sent
-later than the target absorbs, for a sender in JACK's graph, whose RTP
-timestamps follow JACK's frames. Its lateness is on JACK's timeline: where
-the relay sent it in the recording (tests/lib/timeline.py `at`: JACK's
-time stands still in a stall) less its timestamp, above the least of the
-2 s before it (the first packets of the recording are judged by fewer).
+later than the target absorbs: by a sender in JACK's graph, whose RTP
+timestamps follow JACK's frames, or by a relay whose path held it back.
+Its lateness is on JACK's timeline: where the relay sent it in the
+recording (tests/lib/timeline.py `at`: JACK's time stands still in a
+stall) less its timestamp, above the least of the 2 s before it (the
+first packets of the recording are judged by fewer). For a sender outside
+JACK a stall of JACK's makes the packets after it read earlier, never
+later: what it holds back is for playout to skip, not late.
 Later than the target less playout's own cost (a period, the render-ahead
 and net's 3 ms margin: 6 ms at 48 kHz / 128) less 1 ms for the measure: a
 jackaudiosrc sender's own pattern stays within 1.7 ms. The window runs

@@ -56,6 +56,7 @@ struct Options {
   double delay_ms = 0, jitter_ms = 0;
   double drift_ppm = 0;
   double step_ms = 0, step_after_s = 0;
+  double spike_ms = 0, spike_every_s = 0;
   double dup_pct = 0;
   double reorder_pct = 0, reorder_ms = kDefaultReorderMs;
   uint64_t seed = kDefaultSeed;
@@ -87,6 +88,10 @@ void PrintUsage(FILE* to) {
       "  --step-ms MS,AFTER_S       a path that gets longer for good: packets received\n"
       "                             AFTER_S s or more after the first one take MS ms\n"
       "                             more (default none)\n"
+      "  --spike-ms MS,EVERY_S      a path that stops for MS ms every EVERY_S s, from\n"
+      "                             EVERY_S s after the first packet on (a Wi-Fi\n"
+      "                             link's scan or retry): what comes meanwhile\n"
+      "                             leaves together when it ends (default none)\n"
       "  --reorder PCT              hold a packet back by --reorder-ms (default 0)\n"
       "  --reorder-ms MS            (default %g)\n"
       "\nControl:\n"
@@ -165,6 +170,12 @@ Options ParseArgs(int argc, char** argv) {
       if (comma == std::string::npos) UsageError("--step-ms needs MS,AFTER_S");
       o.step_ms = ParseNumber(arg, v.substr(0, comma), 0, 1e6);
       o.step_after_s = ParseNumber(arg, v.substr(comma + 1), 0, 1e6);
+    } else if (arg == "--spike-ms") {
+      const size_t comma = v.find(',');
+      if (comma == std::string::npos) UsageError("--spike-ms needs MS,EVERY_S");
+      o.spike_ms = ParseNumber(arg, v.substr(0, comma), 0, 1e6);
+      o.spike_every_s = ParseNumber(arg, v.substr(comma + 1), 0.001, 1e6);
+      if (o.spike_ms >= o.spike_every_s * 1e3) UsageError("--spike-ms: MS must be shorter than EVERY_S");
     }
     else if (arg == "--dup") o.dup_pct = ParseNumber(arg, v, 0, 100);
     else if (arg == "--reorder") o.reorder_pct = ParseNumber(arg, v, 0, 100);
@@ -456,12 +467,17 @@ class Relay {
 
   // When a packet received at `now` is due before its hold and jitter: the
   // fixed delay less the drift since `origin`, plus the step once it is
-  // due. Drift: packets sent every T by the sender's clock arrive every
-  // T * (1 - P/1e6) by ours, as if its clock ran P ppm fast.
+  // due, plus what is left of a spike it came in. Drift: packets sent
+  // every T by the sender's clock arrive every T * (1 - P/1e6) by ours, as
+  // if its clock ran P ppm fast.
   int64_t BaseDueNs(int64_t now, int64_t origin) const {
     const double since_ns = double(now - origin);
-    const double delay_ns = std::max(0.0, o_.delay_ms * 1e6 - o_.drift_ppm * 1e-6 * since_ns) +
-                            (o_.step_ms > 0 && since_ns >= o_.step_after_s * 1e9 ? o_.step_ms * 1e6 : 0.0);
+    double delay_ns = std::max(0.0, o_.delay_ms * 1e6 - o_.drift_ppm * 1e-6 * since_ns) +
+                      (o_.step_ms > 0 && since_ns >= o_.step_after_s * 1e9 ? o_.step_ms * 1e6 : 0.0);
+    if (o_.spike_ms > 0 && since_ns >= o_.spike_every_s * 1e9) {
+      const double into_ns = std::fmod(since_ns, o_.spike_every_s * 1e9);
+      if (into_ns < o_.spike_ms * 1e6) delay_ns += o_.spike_ms * 1e6 - into_ns;
+    }
     return now + int64_t(delay_ns);
   }
 
