@@ -11,7 +11,9 @@
 #                                                                          +-> ref: opusdec plc + in-band FEC
 #
 # Cases: clean; loss (5 % random); burst (5 % in bursts of 3 on average);
-# jitter (+-8 ms, 16 ms uniform); fast and slow (the sender's clock 1000 ppm
+# jitter (+-8 ms, 16 ms uniform); spike (the path stops for 150 ms every
+# 2.9 s, a Wi-Fi link's scan or retries, and what it held leaves together);
+# fast and slow (the sender's clock 1000 ppm
 # off: the relay's delay shrinks or grows 1 ms a second); stall (the JACK
 # server stopped for 40 ms every 3 s, SIGSTOP/SIGCONT). jack_tap records all
 # six ports with its cycle log; tests/tools/tone_judge judges each channel
@@ -35,7 +37,7 @@ set -euo pipefail
 usage="usage: impairment_bench.sh BUILD_DIR [--seconds S] [--latency MS] [--cases \"CASE ...\"] [--freq HZ] [--out REPORT]"
 build=$(cd "${1:?$usage}" && pwd)
 shift
-seconds=20 latency=40 cases="clean loss burst jitter fast slow stall" freq=440 out=
+seconds=20 latency=40 cases="clean loss burst jitter spike fast slow stall" freq=440 out=
 while (($#)); do
   case $1 in
     --seconds) seconds=${2:?$usage}; shift 2 ;;
@@ -49,7 +51,7 @@ done
 [[ $seconds =~ ^[0-9]+$ && $latency =~ ^[0-9]+$ && $freq =~ ^[0-9]+$ ]] || { echo "$usage (whole numbers)" >&2; exit 2; }
 ((freq >= 100 && freq <= 4000)) || { echo "impairment_bench: --freq must be 100 to 4000 Hz" >&2; exit 2; }
 command_line="bench/impairment_bench.sh BUILD --seconds $seconds --latency $latency"
-[[ $cases == "clean loss burst jitter fast slow stall" ]] || command_line+=" --cases \"$cases\""
+[[ $cases == "clean loss burst jitter spike fast slow stall" ]] || command_line+=" --cases \"$cases\""
 ((freq == 440)) || command_line+=" --freq $freq"
 [[ -z $out ]] || command_line+=" --out $out"
 revision=$(python3 "$(dirname "$0")/../bench/benchlib.py" revision)
@@ -84,6 +86,8 @@ for c in $cases; do
     loss) relay_args=(--loss 5) seed=5 ;;
     burst) relay_args=(--burst-loss 1.75,33.3) seed=4 ;;
     jitter) relay_args=(--delay-ms 2 --jitter-ms 16) ;;
+    # Every 2.9 s, not 3: no spike holds the tone's last packets at 21 s.
+    spike) relay_args=(--spike-ms 150,2.9) ;;
     fast) relay_args=(--delay-ms 40 --drift-ppm 1000) truth=1000 ;;
     slow) relay_args=(--delay-ms 2 --drift-ppm -1000) truth=-1000 ;;
     stall) ;;
@@ -238,7 +242,8 @@ print(f"- rtp2jack: `--latency {latency}`; GStreamer: `rtpjitterbuffer latency={
       "drop-on-latency=true ! rtpopusdepay ! opusdec plc=true [use-inband-fec=true] ! audioconvert ! "
       "audioresample ! jackaudiosink sync=false`")
 print("- cases: clean; loss `--loss 5`; burst `--burst-loss 1.75,33.3` (5 %, bursts of 3 on average); "
-      "jitter `--jitter-ms 16`; fast/slow `--drift-ppm +-1000`; stall: the JACK server stopped for "
+      "jitter `--jitter-ms 16`; spike `--spike-ms 150,2.9` (the path stops for 150 ms every 2.9 s and "
+      "what it held leaves together); fast/slow `--drift-ppm +-1000`; stall: the JACK server stopped for "
       "40 ms every 3 s")
 print("\nglitches: glitched 10 ms blocks per minute of tone, nothing excused (tests/tools/tone_judge); "
       "pitch: the worst 1 s window's error against the sender's rate from 5 s after the onset, and "
