@@ -122,8 +122,11 @@ PY
     stop_pid "$rx_pid"
     stop_pid "$relay_pid"
     grep 'target latency' "$TEST_TMP/rtp2jack.log" || true
+    # Below the --max-latency default (250 ms), which a target that fed on
+    # its own growth would run into: the stop and the jitter need 1.25 x
+    # 115 + 6 = 150 ms, and this host's own delays have added up to 20 ms.
     python3 "$here/../lib/stats_check.py" "$TEST_TMP/rtp2jack.log" \
-      "latency_auto" "underruns == 0" "target_ms >= 100" "target_ms <= 250" "target_changes >= 3" \
+      "latency_auto" "underruns == 0" "target_ms >= 100" "target_ms < 250" "target_changes >= 3" \
       "buffer_ms <= target_ms + 40" \
       "packet_ms == 5.0"
     echo "PASS: --latency auto came down on a clean network and grew with jitter and a path that stops"
