@@ -37,7 +37,8 @@ set -euo pipefail
 usage="usage: impairment_bench.sh BUILD_DIR [--seconds S] [--latency MS] [--cases \"CASE ...\"] [--freq HZ] [--out REPORT]"
 build=$(cd "${1:?$usage}" && pwd)
 shift
-seconds=20 latency=40 cases="clean loss burst jitter spike fast slow stall" freq=440 out=
+all_cases="clean loss burst jitter spike fast slow stall"
+seconds=20 latency=40 cases=$all_cases freq=440 out=
 while (($#)); do
   case $1 in
     --seconds) seconds=${2:?$usage}; shift 2 ;;
@@ -51,7 +52,7 @@ done
 [[ $seconds =~ ^[0-9]+$ && $latency =~ ^[0-9]+$ && $freq =~ ^[0-9]+$ ]] || { echo "$usage (whole numbers)" >&2; exit 2; }
 ((freq >= 100 && freq <= 4000)) || { echo "impairment_bench: --freq must be 100 to 4000 Hz" >&2; exit 2; }
 command_line="bench/impairment_bench.sh BUILD --seconds $seconds --latency $latency"
-[[ $cases == "clean loss burst jitter spike fast slow stall" ]] || command_line+=" --cases \"$cases\""
+[[ $cases == "$all_cases" ]] || command_line+=" --cases \"$cases\""
 ((freq == 440)) || command_line+=" --freq $freq"
 [[ -z $out ]] || command_line+=" --out $out"
 revision=$(python3 "$(dirname "$0")/../bench/benchlib.py" revision)

@@ -36,6 +36,8 @@
 #include <ctime>
 #include <memory>
 #include <string>
+#include <tuple>
+#include <utility>
 #include <vector>
 
 namespace {
@@ -143,6 +145,16 @@ uint64_t ParseCount(const std::string& option, const std::string& text) {
   return v;
 }
 
+// "A,B": two numbers, A in [lo_a, hi_a] and B in [lo_b, hi_b]; `form`
+// names them in the error.
+std::pair<double, double> ParsePair(const std::string& option, const std::string& text, const char* form,
+                                    double lo_a, double hi_a, double lo_b, double hi_b) {
+  const size_t comma = text.find(',');
+  if (comma == std::string::npos) UsageError(option + " needs " + form);
+  return {ParseNumber(option, text.substr(0, comma), lo_a, hi_a),
+          ParseNumber(option, text.substr(comma + 1), lo_b, hi_b)};
+}
+
 Options ParseArgs(int argc, char** argv) {
   Options o;
   for (int i = 1; i < argc; ++i) {
@@ -157,24 +169,15 @@ Options ParseArgs(int argc, char** argv) {
     else if (arg == "--to") o.to = v;
     else if (arg == "--loss") o.loss_pct = ParseNumber(arg, v, 0, 100);
     else if (arg == "--burst-loss") {
-      const size_t comma = v.find(',');
-      if (comma == std::string::npos) UsageError("--burst-loss needs P_ENTER,P_EXIT");
       o.burst = true;
-      o.burst_enter_pct = ParseNumber(arg, v.substr(0, comma), 0, 100);
-      o.burst_exit_pct = ParseNumber(arg, v.substr(comma + 1), 0, 100);
+      std::tie(o.burst_enter_pct, o.burst_exit_pct) = ParsePair(arg, v, "P_ENTER,P_EXIT", 0, 100, 0, 100);
     } else if (arg == "--delay-ms") o.delay_ms = ParseNumber(arg, v, 0, 1e6);
     else if (arg == "--jitter-ms") o.jitter_ms = ParseNumber(arg, v, 0, 1e6);
     else if (arg == "--drift-ppm") o.drift_ppm = ParseNumber(arg, v, -1e5, 1e5);
     else if (arg == "--step-ms") {
-      const size_t comma = v.find(',');
-      if (comma == std::string::npos) UsageError("--step-ms needs MS,AFTER_S");
-      o.step_ms = ParseNumber(arg, v.substr(0, comma), 0, 1e6);
-      o.step_after_s = ParseNumber(arg, v.substr(comma + 1), 0, 1e6);
+      std::tie(o.step_ms, o.step_after_s) = ParsePair(arg, v, "MS,AFTER_S", 0, 1e6, 0, 1e6);
     } else if (arg == "--spike-ms") {
-      const size_t comma = v.find(',');
-      if (comma == std::string::npos) UsageError("--spike-ms needs MS,EVERY_S");
-      o.spike_ms = ParseNumber(arg, v.substr(0, comma), 0, 1e6);
-      o.spike_every_s = ParseNumber(arg, v.substr(comma + 1), 0.001, 1e6);
+      std::tie(o.spike_ms, o.spike_every_s) = ParsePair(arg, v, "MS,EVERY_S", 0, 1e6, 0.001, 1e6);
       if (o.spike_ms >= o.spike_every_s * 1e3) UsageError("--spike-ms: MS must be shorter than EVERY_S");
     }
     else if (arg == "--dup") o.dup_pct = ParseNumber(arg, v, 0, 100);
