@@ -91,7 +91,7 @@ std::string stats_json(const net::StatsSnapshot& s, double uptime_s, bool final)
       "\"buffer_ms\":%.2f,\"target_ms\":%.2f,\"jitter_ms\":%.3f,\"drift_ppm\":%.1f,\"ratio_ppm\":%.1f,\"sender_clock_ppm\":%.1f,\"jack_clock_ppm\":%.1f,"
       "\"ssrc\":%u,\"payload_type\":%u,\"packet_ms\":%.1f,\"stream_resets\":%llu,"
       "\"xruns\":%llu,\"pool_exhausted\":%llu,\"queue_full\":%llu,\"records_overflow\":%llu,\"records_duplicate\":%llu,\"records_skipped\":%llu,"
-      "\"jack_stalls\":%llu,\"sender_steps\":%llu,\"sender_on_jack\":%s,\"splices\":%llu,\"holds\":%llu,\"restarts\":%llu,\"latency_auto\":%s,\"recommended_ms\":%s,\"lateness_ms\":%.2f,\"target_changes\":%llu,\"frames_stretched\":%llu,"
+      "\"jack_stalls\":%llu,\"sender_steps\":%llu,\"sender_on_jack\":%s,\"splices\":%llu,\"holds\":%llu,\"restarts\":%llu,\"latency_auto\":%s,\"recommended_ms\":%s,\"lateness_ms\":%.2f,\"target_changes\":%llu,\"frames_stretched\":%llu,\"frames_held\":%llu,"
       "\"stream_rate\":%u,\"format_changes\":%llu}",
       uptime_s, static_cast<double>(s.taken_ns) / 1e9, final ? "true" : "false", a.playing ? "true" : "false",
       static_cast<unsigned long long>(n.packets_received),
@@ -123,7 +123,8 @@ std::string stats_json(const net::StatsSnapshot& s, double uptime_s, bool final)
       static_cast<unsigned long long>(a.holds), static_cast<unsigned long long>(a.restarts), n.latency_auto ? "true" : "false",
       recommended.c_str(), ms(n.lateness_frames, n.stream_rate),
       static_cast<unsigned long long>(n.target_changes),
-      static_cast<unsigned long long>(n.frames_stretched), n.stream_rate,
+      static_cast<unsigned long long>(n.frames_stretched),
+      static_cast<unsigned long long>(n.frames_held), n.stream_rate,
       static_cast<unsigned long long>(a.formats));
   std::string out = buf;
   out.insert(out.size() - 1, rtcp_json(s.rtcp) + sap_json(s.sap) + deprecated_json(s));  // before the closing brace

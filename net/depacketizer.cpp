@@ -174,6 +174,7 @@ void Depacketizer::emit(std::span<const std::uint8_t> payload, std::int64_t seq,
     return;
   }
   const int n = repair_->decode(payload, pos, pos == next_pos_, r->pcm, static_cast<int>(max_frames()));
+  stats_.frames_held += repair_->take_frames_held();
   if (n <= 0) {
     give_back(r);
     ++stats_.packets_invalid;
@@ -279,6 +280,7 @@ void Depacketizer::recover(const HeldPacket& h, std::int64_t span) noexcept {
   core::PacketRecord* r = acquire();
   if (r == nullptr) return;
   const int n = repair_->recover(h.payload(), next_pos_, r->pcm, static_cast<int>(span));
+  stats_.frames_held += repair_->take_frames_held();
   if (n <= 0) {
     give_back(r);
     return;

@@ -20,6 +20,9 @@ LossRepair::LossRepair(PayloadDecoder& decoder, std::uint32_t rate)
       full_frames_(frames_in(d::kConcealFullMs, rate)),
       max_frames_(frames_in(d::kMaxConcealMs, rate)),
       fade_frames_(frames_in(d::kFadeMs, rate)),
+      blend_frames_(frames_in(WaveformConcealer::kBlendMs, rate)),
+      evidence_frames_(frames_in(kEvidenceMs, rate)),
+      max_hold_frames_(frames_in(kMaxHoldMs, rate)),
       concealer_(decoder.channels(), rate),
       scratch_(std::make_unique<float[]>(std::size_t{d::kRecordSamples})) {}
 
@@ -27,12 +30,18 @@ void LossRepair::reset() noexcept {
   decoder_.reset();
   concealer_.reset();
   run_ = 0;
+  held_ = 0;
+  holding_ = false;
   repeat_ = false;
   silent_ = false;
 }
 
 bool LossRepair::begin(std::int64_t pos) noexcept {
   if (run_ > 0) return false;
+  // While the repetition plays over decoded audio the decoder is current:
+  // the run starts from its state, and the repetition goes on.
+  holding_ = false;
+  held_ = 0;
   decoder_.save();
   if (repeat_) {
     concealer_.begin(pos);
@@ -68,7 +77,7 @@ bool LossRepair::joins(bool follows) const noexcept {
 int LossRepair::decode(std::span<const std::uint8_t> payload, std::int64_t pos, bool follows,
                        float* pcm, int max_frames) noexcept {
   const bool blend = joins(follows);
-  if (blend) decoder_.restore();
+  if (blend && !holding_) decoder_.restore();
   const int n = decoder_.decode(payload, pcm, max_frames);
   if (n <= 0) return n;
   resumed(pos, blend, pcm, n);
@@ -79,7 +88,7 @@ int LossRepair::decode(std::span<const std::uint8_t> payload, std::int64_t pos, 
 int LossRepair::recover(std::span<const std::uint8_t> next, std::int64_t pos, float* pcm,
                         int frames) noexcept {
   const bool blend = joins(true);
-  if (blend) decoder_.restore();
+  if (blend && !holding_) decoder_.restore();
   const int n = decoder_.recover(next, pcm, frames);
   if (n > 0) resumed(pos, blend, pcm, n);
   return n;
@@ -93,13 +102,70 @@ void LossRepair::resumed(std::int64_t pos, bool blend, float* pcm, int frames) n
   // silence), so that it neither steps up nor dips to silence first.
   const float level = gain(run_);
   if (blend) {
-    concealer_.blend_into(pos, pcm, frames, level);
+    hand_over(pos, pcm, frames, level);
   } else {
     concealer_.played(pos, pcm, frames);
     if (silent_ || level < 1.0f) fade_in(pcm, frames, silent_ ? 0.0f : level);
+    holding_ = false;
+    held_ = 0;
   }
   run_ = 0;
   silent_ = false;
+}
+
+LossRepair::Join LossRepair::choose(const float* pcm, const float* rep, int frames,
+                                    float level) const noexcept {
+  // Too short to compare both ends and still cross-fade; or a run that
+  // faded below half level, an outage more than a gap: what follows it
+  // takes over at once.
+  if (frames < 2 * static_cast<int>(blend_frames_) || level < kMinHoldLevel) return Join::AtStart;
+  const bool room = held_ + static_cast<std::uint32_t>(frames) <= max_hold_frames_;
+  // The first audio decoded from the state before the run, the same sound
+  // or a new one, is the decoder catching up (a new note can come out as
+  // the old one for 10 ms): it only brings the decoder up to date.
+  if (!holding_ && room) return Join::Whole;
+  const int ends = std::min(static_cast<int>(evidence_frames_), frames / 4);
+  if (mismatch_db(pcm, rep, 0, ends) < kSettledDb) return Join::AtStart;
+  const double last = mismatch_db(pcm, rep, frames - ends, ends);
+  if (last < kSettledDb) return Join::BeforeEnd;
+  if (last < kConsistentDb) return room ? Join::Whole : Join::BeforeEnd;
+  return Join::AtStart;
+}
+
+void LossRepair::hand_over(std::int64_t pos, float* pcm, int frames, float level) noexcept {
+  // The repetition at full level: a settling decoder's audio is compared
+  // with it, and what it plays over rises from the run's fade to full
+  // level (the decoded audio says the sound is there).
+  const int ch = decoder_.channels();
+  float* rep = scratch_.get();
+  concealer_.render(pos, rep, frames);
+  const Join join = choose(pcm, rep, frames, level);
+  const int over = join == Join::Whole ? frames : join == Join::BeforeEnd ? frames - static_cast<int>(blend_frames_) : 0;
+  for (int i = 0; i < over; ++i) {
+    const float g = level + (1.0f - level) * static_cast<float>(i) / static_cast<float>(over);
+    for (int c = 0; c < ch; ++c) pcm[i * ch + c] = g * rep[i * ch + c];
+  }
+  held_ += static_cast<std::uint32_t>(over);
+  frames_held_ += static_cast<std::uint64_t>(over);
+  if (join == Join::Whole) {
+    holding_ = true;  // the next packet decides again
+    return;
+  }
+  concealer_.blend_into(pos + over, pcm + std::size_t(over) * ch, frames - over, over > 0 ? 1.0f : level);
+  holding_ = false;
+  held_ = 0;
+}
+
+double LossRepair::mismatch_db(const float* a, const float* b, int from, int frames) const noexcept {
+  const int ch = decoder_.channels();
+  double diff = 0, ref = 0;
+  for (int i = from * ch; i < (from + frames) * ch; ++i) {
+    const double d = double{a[i]} - b[i];
+    diff += d * d;
+    ref += double{b[i]} * b[i];
+  }
+  if (ref < 1e-9 * frames * ch) return 0;  // a silent repetition: nothing agrees with it
+  return 10 * std::log10(diff / ref + 1e-12);
 }
 
 void LossRepair::undo_run() noexcept {
@@ -122,11 +188,19 @@ void LossRepair::detach() noexcept {
   // What is made next replaces the run from its start, or goes on with it
   // after a late packet (begin() then repeats the same history).
   run_ = 0;
+  held_ = 0;
+  holding_ = false;
   silent_ = false;
   concealer_.end();
 }
 
 void LossRepair::give_up() noexcept { run_ = max_frames_; }
+
+std::uint64_t LossRepair::take_frames_held() noexcept {
+  const std::uint64_t n = frames_held_;
+  frames_held_ = 0;
+  return n;
+}
 
 bool LossRepair::exhausted() const noexcept { return run_ >= max_frames_; }
 

@@ -14,6 +14,22 @@
 // level to its own (from silence after the codec's silence): decoded
 // audio, a packet's or its FEC copy's, neither steps up nor dips.
 //
+// A decoder that resumes from the state before a run is out of step with
+// the packets after it (Opus: its pitch and synthesis memory are the run's
+// length behind): its first 10 to 40 ms dip and swell, and a new note can
+// come out as the old one. So the first audio decoded after a repetition,
+// a packet's or its FEC copy's, only brings the decoder up to date: the
+// repetition plays over it. Each packet after it is compared with the
+// repetition's continuation at both ends (kEvidenceMs): one that agrees
+// at its start (within kSettledDb) takes over there; one that agrees only
+// at its end takes over there; one that is the same sound, unsettled (its
+// end within kConsistentDb), is played over too, while the audio played
+// over stays within kMaxHoldMs, and takes over at its end after that; one
+// that differs at both ends is new sound, and takes over at its start.
+// Each take-over is a kBlendMs cross-fade. A run whose fade went below
+// kMinHoldLevel is an outage more than a gap: nothing is held over after
+// it.
+//
 // Positions are stream positions (frames at the stream's rate); where
 // records go and when is the depacketizer's business.
 //
@@ -71,6 +87,9 @@ class LossRepair {
   /// Gives up on the gap: no more concealment until a packet decodes.
   void give_up() noexcept;
 
+  /// Decoded frames the repetition played over since the last call.
+  std::uint64_t take_frames_held() noexcept;
+
   std::uint32_t run_frames() const noexcept { return run_; }
   bool in_run() const noexcept { return run_ > 0; }
   bool exhausted() const noexcept;
@@ -79,9 +98,23 @@ class LossRepair {
   int channels() const noexcept { return decoder_.channels(); }
   std::uint32_t quantum() const noexcept { return decoder_.quantum(); }
 
+  static constexpr double kEvidenceMs = 5.0;      // compared at each end of a packet
+  static constexpr double kSettledDb = -25.0;     // this close to the repetition: settled
+  static constexpr double kConsistentDb = -10.0;  // this close: the same sound
+  static constexpr double kMaxHoldMs = 40.0;      // decoded audio held over after one run
+  static constexpr float kMinHoldLevel = 0.5f;    // a run faded below this is not held over
+
  private:
+  enum class Join { AtStart, BeforeEnd, Whole };
+
   bool joins(bool follows) const noexcept;
   void resumed(std::int64_t pos, bool blend, float* pcm, int frames) noexcept;
+  // Where decoded audio (`pcm`) takes over from the repetition (`rep`).
+  Join choose(const float* pcm, const float* rep, int frames, float level) const noexcept;
+  // The repetition's continuation at `pos` hands over to decoded audio.
+  void hand_over(std::int64_t pos, float* pcm, int frames, float level) noexcept;
+  // Power of a - b against b's over `frames` from `from`, in dB.
+  double mismatch_db(const float* a, const float* b, int from, int frames) const noexcept;
   // The fade's gain `t` frames into a run.
   float gain(std::int64_t t) const noexcept;
   void fade_out(float* pcm, int frames) const noexcept;
@@ -92,11 +125,17 @@ class LossRepair {
   const std::uint32_t full_frames_;  // kConcealFullMs at the stream's rate
   const std::uint32_t max_frames_;   // kMaxConcealMs
   const std::uint32_t fade_frames_;  // kFadeMs
+  const std::uint32_t blend_frames_;     // WaveformConcealer::kBlendMs
+  const std::uint32_t evidence_frames_;  // kEvidenceMs
+  const std::uint32_t max_hold_frames_;  // kMaxHoldMs
   WaveformConcealer concealer_;  // fills a run by repetition where the audio before it is periodic
-  const std::unique_ptr<float[]> scratch_;  // replay()'s audio, not kept
+  const std::unique_ptr<float[]> scratch_;  // replay()'s audio, not kept; the repetition to hand over from
   std::uint32_t run_ = 0;        // frames concealed since the last decoded packet
+  std::uint32_t held_ = 0;       // decoded frames the repetition played over since the run
+  bool holding_ = false;         // the repetition plays on over decoded audio (the decoder is current)
   bool repeat_ = false;          // the payload decoded last asks for repetition in a gap
   bool silent_ = false;          // the codec's silence filled part of this run
+  std::uint64_t frames_held_ = 0;  // take_frames_held()
 };
 
 }  // namespace net

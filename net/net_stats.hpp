@@ -22,6 +22,7 @@ struct NetStats {
   std::uint64_t packets_concealed = 0;   // lost or late packets whose place concealment filled, and played
   std::uint64_t packets_recovered = 0;   // lost packets recovered from the next one's in-band FEC (LBRR)
   std::uint64_t frames_stretched = 0;    // stream frames of concealment inserted to grow the target at once
+  std::uint64_t frames_held = 0;         // decoded stream frames a repetition played over while the decoder settled after it
   std::uint64_t stream_resets = 0;       // sender restarts after the first lock
   std::uint64_t sender_steps = 0;        // steps in the sender's clock: its path got longer or its timestamps jumped
   std::uint64_t pool_exhausted = 0;      // packets dropped: no free record (audio stalled)

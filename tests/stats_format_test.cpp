@@ -18,6 +18,7 @@ net::StatsSnapshot playing_snapshot() {
   s.net.packets_lost = 3;
   s.net.packets_concealed = 2;
   s.net.packets_recovered = 1;
+  s.net.frames_held = 1680;
   s.net.target_changes = 4;
   s.audio.playing = true;
   s.audio.delay_frames = 480;
@@ -113,6 +114,10 @@ TEST_CASE("stats_format: renamed fields keep their former names as aliases with 
   CHECK(has(j, "\"frames_concealed\":2"));  // deprecated alias
   CHECK(has(j, "\"frames_fec\":1"));        // deprecated alias
   CHECK(j.find("}") == j.size() - 1);       // still one object
+}
+
+TEST_CASE("stats_format: the JSON object carries the frames a repetition played over") {
+  CHECK(has(cmd::stats_json(playing_snapshot(), 1.0, false), "\"frames_held\":1680"));
 }
 
 TEST_CASE("stats_format: records_dropped, deprecated, is the sum of the three kinds it was split into") {

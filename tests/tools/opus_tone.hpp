@@ -1,4 +1,4 @@
-// Opus payloads (no RTP header) of a steady 440 Hz stereo tone from a real
+// Opus payloads (no RTP header) of a steady stereo tone (440 Hz unless told) from a real
 // libopus encoder, for the net stage tests.
 #pragma once
 
@@ -18,8 +18,11 @@ namespace testtools {
 // packet-loss-percentage=10: hybrid frames, SILK below 8 kHz, with LBRR).
 enum class ToneCodec { Music, SpeechFec, MusicFec };
 
-// `n` packets of `frame` samples per channel at 48 kHz, amplitude 0.5.
-inline std::vector<std::vector<std::uint8_t>> opus_tone(int n, int frame, ToneCodec codec) {
+// `n` packets of `frame` samples per channel at 48 kHz, amplitude 0.5, of
+// a tone at `hz`; from packet `change_at` on (if >= 0) at `hz_after`, in
+// phase.
+inline std::vector<std::vector<std::uint8_t>> opus_tone(int n, int frame, ToneCodec codec, double hz = 440,
+                                                        int change_at = -1, double hz_after = 0) {
   const bool speech = codec == ToneCodec::SpeechFec;
   const bool fec = codec != ToneCodec::Music;
   int err = 0;
@@ -33,7 +36,8 @@ inline std::vector<std::vector<std::uint8_t>> opus_tone(int n, int frame, ToneCo
   std::vector<float> pcm(static_cast<std::size_t>(frame) * 2);
   double phase = 0;
   for (int k = 0; k < n; ++k) {
-    for (std::size_t i = 0; i < static_cast<std::size_t>(frame); ++i, phase += 2 * M_PI * 440 / 48000)
+    const double f = change_at >= 0 && k >= change_at ? hz_after : hz;
+    for (std::size_t i = 0; i < static_cast<std::size_t>(frame); ++i, phase += 2 * M_PI * f / 48000)
       pcm[2 * i] = pcm[2 * i + 1] = static_cast<float>(0.5 * std::sin(phase));
     std::vector<std::uint8_t> p(1500);
     const int len = opus_encode_float(enc, pcm.data(), frame, p.data(), 1500);
