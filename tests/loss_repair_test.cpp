@@ -77,6 +77,16 @@ void tone_history(net::LossRepair& r) {
   for (int k = 0; k < 3; ++k) REQUIRE(r.decode(bytes(tone(k * 960, 960)), k * 960, true, out.data(), 960) == 960);
 }
 
+// tone_history(), then `lost` 20 ms packets concealed from 2880 on.
+void tone_then_run(net::LossRepair& r, int lost = 1) {
+  tone_history(r);
+  std::vector<float> out(960);
+  for (int k = 0; k < lost; ++k) {
+    r.begin(2880 + k * 960);
+    REQUIRE(r.conceal(2880 + k * 960, out.data(), 960) == 960);
+  }
+}
+
 }  // namespace
 
 TEST_CASE("loss_repair: a gap after a tone is repeated when the payload asks for it, the codec's otherwise") {
@@ -181,10 +191,8 @@ TEST_CASE("loss_repair: audio that follows a repetition is decoded from the save
     PcmDecoder dec;
     dec.repetition = true;
     net::LossRepair r(dec, 48000);
-    tone_history(r);
+    tone_then_run(r);
     std::vector<float> out(960);
-    r.begin(2880);
-    REQUIRE(r.conceal(2880, out.data(), 960) == 960);
     // At half the level: the packet after the gap (the timeline moved under
     // it, or not), or the one for its place, replacing the run.
     const std::int64_t pos = next == kRescued ? 2880 : 3840;
@@ -495,10 +503,8 @@ TEST_CASE("loss_repair: after the first packet, decoded audio is played over whi
       dec.repetition = true;
       dec.recovers = true;
       net::LossRepair r(dec, 48000);
-      tone_history(r);
+      tone_then_run(r);
       std::vector<float> out(960);
-      r.begin(2880);
-      REQUIRE(r.conceal(2880, out.data(), 960) == 960);
       const auto first = tone(3840, 960, 0.1);
       REQUIRE((fec ? r.recover(bytes(first), 3840, out.data(), 960)
                    : r.decode(bytes(first), 3840, true, out.data(), 960)) == 960);
@@ -539,12 +545,8 @@ TEST_CASE("loss_repair: nothing is played over after a run that faded below half
     PcmDecoder dec;
     dec.repetition = true;
     net::LossRepair r(dec, 48000);
-    tone_history(r);
+    tone_then_run(r, lost);
     std::vector<float> out(960);
-    for (int k = 0; k < lost; ++k) {
-      r.begin(2880 + k * 960);
-      REQUIRE(r.conceal(2880 + k * 960, out.data(), 960) == 960);
-    }
     const std::int64_t pos = 2880 + lost * 960;
     const auto next = tone(pos, 960);
     REQUIRE(r.decode(bytes(next), pos, true, out.data(), 960) == 960);
