@@ -29,6 +29,7 @@ void SenderClock::reset() noexcept {
   count_ = 0;
   next_ = 0;
   sharper_ = 0;
+  loose_since_ = INT64_MAX;
 }
 
 std::int64_t SenderClock::jack_time(std::int64_t t_ns, const core::AudioStatus& audio) noexcept {
@@ -102,8 +103,7 @@ void SenderClock::weigh_evidence(std::int64_t arrival_ns) noexcept {
   // judged yet (JACK's takes no arrivals for a while after each stall),
   // but for the scatter of the levels JACK's clock takes after its steps
   // (kJackLevelNs) and the floors' own (kSharper).
-  const bool fits = jack_.segment_floor_ns() >= kUnjudgedNs ||
-                    jack_.segment_floor_ns() <= system_.segment_floor_ns() * kSharper + kJackLevelNs;
+  const bool fits = jack_.segment_floor_ns() >= kUnjudgedNs || jack_fits();
   evidence_ = alone && fits;
   verdict_ = Verdict{late, least.jack_ns, least.packets, margin, shifted, alone, fits};
 }
@@ -124,18 +124,36 @@ void SenderClock::choose_timeline(std::int64_t arrival_ns) noexcept {
     sharper_since_ = arrival_ns;
   }
   const bool held = sharper_ != 0 && arrival_ns - sharper_since_ >= kSharperS * 1'000'000'000;
+  // JACK's envelope fits the sender far worse than the system's, both
+  // judged: the sender is not in the graph, whatever the steps say.
+  const bool judged = jack_.segment_floor_ns() < kUnjudgedNs && system_.segment_floor_ns() < kUnjudgedNs;
+  if (!judged || jack_fits())
+    loose_since_ = INT64_MAX;
+  else if (loose_since_ == INT64_MAX)
+    loose_since_ = arrival_ns;
+  const bool loose = loose_since_ != INT64_MAX && arrival_ns - loose_since_ >= kSharperS * 1'000'000'000;
   // A sender in the graph runs at nominal on JACK's timeline: its
   // timestamps are JACK's frames.
   const bool agree = std::fabs(jack_.deviation_ppm()) <= kOffNominalPpm;
   if (on_jack_) {
-    if (!agree || system_.steps() < jack_.steps() ||
+    if (!agree || loose || system_.steps() < jack_.steps() ||
         (system_.steps() == jack_.steps() && held && sharper_ < 0))
       on_jack_ = false;
   } else if (agree && jack_.steps() == 0) {
-    on_jack_ = system_.steps() > 0 || evidence_ || (held && sharper_ > 0);
+    // A step the system's envelope took counts only once both envelopes
+    // are judged and JACK's fits: a path that stepped while JACK's
+    // envelope was not judged yet (or not taking arrivals, after a stall)
+    // may step there by another amount it never confirms.
+    on_jack_ = (system_.steps() > 0 && judged && jack_fits()) || evidence_ || (held && sharper_ > 0);
   } else if (agree && jack_.steps() == system_.steps()) {
     on_jack_ = evidence_;
   }
+}
+
+bool SenderClock::jack_fits() const noexcept {
+  // The scatter of the levels JACK's clock takes after its steps
+  // (kJackLevelNs) and the floors' own (kSharper).
+  return jack_.segment_floor_ns() <= system_.segment_floor_ns() * kSharper + kJackLevelNs;
 }
 
 SenderClock::Least SenderClock::least_late(std::int64_t now_ns, bool placed) const noexcept {

@@ -11,8 +11,12 @@
 //   below the step threshold, never: an error left for playout to steer
 //   away), and on JACK's it is nothing at all.
 // A stall of JACK is a step on one timeline and not on the other: JACK's
-// is the sender's once the system's has stepped and JACK's never has, and
-// the system's again once it has stepped less often than JACK's. Ties (no
+// is the sender's once the system's has stepped and JACK's never has,
+// where both envelopes are judged and JACK's fits the sender (jack_fits:
+// a path that stepped while JACK's envelope was not judged, or took no
+// arrivals after a stall, steps there by another amount, which it may
+// never confirm); the system's again once it has stepped less often than
+// JACK's, or once JACK's has not fitted for kSharperS. Ties (no
 // stall yet, no JACK client) go to the system's. A
 // later step takes seconds to confirm (and none is taken before the rate
 // is measured), so JACK's timeline is taken as soon as the least late of
@@ -172,6 +176,7 @@ class SenderClock {
   Verdict verdict_{};
   int sharper_ = 0;                    // the other timeline's floor is that much sharper: +1 JACK's, -1 the system's
   std::int64_t sharper_since_ = 0;     // ... since then
+  std::int64_t loose_since_ = INT64_MAX;  // JACK's judged floor has not fitted since then (INT64_MAX: it fits)
   std::int64_t settled_ns_ = INT64_MIN;  // JACK's timeline takes arrivals from then on
   double floor_before_ = 1e300;          // the system's floor before the latest stall
   std::int64_t least_before_ = INT64_MAX;  // the least lateness on the system's timeline before it
@@ -204,6 +209,9 @@ class SenderClock {
   // that of the packets before it, or, where too few came before it (a
   // stall early in the stream), of those since (INT64_MAX: too few yet).
   std::int64_t path_spread() const noexcept;
+  // JACK's envelope fits the sender no worse than the system's, but for
+  // the scatter of the levels JACK's clock takes after its steps.
+  bool jack_fits() const noexcept;
 };
 
 }  // namespace net

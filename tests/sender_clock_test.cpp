@@ -407,3 +407,41 @@ TEST_CASE("sender_clock: a sender in the graph is on JACK's timeline within a se
     CHECK(run.on_jack);
   }
 }
+
+TEST_CASE("sender_clock: a sender on its own clock whose path steps stays on CLOCK_MONOTONIC through a stall before the step is confirmed") {
+  // The path grows 12 ms longer 0.3 s into the stream (a route change) and
+  // a short stall of JACK comes while the system's envelope is confirming
+  // that step. On JACK's timeline the packets after the stall come the
+  // stall's length earlier, so the step there is another one, which its
+  // envelope (not judged yet: no rate so soon) may never confirm: the
+  // system's has stepped and JACK's never, which is what a sender in the
+  // graph shows, but JACK's envelope fits the sender far worse. Stalls
+  // before, during and after the confirmation, as they fall on this host.
+  for (const std::int64_t stall_at_ms : {1500, 2000, 2200, 2290, 2400, 3000}) {
+    for (const double stall_ms : {1.0, 4.9, 8.0}) {
+      CAPTURE(stall_at_ms);
+      CAPTURE(stall_ms);
+      Jack jack;
+      jack.start = 5 * kNs;
+      jack.stall_ms = stall_ms;
+      jack.every = stall_at_ms * kMs;
+      jack.most = 1;
+      jack.reported = true;
+      net::SenderClock c;
+      std::int64_t on_jack_ns = 0;  // time spent on JACK's timeline
+      std::int64_t last = 0;
+      for (int k = 0; k < 500; ++k) {  // 10 s of 20 ms packets
+        const std::int64_t pos = 960 * std::int64_t{k};
+        std::int64_t arrival = jack.start + std::llround(static_cast<double>(pos + 960) * kNsPerFrame) + 100'000 +
+                               (k * 7919 % 3) * 5'000;
+        if (pos >= 48000 * 3 / 10) arrival += 12 * kMs;
+        if (c.on_jack()) on_jack_ns += arrival - last;
+        last = arrival;
+        c.observe(pos, arrival, jack.status(arrival));
+      }
+      CHECK(c.system().steps() >= 1);
+      CHECK(on_jack_ns == 0);
+      CHECK_FALSE(c.on_jack());
+    }
+  }
+}
