@@ -31,7 +31,6 @@ void LossRepair::reset() noexcept {
   concealer_.reset();
   run_ = 0;
   held_ = 0;
-  holding_ = false;
   repeat_ = false;
   silent_ = false;
 }
@@ -40,7 +39,6 @@ bool LossRepair::begin(std::int64_t pos) noexcept {
   if (run_ > 0) return false;
   // While the repetition plays over decoded audio the decoder is current:
   // the run starts from its state, and the repetition goes on.
-  holding_ = false;
   held_ = 0;
   decoder_.save();
   if (repeat_) {
@@ -77,7 +75,7 @@ bool LossRepair::joins(bool follows) const noexcept {
 int LossRepair::decode(std::span<const std::uint8_t> payload, std::int64_t pos, bool follows,
                        float* pcm, int max_frames) noexcept {
   const bool blend = joins(follows);
-  if (blend && !holding_) decoder_.restore();
+  if (blend && !holding()) decoder_.restore();
   const int n = decoder_.decode(payload, pcm, max_frames);
   if (n <= 0) return n;
   resumed(pos, blend, pcm, n);
@@ -88,7 +86,7 @@ int LossRepair::decode(std::span<const std::uint8_t> payload, std::int64_t pos, 
 int LossRepair::recover(std::span<const std::uint8_t> next, std::int64_t pos, float* pcm,
                         int frames) noexcept {
   const bool blend = joins(true);
-  if (blend && !holding_) decoder_.restore();
+  if (blend && !holding()) decoder_.restore();
   const int n = decoder_.recover(next, pcm, frames);
   if (n > 0) resumed(pos, blend, pcm, n);
   return n;
@@ -106,7 +104,6 @@ void LossRepair::resumed(std::int64_t pos, bool blend, float* pcm, int frames) n
   } else {
     concealer_.played(pos, pcm, frames);
     if (silent_ || level < 1.0f) fade_in(pcm, frames, silent_ ? 0.0f : level);
-    holding_ = false;
     held_ = 0;
   }
   run_ = 0;
@@ -123,7 +120,7 @@ LossRepair::Join LossRepair::choose(const float* pcm, const float* rep, int fram
   // The first audio decoded from the state before the run, the same sound
   // or a new one, is the decoder catching up (a new note can come out as
   // the old one for 10 ms): it only brings the decoder up to date.
-  if (!holding_ && room) return Join::Whole;
+  if (!holding() && room) return Join::Whole;
   const int ends = std::min(static_cast<int>(evidence_frames_), frames / 4);
   if (mismatch_db(pcm, rep, 0, ends) < kSettledDb) return Join::AtStart;
   const double last = mismatch_db(pcm, rep, frames - ends, ends);
@@ -147,12 +144,8 @@ void LossRepair::hand_over(std::int64_t pos, float* pcm, int frames, float level
   }
   held_ += static_cast<std::uint32_t>(over);
   frames_held_ += static_cast<std::uint64_t>(over);
-  if (join == Join::Whole) {
-    holding_ = true;  // the next packet decides again
-    return;
-  }
+  if (join == Join::Whole) return;  // the next packet decides again
   concealer_.blend_into(pos + over, pcm + std::size_t(over) * ch, frames - over, over > 0 ? 1.0f : level);
-  holding_ = false;
   held_ = 0;
 }
 
@@ -189,7 +182,6 @@ void LossRepair::detach() noexcept {
   // after a late packet (begin() then repeats the same history).
   run_ = 0;
   held_ = 0;
-  holding_ = false;
   silent_ = false;
   concealer_.end();
 }

@@ -108,6 +108,8 @@ class LossRepair {
   enum class Join { AtStart, BeforeEnd, Whole };
 
   bool joins(bool follows) const noexcept;
+  // The repetition plays on over decoded audio: the decoder is current.
+  bool holding() const noexcept { return held_ > 0; }
   void resumed(std::int64_t pos, bool blend, float* pcm, int frames) noexcept;
   // Where decoded audio (`pcm`) takes over from the repetition (`rep`).
   Join choose(const float* pcm, const float* rep, int frames, float level) const noexcept;
@@ -132,7 +134,6 @@ class LossRepair {
   const std::unique_ptr<float[]> scratch_;  // replay()'s audio, not kept; the repetition to hand over from
   std::uint32_t run_ = 0;        // frames concealed since the last decoded packet
   std::uint32_t held_ = 0;       // decoded frames the repetition played over since the run
-  bool holding_ = false;         // the repetition plays on over decoded audio (the decoder is current)
   bool repeat_ = false;          // the payload decoded last asks for repetition in a gap
   bool silent_ = false;          // the codec's silence filled part of this run
   std::uint64_t frames_held_ = 0;  // take_frames_held()
