@@ -192,6 +192,18 @@ def revision(src=ROOT):
     return rev
 
 
+def build_revision(build):
+    """The revision a build directory's sources are at (its CMake cache's source dir)."""
+    src = None
+    with open(os.path.join(build, "CMakeCache.txt")) as f:
+        for line in f:
+            if line.startswith("CMAKE_HOME_DIRECTORY"):
+                src = line.split("=", 1)[1].strip()
+    if src is None:
+        return "?"
+    return revision(src) or "?"
+
+
 def header(title, command):
     """The report's first lines: what ran, where, when, on which revision."""
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")

@@ -25,18 +25,6 @@ import cpu_bench
 from benchlib import Procs
 
 
-def revision(build):
-    """The revision a build directory's sources are at (its CMake cache's source dir)."""
-    src = None
-    with open(os.path.join(build, "CMakeCache.txt")) as f:
-        for line in f:
-            if line.startswith("CMAKE_HOME_DIRECTORY"):
-                src = line.split("=", 1)[1].strip()
-    if src is None:
-        return "?"
-    return benchlib.revision(src) or "?"
-
-
 def main():
     benchlib.exit_on_sigterm()
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -49,7 +37,7 @@ def main():
     ap.add_argument("--out", default=os.path.join(benchlib.HERE, "results", "callback-ab-latest.md"))
     args = ap.parse_args()
     builds = {"this": os.path.abspath(args.build), "other": os.path.abspath(args.other)}
-    names = {k: revision(v) for k, v in builds.items()}
+    names = {k: benchlib.build_revision(v) for k, v in builds.items()}
     tmp = tempfile.mkdtemp(prefix="rtp2jack-callback-ab.")
     procs = Procs(tmp)
     rounds = {"this": [], "other": []}
