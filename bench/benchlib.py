@@ -204,6 +204,17 @@ def build_revision(build):
     return revision(src) or "?"
 
 
+def two_builds(build, other):
+    """An A/B's builds by key ("this", "other"), and the revision each is at."""
+    builds = {"this": os.path.abspath(build), "other": os.path.abspath(other)}
+    return builds, {k: build_revision(v) for k, v in builds.items()}
+
+
+def turns(i):
+    """The order of an A/B's i-th round: swapped every round."""
+    return ("this", "other") if i % 2 == 0 else ("other", "this")
+
+
 def header(title, command):
     """The report's first lines: what ran, where, when, on which revision."""
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")

@@ -36,14 +36,13 @@ def main():
     ap.add_argument("--period", type=int, default=128)
     ap.add_argument("--out", default=os.path.join(benchlib.HERE, "results", "callback-ab-latest.md"))
     args = ap.parse_args()
-    builds = {"this": os.path.abspath(args.build), "other": os.path.abspath(args.other)}
-    names = {k: benchlib.build_revision(v) for k, v in builds.items()}
+    builds, names = benchlib.two_builds(args.build, args.other)
     tmp = tempfile.mkdtemp(prefix="rtp2jack-callback-ab.")
     procs = Procs(tmp)
     rounds = {"this": [], "other": []}
     try:
         for i in range(args.pairs):
-            for key in ("this", "other") if i % 2 == 0 else ("other", "this"):
+            for key in benchlib.turns(i):
                 a = argparse.Namespace(warmup=args.warmup, rtp2jack=os.path.join(builds[key], "rtp2jack"),
                                        callback_cost=os.path.join(builds[key], "bench", "callback_cost"))
                 r = cpu_bench.callback_round(a, procs, args.period, args.seconds)

@@ -32,15 +32,13 @@ def main():
     ap.add_argument("--settings", default="6,7,8", help="rtp2jack's --latency values, ms")
     ap.add_argument("--reps", type=int, default=3, help="rounds of each build per setting")
     ap.add_argument("--seconds", type=float, default=10)
+    latency_bench.add_round_options(ap)
     ap.add_argument("--out", default=os.path.join(benchlib.HERE, "results", "latency-ab-latest.md"))
     args = ap.parse_args()
     settings = [float(s) for s in args.settings.split(",")]
-    builds = {"this": os.path.abspath(args.build), "other": os.path.abspath(args.other)}
-    names = {k: benchlib.build_revision(v) for k, v in builds.items()}
-    # latency_bench.py's defaults: the same sender, settling and reference.
-    run = argparse.Namespace(seconds=args.seconds, settle=3, sender_props="buffer-time=20000 latency-time=5000",
-                             encoder_props="audio-type=restricted-lowdelay", sink_props="sync=false", sender_rt=3,
-                             jammed=0, probe=os.path.join(builds["this"], "bench", "click_probe"))
+    builds, names = benchlib.two_builds(args.build, args.other)
+    args.jammed = 0
+    args.probe = os.path.join(builds["this"], "bench", "click_probe")
     ref = latency_bench.REFERENCE_GRID[0]
     tmp = tempfile.mkdtemp(prefix="rtp2jack-latency-ab.")
     procs = Procs(tmp)
@@ -48,9 +46,9 @@ def main():
     try:
         for i in range(args.reps):
             for setting in settings:
-                for key in ("this", "other") if i % 2 == 0 else ("other", "this"):
-                    run.rtp2jack = os.path.join(builds[key], "rtp2jack")
-                    latency_bench.play(run, procs, rounds, key, setting, ref)
+                for key in benchlib.turns(i):
+                    args.rtp2jack = os.path.join(builds[key], "rtp2jack")
+                    latency_bench.play(args, procs, rounds, key, setting, ref)
     finally:
         procs.stop_all()
     command = (f"bench/latency_ab.py BUILD OTHER --settings {args.settings} --reps {args.reps} "
@@ -58,7 +56,7 @@ def main():
     lines = benchlib.header("Click-to-output latency at tight settings: two builds alternated", command)
     lines += [f"- {args.reps} rounds of each build per setting, order swapped every round; "
               f"latency_bench.py's rounds ({args.seconds:g} s each, a fresh dummy server each); "
-              f"rounds run again after the server jammed: {run.jammed}", "",
+              f"rounds run again after the server jammed: {args.jammed}", "",
               "| build | `--latency` | clean | late packets | underruns | splices | delay ms |",
               "|---|--:|--:|---|---|---|---|"]
     for key in ("this", "other"):

@@ -222,12 +222,9 @@ def summarise(rounds, key, ok, delay, own):
     return out
 
 
-def main():
-    benchlib.exit_on_sigterm()
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("build")
-    ap.add_argument("--seconds", type=float, default=10)
-    ap.add_argument("--reps", type=int, default=3, help="rounds per setting of each receiver")
+def add_round_options(ap):
+    """A round's options beyond its length: the sender and the settling both
+    receivers get (latency_ab.py's rounds take the same)."""
     ap.add_argument("--settle", type=float, default=3)
     ap.add_argument("--sender-props", default="buffer-time=20000 latency-time=5000",
                     help="jackaudiosrc's buffering (shared by both receivers)")
@@ -248,6 +245,15 @@ def main():
     # JACK thread already does), the receivers as their users run them.
     ap.add_argument("--sender-rt", type=int, default=3,
                     help="SCHED_FIFO priority for the sender (chrt -f); 0: as the machine schedules it")
+
+
+def main():
+    benchlib.exit_on_sigterm()
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("build")
+    ap.add_argument("--seconds", type=float, default=10)
+    ap.add_argument("--reps", type=int, default=3, help="rounds per setting of each receiver")
+    add_round_options(ap)
     ap.add_argument("--confirm-seconds", type=float, default=15)
     ap.add_argument("--confirm-rounds", type=int, default=7,
                     help="rounds of both chosen settings, each on a fresh start")

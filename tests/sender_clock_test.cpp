@@ -422,7 +422,6 @@ TEST_CASE("sender_clock: a sender on its own clock whose path steps stays on CLO
       CAPTURE(stall_at_ms);
       CAPTURE(stall_ms);
       Jack jack;
-      jack.start = 5 * kNs;
       jack.stall_ms = stall_ms;
       jack.every = stall_at_ms * kMs;
       jack.most = 1;
