@@ -419,4 +419,14 @@ TEST_CASE("tone_judge: no tone, and a span cut by from/to") {
   while (!k.blocks[first].judged) ++first;
   CHECK(k.blocks[first].start_s >= *k.onset_s + 1.0);
   CHECK(k.blocks[first].start_s < *k.onset_s + 1.0 + 0.010);
+  // The tail: no block judged in the last 0.1 s before the offset, and one
+  // within 10 ms of that.
+  options.tail_s = 0.1;
+  const ChannelJudgement t = Judge(CleanOpus()[0], options);
+  REQUIRE(t.offset_s.has_value());
+  size_t last = t.blocks.size() - 1;
+  while (!t.blocks[last].judged) --last;
+  const double end = t.blocks[last].start_s + 0.010;
+  CHECK(end <= *t.offset_s - 0.1 + 1e-9);
+  CHECK(end > *t.offset_s - 0.1 - 0.010);
 }

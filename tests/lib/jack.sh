@@ -302,11 +302,14 @@ judge_tone() {
 # judge_steady_tone NAME SECONDS: a stereo 440 Hz tone at 0.5 judged whole
 # from its onset to SECONDS after it (no glitch outside JACK's stalls), and
 # its pitch within 100 ppm in every 1 s window from 5 s after the onset,
-# once the clocks are measured. Fails on either.
+# once the clocks are measured. Fails on either. Never the last 0.1 s
+# before the tone's offset: what JACK lost, and playout skipped, brings the
+# stream's end that much earlier in the recording, and after its last
+# packet a receiver conceals (40 ms at full level, then a fade).
 judge_steady_tone() {
   local name=$1 secs=$2
   judge_tone "$name" --channels 2 --freq 440 --amplitude 0.5 --from-s onset+0.1 --to-s "onset+$secs" \
-    --max-pitch-ppm off
+    --tail-s 0.1 --max-pitch-ppm off
   judge_tone "$name" --channels 2 --freq 440 --from-s onset+5 --to-s "onset+$secs" --max-pitch-ppm 100 \
     --max-glitches 100000 >/dev/null
 }

@@ -252,7 +252,7 @@ ChannelJudgement JudgeChannel(const std::vector<float>& x, int sample_rate,
   const double span_begin_s = std::max(j.onset_s ? onset + kEdgeGuardS : 0.0,
                                        options.from_s + (options.from_onset ? onset : 0.0));
   const double file_end_s = double(x.size()) / fs;
-  const double span_end_s = std::min(j.offset_s ? *j.offset_s - kEdgeGuardS : file_end_s,
+  const double span_end_s = std::min(j.offset_s ? *j.offset_s - std::max(kEdgeGuardS, options.tail_s) : file_end_s,
                                      options.to_s + (options.to_onset ? onset : 0.0));
   std::vector<size_t> judged;
   for (size_t k = 0; k < blocks; ++k) {

@@ -92,6 +92,10 @@ struct JudgeOptions {
   bool from_onset = false;
   double to_s = std::numeric_limits<double>::infinity();
   bool to_onset = false;
+  /// Not the last this many seconds before the offset (at least
+  /// kEdgeGuardS): a stream's end, which a receiver conceals once the
+  /// last packet has played, is not the stream.
+  double tail_s = 0.0;
   std::vector<ExcuseWindow> excuses;
   JudgeLimits limits;
 };

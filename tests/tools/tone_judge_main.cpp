@@ -43,6 +43,7 @@ void PrintUsage(FILE* to) {
       "\nWhat is judged (blocks inside the tone, %g ms after onset to %g ms before offset):\n"
       "  --from-s S              only from S s after the file's start; 'onset+S': after the onset\n"
       "  --to-s S                only up to S s after the file's start; 'onset+S': after the onset\n"
+      "  --tail-s S              not the last S s before the offset (the stream's end)\n"
       "  --excuse FILE           excused windows, lines 'START_S END_S REASON' ('#' comments)\n"
       "  --excuse S:E[:REASON]   one excused window, seconds from the file's start\n"
       "                          (repeatable; a glitched block or pitch window overlapping\n"
@@ -292,6 +293,7 @@ int main(int argc, char** argv) {
     else if (arg == "--only-channel") only_channel = ParseCount(arg, v);
     else if (arg == "--from-s") ParseTime(arg, v, o.from_s, o.from_onset);
     else if (arg == "--to-s") ParseTime(arg, v, o.to_s, o.to_onset);
+    else if (arg == "--tail-s") o.tail_s = ParseNumber(arg, v);
     else if (arg == "--excuse") ParseExcuse(v, o.excuses);
     else if (arg == "--level-tol-db") l.level_tol_db = ParseNumber(arg, v);
     else if (arg == "--residual-max-db") l.residual_max_db = ParseNumber(arg, v);
