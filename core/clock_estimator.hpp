@@ -234,6 +234,10 @@ class ClockEstimator {
   /// envelope (Fit::Envelope; the residuals' for Fit::Minima), ns, whether
   /// or not the fit is good enough to count; huge while it has no slope.
   double segment_floor_ns() const noexcept { return segment_floor_; }
+  /// A floor at least this large is not measured yet.
+  static constexpr double kUnjudgedNs = 1e8;
+  /// The current segment's floor is measured (segment_floor_ns()).
+  bool judged() const noexcept { return segment_floor_ < kUnjudgedNs; }
 
   /// Steps confirmed since reset().
   std::uint64_t steps() const noexcept { return steps_; }

@@ -28,8 +28,8 @@ void SenderClock::reset() noexcept {
   verdict_ = {};
   count_ = 0;
   next_ = 0;
-  sharper_ = 0;
-  loose_since_ = INT64_MAX;
+  sharper_ = {};
+  fits_ = {true, 0};
 }
 
 std::int64_t SenderClock::jack_time(std::int64_t t_ns, const core::AudioStatus& audio) noexcept {
@@ -103,7 +103,7 @@ void SenderClock::weigh_evidence(std::int64_t arrival_ns) noexcept {
   // judged yet (JACK's takes no arrivals for a while after each stall),
   // but for the scatter of the levels JACK's clock takes after its steps
   // (kJackLevelNs) and the floors' own (kSharper).
-  const bool fits = jack_.segment_floor_ns() >= kUnjudgedNs || jack_fits();
+  const bool fits = !jack_.judged() || jack_fits();
   evidence_ = alone && fits;
   verdict_ = Verdict{late, least.jack_ns, least.packets, margin, shifted, alone, fits};
 }
@@ -118,33 +118,26 @@ void SenderClock::choose_timeline(std::int64_t arrival_ns) noexcept {
   const auto sharper = [](const core::ClockEstimator& a, const core::ClockEstimator& b) {
     return a.segment_floor_ns() * kSharper + kSharperNs < b.segment_floor_ns();
   };
+  constexpr std::int64_t span_ns = kSharperS * 1'000'000'000;
   const int side = sharper(jack_, system_) ? 1 : sharper(system_, jack_) ? -1 : 0;
-  if (side != sharper_) {
-    sharper_ = side;
-    sharper_since_ = arrival_ns;
-  }
-  const bool held = sharper_ != 0 && arrival_ns - sharper_since_ >= kSharperS * 1'000'000'000;
+  const bool held = sharper_.update(side, arrival_ns, span_ns) && sharper_.value != 0;
   // JACK's envelope fits the sender far worse than the system's, both
   // judged: the sender is not in the graph, whatever the steps say.
-  const bool judged = jack_.segment_floor_ns() < kUnjudgedNs && system_.segment_floor_ns() < kUnjudgedNs;
-  if (!judged || jack_fits())
-    loose_since_ = INT64_MAX;
-  else if (loose_since_ == INT64_MAX)
-    loose_since_ = arrival_ns;
-  const bool loose = loose_since_ != INT64_MAX && arrival_ns - loose_since_ >= kSharperS * 1'000'000'000;
+  const bool judged = jack_.judged() && system_.judged();
+  const bool loose = fits_.update(!judged || jack_fits(), arrival_ns, span_ns) && !fits_.value;
   // A sender in the graph runs at nominal on JACK's timeline: its
   // timestamps are JACK's frames.
   const bool agree = std::fabs(jack_.deviation_ppm()) <= kOffNominalPpm;
   if (on_jack_) {
     if (!agree || loose || system_.steps() < jack_.steps() ||
-        (system_.steps() == jack_.steps() && held && sharper_ < 0))
+        (system_.steps() == jack_.steps() && held && sharper_.value < 0))
       on_jack_ = false;
   } else if (agree && jack_.steps() == 0) {
     // A step the system's envelope took counts only once both envelopes
     // are judged and JACK's fits: a path that stepped while JACK's
     // envelope was not judged yet (or not taking arrivals, after a stall)
     // may step there by another amount it never confirms.
-    on_jack_ = (system_.steps() > 0 && judged && jack_fits()) || evidence_ || (held && sharper_ > 0);
+    on_jack_ = (system_.steps() > 0 && judged && jack_fits()) || evidence_ || (held && sharper_.value > 0);
   } else if (agree && jack_.steps() == system_.steps()) {
     on_jack_ = evidence_;
   }
@@ -190,7 +183,8 @@ bool SenderClock::stall_shared() const noexcept {
   // On a quiet path only: under jitter the few packets since the stall are
   // as likely to be late as not. Before the floor is measured, the path's
   // spread tells.
-  const bool quiet = floor_before_ < kQuietFloorNs || (floor_before_ >= kUnjudgedNs && path_spread() <= kQuietSpreadNs);
+  const bool quiet = floor_before_ < kQuietFloorNs ||
+                     (floor_before_ >= core::ClockEstimator::kUnjudgedNs && path_spread() <= kQuietSpreadNs);
   return !on_jack_ && quiet && least_since_ != INT64_MAX && least_before_ != INT64_MAX &&
          least_since_ - least_before_ >= kSharedNs;
 }

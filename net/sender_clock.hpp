@@ -98,7 +98,6 @@ class SenderClock {
   static constexpr double kJackLevelNs = 150'000;
   static constexpr std::int64_t kSettleNs = 60'000'000;
   static constexpr double kOffNominalPpm = 100;
-  static constexpr double kUnjudgedNs = 1e8;  // a floor this large is not measured yet
   static constexpr std::int64_t kSharedNs = 300'000;  // JACK's clock steps from 0.3 ms
   static constexpr std::int64_t kQuietSpreadNs = 4'000'000;  // a period's sawtooth and a little jitter
 
@@ -174,9 +173,22 @@ class SenderClock {
   int count_ = 0;
   bool evidence_ = false;
   Verdict verdict_{};
-  int sharper_ = 0;                    // the other timeline's floor is that much sharper: +1 JACK's, -1 the system's
-  std::int64_t sharper_since_ = 0;     // ... since then
-  std::int64_t loose_since_ = INT64_MAX;  // JACK's judged floor has not fitted since then (INT64_MAX: it fits)
+  // A condition's value and the arrival since which it has held.
+  template <typename T>
+  struct Held {
+    T value{};
+    std::int64_t since_ns = 0;
+    // Takes the latest value; whether it has held for `span_ns`.
+    bool update(T now_value, std::int64_t arrival_ns, std::int64_t span_ns) noexcept {
+      if (now_value != value) {
+        value = now_value;
+        since_ns = arrival_ns;
+      }
+      return arrival_ns - since_ns >= span_ns;
+    }
+  };
+  Held<int> sharper_{};       // the other timeline's floor is that much sharper: +1 JACK's, -1 the system's
+  Held<bool> fits_{true, 0};  // JACK's envelope fits, or one of the two is not judged
   std::int64_t settled_ns_ = INT64_MIN;  // JACK's timeline takes arrivals from then on
   double floor_before_ = 1e300;          // the system's floor before the latest stall
   std::int64_t least_before_ = INT64_MAX;  // the least lateness on the system's timeline before it
