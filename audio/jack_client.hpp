@@ -62,6 +62,10 @@ class JackClient {
   /// within kAnswerLimit: the client is then left as it is, and never
   /// closed (closing would wait on the server too).
   bool deactivate() noexcept;
+  /// Thread: control. False once a request timed out: libjack's threads
+  /// may still call into this client (and whatever its process function
+  /// reaches), so neither may be freed while the process runs.
+  bool answered() const noexcept { return !unanswered_; }
 
   /// Thread: control. `auto`: the physical playback ports in order; `none`;
   /// or a comma-separated list of port names, one per output. Returns the

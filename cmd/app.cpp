@@ -136,6 +136,10 @@ class Receiver {
     shutdown();
   }
 
+  /// After run(): the JACK server did not answer, so its client was never
+  /// closed and its threads may still call into the audio state.
+  bool left_jack() const noexcept { return jack_ && !jack_->answered(); }
+
  private:
   double uptime() const { return std::chrono::duration<double>(Clock::now() - start_).count(); }
 
@@ -383,6 +387,13 @@ int run(const Options& given) {
     return 2;
   }
   receiver->run();
+  // A server that did not answer keeps threads that may call into the
+  // client and the player: the receiver stays allocated (and reachable) for
+  // the rest of the process.
+  if (receiver->left_jack()) {
+    static Receiver* const left = receiver.release();
+    (void)left;
+  }
   return 0;
 }
 
