@@ -45,14 +45,11 @@ wait "$TAP_PID"
 # threads, which have then touched the client before the server stops for
 # good. Under TSan, freeing what those threads may still call into shows
 # in every run, not only in one where the server happened to stall.
-last_xruns() {
-  grep '^{' "$TEST_TMP/rtp2jack.log" | tail -n1 | python3 -c 'import json, sys; print(json.load(sys.stdin)["xruns"])'
-}
-xruns=$(last_xruns)
+xruns=$(python3 -c 'import sys; sys.path.insert(0, sys.argv[1]); import stats_wait
+print(stats_wait.newest(sys.argv[2])["xruns"])' "$here/../lib" "$TEST_TMP/rtp2jack.log")
 python3 "$here/../tools/stall_jackd.py" --pid "$JACKD_PID" --first-s 0 --stall-ms 40 --count 1 \
   --log "$TEST_TMP/stall.log"
-heard_xrun() { (($(last_xruns) > xruns)); }
-_poll 5 "rtp2jack to count the stall as an xrun" heard_xrun
+python3 "$here/../lib/stats_wait.py" "$TEST_TMP/rtp2jack.log" 5 "xruns > $xruns" >/dev/null
 kill -STOP "$JACKD_PID"
 asked=$(_now_ms)
 stop_pid "$rx_pid" 4
