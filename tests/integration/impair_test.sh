@@ -6,7 +6,8 @@
 # 64 kbit/s with in-band FEC), rtp2jack at --latency 40, jack_tap recording
 # its ports. Five profiles, each its own short run, each recording judged
 # by tests/tools/tone_judge with nothing excused but JACK's own stalls (from
-# the recording's cycle log) and, where packets are lost, their playout:
+# the recording's cycle log) and, where packets are lost or come later than
+# the target absorbs, their playout:
 #   jitter      relay: 5 ms delay + 0..25 ms jitter (packets overtake each
 #               other), within the target: nothing lost, the tone whole
 #   loss        nftables drops 5 % inside a private network namespace (the
@@ -72,21 +73,33 @@ receive() {
   rec_pid=$TAP_PID
 }
 
-# finish NAME SECONDS [--mono-windows FILE]: the recording ends, rtp2jack
-# prints its final stats at SIGTERM, and the recording's tone (SECONDS of it
-# from its onset) is judged: NAME.judge holds the verdict, judge_ok=0 or 1.
+# finish NAME SECONDS [--late-excused] [--mono-windows FILE]: the recording
+# ends, rtp2jack prints its final stats at SIGTERM, and the recording's tone
+# (SECONDS of it from its onset) is judged: NAME.judge holds the verdict,
+# judge_ok=0 or 1. With --late-excused (a relay with --send-log NAME.sent),
+# the playout of each packet the relay sent later than the target absorbs
+# is excused as a lost packet's is (tests/lib/sent_log.py): a host that
+# holds the sender or the relay back makes the path longer than the case's
+# profile; NAME.vars gets late_sent, how many.
 finish() {
-  local name=$1 secs=$2
+  local name=$1 secs=$2 late=()
   shift 2
   wait "$rec_pid" || true
   stop_pid "$rx_pid"
+  if [[ ${1:-} == --late-excused ]]; then
+    shift
+    python3 "$here/../lib/sent_log.py" late "$TEST_TMP/$name.sent" "$TEST_TMP/$name.cycles" 40 \
+      >"$TEST_TMP/$name.late"
+    echo "late_sent=$(wc -l <"$TEST_TMP/$name.late")" >>"$TEST_TMP/$name.vars"
+    late=(--excuse "$TEST_TMP/$name.late")
+  fi
   judge_ok=1
   # This sender's Opus (64 kbit/s with in-band FEC: the SILK layer is on)
   # leaves sample-level noise up to -56.5 dB re amplitude in the reference
   # receiver's clean recordings (tests/README.md, calibration), above the
   # judge's default click limit: -50 dB here. A slipped sample is still a
   # phase glitch wherever it falls.
-  judge_tone "$name" "$@" --channels 2 --freq 440 --from-s onset+0.1 --to-s "onset+$secs" \
+  judge_tone "$name" "$@" "${late[@]}" --channels 2 --freq 440 --from-s onset+0.1 --to-s "onset+$secs" \
     --click-max-db -50 --max-pitch-ppm off >/dev/null 2>"$TEST_TMP/$name.judge" || judge_ok=0
 }
 
@@ -103,6 +116,11 @@ def path(ext): return os.path.join(tmp, name + ext)
 try:
     finals = [json.loads(l) for l in open(path(".log")) if l.startswith("{")]
     ns.update([o for o in finals if o.get("final")][-1])
+    # When the buffer first ran dry, in seconds of playout (to a second):
+    # at the stream's start, in its middle or at its end.
+    playing = [o["uptime_s"] for o in finals if o.get("playing")]
+    dry = [o["uptime_s"] for o in finals if o.get("underruns")]
+    ns["dry_at"] = f"first dry by {dry[0] - playing[0] + 1:.0f} s of playout" if playing and dry else "never dry"
 except (OSError, IndexError):
     problems.append("no final stats from rtp2jack")
 ns["judge"] = open(path(".judge")).read().strip().replace(os.path.join(tmp, ""), "") if os.path.exists(path(".judge")) else "?"
@@ -134,16 +152,19 @@ PY
 # absorb it; nothing may be lost or concealed, the tone must be whole.
 rx_port=$(free_udp_port)
 # Delay uniform in 5..30 ms: more than a packet interval apart, so packets
-# overtake each other, yet within the target.
-relay jitter "$rx_port" --delay-ms 5 --jitter-ms 25 --seed 3
+# overtake each other, yet within the target. Only a host that holds the
+# sender or the relay back for longer than the rest of the target (measured
+# from the relay's send log) may make a packet late, and the buffer run dry
+# once for it.
+relay jitter "$rx_port" --delay-ms 5 --jitter-ms 25 --seed 3 --send-log "$TEST_TMP/jitter.sent"
 receive jitter "$rx_port" 12
 send "$relay_port" 500
-finish jitter 9.9
+finish jitter 9.9 --late-excused
 stop_pid "$relay_pid"
 judge jitter "underruns={underruns} lost={packets_lost} late={packets_late} concealed={packets_concealed} \
-reordered={packets_reordered} (relay {relay_reordered}) jitter={jitter_ms}ms; {judge}" \
-  "underruns == 0" "packets_lost == 0" "relay_reordered > 0" "packets_reordered > 0" \
-  "packets_late <= 1"  # the stream's very first packet may be overtaken: its place precedes the lock
+reordered={packets_reordered} (relay {relay_reordered}) jitter={jitter_ms}ms; {dry_at}; sent late by the host {late_sent:.0f}; {judge}" \
+  "underruns <= late_sent" "packets_lost == 0" "relay_reordered > 0" "packets_reordered > 0" \
+  "packets_late <= 1 + late_sent"  # the stream's very first packet may be overtaken: its place precedes the lock
 
 # 2. Random loss in the kernel (nftables in a private namespace, so that no
 # other traffic is touched). Concealment or FEC must fill every hole.
@@ -219,15 +240,15 @@ judge loss "lost={packets_lost} ({loss_pct:.1f}%, nft dropped {nft_dropped:.0f};
 # A 30 ms hold is longer than the 20 ms packet interval: the next packet
 # overtakes the held one.
 rx_port=$(free_udp_port)
-relay dupreorder "$rx_port" --dup 10 --reorder 10 --reorder-ms 30 --seed 5
+relay dupreorder "$rx_port" --dup 10 --reorder 10 --reorder-ms 30 --seed 5 --send-log "$TEST_TMP/dupreorder.sent"
 receive dupreorder "$rx_port" 12
 send "$relay_port" 500
-finish dupreorder 9.9
+finish dupreorder 9.9 --late-excused
 stop_pid "$relay_pid"
 judge dupreorder "duplicate={packets_duplicate} (relay {relay_duplicated}) reordered={packets_reordered} \
-(relay {relay_reordered}) late={packets_late} lost={packets_lost} concealed={packets_concealed} underruns={underruns}; \
-{judge}" \
-  "packets_duplicate > 0" "packets_duplicate == relay_duplicated" "underruns == 0"
+(relay {relay_reordered}) late={packets_late} lost={packets_lost} concealed={packets_concealed} underruns={underruns} \
+{dry_at}; sent late by the host {late_sent:.0f}; {judge}" \
+  "packets_duplicate > 0" "packets_duplicate == relay_duplicated" "underruns <= late_sent"
 
 # 4. Sender restart: a new SSRC follows at once (only gst-launch's start-up
 # in between). rtp2jack must switch once and play both halves whole. The
