@@ -106,9 +106,9 @@ int main(int argc, char** argv) {
   if (trace)
     for (const auto& t : r.trace)
       std::printf("t=%.2f s target %.1f ms delay %.2f ms queue %.1f ms late %llu underruns %llu drift %.1f ppm "
-                  "splices %llu holds %llu\n",
+                  "ratio %.1f ppm splices %llu holds %llu\n",
                   t.t_s, t.target_ms, t.depth_ms, t.queue_ms, (unsigned long long)t.late,
-                  (unsigned long long)t.underruns, t.drift_ppm, (unsigned long long)t.splices,
+                  (unsigned long long)t.underruns, t.drift_ppm, t.ratio_ppm, (unsigned long long)t.splices,
                   (unsigned long long)t.holds);
   if (c.latency_auto)
     std::printf("auto: final target %.1f ms, recommended %.1f ms, %llu changes, peak lateness %.2f ms\n",

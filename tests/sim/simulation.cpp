@@ -358,7 +358,7 @@ Result run(const Config& cfg) {
         res.trace.push_back({static_cast<double>(t) / kNs, st.target_frames / 48.0,
                              st.delay_frames / 48.0, now.net.packets_late, st.underruns,
                              st.playing ? (newest - static_cast<double>(st.cursor)) / 48.0 : 0.0,
-                             st.drift_ppm, st.splices, st.holds});
+                             st.drift_ppm, st.ratio_ppm, st.splices, st.holds});
       }
       if (!cfg.latency_auto && calls % second == 0 &&
           t >= since + static_cast<std::int64_t>(cfg.settle_s * kNs) && t < last_send &&

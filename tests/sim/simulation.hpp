@@ -106,6 +106,7 @@ struct Result {
     double queue_ms;          // newest packet's end received less the playout cursor: the real
                               // latency, which depth_ms (the loop's windows) may lag in a stall storm
     double drift_ppm;         // the clocks' estimate
+    double ratio_ppm;         // the rate playout consumes the stream at: drift plus corrections
     std::uint64_t splices;    // so far
     std::uint64_t holds;      // so far
   };
