@@ -113,14 +113,16 @@ class PlayoutClock {
   static constexpr double kSlew = 100e-6;
   static constexpr double kSettleSlew = 200e-6;
   /// A gap larger than kSlew x kCatchUpS (a sender's rate measured only
-  /// after seconds, under jitter, far from the nominal it was taken for)
-  /// closes with this time constant, at kCatchUpSlew at most: a ramp of
-  /// 1000 ppm/s puts a 440 Hz tone's phase advance 7 mrad per 10 ms off its
-  /// median of the last half second, as much as a glitch in
-  /// tests/tools/tone_judge's eyes; 500 ppm/s closes a gap of 2000 ppm in
-  /// 4 s.
+  /// after a while, far from the nominal it was taken for) closes with this
+  /// time constant, at kCatchUpSlew at most. A ramp of S ppm/s puts the
+  /// phase advance of 10 ms of a tone at f Hz 2 pi f 10 ms S 0.25 s off its
+  /// median of the last half second: 300 ppm/s, 4.7 mrad at 1 kHz (2 mrad
+  /// at 440 Hz), and tests/tools/tone_judge adds two blocks' deviations
+  /// against its 15 mrad. Such a ramp closes a gap of 1000 ppm in 4 s;
+  /// what playout falls behind or ahead meanwhile (2 ms or so) is spliced
+  /// away in one decision rather than left to the trim for half a minute.
   static constexpr double kCatchUpS = 1.0;
-  static constexpr double kCatchUpSlew = 500e-6;
+  static constexpr double kCatchUpSlew = 300e-6;
   /// How fast the reference follows a new target: a target 10 ms larger is
   /// reached in 2 s (playout 0.5 % slow), a smaller one in 5 s (0.2 % fast).
   static constexpr double kGrowSlew = 5e-3;
