@@ -184,14 +184,18 @@ void PlayoutClock::skip(double error, std::int64_t queued_end, std::int64_t whol
 void PlayoutClock::follow(double wanted, double settled, double seconds) noexcept {
   if (rate_ == 0) {
     rate_ = wanted;  // playout just started: no step to smooth
+    far_catch_up_ = false;
     return;
   }
   // A large gap (a rate measured late, far from nominal) closes with a
-  // time constant of kCatchUpS, at kCatchUpSlew at most; small ones at the
-  // slew.
+  // time constant of kCatchUpS, at kCatchUpSlew at most (kFarCatchUpSlew
+  // for one that began beyond kFarGap); small ones at the slew.
   const double gap = wanted - rate_;
   const double rate_slew = geometric(kSettleSlew, kSlew, settled) * rate_;
-  const double most = std::max(rate_slew, std::min(std::fabs(gap) / kCatchUpS, kCatchUpSlew * rate_)) * seconds;
+  if (std::fabs(gap) > kFarGap * rate_) far_catch_up_ = true;
+  else if (std::fabs(gap) <= kSlew * kCatchUpS * rate_) far_catch_up_ = false;
+  const double catch_up = (far_catch_up_ ? kFarCatchUpSlew : kCatchUpSlew) * rate_;
+  const double most = std::max(rate_slew, std::min(std::fabs(gap) / kCatchUpS, catch_up)) * seconds;
   rate_ += std::clamp(gap, -most, most);
 }
 

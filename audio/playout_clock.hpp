@@ -121,8 +121,14 @@ class PlayoutClock {
   /// against its 15 mrad. Such a ramp closes a gap of 1000 ppm in 4 s;
   /// what playout falls behind or ahead meanwhile (2 ms or so) is spliced
   /// away in one decision rather than left to the trim for half a minute.
+  /// A catch-up that begins beyond kFarGap (no crystal is that far off; a
+  /// rate that far is measured only after 6 s,
+  /// core::ClockEstimator::sender_config) runs at kFarCatchUpSlew: such a
+  /// sender is followed 6 s late already.
   static constexpr double kCatchUpS = 1.0;
   static constexpr double kCatchUpSlew = 300e-6;
+  static constexpr double kFarGap = 1500e-6;
+  static constexpr double kFarCatchUpSlew = 500e-6;
   /// How fast the reference follows a new target: a target 10 ms larger is
   /// reached in 2 s (playout 0.5 % slow), a smaller one in 5 s (0.2 % fast).
   static constexpr double kGrowSlew = 5e-3;
@@ -255,6 +261,7 @@ class PlayoutClock {
   std::uint64_t stalls_ = 0;    // its later steps: time the server lost
   std::int64_t step_frames_ = INT64_MIN / 2;  // JACK's frame counter then
   double rate_ = 0;             // stream frames per JACK frame, drift and trim, slewed (0: not yet)
+  bool far_catch_up_ = false;   // the catch-up under way began beyond kFarGap
   double drift_ppm_ = 0;
   double ratio_ppm_ = 0;
   double delay_frames_ = 0;
