@@ -85,6 +85,48 @@ TEST_CASE("sim: playout starts without a drift transient") {
   CHECK(r.stats.audio.underruns == 0);
 }
 
+TEST_CASE("sim: a sender's rate measured after playout started is caught up gently, then held") {
+  // Playout starts at the nominal rate; the sender's is measured half a
+  // second to six seconds later. The rate then ramps there at 300 ppm/s at
+  // most (a 1 kHz tone's phase stays within 5 mrad per 10 ms of its pitch
+  // of the last half second), or 500 ppm/s from beyond 1500 ppm, and is
+  // within 100 ppm by 5 s (by 12 s from 2000 ppm, measured after 6 s).
+  sim::Config c;
+  c.seconds = 16;
+  c.latency_ms = 40;
+  c.trace_every_s = 0.05;
+  double most_slew = 0, settled_by = 0;
+  SUBCASE("+1000 ppm") {
+    c.drift_ppm = 1000;
+    most_slew = 310;
+    settled_by = 5;
+  }
+  SUBCASE("-1000 ppm") {
+    c.drift_ppm = -1000;
+    most_slew = 310;
+    settled_by = 5;
+  }
+  SUBCASE("+2000 ppm") {
+    c.drift_ppm = 2000;
+    most_slew = 510;
+    settled_by = 12;
+  }
+  const auto r = sim::run(c);
+  report("catch-up", r);
+  double worst_slew = 0;
+  for (std::size_t i = 1; i < r.trace.size(); ++i) {
+    const auto& a = r.trace[i - 1];
+    const auto& b = r.trace[i];
+    if (a.depth_ms > 0 && b.depth_ms > 0)
+      worst_slew = std::max(worst_slew, std::fabs(b.ratio_ppm - a.ratio_ppm) / (b.t_s - a.t_s));
+    if (b.t_s > settled_by && b.t_s < c.seconds - 1) CHECK(std::fabs(b.ratio_ppm - c.drift_ppm) < 100);
+  }
+  CAPTURE(c.drift_ppm);
+  CHECK(worst_slew < most_slew);
+  CHECK(worst_slew > most_slew - 30);  // it did ramp at that rate
+  CHECK(r.stats.audio.underruns == 0);
+}
+
 TEST_CASE("sim: a sender's path 12 ms longer within its first second is a step, and playout starts") {
   // A sender whose packets take 12 ms longer from its 0.3th second on (a
   // sender that buffers more once it runs, as the latency benchmark's
