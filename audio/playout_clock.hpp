@@ -119,8 +119,8 @@ class PlayoutClock {
   /// median of the last half second: 300 ppm/s, 4.7 mrad at 1 kHz (2 mrad
   /// at 440 Hz), and tests/tools/tone_judge adds two blocks' deviations
   /// against its 15 mrad. Such a ramp closes a gap of 1000 ppm in 4 s;
-  /// what playout falls behind or ahead meanwhile (2 ms or so) is spliced
-  /// away in one decision rather than left to the trim for half a minute.
+  /// what playout falls behind or ahead meanwhile (1 to 2.5 ms) is spliced
+  /// away in one decision beyond kCorrectMs, and trimmed below it.
   /// A catch-up that begins beyond kFarGap (no crystal is that far off; a
   /// rate that far is measured only after 6 s,
   /// core::ClockEstimator::sender_config) runs at kFarCatchUpSlew: such a
