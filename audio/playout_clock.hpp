@@ -127,7 +127,7 @@ class PlayoutClock {
   /// sender is followed 6 s late already.
   static constexpr double kCatchUpS = 1.0;
   static constexpr double kCatchUpSlew = 300e-6;
-  static constexpr double kFarGap = 1500e-6;
+  static constexpr double kFarGap = core::ClockEstimator::kSenderFarPpm * 1e-6;
   static constexpr double kFarCatchUpSlew = 500e-6;
   /// How fast the reference follows a new target: a target 10 ms larger is
   /// reached in 2 s (playout 0.5 % slow), a smaller one in 5 s (0.2 % fast).

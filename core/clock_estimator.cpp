@@ -41,7 +41,7 @@ ClockEstimator::Config ClockEstimator::sender_config(double rate) noexcept {
   c.max_uncertainty_ppm = 30;
   c.forget_s = 0;
   c.window_buckets = 400;  // 20 s
-  c.far_ppm = 1500;
+  c.far_ppm = kSenderFarPpm;
   c.far_span_s = 6;
   return c;
 }

@@ -195,6 +195,9 @@ class ClockEstimator {
   /// off nominal explains; timestamps that jump ahead, once three packets
   /// in a row show it.
   static Config sender_config(double rate = 48000) noexcept;
+  /// sender_config's far rate: beyond it a sender's rate counts only over
+  /// 6 s (Config::far_ppm).
+  static constexpr double kSenderFarPpm = 1500;
 
   explicit ClockEstimator(const Config& config) noexcept;
 

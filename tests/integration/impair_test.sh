@@ -32,6 +32,7 @@ if [[ $(id -u) -ne 0 ]]; then
 fi
 
 jack_start "$(unique_name impair)"
+latency_ms=40  # rtp2jack's target, in every case
 failures=0
 in_ns=()  # command prefix that runs sender and receiver in a namespace
 mono_ns() { python3 -c 'import time; print(time.monotonic_ns())'; }
@@ -65,7 +66,7 @@ relay() {
 # when it returns.
 receive() {
   local name=$1 port=$2 secs=$3
-  spawn "$name" "${in_ns[@]}" "$build/rtp2jack" --bind 127.0.0.1 --port "$port" --latency 40 \
+  spawn "$name" "${in_ns[@]}" "$build/rtp2jack" --bind 127.0.0.1 --port "$port" --latency "$latency_ms" \
     --name "$name" --connect none --stats json --stats-interval 1
   rx_pid=$SPAWNED_PID
   wait_for_line "$TEST_TMP/$name.log" "receiving on" 10
@@ -88,7 +89,7 @@ finish() {
   stop_pid "$rx_pid"
   if [[ ${1:-} == --late-excused ]]; then
     shift
-    python3 "$here/../lib/sent_log.py" late "$TEST_TMP/$name.sent" "$TEST_TMP/$name.cycles" 40 \
+    python3 "$here/../lib/sent_log.py" late "$TEST_TMP/$name.sent" "$TEST_TMP/$name.cycles" "$latency_ms" \
       >"$TEST_TMP/$name.late"
     echo "late_sent=$(wc -l <"$TEST_TMP/$name.late")" >>"$TEST_TMP/$name.vars"
     late=(--excuse "$TEST_TMP/$name.late")
